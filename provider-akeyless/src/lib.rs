@@ -1,0 +1,1 @@
+//! The Akeyless provider of ci-secrets.

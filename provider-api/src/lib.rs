@@ -1,0 +1,44 @@
+//! The provider interface of ci-secrets.
+//!
+//! A provider resolves the secrets of one kind (`akeyless:`, `vault:`, ...)
+//! of a GitLab CI job. This crate is all a third party needs to write one:
+//!
+//! - [`Provider`]: the async trait a provider implements. It receives all of
+//!   its job's secrets at once, so it can share logins and batch calls.
+//! - [`ProviderRegistration`]: the record a provider submits with
+//!   [`inventory::submit!`]; the core finds every linked provider at run time.
+//!   Read [`registry`] for the linking trap.
+//! - [`SecretValue`]: bytes that never print and are zeroed on drop.
+//! - [`ProviderError`] and [`ErrorKind`]: errors a caller can branch on.
+//! - [`HttpFactory`] and [`HttpClient`]: the shared HTTP layer with timeouts,
+//!   retries, a body cap and TLS roots, so every provider behaves alike.
+//!
+//! ```
+//! use ci_secrets_provider_api::{registered_providers, SecretValue};
+//!
+//! let value = SecretValue::text("s3cr3t");
+//! assert_eq!(format!("{value:?}"), "SecretValue(<redacted>)");
+//! let _keys: Vec<&str> = registered_providers().iter().map(|r| r.key).collect();
+//! ```
+
+pub mod error;
+pub mod http;
+pub mod metrics;
+pub mod provider;
+pub mod registry;
+pub mod secret;
+
+pub use async_trait::async_trait;
+pub use error::{ErrorKind, ProviderError};
+pub use http::{
+    HttpClient, HttpFactory, HttpResponse, HttpSettings, RetryMode, scrub, status_kind,
+};
+pub use inventory;
+pub use metrics::{Metrics, MetricsSnapshot};
+pub use provider::{JobVariables, Provider, ResolveContext, ResolveContextBuilder, SecretRequest, SecretResult};
+pub use registry::{
+    BlockForms, BlockKey, KeyType, ProviderConfig, ProviderConstructor, ProviderRegistration,
+    find_provider, registered_providers,
+};
+pub use secrecy;
+pub use secret::SecretValue;

@@ -1,0 +1,1 @@
+//! The HashiCorp Vault and OpenBao provider of ci-secrets.

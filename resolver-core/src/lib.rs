@@ -1,0 +1,1 @@
+//! The ci-secrets engine: .gitlab-ci.yml loading and validation, variables, planning, dispatch, delivery and config.
