@@ -1,1 +1,3 @@
-//! Shared helpers for the end-to-end tests.
+//! End-to-end test support: the `testkv` provider and helpers to run binaries.
+
+pub mod test_provider;

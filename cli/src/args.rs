@@ -1,0 +1,145 @@
+//! The command-line contract. Users, scripts and tests rely on it.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Resolve the `secrets:` block of a GitLab CI job outside GitLab Runner.
+#[derive(Debug, Parser)]
+#[command(name = "ci-secrets", version, about, long_about = None, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags accepted before or after the subcommand.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// More diagnostics on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Configuration file, instead of ./ci-secrets.toml.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Diagnostics format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Resolve a job's secrets and print them.
+    Resolve(ResolveArgs),
+    /// Resolve a job's secrets, then run a command with them in its environment.
+    Exec(ExecArgs),
+    /// Validate `secrets:` as GitLab does, without any network call.
+    Validate(ValidateArgs),
+    /// List the providers built into this binary and the keys each accepts.
+    Providers(FormatArgs),
+    /// Show the effective configuration and where each value comes from.
+    Config(FormatArgs),
+    /// Serve a local Akeyless API emulator.
+    Emulator(akeyless_emulator::EmulatorArgs),
+    /// Resolve an example pipeline against an in-process emulator.
+    Demo,
+}
+
+/// Which job's secrets, and the variables around them.
+#[derive(Debug, Args)]
+pub struct SelectionArgs {
+    /// The pipeline file.
+    #[arg(long, value_name = "PATH", default_value = ".gitlab-ci.yml", conflicts_with = "secrets")]
+    pub ci_file: PathBuf,
+    /// The job to resolve (with --ci-file).
+    #[arg(long, value_name = "NAME", required_unless_present = "secrets")]
+    pub job: Option<String>,
+    /// A YAML file holding one job's `secrets:` (and optional `variables:`,
+    /// `id_tokens:`), instead of --ci-file/--job.
+    #[arg(long, value_name = "PATH")]
+    pub secrets: Option<PathBuf>,
+    /// Set a variable (highest precedence). Repeatable.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Read variables from a dotenv file.
+    #[arg(long, value_name = "PATH")]
+    pub env_file: Option<PathBuf>,
+    /// Overall deadline in seconds (default 60, or the config's).
+    #[arg(long, value_name = "SECONDS")]
+    pub deadline: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ResolveFormat {
+    Json,
+    Dotenv,
+    Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ResolveArgs {
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ResolveFormat::Dotenv)]
+    pub format: ResolveFormat,
+    /// Where dotenv and shell output write file secrets (default:
+    /// $RUNNER_TEMP_PROJECT_DIR, else a new private directory).
+    #[arg(long, value_name = "DIR")]
+    pub files_dir: Option<PathBuf>,
+    /// Print values even when stdout is a terminal.
+    #[arg(long)]
+    pub reveal: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// Do not mask secret values in the command's output.
+    #[arg(long)]
+    pub no_mask: bool,
+    /// The command and its arguments.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The pipeline file.
+    #[arg(long, value_name = "PATH", default_value = ".gitlab-ci.yml", conflicts_with = "secrets")]
+    pub ci_file: PathBuf,
+    /// Validate only this job.
+    #[arg(long, value_name = "NAME")]
+    pub job: Option<String>,
+    /// Validate a secrets file instead.
+    #[arg(long, value_name = "PATH")]
+    pub secrets: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct FormatArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+}

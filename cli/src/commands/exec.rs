@@ -1,0 +1,159 @@
+//! `ci-secrets exec`: resolve, then run a command with the secrets in its
+//! environment. The command never starts when resolution fails; file
+//! secrets live in a private directory removed when the command ends;
+//! signals are forwarded; the exit status is the command's.
+
+use std::process::{ExitCode, Stdio};
+
+use ci_secrets_core::deliver::SecretFiles;
+use ci_secrets_core::error::{CoreError, EXIT_RESOLUTION};
+use nix::sys::signal::Signal;
+use tokio::signal::unix::{SignalKind, signal};
+
+use super::{fail, prepare, print_summary};
+use crate::args::{ExecArgs, GlobalArgs};
+
+pub async fn run(global: &GlobalArgs, args: ExecArgs) -> ExitCode {
+    let prepared = match prepare(global, &args.selection) {
+        Ok(prepared) => prepared,
+        Err(err) => return fail(&err),
+    };
+    let resolution = match ci_secrets_core::resolve(
+        &prepared.source,
+        &prepared.variables,
+        &prepared.config,
+        prepared.cancel.clone(),
+    )
+    .await
+    {
+        Ok(resolution) => resolution,
+        Err(err) => return fail(&err),
+    };
+
+    let file_secrets: Vec<_> = resolution.secrets.iter().filter(|s| s.file).collect();
+    // Dropped at the end of this function, which removes the directory.
+    let mut files = None;
+    let mut env: Vec<(String, std::ffi::OsString)> = Vec::new();
+    if !file_secrets.is_empty() {
+        let mut created = match SecretFiles::ephemeral(None) {
+            Ok(files) => files,
+            Err(err) => return fail(&CoreError::from(err)),
+        };
+        tracing::info!(dir = %created.dir().display(), "secret files for the command");
+        match created.write_all(file_secrets.iter().map(|s| (s.variable.as_str(), &s.value))) {
+            Ok(paths) => {
+                for (secret, path) in file_secrets.iter().zip(paths) {
+                    env.push((secret.variable.clone(), path.into_os_string()));
+                }
+            }
+            Err(err) => return fail(&CoreError::from(err)),
+        }
+        files = Some(created);
+    }
+    for secret in resolution.secrets.iter().filter(|s| !s.file) {
+        use std::os::unix::ffi::OsStrExt;
+        let bytes = secret.value.expose_bytes();
+        if bytes.contains(&0) {
+            eprintln!(
+                "ci-secrets: {} ({}) contains a NUL byte, which an environment variable cannot hold; use file: true",
+                secret.variable, secret.provider
+            );
+            return ExitCode::from(EXIT_RESOLUTION);
+        }
+        env.push((
+            secret.variable.clone(),
+            std::ffi::OsStr::from_bytes(bytes).to_os_string(),
+        ));
+    }
+    print_summary(global, &resolution);
+    drop(resolution);
+
+    let Some((program, rest)) = args.command.split_first() else {
+        eprintln!("ci-secrets: exec needs a command after --");
+        return ExitCode::from(ci_secrets_core::error::EXIT_USAGE);
+    };
+    let mut command = tokio::process::Command::new(program);
+    command
+        .args(rest)
+        .envs(env)
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
+    // Listen before spawning, so no signal slips between the two.
+    let signals = match Signals::listen() {
+        Ok(signals) => signals,
+        Err(err) => {
+            eprintln!("ci-secrets: cannot install signal handlers: {err}");
+            return ExitCode::from(EXIT_RESOLUTION);
+        }
+    };
+    let span = tracing::info_span!("exec", program = %program.to_string_lossy());
+    let _entered = span.enter();
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(err) => {
+            eprintln!(
+                "ci-secrets: cannot run {}: {err}",
+                program.to_string_lossy()
+            );
+            return ExitCode::from(if err.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 });
+        }
+    };
+    let status = signals.wait_forwarding(&mut child).await;
+    drop(files);
+    match status {
+        Ok(status) => exit_code_of(status),
+        Err(err) => {
+            eprintln!("ci-secrets: waiting for the command failed: {err}");
+            ExitCode::from(EXIT_RESOLUTION)
+        }
+    }
+}
+
+/// SIGINT, SIGTERM and SIGHUP, caught so that they reach the child and we
+/// live on to remove the secret files.
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn listen() -> std::io::Result<Self> {
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+            hangup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    /// Waits for the child, passing each caught signal on to it.
+    async fn wait_forwarding(
+        mut self,
+        child: &mut tokio::process::Child,
+    ) -> std::io::Result<std::process::ExitStatus> {
+        loop {
+            let forwarded = tokio::select! {
+                status = child.wait() => return status,
+                _ = self.interrupt.recv() => Signal::SIGINT,
+                _ = self.terminate.recv() => Signal::SIGTERM,
+                _ = self.hangup.recv() => Signal::SIGHUP,
+            };
+            if let Some(pid) = child.id().and_then(|pid| i32::try_from(pid).ok()) {
+                tracing::info!(signal = %forwarded, "forwarding signal to the command");
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), forwarded);
+            }
+        }
+    }
+}
+
+/// The child's exit code, or 128 + the signal that killed it (shell convention).
+fn exit_code_of(status: std::process::ExitStatus) -> ExitCode {
+    use std::os::unix::process::ExitStatusExt;
+    if let Some(code) = status.code() {
+        return ExitCode::from(code as u8);
+    }
+    let signal = status.signal().unwrap_or(0);
+    ExitCode::from((128 + signal) as u8)
+}

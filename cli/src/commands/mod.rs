@@ -1,0 +1,89 @@
+//! One module per subcommand.
+
+mod config;
+mod demo;
+mod emulator;
+mod exec;
+mod providers;
+mod resolve;
+mod validate;
+
+use std::process::ExitCode;
+
+use ci_secrets_core::config::{ConfigSources, LoadedConfig};
+use ci_secrets_core::engine::JobSource;
+use ci_secrets_core::error::CoreError;
+use ci_secrets_core::variables::VariableSources;
+use tokio_util::sync::CancellationToken;
+
+use crate::args::{Cli, Command, GlobalArgs, SelectionArgs};
+
+pub async fn dispatch(cli: Cli) -> ExitCode {
+    let global = cli.global;
+    match cli.command {
+        Command::Resolve(args) => resolve::run(&global, args).await,
+        Command::Exec(args) => exec::run(&global, args).await,
+        Command::Validate(args) => validate::run(args),
+        Command::Providers(args) => providers::run(args),
+        Command::Config(args) => config::run(&global, args),
+        Command::Emulator(args) => emulator::run(args).await,
+        Command::Demo => demo::run(&global).await,
+    }
+}
+
+/// Prints an error and returns its exit status.
+pub fn fail(err: &CoreError) -> ExitCode {
+    eprintln!("ci-secrets: {err}");
+    ExitCode::from(err.exit_code())
+}
+
+/// What `resolve` and `exec` share: the job, variables, config and a
+/// cancellation token tied to Ctrl-C.
+pub struct Prepared {
+    pub source: JobSource,
+    pub variables: VariableSources,
+    pub config: LoadedConfig,
+    pub cancel: CancellationToken,
+}
+
+pub fn prepare(global: &GlobalArgs, selection: &SelectionArgs) -> Result<Prepared, CoreError> {
+    let source = match (&selection.secrets, &selection.job) {
+        (Some(path), _) => JobSource::SecretsFile { path: path.clone() },
+        (None, Some(job)) => JobSource::CiFile {
+            path: selection.ci_file.clone(),
+            job: job.clone(),
+        },
+        // clap requires --job unless --secrets is given.
+        (None, None) => JobSource::CiFile {
+            path: selection.ci_file.clone(),
+            job: String::new(),
+        },
+    };
+    let variables = VariableSources {
+        cli: VariableSources::parse_cli_vars(&selection.vars)?,
+        env_file: selection.env_file.clone(),
+        process_env: true,
+    };
+    let mut flags = Vec::new();
+    if let Some(deadline) = selection.deadline {
+        flags.push(("deadline_seconds".to_string(), serde_json::json!(deadline)));
+    }
+    let config = LoadedConfig::load(&ConfigSources {
+        explicit: global.config.clone(),
+        flags,
+        ..ConfigSources::default()
+    })?;
+    Ok(Prepared {
+        source,
+        variables,
+        config,
+        cancel: CancellationToken::new(),
+    })
+}
+
+/// Prints the run summary on stderr, unless quiet.
+pub fn print_summary(global: &GlobalArgs, resolution: &ci_secrets_core::Resolution) {
+    if !global.quiet {
+        eprintln!("{}", resolution.summary());
+    }
+}

@@ -1,0 +1,136 @@
+//! `ci-secrets resolve`: resolve and print.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use ci_secrets_core::deliver::{OutputEntry, OutputFormat, SecretFiles, render};
+use ci_secrets_core::dispatch::ResolvedSecret;
+use ci_secrets_core::error::{CoreError, EXIT_RESOLUTION, EXIT_USAGE};
+
+use super::{fail, prepare, print_summary};
+use crate::args::{GlobalArgs, ResolveArgs, ResolveFormat};
+
+pub async fn run(global: &GlobalArgs, args: ResolveArgs) -> ExitCode {
+    if std::io::stdout().is_terminal() && !args.reveal {
+        eprintln!(
+            "ci-secrets: refusing to print secret values to a terminal; pipe the output, or pass --reveal"
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
+    let prepared = match prepare(global, &args.selection) {
+        Ok(prepared) => prepared,
+        Err(err) => return fail(&err),
+    };
+    let resolution = match ci_secrets_core::resolve(
+        &prepared.source,
+        &prepared.variables,
+        &prepared.config,
+        prepared.cancel.clone(),
+    )
+    .await
+    {
+        Ok(resolution) => resolution,
+        Err(err) => return fail(&err),
+    };
+
+    let format = match args.format {
+        ResolveFormat::Json => OutputFormat::Json,
+        ResolveFormat::Dotenv => OutputFormat::Dotenv,
+        ResolveFormat::Shell => OutputFormat::Shell,
+    };
+    // JSON carries every value itself; the other formats put file secrets on disk.
+    let file_secrets: Vec<_> = resolution
+        .secrets
+        .iter()
+        .filter(|secret| secret.file && format != OutputFormat::Json)
+        .collect();
+    let mut files = None;
+    let mut paths: Vec<(String, String)> = Vec::new();
+    if !file_secrets.is_empty() {
+        let mut created = match files_dir(args.files_dir.as_deref()) {
+            Ok(files) => files,
+            Err(err) => return fail(&err),
+        };
+        match write_files(&mut created, &file_secrets) {
+            Ok(written) => paths = written,
+            Err(err) => return fail(&err),
+        }
+        files = Some(created);
+    }
+
+    let mut entries = Vec::with_capacity(resolution.secrets.len());
+    for secret in &resolution.secrets {
+        let text = match paths.iter().find(|(name, _)| *name == secret.variable) {
+            Some((_, path)) => path.as_str(),
+            None => match secret.value.expose_str() {
+                Some(text) => text,
+                None => {
+                    if let Some(files) = files.as_mut() {
+                        files.discard();
+                    }
+                    eprintln!(
+                        "ci-secrets: {} ({}) holds binary data, which cannot be printed as text; deliver it as a file (file: true) with --format dotenv or shell",
+                        secret.variable, secret.provider
+                    );
+                    return ExitCode::from(EXIT_RESOLUTION);
+                }
+            },
+        };
+        entries.push(OutputEntry {
+            name: &secret.variable,
+            text,
+        });
+    }
+    let output = render(format, &entries);
+    let mut stdout = std::io::stdout().lock();
+    if let Err(err) = stdout.write_all(output.as_bytes()).and_then(|()| stdout.flush()) {
+        if let Some(files) = files.as_mut() {
+            files.discard();
+        }
+        eprintln!("ci-secrets: cannot write the output: {err}");
+        return ExitCode::from(EXIT_RESOLUTION);
+    }
+    if let Some(files) = files {
+        files.keep();
+    }
+    print_summary(global, &resolution);
+    ExitCode::SUCCESS
+}
+
+/// `--files-dir`, else `$RUNNER_TEMP_PROJECT_DIR`, else a new private
+/// directory (memory-backed where possible) that outlives this process.
+fn files_dir(explicit: Option<&std::path::Path>) -> Result<SecretFiles, CoreError> {
+    let runner_temp = std::env::var_os("RUNNER_TEMP_PROJECT_DIR")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from);
+    let files = match explicit.map(std::path::Path::to_path_buf).or(runner_temp) {
+        Some(dir) => SecretFiles::existing(&dir)?,
+        None => SecretFiles::persistent_new(None)?,
+    };
+    tracing::info!(dir = %files.dir().display(), "writing secret files");
+    Ok(files)
+}
+
+/// Writes the file secrets; on failure nothing of this run stays on disk.
+fn write_files(
+    files: &mut SecretFiles,
+    secrets: &[&ResolvedSecret],
+) -> Result<Vec<(String, String)>, CoreError> {
+    let written = files.write_all(
+        secrets
+            .iter()
+            .map(|secret| (secret.variable.as_str(), &secret.value)),
+    );
+    match written {
+        Ok(paths) => Ok(secrets
+            .iter()
+            .zip(paths)
+            .map(|(secret, path)| (secret.variable.clone(), path.display().to_string()))
+            .collect()),
+        Err(err) => {
+            files.discard();
+            Err(err.into())
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! `ci-secrets validate`: GitLab's rules and messages, no network.
+
+use std::process::ExitCode;
+
+use ci_secrets_core::error::EXIT_INVALID;
+use ci_secrets_core::pipeline::{load_pipeline, load_secrets_file};
+use ci_secrets_core::validate::{validate_job_secrets, validate_pipeline};
+
+use crate::args::{ReportFormat, ValidateArgs};
+
+pub fn run(args: ValidateArgs) -> ExitCode {
+    let errors = collect_errors(&args);
+    match args.format {
+        ReportFormat::Json => {
+            let report = serde_json::json!({"valid": errors.is_empty(), "errors": errors});
+            println!("{report}");
+        }
+        ReportFormat::Text => {
+            if errors.is_empty() {
+                let what = args
+                    .secrets
+                    .as_ref()
+                    .unwrap_or(&args.ci_file)
+                    .display()
+                    .to_string();
+                eprintln!("{what}: valid");
+            } else {
+                for error in &errors {
+                    println!("{error}");
+                }
+            }
+        }
+    }
+    if errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_INVALID)
+    }
+}
+
+fn collect_errors(args: &ValidateArgs) -> Vec<String> {
+    let _span = tracing::info_span!("validate").entered();
+    if let Some(path) = &args.secrets {
+        return match load_secrets_file(path) {
+            Ok(job) => job
+                .secrets
+                .as_ref()
+                .map(|secrets| validate_job_secrets(&job.name, secrets))
+                .unwrap_or_default(),
+            Err(err) => vec![err.to_string()],
+        };
+    }
+    let pipeline = match load_pipeline(&args.ci_file) {
+        Ok(pipeline) => pipeline,
+        Err(err) => return vec![err.to_string()],
+    };
+    match &args.job {
+        None => validate_pipeline(&pipeline),
+        Some(name) => match pipeline.job(name) {
+            Ok(job) => job
+                .secrets
+                .as_ref()
+                .map(|secrets| validate_job_secrets(&job.name, secrets))
+                .unwrap_or_default(),
+            Err(err) => vec![err.to_string()],
+        },
+    }
+}

@@ -1,0 +1,49 @@
+//! The `ci-secrets` command line: a thin layer over `ci-secrets-core`.
+//!
+//! The binary links the providers it ships (see `main.rs`); everything else
+//! lives here so that other binaries (such as the end-to-end test binary,
+//! which links an extra test provider) run exactly the same code.
+
+pub mod args;
+mod commands;
+mod logging;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use ci_secrets_core::error::EXIT_USAGE;
+
+/// Runs the command line with `args` (the program name first) and returns
+/// the process exit status.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let cli = match args::Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return match err.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
+                _ => ExitCode::from(EXIT_USAGE),
+            };
+        }
+    };
+    logging::init(&cli.global);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("ci-secrets: cannot start the async runtime: {err}");
+            return ExitCode::from(ci_secrets_core::error::EXIT_RESOLUTION);
+        }
+    };
+    let code = runtime.block_on(commands::dispatch(cli));
+    // Do not wait for stray blocking tasks (a hung DNS lookup, say).
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    code
+}

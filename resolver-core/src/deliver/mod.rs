@@ -1,0 +1,8 @@
+//! Delivery of resolved values: as environment values, as 0600 files, or
+//! printed in a format (`resolve`).
+
+pub mod files;
+pub mod format;
+
+pub use files::{FileError, SecretFiles};
+pub use format::{OutputEntry, OutputFormat, render};

@@ -1,0 +1,167 @@
+//! The whole resolution of one job: load, validate, layer variables, plan,
+//! dispatch. This is the library entry point the CLI (and any embedding
+//! program) calls.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ci_secrets_provider_api::{HttpFactory, JobVariables, Metrics, MetricsSnapshot};
+use indexmap::IndexMap;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::config::LoadedConfig;
+use crate::dispatch::{DispatchOptions, ResolvedSecret, dispatch};
+use crate::error::CoreError;
+use crate::pipeline::{self, Job, VariableDef};
+use crate::plan::{Plan, plan};
+use crate::validate::job_secret_specs;
+use crate::variables::{VariableSources, layer};
+
+/// Which job to resolve.
+#[derive(Debug, Clone)]
+pub enum JobSource {
+    /// A job of a `.gitlab-ci.yml`.
+    CiFile {
+        /// The pipeline file.
+        path: PathBuf,
+        /// The job's name.
+        job: String,
+    },
+    /// A file that holds one job's `secrets:` (and optional `variables:`, `id_tokens:`).
+    SecretsFile {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+/// A loaded job and the pipeline's global variables.
+#[derive(Debug, Clone)]
+pub struct LoadedJob {
+    /// The job.
+    pub job: Job,
+    /// Global `variables:` (empty for a secrets file).
+    pub global_variables: IndexMap<String, VariableDef>,
+}
+
+/// Loads the job.
+pub fn load_job(source: &JobSource) -> Result<LoadedJob, CoreError> {
+    let _span = tracing::info_span!("load").entered();
+    match source {
+        JobSource::CiFile { path, job } => {
+            let pipeline = pipeline::load_pipeline(path)?;
+            let job = pipeline.job(job)?.clone();
+            Ok(LoadedJob {
+                global_variables: pipeline.global_variables_for(&job),
+                job,
+            })
+        }
+        JobSource::SecretsFile { path } => Ok(LoadedJob {
+            job: pipeline::load_secrets_file(path)?,
+            global_variables: IndexMap::new(),
+        }),
+    }
+}
+
+/// A job's plan and the variables it was built with (no network involved).
+#[derive(Debug)]
+pub struct PlannedJob {
+    /// The plan.
+    pub plan: Plan,
+    /// The layered variables.
+    pub variables: JobVariables,
+    /// `id_tokens:` names.
+    pub id_tokens: Vec<String>,
+}
+
+/// Loads, validates, layers variables and plans.
+pub fn plan_job(source: &JobSource, sources: &VariableSources) -> Result<PlannedJob, CoreError> {
+    let loaded = load_job(source)?;
+    let specs = {
+        let _span = tracing::info_span!("validate", job = %loaded.job.name).entered();
+        job_secret_specs(&loaded.job)?
+    };
+    let variables = layer(&loaded.global_variables, &loaded.job.variables, sources)?;
+    let _span = tracing::info_span!("plan", job = %loaded.job.name, secrets = specs.len()).entered();
+    let plan = plan(&loaded.job.name, &loaded.job.id_tokens, &specs, &variables)?;
+    Ok(PlannedJob {
+        plan,
+        variables,
+        id_tokens: loaded.job.id_tokens,
+    })
+}
+
+/// The outcome of a successful resolution.
+#[derive(Debug)]
+pub struct Resolution {
+    /// The job.
+    pub job: String,
+    /// The values, in the order of the job's `secrets:`.
+    pub secrets: Vec<ResolvedSecret>,
+    /// Logins, API calls and retries.
+    pub metrics: MetricsSnapshot,
+    /// How many providers took part.
+    pub providers: usize,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+impl Resolution {
+    /// `12 secrets from 2 providers in 84 ms (1 login, 3 API calls, 0 retries)`.
+    pub fn summary(&self) -> String {
+        let plural = |n: u64, word: &str| {
+            if n == 1 {
+                format!("{n} {word}")
+            } else {
+                format!("{n} {word}s")
+            }
+        };
+        format!(
+            "{} from {} in {} ms ({}, {}, {})",
+            plural(self.secrets.len() as u64, "secret"),
+            plural(self.providers as u64, "provider"),
+            self.elapsed.as_millis(),
+            plural(self.metrics.logins, "login"),
+            plural(self.metrics.api_calls, "API call"),
+            plural(self.metrics.retries, "retry").replace("retrys", "retries"),
+        )
+    }
+}
+
+/// Resolves a job end to end.
+pub async fn resolve(
+    source: &JobSource,
+    sources: &VariableSources,
+    config: &LoadedConfig,
+    cancel: CancellationToken,
+) -> Result<Resolution, CoreError> {
+    let started = Instant::now();
+    let planned = plan_job(source, sources)?;
+    let metrics = Arc::new(Metrics::default());
+    let options = DispatchOptions {
+        deadline: config.deadline(),
+        http: HttpFactory::new(config.http_settings()?),
+        metrics: metrics.clone(),
+        cancel,
+    };
+    let sections = |key: &str| config.provider_section(key);
+    let providers = planned.plan.by_provider().len();
+    let span = tracing::info_span!("resolve", job = %planned.plan.job, secrets = planned.plan.secrets.len(), providers);
+    let secrets = dispatch(
+        &planned.plan,
+        &planned.variables,
+        &planned.id_tokens,
+        &sections,
+        &options,
+    )
+    .instrument(span)
+    .await?;
+    Ok(Resolution {
+        job: planned.plan.job,
+        secrets,
+        metrics: metrics.snapshot(),
+        providers,
+        elapsed: started.elapsed(),
+    })
+}

@@ -1,0 +1,59 @@
+//! The core's error: every way a run can fail, with its exit status.
+
+use crate::config::ConfigError;
+use crate::deliver::FileError;
+use crate::dispatch::DispatchError;
+use crate::pipeline::PipelineError;
+use crate::plan::PlanError;
+use crate::validate::ValidationErrors;
+use crate::variables::VariableError;
+
+/// Anything that stops a run. Messages name files, jobs, variables and keys,
+/// never secret values.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CoreError {
+    /// The pipeline file could not be loaded.
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    /// The job's `secrets:` are invalid.
+    #[error(transparent)]
+    Validation(#[from] ValidationErrors),
+    /// `--var` or `--env-file` is wrong.
+    #[error(transparent)]
+    Variables(#[from] VariableError),
+    /// The configuration is wrong.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Planning found a problem before any network call.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// Resolution failed.
+    #[error("resolving secrets failed:\n{0}")]
+    Dispatch(#[from] DispatchError),
+    /// Delivery failed.
+    #[error(transparent)]
+    Files(#[from] FileError),
+}
+
+/// Exit status: invalid pipeline or config.
+pub const EXIT_INVALID: u8 = 1;
+/// Exit status: usage error.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit status: resolution failed (auth, not found, denied, network, deadline).
+pub const EXIT_RESOLUTION: u8 = 3;
+
+impl CoreError {
+    /// The process exit status for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CoreError::Pipeline(_)
+            | CoreError::Validation(_)
+            | CoreError::Config(_)
+            | CoreError::Plan(_) => EXIT_INVALID,
+            CoreError::Variables(_) => EXIT_USAGE,
+            CoreError::Dispatch(DispatchError::ProviderConfig { .. }) => EXIT_INVALID,
+            CoreError::Dispatch(_) | CoreError::Files(_) => EXIT_RESOLUTION,
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! Errors of pipeline loading. Each names the file, and the job, key or include chain involved.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Why a `.gitlab-ci.yml` (or a `--secrets` file) could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PipelineError {
+    /// The file could not be read.
+    #[error("{}: cannot read file: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is larger than GitLab's default YAML size limit.
+    #[error("{}: file is larger than {limit} bytes (GitLab's default limit for a CI/CD YAML file)", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The file is empty (or holds only comments).
+    #[error("{}: file is empty", path.display())]
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file is not UTF-8.
+    #[error("{}: not valid UTF-8 (line {line}, byte offset {offset})", path.display())]
+    InvalidUtf8 {
+        /// The file.
+        path: PathBuf,
+        /// Line of the first invalid byte (1-based).
+        line: usize,
+        /// Byte offset of the first invalid byte.
+        offset: usize,
+    },
+    /// The file contains a NUL byte, which YAML does not allow.
+    #[error("{}: contains a NUL byte (line {line}, byte offset {offset})", path.display())]
+    NulByte {
+        /// The file.
+        path: PathBuf,
+        /// Line of the NUL byte (1-based).
+        line: usize,
+        /// Byte offset of the NUL byte.
+        offset: usize,
+    },
+    /// The YAML is malformed, too deep, or expands to too many nodes (alias bomb).
+    #[error("{}: invalid YAML: {message}", path.display())]
+    Yaml {
+        /// The file.
+        path: PathBuf,
+        /// What the parser reported, with line and column.
+        message: String,
+    },
+    /// The file does not have the expected shape (a hash at the top level, known keys, ...).
+    #[error("{}: {message}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, naming the key.
+        message: String,
+    },
+    /// An `include:` entry is of a kind ci-secrets cannot read (only local files are).
+    #[error("{}: include of type `{kind}` is not supported, only local files can be included (`include: path.yml` or `include: {{local: path.yml}}`){}", file.display(), Chain(chain))]
+    IncludeNotSupported {
+        /// The file holding the `include:`.
+        file: PathBuf,
+        /// The include kind (`remote`, `template`, `project`, `component`, `artifact`, ...).
+        kind: String,
+        /// Files from the loaded one down to `file`.
+        chain: Vec<PathBuf>,
+    },
+    /// An `include:` entry is malformed or names a file that cannot be included.
+    #[error("{}: {message}{}", file.display(), Chain(chain))]
+    Include {
+        /// The file holding the `include:`.
+        file: PathBuf,
+        /// What is wrong.
+        message: String,
+        /// Files from the loaded one down to `file`.
+        chain: Vec<PathBuf>,
+    },
+    /// A file includes itself, directly or through other files.
+    #[error("{}: include loop: {}", chain.first().map_or_else(String::new, |p| p.display().to_string()), Arrowed(chain))]
+    IncludeLoop {
+        /// The files of the loop, the repeated file last.
+        chain: Vec<PathBuf>,
+    },
+    /// More files are included than GitLab allows.
+    #[error("{}: Maximum of {limit} nested includes are allowed!", file.display())]
+    TooManyIncludes {
+        /// The file whose include went over the limit.
+        file: PathBuf,
+        /// GitLab's limit.
+        limit: usize,
+    },
+    /// `extends:` names a job or template that does not exist.
+    #[error("{}: job `{job}`: unknown key in `extends`: `{parent}`{}", file.display(), Suggestion(suggestion))]
+    ExtendsUnknown {
+        /// The pipeline file.
+        file: PathBuf,
+        /// The job whose `extends:` is wrong.
+        job: String,
+        /// The unknown name.
+        parent: String,
+        /// A close existing name.
+        suggestion: Option<String>,
+    },
+    /// `extends:` forms a cycle.
+    #[error("{}: job `{}`: circular dependency detected in `extends`: {}", file.display(), chain.first().map_or("", String::as_str), chain.join(" -> "))]
+    ExtendsLoop {
+        /// The pipeline file.
+        file: PathBuf,
+        /// The jobs of the cycle, the repeated one last.
+        chain: Vec<String>,
+    },
+    /// `extends:` is nested deeper than GitLab allows.
+    #[error("{}: job `{}`: nesting too deep in `extends` (more than {limit} levels): {}", file.display(), chain.first().map_or("", String::as_str), chain.join(" -> "))]
+    ExtendsTooDeep {
+        /// The pipeline file.
+        file: PathBuf,
+        /// The chain of jobs.
+        chain: Vec<String>,
+        /// GitLab's limit.
+        limit: usize,
+    },
+    /// `extends:` is malformed or names something that is not a hash.
+    #[error("{}: job `{job}`: {message}", file.display())]
+    ExtendsInvalid {
+        /// The pipeline file.
+        file: PathBuf,
+        /// The job.
+        job: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A `!reference` tag cannot be resolved.
+    #[error("{}: `{key}`: {message}", file.display())]
+    Reference {
+        /// The pipeline file.
+        file: PathBuf,
+        /// The top-level key (job) holding the tag.
+        key: String,
+        /// What is wrong, with the reference.
+        message: String,
+    },
+    /// A job's keyword that ci-secrets reads has a wrong shape.
+    #[error("{}: job `{job}`: {message}", file.display())]
+    Job {
+        /// The file defining the job.
+        file: PathBuf,
+        /// The job.
+        job: String,
+        /// What is wrong, naming the key.
+        message: String,
+    },
+    /// The requested job does not exist.
+    #[error("{}: no job named `{job}`{}; jobs: {}", file.display(), Suggestion(suggestion), if available.is_empty() { "(none)".to_owned() } else { available.join(", ") })]
+    UnknownJob {
+        /// The pipeline file.
+        file: PathBuf,
+        /// The requested name.
+        job: String,
+        /// The non-hidden jobs, in file order.
+        available: Vec<String>,
+        /// A close existing name.
+        suggestion: Option<String>,
+    },
+    /// The requested job is hidden (a template), which GitLab never runs.
+    #[error("{}: `{job}` is a hidden job (a template, its name starts with `.`), GitLab never runs it", file.display())]
+    HiddenJob {
+        /// The pipeline file.
+        file: PathBuf,
+        /// The requested name.
+        job: String,
+    },
+}
+
+impl PipelineError {
+    pub(crate) fn invalid(path: &Path, message: impl Into<String>) -> Self {
+        Self::Invalid { path: path.to_owned(), message: message.into() }
+    }
+}
+
+/// ` (included from a -> b)` when the chain has more than the file itself.
+struct Chain<'a>(&'a [PathBuf]);
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.len() > 1 {
+            write!(f, " (include chain: {})", Arrowed(self.0))?;
+        }
+        Ok(())
+    }
+}
+
+struct Arrowed<'a>(&'a [PathBuf]);
+
+impl fmt::Display for Arrowed<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, path) in self.0.iter().enumerate() {
+            if index > 0 {
+                f.write_str(" -> ")?;
+            }
+            write!(f, "{}", path.display())?;
+        }
+        Ok(())
+    }
+}
+
+struct Suggestion<'a>(&'a Option<String>);
+
+impl fmt::Display for Suggestion<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(name) => write!(f, " (did you mean `{name}`?)"),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! `extends:` (GitLab's `Config::Extendable`): every top-level hash with `extends:` becomes the
+//! deep merge of its parents, in order (later wins), with its own keys on top. Parents are
+//! resolved first, over at most [`MAX_EXTENDS_DEPTH`] levels.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use serde_norway::{Mapping, Value};
+
+use super::PipelineError;
+use super::merge::{deep_merge, mapping_node_count};
+use super::source::NodeBudget;
+use super::suggest::closest;
+
+/// GitLab's `Extendable::Entry::MAX_NESTING_LEVELS`: at most 10 ancestors above a job, so a
+/// chain holds at most 11 jobs.
+pub const MAX_EXTENDS_DEPTH: usize = 10;
+
+/// Resolves `extends:` in every top-level entry of `config`.
+pub(crate) fn resolve_extends(
+    file: &Path,
+    origins: &HashMap<String, PathBuf>,
+    config: &mut Mapping,
+    budget: &NodeBudget,
+) -> Result<(), PipelineError> {
+    let names: Vec<String> = config.keys().filter_map(|k| k.as_str().map(str::to_owned)).collect();
+    let mut resolver = Resolver { file, origins, budget, done: HashSet::new() };
+    for name in &names {
+        resolver.resolve(config, name, &mut Vec::new())?;
+    }
+    Ok(())
+}
+
+struct Resolver<'a> {
+    file: &'a Path,
+    origins: &'a HashMap<String, PathBuf>,
+    budget: &'a NodeBudget,
+    done: HashSet<String>,
+}
+
+impl Resolver<'_> {
+    fn resolve(
+        &mut self,
+        config: &mut Mapping,
+        name: &str,
+        chain: &mut Vec<String>,
+    ) -> Result<(), PipelineError> {
+        if self.done.contains(name) {
+            return Ok(());
+        }
+        let parents = match config.get(name) {
+            Some(Value::Mapping(job)) => match job.get("extends") {
+                Some(value) => self.parent_names(name, value)?,
+                None => Vec::new(),
+            },
+            _ => Vec::new(),
+        };
+        if parents.is_empty() {
+            self.done.insert(name.to_owned());
+            return Ok(());
+        }
+        chain.push(name.to_owned());
+        let mut merged = Mapping::new();
+        for parent in &parents {
+            // `chain.len()` is the rank of `parent` among the ancestors of `chain[0]`.
+            if chain.len() > MAX_EXTENDS_DEPTH {
+                let mut too_deep = chain.clone();
+                too_deep.push(parent.clone());
+                return Err(PipelineError::ExtendsTooDeep {
+                    file: self.file_of(&too_deep[0]),
+                    chain: too_deep,
+                    limit: MAX_EXTENDS_DEPTH,
+                });
+            }
+            if chain.contains(parent) {
+                let mut cycle = chain.clone();
+                cycle.push(parent.clone());
+                return Err(PipelineError::ExtendsLoop { file: self.file_of(&cycle[0]), chain: cycle });
+            }
+            if !config.contains_key(parent.as_str()) {
+                let candidates = config.keys().filter_map(Value::as_str);
+                return Err(PipelineError::ExtendsUnknown {
+                    file: self.file_of(name),
+                    job: name.to_owned(),
+                    parent: parent.clone(),
+                    suggestion: closest(parent, candidates),
+                });
+            }
+            self.resolve(config, parent, chain)?;
+            let Some(Value::Mapping(base)) = config.get(parent.as_str()) else {
+                return Err(self.invalid(name, format!("invalid base hash in `extends`: `{parent}` is not a hash")));
+            };
+            // Every copy counts against the node budget: wide `extends` fan-out of a big
+            // template must not exhaust memory.
+            if !self.budget.take(mapping_node_count(base)) {
+                return Err(self.invalid(name, "`extends` expands the pipeline beyond the YAML node limit"));
+            }
+            deep_merge(&mut merged, base.clone());
+        }
+        chain.pop();
+        if let Some(Value::Mapping(own)) = config.get(name) {
+            deep_merge(&mut merged, own.clone());
+        }
+        config.insert(Value::String(name.to_owned()), Value::Mapping(merged));
+        self.done.insert(name.to_owned());
+        Ok(())
+    }
+
+    fn parent_names(&self, job: &str, value: &Value) -> Result<Vec<String>, PipelineError> {
+        let invalid = || self.invalid(job, "`extends` must be a string or a list of strings");
+        match value {
+            Value::String(parent) => Ok(vec![parent.clone()]),
+            Value::Sequence(items) => items
+                .iter()
+                .map(|item| item.as_str().map(str::to_owned).ok_or_else(invalid))
+                .collect(),
+            _ => Err(invalid()),
+        }
+    }
+
+    fn file_of(&self, job: &str) -> PathBuf {
+        self.origins.get(job).cloned().unwrap_or_else(|| self.file.to_owned())
+    }
+
+    fn invalid(&self, job: &str, message: impl Into<String>) -> PipelineError {
+        PipelineError::ExtendsInvalid {
+            file: self.file_of(job),
+            job: job.to_owned(),
+            message: message.into(),
+        }
+    }
+}

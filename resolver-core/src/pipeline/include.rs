@@ -1,0 +1,226 @@
+//! `include:` of local files, merged as GitLab does: the included files in order, then the
+//! including file on top (it wins).
+//!
+//! Local paths are relative to the project root (the directory of the loaded file), with or
+//! without a leading `/`, also in nested includes. Other include kinds need GitLab (or the
+//! network) and are refused by name. GitLab allows the same file to be included several times;
+//! a file that includes itself (a loop) is an error that names the chain, where GitLab would
+//! only stop at its include limit.
+
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+
+use serde_norway::{Mapping, Value};
+
+use super::PipelineError;
+use super::merge::deep_merge;
+use super::source::{NodeBudget, read_yaml};
+
+/// GitLab's default `ci_max_includes`: included files per pipeline, nested ones included.
+pub const MAX_INCLUDES: usize = 150;
+
+/// GitLab's limit on include nesting.
+pub const MAX_INCLUDE_DEPTH: usize = 100;
+
+/// Include kinds GitLab knows besides `local`, in the order they are reported.
+const OTHER_KINDS: [&str; 5] = ["remote", "template", "project", "component", "artifact"];
+
+/// The merged configuration of a file and everything it includes.
+#[derive(Debug)]
+pub(crate) struct Merged {
+    /// The top-level hash, `include:` removed.
+    pub config: Mapping,
+    /// For each top-level key, the last file that defined it (the one that won).
+    pub origins: HashMap<String, PathBuf>,
+}
+
+/// Loads `root_file` and its local includes.
+pub(crate) fn load_merged(root_file: &Path, budget: &NodeBudget) -> Result<Merged, PipelineError> {
+    let project_dir = root_file.parent().unwrap_or(Path::new("."));
+    let project_dir = if project_dir.as_os_str().is_empty() { Path::new(".") } else { project_dir };
+    let canonical_root = project_dir
+        .canonicalize()
+        .map_err(|source| PipelineError::Io { path: project_dir.to_owned(), source })?;
+    let canonical_file = root_file
+        .canonicalize()
+        .map_err(|source| PipelineError::Io { path: root_file.to_owned(), source })?;
+    let mut includer = Includer { project_dir, canonical_root, budget, count: 0 };
+    let mut stack = vec![(root_file.to_owned(), canonical_file)];
+    includer.process(&mut stack)
+}
+
+struct Includer<'a> {
+    project_dir: &'a Path,
+    canonical_root: PathBuf,
+    budget: &'a NodeBudget,
+    count: usize,
+}
+
+impl Includer<'_> {
+    /// Loads the file on top of `stack` (display path, canonical path) and its includes.
+    fn process(&mut self, stack: &mut Vec<(PathBuf, PathBuf)>) -> Result<Merged, PipelineError> {
+        let Some((path, _)) = stack.last().cloned() else {
+            return Ok(Merged { config: Mapping::new(), origins: HashMap::new() });
+        };
+        let Value::Mapping(mut own) = read_yaml(&path, self.budget, true)? else {
+            return Err(PipelineError::invalid(
+                &path,
+                "the top level must be a hash of jobs and global keywords",
+            ));
+        };
+        let mut merged = Merged { config: Mapping::new(), origins: HashMap::new() };
+        let entries = match own.remove("include") {
+            Some(value) => parse_entries(value).map_err(|problem| problem.into_error(&path, chain_of(stack)))?,
+            None => Vec::new(),
+        };
+        for entry in entries {
+            let (display, canonical) = self
+                .resolve_local(&entry)
+                .map_err(|message| PipelineError::Include { file: path.clone(), message, chain: chain_of(stack) })?;
+            if let Some(start) = stack.iter().position(|(_, seen)| *seen == canonical) {
+                let mut looped: Vec<PathBuf> =
+                    stack[start..].iter().map(|(display, _)| display.clone()).collect();
+                looped.push(display);
+                return Err(PipelineError::IncludeLoop { chain: looped });
+            }
+            self.count += 1;
+            if self.count > MAX_INCLUDES {
+                return Err(PipelineError::TooManyIncludes { file: path.clone(), limit: MAX_INCLUDES });
+            }
+            if stack.len() > MAX_INCLUDE_DEPTH {
+                return Err(PipelineError::Include {
+                    file: path.clone(),
+                    message: format!("includes are nested deeper than {MAX_INCLUDE_DEPTH} levels"),
+                    chain: chain_of(stack),
+                });
+            }
+            stack.push((display, canonical));
+            let included = self.process(stack);
+            stack.pop();
+            let included = included?;
+            deep_merge(&mut merged.config, included.config);
+            merged.origins.extend(included.origins);
+        }
+        for key in own.keys() {
+            if let Some(name) = key.as_str() {
+                merged.origins.insert(name.to_owned(), path.clone());
+            }
+        }
+        deep_merge(&mut merged.config, own);
+        Ok(merged)
+    }
+
+    /// The display and canonical path of a `local:` include, checked to stay in the project.
+    fn resolve_local(&self, raw: &str) -> Result<(PathBuf, PathBuf), String> {
+        let relative = raw.trim().trim_start_matches('/');
+        if relative.contains('*') {
+            return Err(format!("include `{raw}`: wildcard paths are not supported"));
+        }
+        if !(relative.ends_with(".yml") || relative.ends_with(".yaml")) {
+            // GitLab's message.
+            return Err(format!("Included file `{raw}` does not have YAML extension!"));
+        }
+        let mut normalized = PathBuf::new();
+        for component in Path::new(relative).components() {
+            match component {
+                Component::Normal(part) => normalized.push(part),
+                Component::CurDir => {}
+                Component::ParentDir if normalized.pop() => {}
+                _ => return Err(format!("include `{raw}` points outside the project directory")),
+            }
+        }
+        let display = self.project_dir.join(&normalized);
+        let canonical = self
+            .canonical_root
+            .join(&normalized)
+            .canonicalize()
+            // GitLab's message.
+            .map_err(|_| format!("Local file `{raw}` does not exist!"))?;
+        if !canonical.starts_with(&self.canonical_root) {
+            return Err(format!("include `{raw}` points outside the project directory"));
+        }
+        if !canonical.is_file() {
+            return Err(format!("Local file `{raw}` does not exist!"));
+        }
+        Ok((display, canonical))
+    }
+}
+
+/// Why an `include:` value cannot be used.
+enum IncludeProblem {
+    Unsupported(String),
+    Invalid(String),
+}
+
+impl IncludeProblem {
+    fn into_error(self, file: &Path, chain: Vec<PathBuf>) -> PipelineError {
+        match self {
+            Self::Unsupported(kind) => PipelineError::IncludeNotSupported { file: file.to_owned(), kind, chain },
+            Self::Invalid(message) => PipelineError::Include { file: file.to_owned(), message, chain },
+        }
+    }
+}
+
+/// The local paths of an `include:` value: a string, a hash, or a list of them.
+fn parse_entries(value: Value) -> Result<Vec<String>, IncludeProblem> {
+    match value {
+        Value::Null => Ok(Vec::new()),
+        Value::Sequence(items) => items
+            .into_iter()
+            .map(|item| match item {
+                Value::Sequence(_) => Err(IncludeProblem::Invalid(
+                    "`include:` list entries must be strings or hashes, not lists".to_owned(),
+                )),
+                item => parse_entry(item),
+            })
+            .collect(),
+        entry => parse_entry(entry).map(|path| vec![path]),
+    }
+}
+
+fn parse_entry(entry: Value) -> Result<String, IncludeProblem> {
+    match entry {
+        Value::String(location) => {
+            if location.starts_with("http://") || location.starts_with("https://") {
+                Err(IncludeProblem::Unsupported("remote".to_owned()))
+            } else {
+                Ok(location)
+            }
+        }
+        Value::Mapping(map) => {
+            if let Some(local) = map.get("local") {
+                for key in ["rules", "inputs"] {
+                    if map.contains_key(key) {
+                        return Err(IncludeProblem::Invalid(format!(
+                            "`include: {{local: ..., {key}: ...}}` is not supported (it needs GitLab to evaluate)"
+                        )));
+                    }
+                }
+                return match local {
+                    Value::String(path) => Ok(path.clone()),
+                    _ => Err(IncludeProblem::Invalid("`include: local:` must be a string".to_owned())),
+                };
+            }
+            if let Some(kind) = OTHER_KINDS.into_iter().find(|kind| map.contains_key(*kind)) {
+                return Err(IncludeProblem::Unsupported(kind.to_owned()));
+            }
+            let keys: Vec<String> = map.keys().map(describe_key).collect();
+            Err(IncludeProblem::Invalid(format!(
+                "`include:` entry has no known type (local, remote, template, project, component, artifact); keys: {}",
+                keys.join(", ")
+            )))
+        }
+        _ => Err(IncludeProblem::Invalid(
+            "`include:` must be a path, a hash such as `{local: path.yml}`, or a list of them".to_owned(),
+        )),
+    }
+}
+
+fn describe_key(key: &Value) -> String {
+    key.as_str().map_or_else(|| format!("{key:?}"), str::to_owned)
+}
+
+/// The display paths of the include stack, from the loaded file down.
+fn chain_of(stack: &[(PathBuf, PathBuf)]) -> Vec<PathBuf> {
+    stack.iter().map(|(display, _)| display.clone()).collect()
+}

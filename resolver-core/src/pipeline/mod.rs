@@ -1,0 +1,232 @@
+//! Loading `.gitlab-ci.yml`: YAML, `include:`, `extends:`, `!reference`, `default:`, variables and `id_tokens:`.
+//!
+//! [`load_pipeline`] follows GitLab's order: parse the file and its local `include:`s (merged,
+//! the including file wins), resolve `extends:` (deep merge, later wins, arrays replaced), then
+//! `!reference` tags, then build each job with `default:` inheritance. Only what ci-secrets needs
+//! is extracted ([`Job`]); other keywords are carried through the merges but not interpreted.
+//!
+//! Hostile input fails fast with bounded memory: files over 2 MiB (GitLab's default YAML size
+//! limit), invalid UTF-8, NUL bytes, nesting over 100 levels (GitLab's default depth limit),
+//! alias bombs (a node budget over the whole load), include and `extends:` loops, and more than
+//! 150 includes (GitLab's default) are errors that name the file.
+
+mod error;
+mod extends;
+mod include;
+mod job;
+mod merge;
+mod reference;
+mod scalar;
+mod source;
+mod suggest;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde_norway::Value;
+
+pub use error::PipelineError;
+pub use extends::MAX_EXTENDS_DEPTH;
+pub use include::{MAX_INCLUDE_DEPTH, MAX_INCLUDES};
+pub use job::GLOBAL_KEYWORDS;
+pub use reference::MAX_REFERENCE_DEPTH;
+pub use source::{MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES};
+
+/// A loaded pipeline: global variables and every job, with `include:`, `extends:`, `default:`
+/// and `!reference` resolved.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    /// The file that was loaded.
+    pub path: PathBuf,
+    /// The top-level `variables:`, in file order.
+    pub variables: IndexMap<String, VariableDef>,
+    /// Every job in file order, hidden ones (templates, `.name`) included.
+    pub jobs: IndexMap<String, Job>,
+}
+
+/// One job, reduced to what secret resolution needs.
+#[derive(Clone, Default, PartialEq)]
+pub struct Job {
+    /// The job's name (its top-level key).
+    pub name: String,
+    /// Whether the name starts with `.` (a template GitLab never runs).
+    pub hidden: bool,
+    /// The job's own `variables:` (not the global ones), in file order.
+    pub variables: IndexMap<String, VariableDef>,
+    /// The names under `id_tokens:` (the job's or, when inherited, `default:`'s), in file order.
+    pub id_tokens: Vec<String>,
+    /// The raw `secrets:` value after `extends:` merging, before validation; `None` when the job
+    /// has no `secrets:` key.
+    pub secrets: Option<serde_json::Value>,
+    /// Which global variables the job receives (`inherit: variables:`).
+    pub inherit_variables: InheritGlobal,
+}
+
+impl Job {
+    /// A job named `name` with nothing in it (hidden when the name starts with `.`).
+    pub fn new(name: impl Into<String>) -> Self {
+        let name = name.into();
+        Self { hidden: name.starts_with('.'), name, ..Self::default() }
+    }
+}
+
+/// Debug lists names only: variable values and `secrets:` blocks may hold credentials.
+impl fmt::Debug for Job {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secret_names: Option<Vec<&str>> = self
+            .secrets
+            .as_ref()
+            .map(|value| value.as_object().map(|map| map.keys().map(String::as_str).collect()).unwrap_or_default());
+        f.debug_struct("Job")
+            .field("name", &self.name)
+            .field("hidden", &self.hidden)
+            .field("variables", &self.variables.keys().collect::<Vec<_>>())
+            .field("id_tokens", &self.id_tokens)
+            .field("secrets", &secret_names)
+            .field("inherit_variables", &self.inherit_variables)
+            .finish()
+    }
+}
+
+/// One variable definition from the YAML.
+#[derive(Clone, PartialEq, Eq)]
+pub struct VariableDef {
+    /// The value as a string (numbers and booleans stringified as GitLab does, e.g. `1.10` gives
+    /// `1.1`).
+    pub value: String,
+    /// `false` when the definition says `expand: false` (the value is used literally).
+    pub expand: bool,
+}
+
+/// Debug hides the value.
+impl fmt::Debug for VariableDef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VariableDef")
+            .field("value", &format_args!("<{} bytes>", self.value.len()))
+            .field("expand", &self.expand)
+            .finish()
+    }
+}
+
+/// What a job inherits from a global setting (`inherit: default:` / `inherit: variables:`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum InheritGlobal {
+    /// Everything (`true`, or no `inherit:`).
+    #[default]
+    All,
+    /// Nothing (`false`).
+    None,
+    /// Only the listed keys or variable names.
+    Only(Vec<String>),
+}
+
+impl InheritGlobal {
+    /// Whether `name` is inherited.
+    pub fn includes(&self, name: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::None => false,
+            Self::Only(names) => names.iter().any(|candidate| candidate == name),
+        }
+    }
+}
+
+/// Loads the pipeline at `path` (see the module documentation for what is resolved).
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let path = dir.path().join(".gitlab-ci.yml");
+/// std::fs::write(&path, "
+/// .vault: {secrets: {DB: {vault: db/password@ops}}}
+/// deploy:
+///   extends: .vault
+///   script: [./deploy]
+/// ").unwrap();
+/// let pipeline = ci_secrets_core::pipeline::load_pipeline(&path).unwrap();
+/// let deploy = pipeline.job("deploy").unwrap();
+/// assert_eq!(deploy.secrets.as_ref().unwrap()["DB"]["vault"], "db/password@ops");
+/// ```
+pub fn load_pipeline(path: &Path) -> Result<Pipeline, PipelineError> {
+    let budget = source::NodeBudget::new();
+    let merged = include::load_merged(path, &budget)?;
+    let mut config = merged.config;
+    extends::resolve_extends(path, &merged.origins, &mut config, &budget)?;
+    reference::resolve_references(path, &merged.origins, &mut config, &budget)?;
+    let built = job::build(path, &merged.origins, &config)?;
+    Ok(Pipeline { path: path.to_owned(), variables: built.variables, jobs: built.jobs })
+}
+
+/// Keys a `--secrets` file may hold.
+const SECRETS_FILE_KEYS: [&str; 3] = ["secrets", "variables", "id_tokens"];
+
+/// Loads a `--secrets` file: one job's `secrets:` (required), `variables:` and `id_tokens:`
+/// (optional), and nothing else. The job is named `secrets`. Anchors and merge keys work;
+/// `!reference` does not (there is nothing to refer to).
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let path = dir.path().join("secrets.yml");
+/// std::fs::write(&path, "secrets: {DB: {akeyless: {name: /db}}}\nid_tokens: {AKEYLESS_JWT: {aud: x}}\n").unwrap();
+/// let job = ci_secrets_core::pipeline::load_secrets_file(&path).unwrap();
+/// assert_eq!(job.name, "secrets");
+/// assert_eq!(job.id_tokens, ["AKEYLESS_JWT"]);
+/// ```
+pub fn load_secrets_file(path: &Path) -> Result<Job, PipelineError> {
+    let budget = source::NodeBudget::new();
+    let Value::Mapping(config) = source::read_yaml(path, &budget, false)? else {
+        return Err(PipelineError::invalid(path, "must be a hash with a `secrets:` key"));
+    };
+    for key in config.keys() {
+        let known = key.as_str().is_some_and(|key| SECRETS_FILE_KEYS.contains(&key));
+        if !known {
+            let shown = key.as_str().map_or_else(|| format!("{key:?}"), str::to_owned);
+            return Err(PipelineError::invalid(
+                path,
+                format!("unknown key `{shown}`: a secrets file holds only `secrets:`, `variables:` and `id_tokens:`"),
+            ));
+        }
+    }
+    if !config.contains_key("secrets") {
+        return Err(PipelineError::invalid(path, "missing the `secrets:` key"));
+    }
+    let mut wrapped = serde_norway::Mapping::new();
+    wrapped.insert(Value::String("secrets".to_owned()), Value::Mapping(config));
+    let mut built = job::build(path, &Default::default(), &wrapped)?;
+    built
+        .jobs
+        .shift_remove("secrets")
+        .ok_or_else(|| PipelineError::invalid(path, "missing the `secrets:` key"))
+}
+
+impl Pipeline {
+    /// The job named `name`. An unknown name gives an error listing the jobs that can run (and a
+    /// close match); a hidden job gives an error saying it is a template.
+    pub fn job(&self, name: &str) -> Result<&Job, PipelineError> {
+        match self.jobs.get(name) {
+            Some(job) if job.hidden => {
+                Err(PipelineError::HiddenJob { file: self.path.clone(), job: name.to_owned() })
+            }
+            Some(job) => Ok(job),
+            None => {
+                let available: Vec<String> =
+                    self.jobs.values().filter(|job| !job.hidden).map(|job| job.name.clone()).collect();
+                Err(PipelineError::UnknownJob {
+                    file: self.path.clone(),
+                    job: name.to_owned(),
+                    suggestion: suggest::closest(name, available.iter().map(String::as_str)),
+                    available,
+                })
+            }
+        }
+    }
+
+    /// The global variables `job` receives, honouring its `inherit: variables:`.
+    pub fn global_variables_for(&self, job: &Job) -> IndexMap<String, VariableDef> {
+        self.variables
+            .iter()
+            .filter(|(name, _)| job.inherit_variables.includes(name))
+            .map(|(name, variable)| (name.clone(), variable.clone()))
+            .collect()
+    }
+}

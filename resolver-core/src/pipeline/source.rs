@@ -1,0 +1,234 @@
+//! Reading one YAML file safely: size cap, UTF-8 and NUL checks, a node budget that stops alias
+//! bombs, a depth cap, merge keys (`<<:`), and only the `!reference` custom tag.
+
+use std::cell::Cell;
+use std::fmt;
+use std::io::Read;
+use std::path::Path;
+
+use serde::de::{self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor};
+use serde_norway::value::{Tag, TaggedValue};
+use serde_norway::{Mapping, Value};
+
+use super::PipelineError;
+
+/// GitLab's default `max_yaml_size_bytes` (2 MiB) per CI/CD YAML file.
+pub const MAX_FILE_BYTES: u64 = 2 * 1024 * 1024;
+
+/// GitLab's default `max_yaml_depth`.
+pub const MAX_DEPTH: usize = 100;
+
+/// How many YAML nodes (after alias expansion) one load may build, over all its files. A
+/// 2 MiB file without aliases stays far below; an alias bomb reaches it after a bounded amount of
+/// work and memory.
+pub const MAX_NODES: usize = 1_000_000;
+
+/// The node budget shared by every file of one load.
+#[derive(Debug)]
+pub(crate) struct NodeBudget {
+    remaining: Cell<usize>,
+}
+
+impl NodeBudget {
+    pub(crate) fn new() -> Self {
+        Self { remaining: Cell::new(MAX_NODES) }
+    }
+
+    /// Takes `count` nodes from the budget; false when it is exhausted.
+    pub(crate) fn take(&self, count: usize) -> bool {
+        match self.remaining.get().checked_sub(count) {
+            Some(left) => {
+                self.remaining.set(left);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// The custom tag ci-secrets understands.
+pub(crate) const REFERENCE_TAG: &str = "!reference";
+
+/// Reads and parses `path`; `allow_reference` says whether `!reference` tags are allowed.
+pub(crate) fn read_yaml(
+    path: &Path,
+    budget: &NodeBudget,
+    allow_reference: bool,
+) -> Result<Value, PipelineError> {
+    let bytes = read_capped(path)?;
+    let text = check_text(path, &bytes)?;
+    let mut documents = serde_norway::Deserializer::from_str(text);
+    let Some(document) = documents.next() else {
+        return Err(PipelineError::Empty { path: path.to_owned() });
+    };
+    let seed = NodeSeed { budget, depth: 0, allow_reference };
+    let mut value = seed.deserialize(document).map_err(|error| yaml_error(path, &error))?;
+    if documents.next().is_some() {
+        return Err(PipelineError::invalid(
+            path,
+            "holds several YAML documents (`---`); `spec:` headers and include inputs are not supported",
+        ));
+    }
+    if value.is_null() {
+        return Err(PipelineError::Empty { path: path.to_owned() });
+    }
+    // Psych (GitLab's YAML parser) applies merge keys; templates often use them.
+    value.apply_merge().map_err(|error| yaml_error(path, &error))?;
+    Ok(value)
+}
+
+fn yaml_error(path: &Path, error: &serde_norway::Error) -> PipelineError {
+    let message = error.to_string();
+    let message = if message.contains("repetition limit exceeded") {
+        format!("{message} (too many alias expansions: a YAML alias bomb?)")
+    } else if message.contains("recursion limit exceeded") {
+        format!("{message} (nesting deeper than {MAX_DEPTH} levels)")
+    } else {
+        message
+    };
+    PipelineError::Yaml { path: path.to_owned(), message }
+}
+
+/// Reads at most `MAX_FILE_BYTES + 1` bytes, so a huge file is refused without reading it all.
+fn read_capped(path: &Path) -> Result<Vec<u8>, PipelineError> {
+    let io = |source| PipelineError::Io { path: path.to_owned(), source };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(PipelineError::TooLarge { path: path.to_owned(), limit: MAX_FILE_BYTES });
+    }
+    Ok(bytes)
+}
+
+fn check_text<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str, PipelineError> {
+    let line_of = |offset: usize| bytes[..offset].iter().filter(|&&b| b == b'\n').count() + 1;
+    let text = std::str::from_utf8(bytes).map_err(|error| {
+        let offset = error.valid_up_to();
+        PipelineError::InvalidUtf8 { path: path.to_owned(), line: line_of(offset), offset }
+    })?;
+    if let Some(offset) = bytes.iter().position(|&b| b == 0) {
+        return Err(PipelineError::NulByte { path: path.to_owned(), line: line_of(offset), offset });
+    }
+    Ok(text)
+}
+
+/// Builds a [`Value`] while counting nodes (alias replays included) and depth.
+#[derive(Clone, Copy)]
+struct NodeSeed<'a> {
+    budget: &'a NodeBudget,
+    depth: usize,
+    allow_reference: bool,
+}
+
+impl NodeSeed<'_> {
+    fn child(self) -> Self {
+        Self { depth: self.depth + 1, ..self }
+    }
+
+    fn count<E: de::Error>(self) -> Result<(), E> {
+        if self.budget.take(1) {
+            Ok(())
+        } else {
+            Err(E::custom(format_args!(
+                "more than {MAX_NODES} YAML nodes after alias expansion (a YAML alias bomb?)"
+            )))
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for NodeSeed<'_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        if self.depth > MAX_DEPTH {
+            return Err(de::Error::custom(format_args!(
+                "nesting deeper than {MAX_DEPTH} levels (GitLab's limit)"
+            )));
+        }
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for NodeSeed<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a YAML value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        self.count()?;
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        self.count()?;
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        self.count()?;
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        self.count()?;
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        self.count()?;
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        self.count()?;
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        self.count()?;
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        self.visit_unit()
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        self.deserialize(deserializer)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        self.count()?;
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(self.child())? {
+            items.push(item);
+        }
+        Ok(Value::Sequence(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        self.count()?;
+        let mut mapping = Mapping::new();
+        while let Some(key) = map.next_key_seed(self.child())? {
+            let value = map.next_value_seed(self.child())?;
+            // As in Psych (Ruby), a repeated key keeps its first position and its last value.
+            mapping.insert(key, value);
+        }
+        Ok(Value::Mapping(mapping))
+    }
+
+    fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Value, A::Error> {
+        self.count()?;
+        let (tag, variant) = data.variant::<String>()?;
+        let tag = Tag::new(tag);
+        if !(self.allow_reference && tag == REFERENCE_TAG) {
+            let allowed = if self.allow_reference { " (only `!reference` is supported)" } else { "" };
+            return Err(de::Error::custom(format_args!("unsupported YAML tag `{tag}`{allowed}")));
+        }
+        let value = variant.newtype_variant_seed(self.child())?;
+        Ok(Value::Tagged(Box::new(TaggedValue { tag, value })))
+    }
+}

@@ -1,0 +1,207 @@
+//! Planning: turn a job's validated secrets into provider requests, with
+//! every string expanded, grouped by provider, before any network call.
+
+use std::cell::RefCell;
+
+use ci_secrets_provider_api::{JobVariables, SecretRequest, find_provider};
+use indexmap::IndexMap;
+
+use crate::expand::expand;
+use crate::validate::SecretSpec;
+
+/// One secret of the plan.
+#[derive(Debug, Clone)]
+pub struct PlannedSecret {
+    /// The variable that receives it.
+    pub variable: String,
+    /// The provider key.
+    pub provider: String,
+    /// Deliver as a file (the variable holds the path) or as the value.
+    pub file: bool,
+    /// What the provider gets.
+    pub request: SecretRequest,
+}
+
+/// The plan of a job: secrets in file order, and their indexes grouped by
+/// provider in first-seen order.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// The job.
+    pub job: String,
+    /// Every secret, in file order.
+    pub secrets: Vec<PlannedSecret>,
+}
+
+impl Plan {
+    /// Indexes into `secrets`, grouped by provider.
+    pub fn by_provider(&self) -> IndexMap<&str, Vec<usize>> {
+        let mut groups: IndexMap<&str, Vec<usize>> = IndexMap::new();
+        for (index, secret) in self.secrets.iter().enumerate() {
+            groups.entry(secret.provider.as_str()).or_default().push(index);
+        }
+        groups
+    }
+}
+
+/// Problems found while planning. None of them involves a network call.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlanError {
+    /// The secret's provider is known to GitLab but not linked into this binary.
+    #[error(
+        "job {job}, secret {variable}: no provider for {provider} is built into this binary (built in: {available})"
+    )]
+    ProviderNotBuiltIn {
+        /// The job.
+        job: String,
+        /// The variable.
+        variable: String,
+        /// The provider key.
+        provider: String,
+        /// The providers this binary has.
+        available: String,
+    },
+    /// `token:` refers to an `id_tokens:` variable that is not set: we are
+    /// probably running outside a GitLab job.
+    #[error(
+        "job {job}, secret {variable}: token: refers to ${name}, an id_tokens: variable that is not set. Outside a GitLab job, pass an ID token with --var {name}=<jwt>"
+    )]
+    IdTokenNotSet {
+        /// The job.
+        job: String,
+        /// The variable.
+        variable: String,
+        /// The id token's name.
+        name: String,
+    },
+    /// `token:` refers to a variable that is not set.
+    #[error(
+        "job {job}, secret {variable}: token: refers to ${name}, which is not set. Set it in the environment or pass --var {name}=..."
+    )]
+    TokenVariableNotSet {
+        /// The job.
+        job: String,
+        /// The variable.
+        variable: String,
+        /// The missing variable.
+        name: String,
+    },
+}
+
+/// Builds the plan: expands every string of each provider block and each
+/// `token:`, and checks that each provider is linked.
+pub fn plan(
+    job: &str,
+    id_tokens: &[String],
+    specs: &[SecretSpec],
+    variables: &JobVariables,
+) -> Result<Plan, PlanError> {
+    let lookup = |name: &str| variables.get(name).map(str::to_string);
+    let mut secrets = Vec::with_capacity(specs.len());
+    for spec in specs {
+        if find_provider(&spec.provider).is_none() {
+            return Err(PlanError::ProviderNotBuiltIn {
+                job: job.to_string(),
+                variable: spec.variable.clone(),
+                provider: spec.provider.clone(),
+                available: available_providers(),
+            });
+        }
+        let block = expand_strings(&spec.block, &lookup);
+        let mut request = SecretRequest::new(spec.variable.clone(), block);
+        if let Some(raw) = &spec.token {
+            for name in referenced_variables(raw) {
+                if variables.get(&name).is_none() {
+                    let error = if id_tokens.contains(&name) {
+                        PlanError::IdTokenNotSet {
+                            job: job.to_string(),
+                            variable: spec.variable.clone(),
+                            name,
+                        }
+                    } else {
+                        PlanError::TokenVariableNotSet {
+                            job: job.to_string(),
+                            variable: spec.variable.clone(),
+                            name,
+                        }
+                    };
+                    return Err(error);
+                }
+            }
+            request = request.with_token(expand(raw, lookup));
+        }
+        secrets.push(PlannedSecret {
+            variable: spec.variable.clone(),
+            provider: spec.provider.clone(),
+            file: spec.file,
+            request,
+        });
+    }
+    Ok(Plan {
+        job: job.to_string(),
+        secrets,
+    })
+}
+
+fn available_providers() -> String {
+    let keys: Vec<&str> = ci_secrets_provider_api::registered_providers()
+        .iter()
+        .map(|registration| registration.key)
+        .collect();
+    if keys.is_empty() {
+        "none".to_string()
+    } else {
+        keys.join(", ")
+    }
+}
+
+/// Expands every string in a provider block; map keys stay as written.
+pub fn expand_strings(
+    value: &serde_json::Value,
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> serde_json::Value {
+    match value {
+        serde_json::Value::String(text) => serde_json::Value::String(expand(text, lookup)),
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.iter().map(|item| expand_strings(item, lookup)).collect())
+        }
+        serde_json::Value::Object(map) => serde_json::Value::Object(
+            map.iter()
+                .map(|(key, inner)| (key.clone(), expand_strings(inner, lookup)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// The names a string refers to, by the same rules as expansion.
+pub fn referenced_variables(text: &str) -> Vec<String> {
+    let seen = RefCell::new(Vec::new());
+    expand(text, |name| {
+        let mut seen = seen.borrow_mut();
+        if !seen.iter().any(|known: &String| known == name) {
+            seen.push(name.to_string());
+        }
+        None
+    });
+    seen.into_inner()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_are_found_in_both_forms() {
+        assert_eq!(referenced_variables("$A-${B}$$C"), vec!["A", "B"]);
+    }
+
+    #[test]
+    fn nested_strings_are_expanded_and_keys_are_not() {
+        let vars = JobVariables::from_iter([("P", "prod")]);
+        let lookup = |name: &str| vars.get(name).map(str::to_string);
+        let block = serde_json::json!({"$P": {"path": "/$P/db", "n": 1}});
+        let expanded = expand_strings(&block, &lookup);
+        assert_eq!(expanded, serde_json::json!({"$P": {"path": "/prod/db", "n": 1}}));
+    }
+}

@@ -1,0 +1,239 @@
+//! The job's variables, layered from every source GitLab knows, highest
+//! precedence first: `--var`, `--env-file`, the process environment (which
+//! inside a GitLab job holds the CI/CD variables), job `variables:`, global
+//! `variables:`.
+
+use std::path::{Path, PathBuf};
+
+use ci_secrets_provider_api::JobVariables;
+use indexmap::IndexMap;
+
+use crate::expand::expand;
+use crate::validate::is_valid_variable_name as is_valid_name;
+use crate::pipeline::VariableDef;
+
+/// Errors in the variable sources the user gave.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VariableError {
+    /// `--var` without `=`.
+    #[error("--var {0:?} is not NAME=VALUE")]
+    MissingEquals(String),
+    /// A name that is not `[A-Za-z_][A-Za-z0-9_]*`.
+    #[error("{origin}: {name:?} is not a valid variable name")]
+    InvalidName {
+        /// Where it came from (`--var`, the env file path).
+        origin: String,
+        /// The offending name.
+        name: String,
+    },
+    /// A NUL byte cannot be passed through an environment.
+    #[error("{origin}: the value of {name} contains a NUL byte")]
+    NulInValue {
+        /// Where it came from.
+        origin: String,
+        /// The variable.
+        name: String,
+    },
+    /// The env file could not be read or parsed.
+    #[error("--env-file {path}: {message}")]
+    EnvFile {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong (never a value).
+        message: String,
+    },
+}
+
+
+/// The sources of variables outside the pipeline file.
+#[derive(Debug, Clone, Default)]
+pub struct VariableSources {
+    /// `--var NAME=VALUE`, in command-line order (a later one wins).
+    pub cli: Vec<(String, String)>,
+    /// `--env-file PATH`.
+    pub env_file: Option<PathBuf>,
+    /// Whether to read the process environment (tests turn it off).
+    pub process_env: bool,
+}
+
+impl VariableSources {
+    /// Parses `--var` arguments.
+    pub fn parse_cli_vars(args: &[String]) -> Result<Vec<(String, String)>, VariableError> {
+        args.iter()
+            .map(|arg| {
+                let (name, value) = arg
+                    .split_once('=')
+                    .ok_or_else(|| VariableError::MissingEquals(redact_arg(arg)))?;
+                check_entry("--var", name, value)?;
+                Ok((name.to_string(), value.to_string()))
+            })
+            .collect()
+    }
+}
+
+/// `--var` arguments may hold a value by mistake; show only what looks like a name.
+fn redact_arg(arg: &str) -> String {
+    if is_valid_name(arg) {
+        arg.to_string()
+    } else {
+        format!("{}…", arg.chars().take(3).collect::<String>())
+    }
+}
+
+fn check_entry(origin: &str, name: &str, value: &str) -> Result<(), VariableError> {
+    if !is_valid_name(name) {
+        return Err(VariableError::InvalidName {
+            origin: origin.to_string(),
+            name: name.to_string(),
+        });
+    }
+    if value.contains('\0') {
+        return Err(VariableError::NulInValue {
+            origin: origin.to_string(),
+            name: name.to_string(),
+        });
+    }
+    Ok(())
+}
+
+fn read_env_file(path: &Path) -> Result<Vec<(String, String)>, VariableError> {
+    let env_error = |message: String| VariableError::EnvFile {
+        path: path.to_path_buf(),
+        message,
+    };
+    let iter = dotenvy::from_path_iter(path).map_err(|err| env_error(describe_dotenv(&err)))?;
+    let mut entries = Vec::new();
+    for item in iter {
+        let (name, value) = item.map_err(|err| env_error(describe_dotenv(&err)))?;
+        check_entry(&path.display().to_string(), &name, &value)?;
+        entries.push((name, value));
+    }
+    Ok(entries)
+}
+
+/// dotenvy's parse errors quote the offending line, which may hold a value.
+fn describe_dotenv(err: &dotenvy::Error) -> String {
+    match err {
+        dotenvy::Error::LineParse(_, index) => format!("cannot parse the line at byte {index}"),
+        dotenvy::Error::Io(io) => io.to_string(),
+        dotenvy::Error::EnvVar(_) => "invalid variable".to_string(),
+        _ => "cannot read the file".to_string(),
+    }
+}
+
+/// Builds the job's variables from all sources.
+///
+/// Pipeline variables (global, then job) are expanded once against what is
+/// defined so far, as GitLab does, unless they say `expand: false`. Values from
+/// the environment, the env file and `--var` are taken literally.
+pub fn layer(
+    global: &IndexMap<String, VariableDef>,
+    job: &IndexMap<String, VariableDef>,
+    sources: &VariableSources,
+) -> Result<JobVariables, VariableError> {
+    let mut overrides: IndexMap<String, String> = IndexMap::new();
+    if sources.process_env {
+        for (name, value) in std::env::vars_os() {
+            if let (Ok(name), Ok(value)) = (name.into_string(), value.into_string()) {
+                overrides.insert(name, value);
+            }
+        }
+    }
+    if let Some(path) = &sources.env_file {
+        overrides.extend(read_env_file(path)?);
+    }
+    overrides.extend(sources.cli.iter().cloned());
+
+    let mut values: IndexMap<String, String> = IndexMap::new();
+    for definitions in [global, job] {
+        for (name, definition) in definitions {
+            let value = if definition.expand {
+                expand(&definition.value, |reference| {
+                    overrides
+                        .get(reference)
+                        .or_else(|| values.get(reference))
+                        .cloned()
+                })
+            } else {
+                definition.value.clone()
+            };
+            values.insert(name.clone(), value);
+        }
+    }
+    values.extend(overrides);
+    Ok(values.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn def(value: &str) -> VariableDef {
+        VariableDef {
+            value: value.to_string(),
+            expand: true,
+        }
+    }
+
+    #[test]
+    fn precedence_cli_over_env_file_over_job_over_global() {
+        let global = IndexMap::from([("A".to_string(), def("global")), ("B".into(), def("g"))]);
+        let job = IndexMap::from([("A".to_string(), def("job")), ("C".into(), def("job-c"))]);
+        let dir = tempfile::tempdir().unwrap();
+        let env_file = dir.path().join(".env");
+        std::fs::write(&env_file, "C=from-file\nD=file-d\n").unwrap();
+        let sources = VariableSources {
+            cli: vec![("D".into(), "cli-d".into())],
+            env_file: Some(env_file),
+            process_env: false,
+        };
+        let vars = layer(&global, &job, &sources).unwrap();
+        assert_eq!(vars.get("A"), Some("job"));
+        assert_eq!(vars.get("B"), Some("g"));
+        assert_eq!(vars.get("C"), Some("from-file"));
+        assert_eq!(vars.get("D"), Some("cli-d"));
+    }
+
+    #[test]
+    fn pipeline_variables_expand_once_unless_raw() {
+        let global = IndexMap::from([("BASE".to_string(), def("https://x"))]);
+        let job = IndexMap::from([
+            ("URL".to_string(), def("$BASE/api")),
+            (
+                "RAW".to_string(),
+                VariableDef {
+                    value: "$BASE".into(),
+                    expand: false,
+                },
+            ),
+        ]);
+        let vars = layer(&global, &job, &VariableSources::default()).unwrap();
+        assert_eq!(vars.get("URL"), Some("https://x/api"));
+        assert_eq!(vars.get("RAW"), Some("$BASE"));
+    }
+
+    #[test]
+    fn cli_var_needs_equals_and_a_valid_name() {
+        assert!(matches!(
+            VariableSources::parse_cli_vars(&["NOEQUALS".into()]),
+            Err(VariableError::MissingEquals(_))
+        ));
+        assert!(matches!(
+            VariableSources::parse_cli_vars(&["1A=x".into()]),
+            Err(VariableError::InvalidName { .. })
+        ));
+        assert!(matches!(
+            VariableSources::parse_cli_vars(&["A=x\0y".into()]),
+            Err(VariableError::NulInValue { .. })
+        ));
+        let parsed = VariableSources::parse_cli_vars(&["A=b=c".into()]).unwrap();
+        assert_eq!(parsed, vec![("A".to_string(), "b=c".to_string())]);
+    }
+
+    #[test]
+    fn missing_equals_error_does_not_echo_a_value_like_argument() {
+        let err = VariableSources::parse_cli_vars(&["s3cr3t-token-value".into()]).unwrap_err();
+        assert!(!err.to_string().contains("s3cr3t-token-value"));
+    }
+}
