@@ -12,6 +12,7 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::Parser;
+use tracing::Instrument as _;
 
 use ci_secrets_core::error::EXIT_USAGE;
 
@@ -30,7 +31,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             };
         }
     };
-    logging::init(&cli.global);
+    let telemetry = logging::init(&cli.global);
+    let run_span = logging::run_span(&cli.command);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -42,8 +44,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             return ExitCode::from(ci_secrets_core::error::EXIT_RESOLUTION);
         }
     };
-    let code = runtime.block_on(commands::dispatch(cli));
+    let code = runtime.block_on(commands::dispatch(cli).instrument(run_span.clone()));
     // Do not wait for stray blocking tasks (a hung DNS lookup, say).
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    // Closes the `run` span and flushes traces, within a bounded time.
+    telemetry.finish(run_span, code);
     code
 }

@@ -1,1 +1,173 @@
-//! The Akeyless provider of ci-secrets.
+//! The Akeyless provider of ci-secrets: resolves `secrets:` entries with an
+//! `akeyless:` block, as GitLab Runner did in GitLab 17.4 to 18.2, and
+//! better where the project decided so.
+//!
+//! - Every access type GitLab documents: `jwt`, `api_key` / `access_key`,
+//!   `universal_identity`, `k8s`, `aws_iam`, `azure_ad`, `gcp`, and a given
+//!   `akeyless_token`.
+//! - One login per identity, cached until shortly before it expires, and
+//!   one new login when a cached token is refused.
+//! - Item types from one `/list-items` per folder that holds several of the
+//!   job's names (with `/describe-item` for the others and as the fallback),
+//!   static secrets batched into `/get-secret-value`, and every item type the
+//!   runner dispatched, plus `CERTIFICATE`.
+//! - `data_key` as a top-level key or JSON Pointer; non-string values as
+//!   compact JSON.
+//!
+//! The binary must reference this crate so that its registration is linked
+//! (see [`ci_secrets_provider_api::registry`]): call [`registration`].
+//!
+//! ```
+//! let registration = ci_secrets_provider_akeyless::registration();
+//! assert_eq!(registration.key, "akeyless");
+//! assert_eq!(registration.keys.len(), 15);
+//! assert!(ci_secrets_provider_api::find_provider("akeyless").is_some());
+//! ```
+
+mod api;
+mod auth;
+mod block;
+mod data_key;
+mod env;
+mod error;
+mod fetch;
+mod identity;
+
+use async_trait::async_trait;
+use ci_secrets_provider_api::{
+    BlockForms, Provider, ProviderConfig, ProviderError, ProviderRegistration, ResolveContext,
+    SecretRequest, SecretResult,
+};
+use tracing::Instrument as _;
+
+pub use block::{BLOCK_KEYS, DEFAULT_ACCESS_TYPE, DEFAULT_API_URL, DEFAULT_GCP_AUDIENCE};
+pub use error::MISSING_ACCESS_ID;
+
+/// The YAML key this provider serves.
+pub const KEY: &str = "akeyless";
+
+/// The Akeyless provider. It keeps its logins between resolutions, so a
+/// long-lived library caller reuses tokens until they near expiry.
+///
+/// ```
+/// use ci_secrets_provider_akeyless::AkeylessProvider;
+/// use ci_secrets_provider_api::{JobVariables, Provider, ResolveContext, SecretRequest};
+///
+/// let provider = AkeylessProvider::new();
+/// let ctx = ResolveContext::builder("deploy").build();
+/// let requests = [SecretRequest::new("DB_PASSWORD", serde_json::json!({"name": "/prod/db"}))];
+/// // Without AKEYLESS_ACCESS_ID the job fails before any network call.
+/// let err = provider.preflight(&ctx, &requests).unwrap_err();
+/// assert_eq!(err.to_string(), ci_secrets_provider_akeyless::MISSING_ACCESS_ID);
+/// ```
+#[derive(Debug)]
+pub struct AkeylessProvider {
+    logins: identity::LoginCache,
+    default_api_url: String,
+}
+
+impl Default for AkeylessProvider {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl AkeylessProvider {
+    /// A provider with an empty login cache and GitLab's default API URL.
+    pub fn new() -> Self {
+        Self {
+            logins: identity::LoginCache::default(),
+            default_api_url: DEFAULT_API_URL.to_string(),
+        }
+    }
+
+    /// Builds the provider from its `[providers.akeyless]` section. The one
+    /// setting, `api_url`, replaces `https://api.akeyless.io` for blocks
+    /// without `akeyless_api_url`, such as a bare `akeyless:` (token reuse)
+    /// in a job that talks to a private gateway.
+    ///
+    /// ```
+    /// use ci_secrets_provider_akeyless::AkeylessProvider;
+    /// use ci_secrets_provider_api::ProviderConfig;
+    ///
+    /// let config = ProviderConfig::new(serde_json::json!({"api_url": "https://gw:8000/api/v2/"}), "ci-secrets.toml");
+    /// assert!(AkeylessProvider::from_config(&config).is_ok());
+    /// let bad = ProviderConfig::new(serde_json::json!({"api_url": 5}), "ci-secrets.toml");
+    /// assert!(AkeylessProvider::from_config(&bad).is_err());
+    /// ```
+    pub fn from_config(config: &ProviderConfig) -> Result<Self, ProviderError> {
+        let mut provider = Self::new();
+        match config.section().get("api_url") {
+            None | Some(serde_json::Value::Null) => {}
+            Some(serde_json::Value::String(url)) => {
+                provider.default_api_url =
+                    block::normalize_api_url(url, "api_url").map_err(|failure| {
+                        ProviderError::from(failure)
+                            .context(format!("{} [providers.akeyless]", config.origin()))
+                    })?;
+            }
+            Some(_) => {
+                return Err(ProviderError::new(
+                    ci_secrets_provider_api::ErrorKind::Config,
+                    format!(
+                        "{} [providers.akeyless]: api_url should be a string",
+                        config.origin()
+                    ),
+                ));
+            }
+        }
+        Ok(provider)
+    }
+}
+
+#[async_trait]
+impl Provider for AkeylessProvider {
+    /// Fails when `AKEYLESS_ACCESS_ID` is missing or blank (D8), or when a
+    /// block cannot work (unknown access type, missing credential, bad URL
+    /// or CA), before any network call.
+    fn preflight(
+        &self,
+        ctx: &ResolveContext,
+        requests: &[SecretRequest],
+    ) -> Result<(), ProviderError> {
+        if requests.is_empty() {
+            return Ok(());
+        }
+        let access_id = fetch::access_id(ctx)?;
+        for request in requests {
+            fetch::prepare(request, access_id, &self.default_api_url)
+                .map_err(|failure| ProviderError::from(failure).context(&request.variable))?;
+        }
+        Ok(())
+    }
+
+    async fn resolve(&self, ctx: &ResolveContext, requests: &[SecretRequest]) -> Vec<SecretResult> {
+        let span = tracing::info_span!("akeyless.resolve", secrets = requests.len());
+        fetch::resolve_all(&self.logins, &self.default_api_url, ctx, requests)
+            .instrument(span)
+            .await
+    }
+}
+
+fn build(config: &ProviderConfig) -> Result<Box<dyn Provider>, ProviderError> {
+    Ok(Box::new(AkeylessProvider::from_config(config)?))
+}
+
+const fn make_registration() -> ProviderRegistration {
+    ProviderRegistration {
+        key: KEY,
+        description: "Akeyless static, dynamic and rotated secrets, SSH and PKI certificates, and tokens",
+        keys: &BLOCK_KEYS,
+        forms: BlockForms::MAP.with_null(),
+        build,
+    }
+}
+
+inventory::submit! { make_registration() }
+
+/// This provider's registration record. Calling it also makes sure the
+/// crate, and so its `inventory` registration, is linked into a binary.
+pub fn registration() -> &'static ProviderRegistration {
+    static REGISTRATION: ProviderRegistration = make_registration();
+    &REGISTRATION
+}

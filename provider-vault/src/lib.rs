@@ -1,1 +1,87 @@
-//! The HashiCorp Vault and OpenBao provider of ci-secrets.
+//! The HashiCorp Vault and OpenBao provider of ci-secrets: GitLab's
+//! `secrets:vault` with JWT login and the KV engines (kv-v2, kv-v1/generic).
+//!
+//! The provider registers itself under the key `vault` with
+//! [`inventory::submit!`](ci_secrets_provider_api::inventory::submit); a
+//! binary that ships it must reference this crate (see
+//! [`ci_secrets_provider_api::registry`]), for example by calling
+//! [`registration`]:
+//!
+//! ```
+//! let registration = ci_secrets_provider_vault::registration();
+//! assert_eq!(registration.key, "vault");
+//! assert!(ci_secrets_provider_api::find_provider("vault").is_some());
+//! ```
+//!
+//! What a job needs, as in GitLab:
+//!
+//! - `VAULT_SERVER_URL` (required), `VAULT_AUTH_PATH` (default `jwt`),
+//!   `VAULT_AUTH_ROLE`, `VAULT_NAMESPACE` and `VAULT_CACERT` variables;
+//! - a JWT: the secret's `token:`, else the job's first `id_tokens:` entry;
+//! - `vault: path/to/secret/field@engine_path` or
+//!   `vault: {engine: {name, path}, path, field}`.
+//!
+//! Optional `[providers.vault]` settings: `ca_cert` (a PEM path or PEM text)
+//! and `revoke_token` (default `false`).
+
+mod client;
+mod config;
+mod field;
+mod jwt;
+mod provider;
+mod reference;
+mod settings;
+
+use ci_secrets_provider_api::{
+    BlockForms, BlockKey, KeyType, Provider, ProviderConfig, ProviderError, ProviderRegistration,
+};
+
+pub use provider::VaultProvider;
+
+/// The YAML key of the provider.
+pub const KEY: &str = "vault";
+
+/// The provider's registration record, as submitted to `inventory`.
+const REGISTRATION: ProviderRegistration = ProviderRegistration {
+    key: KEY,
+    description: "HashiCorp Vault / OpenBao KV secrets (kv-v2, kv-v1), JWT login",
+    keys: &[
+        BlockKey::new(
+            "engine",
+            KeyType::Map,
+            "the secrets engine: {name: kv-v2 | kv-v1 | generic, path: <mount path>}",
+        ),
+        BlockKey::new(
+            "path",
+            KeyType::String,
+            "the secret's path inside the engine",
+        ),
+        BlockKey::new(
+            "field",
+            KeyType::String,
+            "the field of the secret to deliver",
+        ),
+    ],
+    forms: BlockForms::MAP.with_string(),
+    build,
+};
+
+ci_secrets_provider_api::inventory::submit! { REGISTRATION }
+
+/// The provider's registration. Calling it also keeps this crate, and so
+/// its `inventory` record, linked into a binary.
+///
+/// ```
+/// use ci_secrets_provider_api::ProviderConfig;
+///
+/// let registration = ci_secrets_provider_vault::registration();
+/// let config = ProviderConfig::new(serde_json::json!({"revoke_token": true}), "ci-secrets.toml");
+/// assert!((registration.build)(&config).is_ok());
+/// ```
+pub fn registration() -> &'static ProviderRegistration {
+    &REGISTRATION
+}
+
+fn build(config: &ProviderConfig) -> Result<Box<dyn Provider>, ProviderError> {
+    Ok(Box::new(VaultProvider::from_config(config)?))
+}

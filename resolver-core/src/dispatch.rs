@@ -99,6 +99,9 @@ pub struct DispatchOptions {
     pub cancel: CancellationToken,
 }
 
+/// A provider ready to run: its key, instance, context and requests.
+type PreparedProvider<'a> = (&'a str, Box<dyn Provider>, ResolveContext, Vec<SecretRequest>);
+
 /// Resolves every secret of the plan.
 pub async fn dispatch(
     plan: &Plan,
@@ -108,8 +111,7 @@ pub async fn dispatch(
     options: &DispatchOptions,
 ) -> Result<Vec<ResolvedSecret>, DispatchError> {
     let groups = plan.by_provider();
-    let mut prepared: Vec<(&str, Box<dyn Provider>, ResolveContext, Vec<SecretRequest>)> =
-        Vec::with_capacity(groups.len());
+    let mut prepared: Vec<PreparedProvider<'_>> = Vec::with_capacity(groups.len());
     for (key, indexes) in &groups {
         let (section, origin) = sections(key);
         let registration = find_provider(key).ok_or_else(|| DispatchError::ProviderConfig {

@@ -1,7 +1,7 @@
 //! The core's error: every way a run can fail, with its exit status.
 
 use crate::config::ConfigError;
-use crate::deliver::FileError;
+use crate::deliver::{EnvValueError, FileError};
 use crate::dispatch::DispatchError;
 use crate::pipeline::PipelineError;
 use crate::plan::PlanError;
@@ -34,6 +34,9 @@ pub enum CoreError {
     /// Delivery failed.
     #[error(transparent)]
     Files(#[from] FileError),
+    /// A value cannot be delivered as an environment value.
+    #[error(transparent)]
+    EnvValue(#[from] EnvValueError),
 }
 
 /// Exit status: invalid pipeline or config.
@@ -53,7 +56,9 @@ impl CoreError {
             | CoreError::Plan(_) => EXIT_INVALID,
             CoreError::Variables(_) => EXIT_USAGE,
             CoreError::Dispatch(DispatchError::ProviderConfig { .. }) => EXIT_INVALID,
-            CoreError::Dispatch(_) | CoreError::Files(_) => EXIT_RESOLUTION,
+            CoreError::Dispatch(_) | CoreError::Files(_) | CoreError::EnvValue(_) => {
+                EXIT_RESOLUTION
+            }
         }
     }
 }

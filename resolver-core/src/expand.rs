@@ -30,7 +30,7 @@
 ///
 /// let vars = |name: &str| (name == "ENV").then(|| "prod".to_string());
 /// assert_eq!(expand("kv/$ENV/db", vars), "kv/prod/db");
-/// assert_eq!(expand("${ENV}-$MISSING-$$-$1", vars), "prod---$-");
+/// assert_eq!(expand("${ENV}-$MISSING-$$-$1", vars), "prod--$-");
 /// assert_eq!(expand("cost: 5$", vars), "cost: 5$");
 /// ```
 pub fn expand(input: &str, lookup: impl Fn(&str) -> Option<String>) -> String {
@@ -75,7 +75,10 @@ fn resolve(name: &str, lookup: &impl Fn(&str) -> Option<String>) -> String {
 
 /// Go's `isShellSpecialVar`.
 fn is_shell_special(byte: u8) -> bool {
-    matches!(byte, b'*' | b'#' | b'$' | b'@' | b'!' | b'?' | b'-' | b'0'..=b'9')
+    matches!(
+        byte,
+        b'*' | b'#' | b'$' | b'@' | b'!' | b'?' | b'-' | b'0'..=b'9'
+    )
 }
 
 /// Go's `isAlphaNum` (ASCII only).
@@ -106,7 +109,11 @@ fn shell_name(rest: &str) -> (Option<&str>, usize) {
         Some(&byte) if is_shell_special(byte) => (Some(&rest[..1]), 1),
         _ => {
             let len = bytes.iter().take_while(|&&byte| is_name_byte(byte)).count();
-            if len == 0 { (None, 0) } else { (Some(&rest[..len]), len) }
+            if len == 0 {
+                (None, 0)
+            } else {
+                (Some(&rest[..len]), len)
+            }
         }
     }
 }
@@ -133,7 +140,10 @@ mod tests {
     fn braced_names_may_hold_any_text() {
         let lookup = |name: &str| (name == "a b").then(|| "v".to_owned());
         assert_eq!(expand("${a b}", lookup), "v");
-        assert_eq!(expand("${12}", |n: &str| (n == "12").then(|| "x".to_owned())), "x");
+        assert_eq!(
+            expand("${12}", |n: &str| (n == "12").then(|| "x".to_owned())),
+            "x"
+        );
     }
 
     #[test]

@@ -17,8 +17,10 @@ pub mod dispatch;
 pub mod engine;
 pub mod error;
 pub mod expand;
+pub mod mask;
 pub mod pipeline;
 pub mod plan;
+pub mod telemetry;
 pub mod validate;
 pub mod variables;
 

@@ -221,3 +221,23 @@ fn secrets_file_form_resolves_without_a_pipeline() {
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     assert_eq!(serde_json::from_str::<serde_json::Value>(&stdout(&output)).unwrap()["A"], "from-secrets-file");
 }
+
+#[test]
+fn a_registered_provider_is_validated_against_its_own_schema() {
+    let project = Project::new();
+    project.write(
+        ".gitlab-ci.yml",
+        "job:\n  script: [x]\n  secrets:\n    A:\n      testkv: {key: x, foo: 1}\n    B:\n      testkv: {key: 5}\n    C:\n      testkv: just-a-string\n",
+    );
+    let output = project.cli().args(["validate", "--format", "json"]).output().unwrap();
+    assert_eq!(code(&output), 1);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(
+        report["errors"],
+        serde_json::json!([
+            "jobs:job:secrets:a:testkv config contains unknown keys: foo",
+            "jobs:job:secrets:b:testkv key should be a string",
+            "jobs:job:secrets:c:testkv config should be a hash",
+        ])
+    );
+}

@@ -5,7 +5,11 @@
 
 use std::process::{ExitCode, Stdio};
 
-use ci_secrets_core::deliver::SecretFiles;
+use std::time::Duration;
+
+use ci_secrets_core::deliver::{SecretFiles, env_text};
+use ci_secrets_core::mask::{MIN_MASK_LEN, MaskSet, StreamMasker};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use ci_secrets_core::error::{CoreError, EXIT_RESOLUTION};
 use nix::sys::signal::Signal;
 use tokio::signal::unix::{SignalKind, signal};
@@ -51,20 +55,27 @@ pub async fn run(global: &GlobalArgs, args: ExecArgs) -> ExitCode {
         files = Some(created);
     }
     for secret in resolution.secrets.iter().filter(|s| !s.file) {
-        use std::os::unix::ffi::OsStrExt;
-        let bytes = secret.value.expose_bytes();
-        if bytes.contains(&0) {
-            eprintln!(
-                "ci-secrets: {} ({}) contains a NUL byte, which an environment variable cannot hold; use file: true",
-                secret.variable, secret.provider
-            );
-            return ExitCode::from(EXIT_RESOLUTION);
+        match env_text(secret) {
+            Ok(text) => env.push((secret.variable.clone(), text.into())),
+            Err(err) => return fail(&CoreError::from(err)),
         }
-        env.push((
-            secret.variable.clone(),
-            std::ffi::OsStr::from_bytes(bytes).to_os_string(),
-        ));
     }
+    let masks = if args.no_mask {
+        None
+    } else {
+        let (masks, too_short) = MaskSet::new(
+            resolution
+                .secrets
+                .iter()
+                .map(|s| (s.variable.as_str(), s.value.expose_bytes())),
+        );
+        for variable in too_short {
+            eprintln!(
+                "ci-secrets: warning: {variable} is shorter than {MIN_MASK_LEN} bytes and is not masked in the command's output"
+            );
+        }
+        Some(masks).filter(|masks| !masks.is_empty())
+    };
     print_summary(global, &resolution);
     drop(resolution);
 
@@ -77,9 +88,12 @@ pub async fn run(global: &GlobalArgs, args: ExecArgs) -> ExitCode {
         .args(rest)
         .envs(env)
         .stdin(Stdio::inherit())
-        .stdout(Stdio::inherit())
-        .stderr(Stdio::inherit())
         .kill_on_drop(true);
+    if masks.is_some() {
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    } else {
+        command.stdout(Stdio::inherit()).stderr(Stdio::inherit());
+    }
     // Listen before spawning, so no signal slips between the two.
     let signals = match Signals::listen() {
         Ok(signals) => signals,
@@ -100,14 +114,66 @@ pub async fn run(global: &GlobalArgs, args: ExecArgs) -> ExitCode {
             return ExitCode::from(if err.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 });
         }
     };
+    let pumps = masks.map(|masks| {
+        let stdout = child.stdout.take().map(|out| {
+            tokio::spawn(masked_copy(out, tokio::io::stdout(), masks.stream()))
+        });
+        let stderr = child.stderr.take().map(|err| {
+            tokio::spawn(masked_copy(err, tokio::io::stderr(), masks.stream()))
+        });
+        [stdout, stderr]
+    });
     let status = signals.wait_forwarding(&mut child).await;
     drop(files);
+    // The child is gone; give the pipes a moment to drain (a background
+    // grandchild may hold them open forever).
+    for pump in pumps.into_iter().flatten().flatten() {
+        let _ = tokio::time::timeout(Duration::from_secs(2), pump).await;
+    }
     match status {
         Ok(status) => exit_code_of(status),
         Err(err) => {
             eprintln!("ci-secrets: waiting for the command failed: {err}");
             ExitCode::from(EXIT_RESOLUTION)
         }
+    }
+}
+
+/// How long the child may be silent before held-back output is flushed.
+const PAUSE: Duration = Duration::from_millis(25);
+
+/// Copies a child's stream, masking secrets. Output is flushed whenever the
+/// child pauses, so prompts and progress appear without delay.
+async fn masked_copy(
+    mut reader: impl AsyncRead + Unpin,
+    mut writer: impl AsyncWrite + Unpin,
+    mut masker: StreamMasker,
+) -> std::io::Result<()> {
+    let mut buffer = zeroize::Zeroizing::new(vec![0u8; 16 * 1024]);
+    let mut waiting = false;
+    loop {
+        let read = if waiting {
+            match tokio::time::timeout(PAUSE, reader.read(&mut buffer)).await {
+                Ok(read) => read,
+                Err(_) => {
+                    waiting = false;
+                    writer.write_all(&masker.flush_pause()).await?;
+                    writer.flush().await?;
+                    continue;
+                }
+            }
+        } else {
+            reader.read(&mut buffer).await
+        };
+        let count = read?;
+        if count == 0 {
+            writer.write_all(&masker.finish()).await?;
+            writer.flush().await?;
+            return Ok(());
+        }
+        writer.write_all(&masker.feed(&buffer[..count])).await?;
+        writer.flush().await?;
+        waiting = true;
     }
 }
 

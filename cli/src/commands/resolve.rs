@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use ci_secrets_core::deliver::{OutputEntry, OutputFormat, SecretFiles, render};
+use ci_secrets_core::deliver::{OutputEntry, OutputFormat, SecretFiles, env_text, render};
 use ci_secrets_core::dispatch::ResolvedSecret;
 use ci_secrets_core::error::{CoreError, EXIT_RESOLUTION, EXIT_USAGE};
 
@@ -63,17 +63,13 @@ pub async fn run(global: &GlobalArgs, args: ResolveArgs) -> ExitCode {
     for secret in &resolution.secrets {
         let text = match paths.iter().find(|(name, _)| *name == secret.variable) {
             Some((_, path)) => path.as_str(),
-            None => match secret.value.expose_str() {
-                Some(text) => text,
-                None => {
+            None => match env_text(secret) {
+                Ok(text) => text,
+                Err(err) => {
                     if let Some(files) = files.as_mut() {
                         files.discard();
                     }
-                    eprintln!(
-                        "ci-secrets: {} ({}) holds binary data, which cannot be printed as text; deliver it as a file (file: true) with --format dotenv or shell",
-                        secret.variable, secret.provider
-                    );
-                    return ExitCode::from(EXIT_RESOLUTION);
+                    return fail(&CoreError::from(err));
                 }
             },
         };

@@ -183,7 +183,10 @@ pub enum PipelineError {
 
 impl PipelineError {
     pub(crate) fn invalid(path: &Path, message: impl Into<String>) -> Self {
-        Self::Invalid { path: path.to_owned(), message: message.into() }
+        Self::Invalid {
+            path: path.to_owned(),
+            message: message.into(),
+        }
     }
 }
 

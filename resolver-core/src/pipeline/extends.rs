@@ -2,7 +2,7 @@
 //! deep merge of its parents, in order (later wins), with its own keys on top. Parents are
 //! resolved first, over at most [`MAX_EXTENDS_DEPTH`] levels.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde_norway::{Mapping, Value};
@@ -23,8 +23,16 @@ pub(crate) fn resolve_extends(
     config: &mut Mapping,
     budget: &NodeBudget,
 ) -> Result<(), PipelineError> {
-    let names: Vec<String> = config.keys().filter_map(|k| k.as_str().map(str::to_owned)).collect();
-    let mut resolver = Resolver { file, origins, budget, done: HashSet::new() };
+    let names: Vec<String> = config
+        .keys()
+        .filter_map(|k| k.as_str().map(str::to_owned))
+        .collect();
+    let mut resolver = Resolver {
+        file,
+        origins,
+        budget,
+        lineage: HashMap::new(),
+    };
     for name in &names {
         resolver.resolve(config, name, &mut Vec::new())?;
     }
@@ -35,7 +43,8 @@ struct Resolver<'a> {
     file: &'a Path,
     origins: &'a HashMap<String, PathBuf>,
     budget: &'a NodeBudget,
-    done: HashSet<String>,
+    /// Resolved entries, each with its longest chain of ancestors (parent first).
+    lineage: HashMap<String, Vec<String>>,
 }
 
 impl Resolver<'_> {
@@ -45,7 +54,7 @@ impl Resolver<'_> {
         name: &str,
         chain: &mut Vec<String>,
     ) -> Result<(), PipelineError> {
-        if self.done.contains(name) {
+        if self.lineage.contains_key(name) {
             return Ok(());
         }
         let parents = match config.get(name) {
@@ -56,26 +65,20 @@ impl Resolver<'_> {
             _ => Vec::new(),
         };
         if parents.is_empty() {
-            self.done.insert(name.to_owned());
+            self.lineage.insert(name.to_owned(), Vec::new());
             return Ok(());
         }
         chain.push(name.to_owned());
         let mut merged = Mapping::new();
+        let mut longest: Vec<String> = Vec::new();
         for parent in &parents {
-            // `chain.len()` is the rank of `parent` among the ancestors of `chain[0]`.
-            if chain.len() > MAX_EXTENDS_DEPTH {
-                let mut too_deep = chain.clone();
-                too_deep.push(parent.clone());
-                return Err(PipelineError::ExtendsTooDeep {
-                    file: self.file_of(&too_deep[0]),
-                    chain: too_deep,
-                    limit: MAX_EXTENDS_DEPTH,
-                });
-            }
             if chain.contains(parent) {
                 let mut cycle = chain.clone();
                 cycle.push(parent.clone());
-                return Err(PipelineError::ExtendsLoop { file: self.file_of(&cycle[0]), chain: cycle });
+                return Err(PipelineError::ExtendsLoop {
+                    file: self.file_of(&cycle[0]),
+                    chain: cycle,
+                });
             }
             if !config.contains_key(parent.as_str()) {
                 let candidates = config.keys().filter_map(Value::as_str);
@@ -87,13 +90,38 @@ impl Resolver<'_> {
                 });
             }
             self.resolve(config, parent, chain)?;
+            let mut ancestors = vec![parent.clone()];
+            ancestors.extend(
+                self.lineage
+                    .get(parent.as_str())
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+            if ancestors.len() > MAX_EXTENDS_DEPTH {
+                let mut too_deep = vec![name.to_owned()];
+                too_deep.extend(ancestors);
+                return Err(PipelineError::ExtendsTooDeep {
+                    file: self.file_of(name),
+                    chain: too_deep,
+                    limit: MAX_EXTENDS_DEPTH,
+                });
+            }
+            if ancestors.len() > longest.len() {
+                longest = ancestors;
+            }
             let Some(Value::Mapping(base)) = config.get(parent.as_str()) else {
-                return Err(self.invalid(name, format!("invalid base hash in `extends`: `{parent}` is not a hash")));
+                return Err(self.invalid(
+                    name,
+                    format!("invalid base hash in `extends`: `{parent}` is not a hash"),
+                ));
             };
             // Every copy counts against the node budget: wide `extends` fan-out of a big
             // template must not exhaust memory.
             if !self.budget.take(mapping_node_count(base)) {
-                return Err(self.invalid(name, "`extends` expands the pipeline beyond the YAML node limit"));
+                return Err(self.invalid(
+                    name,
+                    "`extends` expands the pipeline beyond the YAML node limit",
+                ));
             }
             deep_merge(&mut merged, base.clone());
         }
@@ -102,7 +130,7 @@ impl Resolver<'_> {
             deep_merge(&mut merged, own.clone());
         }
         config.insert(Value::String(name.to_owned()), Value::Mapping(merged));
-        self.done.insert(name.to_owned());
+        self.lineage.insert(name.to_owned(), longest);
         Ok(())
     }
 
@@ -119,7 +147,10 @@ impl Resolver<'_> {
     }
 
     fn file_of(&self, job: &str) -> PathBuf {
-        self.origins.get(job).cloned().unwrap_or_else(|| self.file.to_owned())
+        self.origins
+            .get(job)
+            .cloned()
+            .unwrap_or_else(|| self.file.to_owned())
     }
 
     fn invalid(&self, job: &str, message: impl Into<String>) -> PipelineError {

@@ -16,11 +16,9 @@ use super::PipelineError;
 use super::merge::deep_merge;
 use super::source::{NodeBudget, read_yaml};
 
-/// GitLab's default `ci_max_includes`: included files per pipeline, nested ones included.
+/// GitLab's default `ci_max_includes`: included files per pipeline, nested ones included. It
+/// also bounds the nesting depth.
 pub const MAX_INCLUDES: usize = 150;
-
-/// GitLab's limit on include nesting.
-pub const MAX_INCLUDE_DEPTH: usize = 100;
 
 /// Include kinds GitLab knows besides `local`, in the order they are reported.
 const OTHER_KINDS: [&str; 5] = ["remote", "template", "project", "component", "artifact"];
@@ -37,14 +35,29 @@ pub(crate) struct Merged {
 /// Loads `root_file` and its local includes.
 pub(crate) fn load_merged(root_file: &Path, budget: &NodeBudget) -> Result<Merged, PipelineError> {
     let project_dir = root_file.parent().unwrap_or(Path::new("."));
-    let project_dir = if project_dir.as_os_str().is_empty() { Path::new(".") } else { project_dir };
+    let project_dir = if project_dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        project_dir
+    };
     let canonical_root = project_dir
         .canonicalize()
-        .map_err(|source| PipelineError::Io { path: project_dir.to_owned(), source })?;
+        .map_err(|source| PipelineError::Io {
+            path: project_dir.to_owned(),
+            source,
+        })?;
     let canonical_file = root_file
         .canonicalize()
-        .map_err(|source| PipelineError::Io { path: root_file.to_owned(), source })?;
-    let mut includer = Includer { project_dir, canonical_root, budget, count: 0 };
+        .map_err(|source| PipelineError::Io {
+            path: root_file.to_owned(),
+            source,
+        })?;
+    let mut includer = Includer {
+        project_dir,
+        canonical_root,
+        budget,
+        count: 0,
+    };
     let mut stack = vec![(root_file.to_owned(), canonical_file)];
     includer.process(&mut stack)
 }
@@ -60,7 +73,10 @@ impl Includer<'_> {
     /// Loads the file on top of `stack` (display path, canonical path) and its includes.
     fn process(&mut self, stack: &mut Vec<(PathBuf, PathBuf)>) -> Result<Merged, PipelineError> {
         let Some((path, _)) = stack.last().cloned() else {
-            return Ok(Merged { config: Mapping::new(), origins: HashMap::new() });
+            return Ok(Merged {
+                config: Mapping::new(),
+                origins: HashMap::new(),
+            });
         };
         let Value::Mapping(mut own) = read_yaml(&path, self.budget, true)? else {
             return Err(PipelineError::invalid(
@@ -68,30 +84,36 @@ impl Includer<'_> {
                 "the top level must be a hash of jobs and global keywords",
             ));
         };
-        let mut merged = Merged { config: Mapping::new(), origins: HashMap::new() };
-        let entries = match own.remove("include") {
-            Some(value) => parse_entries(value).map_err(|problem| problem.into_error(&path, chain_of(stack)))?,
+        let mut merged = Merged {
+            config: Mapping::new(),
+            origins: HashMap::new(),
+        };
+        let entries = match own.shift_remove("include") {
+            Some(value) => parse_entries(value)
+                .map_err(|problem| problem.into_error(&path, chain_of(stack)))?,
             None => Vec::new(),
         };
         for entry in entries {
-            let (display, canonical) = self
-                .resolve_local(&entry)
-                .map_err(|message| PipelineError::Include { file: path.clone(), message, chain: chain_of(stack) })?;
+            let (display, canonical) =
+                self.resolve_local(&entry)
+                    .map_err(|message| PipelineError::Include {
+                        file: path.clone(),
+                        message,
+                        chain: chain_of(stack),
+                    })?;
             if let Some(start) = stack.iter().position(|(_, seen)| *seen == canonical) {
-                let mut looped: Vec<PathBuf> =
-                    stack[start..].iter().map(|(display, _)| display.clone()).collect();
+                let mut looped: Vec<PathBuf> = stack[start..]
+                    .iter()
+                    .map(|(display, _)| display.clone())
+                    .collect();
                 looped.push(display);
                 return Err(PipelineError::IncludeLoop { chain: looped });
             }
             self.count += 1;
             if self.count > MAX_INCLUDES {
-                return Err(PipelineError::TooManyIncludes { file: path.clone(), limit: MAX_INCLUDES });
-            }
-            if stack.len() > MAX_INCLUDE_DEPTH {
-                return Err(PipelineError::Include {
+                return Err(PipelineError::TooManyIncludes {
                     file: path.clone(),
-                    message: format!("includes are nested deeper than {MAX_INCLUDE_DEPTH} levels"),
-                    chain: chain_of(stack),
+                    limit: MAX_INCLUDES,
                 });
             }
             stack.push((display, canonical));
@@ -118,7 +140,9 @@ impl Includer<'_> {
         }
         if !(relative.ends_with(".yml") || relative.ends_with(".yaml")) {
             // GitLab's message.
-            return Err(format!("Included file `{raw}` does not have YAML extension!"));
+            return Err(format!(
+                "Included file `{raw}` does not have YAML extension!"
+            ));
         }
         let mut normalized = PathBuf::new();
         for component in Path::new(relative).components() {
@@ -126,7 +150,11 @@ impl Includer<'_> {
                 Component::Normal(part) => normalized.push(part),
                 Component::CurDir => {}
                 Component::ParentDir if normalized.pop() => {}
-                _ => return Err(format!("include `{raw}` points outside the project directory")),
+                _ => {
+                    return Err(format!(
+                        "include `{raw}` points outside the project directory"
+                    ));
+                }
             }
         }
         let display = self.project_dir.join(&normalized);
@@ -137,7 +165,9 @@ impl Includer<'_> {
             // GitLab's message.
             .map_err(|_| format!("Local file `{raw}` does not exist!"))?;
         if !canonical.starts_with(&self.canonical_root) {
-            return Err(format!("include `{raw}` points outside the project directory"));
+            return Err(format!(
+                "include `{raw}` points outside the project directory"
+            ));
         }
         if !canonical.is_file() {
             return Err(format!("Local file `{raw}` does not exist!"));
@@ -155,8 +185,16 @@ enum IncludeProblem {
 impl IncludeProblem {
     fn into_error(self, file: &Path, chain: Vec<PathBuf>) -> PipelineError {
         match self {
-            Self::Unsupported(kind) => PipelineError::IncludeNotSupported { file: file.to_owned(), kind, chain },
-            Self::Invalid(message) => PipelineError::Include { file: file.to_owned(), message, chain },
+            Self::Unsupported(kind) => PipelineError::IncludeNotSupported {
+                file: file.to_owned(),
+                kind,
+                chain,
+            },
+            Self::Invalid(message) => PipelineError::Include {
+                file: file.to_owned(),
+                message,
+                chain,
+            },
         }
     }
 }
@@ -198,7 +236,9 @@ fn parse_entry(entry: Value) -> Result<String, IncludeProblem> {
                 }
                 return match local {
                     Value::String(path) => Ok(path.clone()),
-                    _ => Err(IncludeProblem::Invalid("`include: local:` must be a string".to_owned())),
+                    _ => Err(IncludeProblem::Invalid(
+                        "`include: local:` must be a string".to_owned(),
+                    )),
                 };
             }
             if let Some(kind) = OTHER_KINDS.into_iter().find(|kind| map.contains_key(*kind)) {
@@ -211,13 +251,15 @@ fn parse_entry(entry: Value) -> Result<String, IncludeProblem> {
             )))
         }
         _ => Err(IncludeProblem::Invalid(
-            "`include:` must be a path, a hash such as `{local: path.yml}`, or a list of them".to_owned(),
+            "`include:` must be a path, a hash such as `{local: path.yml}`, or a list of them"
+                .to_owned(),
         )),
     }
 }
 
 fn describe_key(key: &Value) -> String {
-    key.as_str().map_or_else(|| format!("{key:?}"), str::to_owned)
+    key.as_str()
+        .map_or_else(|| format!("{key:?}"), str::to_owned)
 }
 
 /// The display paths of the include stack, from the loaded file down.

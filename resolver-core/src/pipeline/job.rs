@@ -43,18 +43,33 @@ pub(crate) fn build(
     let default = match config.get("default") {
         None | Some(Value::Null) => Mapping::new(),
         Some(Value::Mapping(default)) => default.clone(),
-        Some(_) => return Err(PipelineError::invalid(&file_of("default"), "`default:` must be a hash")),
+        Some(_) => {
+            return Err(PipelineError::invalid(
+                &file_of("default"),
+                "`default:` must be a hash",
+            ));
+        }
     };
     for (key, why) in [
-        ("secrets", "GitLab does not inherit `secrets:` from `default:`; put it in the job"),
-        ("variables", "GitLab has no `default: variables:`; use the top-level `variables:`"),
+        (
+            "secrets",
+            "GitLab does not inherit `secrets:` from `default:`; put it in the job",
+        ),
+        (
+            "variables",
+            "GitLab has no `default: variables:`; use the top-level `variables:`",
+        ),
     ] {
         if default.contains_key(key) {
-            return Err(PipelineError::invalid(&file_of("default"), format!("`default:` cannot hold `{key}:`: {why}")));
+            return Err(PipelineError::invalid(
+                &file_of("default"),
+                format!("`default:` cannot hold `{key}:`: {why}"),
+            ));
         }
     }
-    let variables = parse_variables(config.get("variables"))
-        .map_err(|message| PipelineError::invalid(&file_of("variables"), format!("`variables:` {message}")))?;
+    let variables = parse_variables(config.get("variables")).map_err(|message| {
+        PipelineError::invalid(&file_of("variables"), format!("`variables:` {message}"))
+    })?;
     let mut jobs = IndexMap::new();
     for (key, value) in config {
         let name = match key {
@@ -66,12 +81,20 @@ pub(crate) fn build(
             continue;
         }
         let hidden = name.starts_with('.');
-        let job_error = |message: String| PipelineError::Job { file: file_of(&name), job: name.clone(), message };
+        let job_error = |message: String| PipelineError::Job {
+            file: file_of(&name),
+            job: name.clone(),
+            message,
+        };
         let definition = match value {
             Value::Mapping(definition) => definition,
             // Hidden keys may hold anything (often just an anchored value); they are not jobs.
             _ if hidden => continue,
-            _ => return Err(job_error("a job must be a hash (config should be a hash)".to_owned())),
+            _ => {
+                return Err(job_error(
+                    "a job must be a hash (config should be a hash)".to_owned(),
+                ));
+            }
         };
         let job = build_job(&name, hidden, definition, &default).map_err(job_error)?;
         jobs.insert(name, job);
@@ -79,10 +102,15 @@ pub(crate) fn build(
     Ok(Built { variables, jobs })
 }
 
-fn build_job(name: &str, hidden: bool, definition: &Mapping, default: &Mapping) -> Result<Job, String> {
+fn build_job(
+    name: &str,
+    hidden: bool,
+    definition: &Mapping,
+    default: &Mapping,
+) -> Result<Job, String> {
     let (inherit_default, inherit_variables) = parse_inherit(definition.get("inherit"))?;
-    let variables =
-        parse_variables(definition.get("variables")).map_err(|message| format!("`variables:` {message}"))?;
+    let variables = parse_variables(definition.get("variables"))
+        .map_err(|message| format!("`variables:` {message}"))?;
     // Hidden jobs are templates: `default:` applies to the jobs that use them, not to them.
     let id_tokens_value = match definition.get("id_tokens") {
         Some(value) => Some(value),
@@ -120,7 +148,9 @@ fn parse_inherit(value: Option<&Value>) -> Result<(InheritGlobal, InheritGlobal)
                 .collect::<Option<Vec<_>>>()
                 .map(InheritGlobal::Only)
                 .ok_or_else(|| format!("`inherit: {key}:` must be a boolean or a list of names")),
-            Some(_) => Err(format!("`inherit: {key}:` must be a boolean or a list of names")),
+            Some(_) => Err(format!(
+                "`inherit: {key}:` must be a boolean or a list of names"
+            )),
         }
     };
     Ok((part("default")?, part("variables")?))
@@ -141,7 +171,10 @@ fn parse_variables(value: Option<&Value>) -> Result<IndexMap<String, VariableDef
             .ok_or("has a variable name that is not a string")?;
         let variable = match definition {
             Value::Mapping(fields) => {
-                if let Some(unknown) = fields.keys().find(|k| !k.as_str().is_some_and(|k| VARIABLE_KEYS.contains(&k))) {
+                if let Some(unknown) = fields
+                    .keys()
+                    .find(|k| !k.as_str().is_some_and(|k| VARIABLE_KEYS.contains(&k)))
+                {
                     return Err(format!(
                         "`{name}` has the unknown key `{}` (allowed: value, description, expand, options)",
                         scalar_to_string(unknown).unwrap_or_else(|| "?".to_owned())
@@ -149,8 +182,9 @@ fn parse_variables(value: Option<&Value>) -> Result<IndexMap<String, VariableDef
                 }
                 let value = match fields.get("value") {
                     None => String::new(),
-                    Some(value) => scalar_to_string(value)
-                        .ok_or_else(|| format!("`{name}`: `value:` must be a string or a number"))?,
+                    Some(value) => scalar_to_string(value).ok_or_else(|| {
+                        format!("`{name}`: `value:` must be a string or a number")
+                    })?,
                 };
                 let expand = match fields.get("expand") {
                     None | Some(Value::Null) => true,
@@ -160,8 +194,9 @@ fn parse_variables(value: Option<&Value>) -> Result<IndexMap<String, VariableDef
                 VariableDef { value, expand }
             }
             scalar => VariableDef {
-                value: scalar_to_string(scalar)
-                    .ok_or_else(|| format!("`{name}` must be a string, a number or a hash with `value:`"))?,
+                value: scalar_to_string(scalar).ok_or_else(|| {
+                    format!("`{name}` must be a string, a number or a hash with `value:`")
+                })?,
                 expand: true,
             },
         };
@@ -176,7 +211,10 @@ fn parse_id_tokens(value: Option<&Value>) -> Result<Vec<String>, String> {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Mapping(map)) => map
             .keys()
-            .map(|key| scalar_to_string(key).ok_or_else(|| "`id_tokens:` has a name that is not a string".to_owned()))
+            .map(|key| {
+                scalar_to_string(key)
+                    .ok_or_else(|| "`id_tokens:` has a name that is not a string".to_owned())
+            })
             .collect(),
         Some(_) => Err("`id_tokens:` must be a hash of token names to `{aud: ...}`".to_owned()),
     }

@@ -31,7 +31,10 @@ pub(crate) fn node_count(value: &Value) -> usize {
 
 /// [`node_count`] of a hash.
 pub(crate) fn mapping_node_count(map: &Mapping) -> usize {
-    1 + map.iter().map(|(k, v)| node_count(k) + node_count(v)).sum::<usize>()
+    1 + map
+        .iter()
+        .map(|(k, v)| node_count(k) + node_count(v))
+        .sum::<usize>()
 }
 
 #[cfg(test)]

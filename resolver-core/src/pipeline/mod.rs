@@ -28,7 +28,7 @@ use serde_norway::Value;
 
 pub use error::PipelineError;
 pub use extends::MAX_EXTENDS_DEPTH;
-pub use include::{MAX_INCLUDE_DEPTH, MAX_INCLUDES};
+pub use include::MAX_INCLUDES;
 pub use job::GLOBAL_KEYWORDS;
 pub use reference::MAX_REFERENCE_DEPTH;
 pub use source::{MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES};
@@ -67,17 +67,23 @@ impl Job {
     /// A job named `name` with nothing in it (hidden when the name starts with `.`).
     pub fn new(name: impl Into<String>) -> Self {
         let name = name.into();
-        Self { hidden: name.starts_with('.'), name, ..Self::default() }
+        Self {
+            hidden: name.starts_with('.'),
+            name,
+            ..Self::default()
+        }
     }
 }
 
 /// Debug lists names only: variable values and `secrets:` blocks may hold credentials.
 impl fmt::Debug for Job {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let secret_names: Option<Vec<&str>> = self
-            .secrets
-            .as_ref()
-            .map(|value| value.as_object().map(|map| map.keys().map(String::as_str).collect()).unwrap_or_default());
+        let secret_names: Option<Vec<&str>> = self.secrets.as_ref().map(|value| {
+            value
+                .as_object()
+                .map(|map| map.keys().map(String::as_str).collect())
+                .unwrap_or_default()
+        });
         f.debug_struct("Job")
             .field("name", &self.name)
             .field("hidden", &self.hidden)
@@ -154,14 +160,19 @@ pub fn load_pipeline(path: &Path) -> Result<Pipeline, PipelineError> {
     extends::resolve_extends(path, &merged.origins, &mut config, &budget)?;
     reference::resolve_references(path, &merged.origins, &mut config, &budget)?;
     let built = job::build(path, &merged.origins, &config)?;
-    Ok(Pipeline { path: path.to_owned(), variables: built.variables, jobs: built.jobs })
+    Ok(Pipeline {
+        path: path.to_owned(),
+        variables: built.variables,
+        jobs: built.jobs,
+    })
 }
 
 /// Keys a `--secrets` file may hold.
 const SECRETS_FILE_KEYS: [&str; 3] = ["secrets", "variables", "id_tokens"];
 
 /// Loads a `--secrets` file: one job's `secrets:` (required), `variables:` and `id_tokens:`
-/// (optional), and nothing else. The job is named `secrets`. Anchors and merge keys work;
+/// (optional), and nothing else but hidden keys (`.name`, to hold anchors). The job is named
+/// `secrets`. Anchors and merge keys work;
 /// `!reference` does not (there is nothing to refer to).
 ///
 /// ```
@@ -175,21 +186,35 @@ const SECRETS_FILE_KEYS: [&str; 3] = ["secrets", "variables", "id_tokens"];
 pub fn load_secrets_file(path: &Path) -> Result<Job, PipelineError> {
     let budget = source::NodeBudget::new();
     let Value::Mapping(config) = source::read_yaml(path, &budget, false)? else {
-        return Err(PipelineError::invalid(path, "must be a hash with a `secrets:` key"));
+        return Err(PipelineError::invalid(
+            path,
+            "must be a hash with a `secrets:` key",
+        ));
     };
     for key in config.keys() {
-        let known = key.as_str().is_some_and(|key| SECRETS_FILE_KEYS.contains(&key));
+        // Hidden keys (`.name`) may park anchors, as in a pipeline.
+        let known = key
+            .as_str()
+            .is_some_and(|key| SECRETS_FILE_KEYS.contains(&key) || key.starts_with('.'));
         if !known {
-            let shown = key.as_str().map_or_else(|| format!("{key:?}"), str::to_owned);
+            let shown = key
+                .as_str()
+                .map_or_else(|| format!("{key:?}"), str::to_owned);
             return Err(PipelineError::invalid(
                 path,
-                format!("unknown key `{shown}`: a secrets file holds only `secrets:`, `variables:` and `id_tokens:`"),
+                format!(
+                    "unknown key `{shown}`: a secrets file holds only `secrets:`, `variables:` and `id_tokens:`"
+                ),
             ));
         }
     }
     if !config.contains_key("secrets") {
         return Err(PipelineError::invalid(path, "missing the `secrets:` key"));
     }
+    let config: serde_norway::Mapping = config
+        .into_iter()
+        .filter(|(key, _)| !key.as_str().is_some_and(|k| k.starts_with('.')))
+        .collect();
     let mut wrapped = serde_norway::Mapping::new();
     wrapped.insert(Value::String("secrets".to_owned()), Value::Mapping(config));
     let mut built = job::build(path, &Default::default(), &wrapped)?;
@@ -204,13 +229,18 @@ impl Pipeline {
     /// close match); a hidden job gives an error saying it is a template.
     pub fn job(&self, name: &str) -> Result<&Job, PipelineError> {
         match self.jobs.get(name) {
-            Some(job) if job.hidden => {
-                Err(PipelineError::HiddenJob { file: self.path.clone(), job: name.to_owned() })
-            }
+            Some(job) if job.hidden => Err(PipelineError::HiddenJob {
+                file: self.path.clone(),
+                job: name.to_owned(),
+            }),
             Some(job) => Ok(job),
             None => {
-                let available: Vec<String> =
-                    self.jobs.values().filter(|job| !job.hidden).map(|job| job.name.clone()).collect();
+                let available: Vec<String> = self
+                    .jobs
+                    .values()
+                    .filter(|job| !job.hidden)
+                    .map(|job| job.name.clone())
+                    .collect();
                 Err(PipelineError::UnknownJob {
                     file: self.path.clone(),
                     job: name.to_owned(),

@@ -25,12 +25,17 @@ pub(crate) fn resolve_references(
     let snapshot = config.clone();
     for (key, value) in config.iter_mut() {
         let key = key.as_str().unwrap_or_default();
-        let resolver = Resolver { snapshot: &snapshot, budget };
-        resolver.replace_in(value, &mut Vec::new()).map_err(|message| PipelineError::Reference {
-            file: origins.get(key).cloned().unwrap_or_else(|| file.to_owned()),
-            key: key.to_owned(),
-            message,
-        })?;
+        let resolver = Resolver {
+            snapshot: &snapshot,
+            budget,
+        };
+        resolver
+            .replace_in(value, &mut Vec::new())
+            .map_err(|message| PipelineError::Reference {
+                file: origins.get(key).cloned().unwrap_or_else(|| file.to_owned()),
+                key: key.to_owned(),
+                message,
+            })?;
     }
     Ok(())
 }
@@ -105,7 +110,10 @@ fn reference_path(value: &Value) -> Result<Vec<String>, String> {
     let invalid = || {
         "!reference must be a non-empty list of keys, e.g. `!reference [.setup, script]`".to_owned()
     };
-    let items = value.as_sequence().filter(|items| !items.is_empty()).ok_or_else(invalid)?;
+    let items = value
+        .as_sequence()
+        .filter(|items| !items.is_empty())
+        .ok_or_else(invalid)?;
     items
         .iter()
         .map(|item| match item {

@@ -91,7 +91,12 @@ pub(crate) fn yaml_to_json(value: &Value) -> Result<serde_json::Value, String> {
             }
             serde_json::Value::Object(object)
         }
-        Value::Tagged(tagged) => return Err(format!("the YAML tag `{}` is not supported here", tagged.tag)),
+        Value::Tagged(tagged) => {
+            return Err(format!(
+                "the YAML tag `{}` is not supported here",
+                tagged.tag
+            ));
+        }
     })
 }
 

@@ -6,7 +6,9 @@ use std::fmt;
 use std::io::Read;
 use std::path::Path;
 
-use serde::de::{self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor};
+use serde::de::{
+    self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor,
+};
 use serde_norway::value::{Tag, TaggedValue};
 use serde_norway::{Mapping, Value};
 
@@ -31,7 +33,9 @@ pub(crate) struct NodeBudget {
 
 impl NodeBudget {
     pub(crate) fn new() -> Self {
-        Self { remaining: Cell::new(MAX_NODES) }
+        Self {
+            remaining: Cell::new(MAX_NODES),
+        }
     }
 
     /// Takes `count` nodes from the budget; false when it is exhausted.
@@ -59,10 +63,18 @@ pub(crate) fn read_yaml(
     let text = check_text(path, &bytes)?;
     let mut documents = serde_norway::Deserializer::from_str(text);
     let Some(document) = documents.next() else {
-        return Err(PipelineError::Empty { path: path.to_owned() });
+        return Err(PipelineError::Empty {
+            path: path.to_owned(),
+        });
     };
-    let seed = NodeSeed { budget, depth: 0, allow_reference };
-    let mut value = seed.deserialize(document).map_err(|error| yaml_error(path, &error))?;
+    let seed = NodeSeed {
+        budget,
+        depth: 0,
+        allow_reference,
+    };
+    let value = seed
+        .deserialize(document)
+        .map_err(|error| yaml_error(path, &error))?;
     if documents.next().is_some() {
         return Err(PipelineError::invalid(
             path,
@@ -70,11 +82,15 @@ pub(crate) fn read_yaml(
         ));
     }
     if value.is_null() {
-        return Err(PipelineError::Empty { path: path.to_owned() });
+        return Err(PipelineError::Empty {
+            path: path.to_owned(),
+        });
     }
     // Psych (GitLab's YAML parser) applies merge keys; templates often use them.
-    value.apply_merge().map_err(|error| yaml_error(path, &error))?;
-    Ok(value)
+    apply_merge_keys(value).map_err(|message| PipelineError::Yaml {
+        path: path.to_owned(),
+        message,
+    })
 }
 
 fn yaml_error(path: &Path, error: &serde_norway::Error) -> PipelineError {
@@ -86,17 +102,78 @@ fn yaml_error(path: &Path, error: &serde_norway::Error) -> PipelineError {
     } else {
         message
     };
-    PipelineError::Yaml { path: path.to_owned(), message }
+    PipelineError::Yaml {
+        path: path.to_owned(),
+        message,
+    }
+}
+
+/// Applies YAML merge keys (`<<: *anchor`, `<<: [*a, *b]`) the way Psych does, since GitLab
+/// parses with Psych: the merged keys take the place of `<<` in key order and overwrite keys
+/// written before it; keys written after it win; in a list, earlier hashes win.
+fn apply_merge_keys(value: Value) -> Result<Value, String> {
+    Ok(match value {
+        Value::Mapping(entries) => {
+            let mut merged = Mapping::with_capacity(entries.len());
+            for (key, value) in entries {
+                let value = apply_merge_keys(value)?;
+                if key.as_str() != Some("<<") {
+                    merged.insert(key, value);
+                    continue;
+                }
+                match value {
+                    Value::Mapping(source) => merged.extend(source),
+                    Value::Sequence(sources) => {
+                        let mut combined = Mapping::new();
+                        for source in sources.into_iter().rev() {
+                            let Value::Mapping(source) = source else {
+                                return Err(
+                                    "a merge key (`<<`) list must hold only hashes".to_owned()
+                                );
+                            };
+                            combined.extend(source);
+                        }
+                        merged.extend(combined);
+                    }
+                    _ => {
+                        return Err(
+                            "a merge key (`<<`) must be a hash or a list of hashes".to_owned()
+                        );
+                    }
+                }
+            }
+            Value::Mapping(merged)
+        }
+        Value::Sequence(items) => Value::Sequence(
+            items
+                .into_iter()
+                .map(apply_merge_keys)
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Tagged(mut tagged) => {
+            tagged.value = apply_merge_keys(tagged.value)?;
+            Value::Tagged(tagged)
+        }
+        scalar => scalar,
+    })
 }
 
 /// Reads at most `MAX_FILE_BYTES + 1` bytes, so a huge file is refused without reading it all.
 fn read_capped(path: &Path) -> Result<Vec<u8>, PipelineError> {
-    let io = |source| PipelineError::Io { path: path.to_owned(), source };
+    let io = |source| PipelineError::Io {
+        path: path.to_owned(),
+        source,
+    };
     let file = std::fs::File::open(path).map_err(io)?;
     let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(io)?;
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(PipelineError::TooLarge { path: path.to_owned(), limit: MAX_FILE_BYTES });
+        return Err(PipelineError::TooLarge {
+            path: path.to_owned(),
+            limit: MAX_FILE_BYTES,
+        });
     }
     Ok(bytes)
 }
@@ -105,10 +182,18 @@ fn check_text<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str, PipelineError
     let line_of = |offset: usize| bytes[..offset].iter().filter(|&&b| b == b'\n').count() + 1;
     let text = std::str::from_utf8(bytes).map_err(|error| {
         let offset = error.valid_up_to();
-        PipelineError::InvalidUtf8 { path: path.to_owned(), line: line_of(offset), offset }
+        PipelineError::InvalidUtf8 {
+            path: path.to_owned(),
+            line: line_of(offset),
+            offset,
+        }
     })?;
     if let Some(offset) = bytes.iter().position(|&b| b == 0) {
-        return Err(PipelineError::NulByte { path: path.to_owned(), line: line_of(offset), offset });
+        return Err(PipelineError::NulByte {
+            path: path.to_owned(),
+            line: line_of(offset),
+            offset,
+        });
     }
     Ok(text)
 }
@@ -123,7 +208,10 @@ struct NodeSeed<'a> {
 
 impl NodeSeed<'_> {
     fn child(self) -> Self {
-        Self { depth: self.depth + 1, ..self }
+        Self {
+            depth: self.depth + 1,
+            ..self
+        }
     }
 
     fn count<E: de::Error>(self) -> Result<(), E> {
@@ -225,8 +313,14 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
         let (tag, variant) = data.variant::<String>()?;
         let tag = Tag::new(tag);
         if !(self.allow_reference && tag == REFERENCE_TAG) {
-            let allowed = if self.allow_reference { " (only `!reference` is supported)" } else { "" };
-            return Err(de::Error::custom(format_args!("unsupported YAML tag `{tag}`{allowed}")));
+            let allowed = if self.allow_reference {
+                " (only `!reference` is supported)"
+            } else {
+                ""
+            };
+            return Err(de::Error::custom(format_args!(
+                "unsupported YAML tag `{tag}`{allowed}"
+            )));
         }
         let value = variant.newtype_variant_seed(self.child())?;
         Ok(Value::Tagged(Box::new(TaggedValue { tag, value })))

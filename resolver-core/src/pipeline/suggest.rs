@@ -2,7 +2,10 @@
 
 /// The candidate closest to `wanted`, if one is close enough to be a likely typo: the same name
 /// in another case, or at most a third of its characters different (and at least one).
-pub(crate) fn closest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub(crate) fn closest<'a>(
+    wanted: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     let limit = (wanted.chars().count() / 3).max(1);
     candidates
         .into_iter()

@@ -14,6 +14,7 @@
 
 mod providers;
 mod rails;
+mod registered;
 
 use std::fmt;
 
@@ -107,15 +108,27 @@ fn validate_secret(
     config: &Value,
 ) {
     let before = messages.len();
+    // Providers registered in this binary beyond GitLab's six are allowed
+    // too; with none, every rule and message below is exactly GitLab's.
+    let extra = registered::extra_providers();
+    let provider_keys = registered::all_provider_keys(&extra);
+    let allowed: Vec<&str> = SECRET_KEYS
+        .iter()
+        .copied()
+        .chain(extra.iter().map(|registration| registration.key))
+        .collect();
     rails::config_is_hash(messages, location, config);
-    rails::allowed_keys(messages, location, config, &SECRET_KEYS);
-    let providers = config
-        .as_object()
-        .map_or(0, |map| PROVIDERS.iter().filter(|p| map.contains_key(**p)).count());
+    rails::allowed_keys(messages, location, config, &allowed);
+    let providers = config.as_object().map_or(0, |map| {
+        provider_keys.iter().filter(|p| map.contains_key(**p)).count()
+    });
     if providers != 1 {
         messages.add(
             location,
-            format!("config must use exactly one of these keys: {}", PROVIDERS.join(", ")),
+            format!(
+                "config must use exactly one of these keys: {}",
+                provider_keys.join(", ")
+            ),
         );
     }
     rails::string_type(messages, location, config, "token", true);
@@ -129,7 +142,10 @@ fn validate_secret(
     }
     if let Some(file) = rails::attribute(config, "file") {
         if !file.is_boolean() {
-            messages.add(&format!("{location}:file"), "config should be a boolean value");
+            messages.add(
+                &format!("{location}:file"),
+                "config should be a boolean value",
+            );
         }
     }
     for provider in PROVIDERS {
@@ -139,12 +155,20 @@ fn validate_secret(
             providers::validate_provider(messages, context, provider, &provider_location, block);
         }
     }
+    for registration in extra {
+        if let Some(block) = rails::attribute(config, registration.key) {
+            let provider_location = format!("{location}:{}", registration.key);
+            registered::validate_block(messages, registration, &provider_location, block);
+        }
+    }
 }
 
 /// `[A-Za-z_][A-Za-z0-9_]*`: a name that is safe as an environment variable and a file name.
 pub fn is_valid_variable_name(name: &str) -> bool {
     let mut bytes = name.bytes();
-    bytes.next().is_some_and(|first| first == b'_' || first.is_ascii_alphabetic())
+    bytes
+        .next()
+        .is_some_and(|first| first == b'_' || first.is_ascii_alphabetic())
         && bytes.all(|byte| byte == b'_' || byte.is_ascii_alphanumeric())
 }
 
@@ -169,7 +193,7 @@ pub fn validate_pipeline_in(context: &ValidationContext, pipeline: &Pipeline) ->
 pub struct SecretSpec {
     /// The variable the secret is delivered as (the key under `secrets:`, case kept).
     pub variable: String,
-    /// The provider key, one of [`PROVIDERS`].
+    /// The provider key: one of [`PROVIDERS`], or another provider registered in this binary.
     pub provider: String,
     /// The provider's value as written: a map, a string (vault, aws) or null (a bare
     /// `akeyless:`), not yet variable-expanded.
@@ -235,18 +259,26 @@ pub fn job_secret_specs_in(
     context: &ValidationContext,
     job: &Job,
 ) -> Result<Vec<SecretSpec>, ValidationErrors> {
-    let Some(secrets) = &job.secrets else { return Ok(Vec::new()) };
+    let Some(secrets) = &job.secrets else {
+        return Ok(Vec::new());
+    };
     let messages = validate_job_secrets_in(context, &job.name, secrets);
     if !messages.is_empty() {
-        return Err(ValidationErrors { job: job.name.clone(), messages });
+        return Err(ValidationErrors {
+            job: job.name.clone(),
+            messages,
+        });
     }
-    let Some(entries) = secrets.as_object() else { return Ok(Vec::new()) };
+    let Some(entries) = secrets.as_object() else {
+        return Ok(Vec::new());
+    };
+    let provider_keys = registered::all_provider_keys(&registered::extra_providers());
     let specs = entries
         .iter()
         .filter_map(|(variable, config)| {
             // Validation proved `config` is a hash with exactly one provider key.
             let map = config.as_object()?;
-            let provider = PROVIDERS.into_iter().find(|p| map.contains_key(*p))?;
+            let provider: &str = provider_keys.iter().copied().find(|p| map.contains_key(*p))?;
             Some(SecretSpec {
                 variable: variable.clone(),
                 provider: provider.to_owned(),

@@ -155,7 +155,9 @@ fn gitlab_secrets_manager(
     presence(messages, location, config, "name");
     string_type(messages, location, config, "name", false);
     string_type(messages, location, config, "source", true);
-    let Some(Value::String(source)) = attribute(config, "source") else { return };
+    let Some(Value::String(source)) = attribute(config, "source") else {
+        return;
+    };
     if !is_valid_source(source) {
         messages.add(
             location,
@@ -167,7 +169,10 @@ fn gitlab_secrets_manager(
     // project is known only when the caller says so (`ValidationContext::project_path`).
     if let (Some(group), Some(project)) = (source.strip_prefix("group/"), &context.project_path) {
         if !is_ancestor_group(group, project) {
-            messages.add(location, format!("source group with path '{group}' not found"));
+            messages.add(
+                location,
+                format!("source group with path '{group}' not found"),
+            );
         }
     }
 }
@@ -178,11 +183,15 @@ fn is_valid_source(source: &str) -> bool {
     if source == "project" {
         return true;
     }
-    let Some(path) = source.strip_prefix("group/") else { return false };
+    let Some(path) = source.strip_prefix("group/") else {
+        return false;
+    };
     !path.is_empty()
         && path.split('/').all(|segment| {
             !segment.is_empty()
-                && segment.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+                && segment
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
         })
 }
 

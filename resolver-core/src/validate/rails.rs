@@ -24,7 +24,8 @@ impl Messages {
 
     /// A GitLab validator message: `"<location> <error>"`, lower-cased as a whole.
     pub(crate) fn add(&mut self, location: &str, error: impl AsRef<str>) {
-        self.0.push(format!("{location} {}", error.as_ref()).to_lowercase());
+        self.0
+            .push(format!("{location} {}", error.as_ref()).to_lowercase());
     }
 
     /// A message GitLab emits without lower-casing (`UnknownStrategy#errors`).
@@ -36,7 +37,10 @@ impl Messages {
 /// ActiveSupport `humanize` as GitLab's attribute names need it: a trailing `_id` is dropped and
 /// underscores become spaces (the capital letter it adds disappears in the lower-cased message).
 pub(crate) fn humanize(attribute: &str) -> String {
-    attribute.strip_suffix("_id").unwrap_or(attribute).replace('_', " ")
+    attribute
+        .strip_suffix("_id")
+        .unwrap_or(attribute)
+        .replace('_', " ")
 }
 
 /// Rails `present?`: not nil, not false, not an empty or whitespace-only string, not an empty
@@ -53,7 +57,10 @@ pub(crate) fn is_present(value: Option<&Value>) -> bool {
 
 /// The attribute `key` of an entry's config (`Attributable`: nil unless the config is a hash).
 pub(crate) fn attribute<'a>(config: &'a Value, key: &str) -> Option<&'a Value> {
-    config.as_object().and_then(|map| map.get(key)).filter(|value| !value.is_null())
+    config
+        .as_object()
+        .and_then(|map| map.get(key))
+        .filter(|value| !value.is_null())
 }
 
 /// `validates :config, type: Hash` (from `Configurable`): `config should be a hash`.
@@ -70,12 +77,25 @@ pub(crate) fn config_is_hash<'a>(
 }
 
 /// `validates :config, allowed_keys: [...]`: `config contains unknown keys: a, b` (config order).
-pub(crate) fn allowed_keys(messages: &mut Messages, location: &str, config: &Value, allowed: &[&str]) {
-    let Some(map) = config.as_object() else { return };
-    let unknown: Vec<&str> =
-        map.keys().map(String::as_str).filter(|key| !allowed.contains(key)).collect();
+pub(crate) fn allowed_keys(
+    messages: &mut Messages,
+    location: &str,
+    config: &Value,
+    allowed: &[&str],
+) {
+    let Some(map) = config.as_object() else {
+        return;
+    };
+    let unknown: Vec<&str> = map
+        .keys()
+        .map(String::as_str)
+        .filter(|key| !allowed.contains(key))
+        .collect();
     if !unknown.is_empty() {
-        messages.add(location, format!("config contains unknown keys: {}", unknown.join(", ")));
+        messages.add(
+            location,
+            format!("config contains unknown keys: {}", unknown.join(", ")),
+        );
     }
 }
 
@@ -86,11 +106,19 @@ pub(crate) fn required_keys(
     config: &Value,
     required: &[&str],
 ) {
-    let Some(map) = config.as_object() else { return };
-    let missing: Vec<&str> =
-        required.iter().copied().filter(|key| !map.contains_key(*key)).collect();
+    let Some(map) = config.as_object() else {
+        return;
+    };
+    let missing: Vec<&str> = required
+        .iter()
+        .copied()
+        .filter(|key| !map.contains_key(*key))
+        .collect();
     if !missing.is_empty() {
-        messages.add(location, format!("config missing required keys: {}", missing.join(", ")));
+        messages.add(
+            location,
+            format!("config missing required keys: {}", missing.join(", ")),
+        );
     }
 }
 

@@ -1,0 +1,176 @@
+//! A local OpenBao dev server for the Vault row: KV v2 secrets under
+//! `secret/bench/`, a JWT auth method that trusts the emulator's published
+//! test key, and a role that may read them.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use akeyless_emulator::testing::TestKeys;
+use serde_json::{Value, json};
+
+use crate::BenchError;
+
+/// The dev server's root token (used only by `bao kv get` and set-up).
+pub const ROOT_TOKEN: &str = "bench-root-token";
+/// The JWT role ci-secrets logs in with.
+pub const ROLE: &str = "bench";
+/// The audience of the ID token.
+pub const AUDIENCE: &str = "https://vault.bench.example";
+
+/// A running `bao server -dev`; killed on drop.
+#[derive(Debug)]
+pub struct OpenBao {
+    /// `http://127.0.0.1:<port>`.
+    pub address: String,
+    child: Child,
+}
+
+impl Drop for OpenBao {
+    fn drop(&mut self) {
+        // The server is this harness's own child: stop it and reap it.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl OpenBao {
+    /// Starts `bao` (dev mode, in memory) and waits until it answers.
+    pub async fn start(bao: &Path, log: &Path) -> Result<Self, BenchError> {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|address| address.port())
+            .map_err(|err| BenchError::io("finding a free port", err))?;
+        let log = std::fs::File::create(log).map_err(|err| BenchError::io("bao log", err))?;
+        let log_err = log
+            .try_clone()
+            .map_err(|err| BenchError::io("bao log", err))?;
+        let child = Command::new(bao)
+            .args(["server", "-dev", "-dev-no-store-token"])
+            .arg(format!("-dev-root-token-id={ROOT_TOKEN}"))
+            .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            .spawn()
+            .map_err(|err| BenchError::io(format!("starting {}", bao.display()), err))?;
+        let server = Self {
+            address: format!("http://127.0.0.1:{port}"),
+            child,
+        };
+        let client = reqwest::Client::new();
+        let health = format!("{}/v1/sys/health", server.address);
+        for _ in 0..300 {
+            if let Ok(response) = client.get(&health).send().await
+                && response.status().is_success()
+            {
+                return Ok(server);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(BenchError::Http {
+            what: "starting OpenBao".into(),
+            message: format!("{health} did not answer within 30 s"),
+        })
+    }
+
+    /// Writes `count` KV v2 secrets `secret/bench/s-NN` (field `value`), a
+    /// read policy and the JWT role; returns the paths.
+    pub async fn configure(&self, count: usize) -> Result<Vec<String>, BenchError> {
+        let client = reqwest::Client::new();
+        let mut paths = Vec::with_capacity(count);
+        for index in 0..count {
+            let path = format!("bench/s-{index:02}");
+            self.post(
+                &client,
+                &format!("secret/data/{path}"),
+                json!({"data": {"value": format!("vault-value-{index:02}")}}),
+            )
+            .await?;
+            paths.push(path);
+        }
+        self.post(
+            &client,
+            "sys/policies/acl/bench-read",
+            json!({"policy": r#"path "secret/data/bench/*" { capabilities = ["read"] }"#}),
+        )
+        .await?;
+        self.post(&client, "sys/auth/jwt", json!({"type": "jwt"}))
+            .await?;
+        self.post(
+            &client,
+            "auth/jwt/config",
+            json!({"jwt_validation_pubkeys": [TestKeys::rsa().public_key_pem()]}),
+        )
+        .await?;
+        self.post(
+            &client,
+            &format!("auth/jwt/role/{ROLE}"),
+            json!({
+                "role_type": "jwt",
+                "user_claim": "sub",
+                "bound_audiences": [AUDIENCE],
+                "token_policies": ["bench-read"],
+                "token_ttl": "10m",
+            }),
+        )
+        .await?;
+        Ok(paths)
+    }
+
+    async fn post(&self, client: &reqwest::Client, path: &str, body: Value) -> Result<(), BenchError> {
+        let response = client
+            .post(format!("{}/v1/{path}", self.address))
+            .header("X-Vault-Token", ROOT_TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|err| BenchError::Http {
+                what: format!("POST {path}"),
+                message: err.to_string(),
+            })?;
+        let status = response.status();
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(BenchError::Http {
+                what: format!("POST {path}"),
+                message: format!("HTTP {status}: {}", response.text().await.unwrap_or_default()),
+            })
+        }
+    }
+}
+
+/// An ID token the role accepts, valid for ten minutes.
+pub fn id_token() -> String {
+    TestKeys::rsa().jwt(Some(AUDIENCE), Duration::from_secs(600))
+}
+
+/// The `ci-secrets --secrets` file reading every path's `value` field.
+pub fn secrets_file(paths: &[String]) -> String {
+    let secrets: serde_json::Map<String, Value> = paths
+        .iter()
+        .enumerate()
+        .map(|(index, path)| {
+            (
+                format!("VAULT_{index:02}"),
+                json!({"file": false, "token": "$VAULT_ID_TOKEN", "vault": format!("{path}/value@secret")}),
+            )
+        })
+        .collect();
+    let file = json!({
+        "variables": {"VAULT_AUTH_ROLE": ROLE},
+        "id_tokens": {"VAULT_ID_TOKEN": {"aud": AUDIENCE}},
+        "secrets": secrets,
+    });
+    // JSON is YAML.
+    serde_json::to_string_pretty(&file).unwrap_or_default()
+}
+
+/// Where `bao` is: `$CI_SECRETS_BAO`, else the workspace's `.venv/bin/bao`.
+pub fn bao_binary(workspace: &Path) -> PathBuf {
+    std::env::var_os("CI_SECRETS_BAO")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace.join(".venv/bin/bao"))
+}

@@ -1,0 +1,358 @@
+//! The `akeyless:` block of one secret, parsed into types, with GitLab's
+//! defaults applied.
+//!
+//! All 15 keys are optional strings. A bare `akeyless:` (null) is an empty
+//! block and means token mode (D7). Every string has already been
+//! variable-expanded by the core (D5).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use ci_secrets_provider_api::{BlockKey, KeyType, SecretRequest};
+use secrecy::SecretString;
+
+use crate::error::Failure;
+
+/// The API URL GitLab used when `akeyless_api_url` is absent.
+pub const DEFAULT_API_URL: &str = "https://api.akeyless.io";
+/// The access type GitLab used when `akeyless_access_type` is absent.
+pub const DEFAULT_ACCESS_TYPE: &str = "jwt";
+/// The GCP audience used when `gcp_audience` is absent.
+pub const DEFAULT_GCP_AUDIENCE: &str = "akeyless.io";
+
+/// The keys of the block, in GitLab's order, for validation and `ci-secrets providers`.
+pub const BLOCK_KEYS: [BlockKey; 15] = [
+    BlockKey::new(
+        "name",
+        KeyType::String,
+        "item path; empty or absent delivers the Akeyless token",
+    ),
+    BlockKey::new(
+        "data_key",
+        KeyType::String,
+        "top-level key or /JSON/pointer to extract from a JSON object value",
+    ),
+    BlockKey::new(
+        "cert_user_name",
+        KeyType::String,
+        "principal for SSH certificate issuers",
+    ),
+    BlockKey::new(
+        "public_key_data",
+        KeyType::String,
+        "SSH public key, or PKI public key (PEM or base64)",
+    ),
+    BlockKey::new(
+        "csr_data",
+        KeyType::String,
+        "PKI certificate signing request (PEM or base64)",
+    ),
+    BlockKey::new(
+        "akeyless_api_url",
+        KeyType::String,
+        "API or gateway URL (default https://api.akeyless.io)",
+    ),
+    BlockKey::new(
+        "akeyless_access_type",
+        KeyType::String,
+        "jwt (default), api_key/access_key, universal_identity, k8s, aws_iam, azure_ad, gcp",
+    ),
+    BlockKey::new(
+        "akeyless_token",
+        KeyType::String,
+        "an Akeyless token to use instead of logging in",
+    ),
+    BlockKey::new(
+        "uid_token",
+        KeyType::String,
+        "universal identity token (universal_identity)",
+    ),
+    BlockKey::new(
+        "gcp_audience",
+        KeyType::String,
+        "audience of the GCP ID token (gcp; default akeyless.io)",
+    ),
+    BlockKey::new(
+        "azure_object_id",
+        KeyType::String,
+        "object id of the managed identity (azure_ad)",
+    ),
+    BlockKey::new(
+        "k8s_service_account_token",
+        KeyType::String,
+        "service-account JWT (k8s; default: the pod's token file)",
+    ),
+    BlockKey::new(
+        "k8s_auth_config_name",
+        KeyType::String,
+        "gateway K8s auth config name (k8s)",
+    ),
+    BlockKey::new(
+        "akeyless_access_key",
+        KeyType::String,
+        "access key (api_key / access_key)",
+    ),
+    BlockKey::new(
+        "gateway_ca_certificate",
+        KeyType::String,
+        "CA certificate of the gateway, PEM or base64 of PEM, trusted for TLS",
+    ),
+];
+
+/// How the provider logs in to Akeyless.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum AccessType {
+    Jwt,
+    /// `api_key` (GitLab's name) and `access_key` (Akeyless's); D2.
+    AccessKey,
+    UniversalIdentity,
+    K8s,
+    AwsIam,
+    AzureAd,
+    Gcp,
+}
+
+impl AccessType {
+    /// Parses GitLab's exact, case-sensitive names.
+    pub(crate) fn parse(text: &str) -> Result<Self, Failure> {
+        Ok(match text {
+            "jwt" => AccessType::Jwt,
+            "api_key" | "access_key" => AccessType::AccessKey,
+            "universal_identity" => AccessType::UniversalIdentity,
+            "k8s" => AccessType::K8s,
+            "aws_iam" => AccessType::AwsIam,
+            "azure_ad" => AccessType::AzureAd,
+            "gcp" => AccessType::Gcp,
+            other => return Err(Failure::UnknownAccessType(other.to_string())),
+        })
+    }
+
+    /// The `access-type` sent to `/auth`.
+    pub(crate) fn wire_name(self) -> &'static str {
+        match self {
+            AccessType::Jwt => "jwt",
+            AccessType::AccessKey => "access_key",
+            AccessType::UniversalIdentity => "universal_identity",
+            AccessType::K8s => "k8s",
+            AccessType::AwsIam => "aws_iam",
+            AccessType::AzureAd => "azure_ad",
+            AccessType::Gcp => "gcp",
+        }
+    }
+}
+
+/// One secret's block, typed.
+#[derive(Debug)]
+pub(crate) struct AkeylessBlock {
+    /// The item path; `None` means token mode.
+    pub name: Option<String>,
+    pub data_key: Option<String>,
+    pub cert_user_name: Option<String>,
+    pub public_key_data: Option<String>,
+    pub csr_data: Option<String>,
+    /// Without a trailing `/`.
+    pub api_url: String,
+    pub access_type: AccessType,
+    pub akeyless_token: Option<SecretString>,
+    pub uid_token: Option<SecretString>,
+    pub gcp_audience: String,
+    pub azure_object_id: Option<String>,
+    pub k8s_service_account_token: Option<SecretString>,
+    pub k8s_auth_config_name: Option<String>,
+    pub access_key: Option<SecretString>,
+    /// PEM bytes of the gateway's CA (D3).
+    pub gateway_ca_pem: Option<Vec<u8>>,
+}
+
+impl AkeylessBlock {
+    /// Parses the block of `request`; `default_api_url` (normalized) applies
+    /// when `akeyless_api_url` is absent. The core has validated the key set
+    /// and types; this checks the values.
+    pub(crate) fn parse(request: &SecretRequest, default_api_url: &str) -> Result<Self, Failure> {
+        let fields = Fields::of(&request.block)?;
+        let api_url = match fields.raw("akeyless_api_url")? {
+            None => default_api_url.to_string(),
+            Some(url) => normalize_api_url(url, "akeyless_api_url")?,
+        };
+        // An empty access type stays an error, as in the runner: it usually
+        // means a variable that expanded to nothing.
+        let access_type = AccessType::parse(
+            fields
+                .raw("akeyless_access_type")?
+                .unwrap_or(DEFAULT_ACCESS_TYPE),
+        )?;
+        let gateway_ca_pem = fields
+            .text("gateway_ca_certificate")?
+            .map(|ca| decode_gateway_ca(&ca))
+            .transpose()?;
+        Ok(Self {
+            name: fields.text("name")?,
+            data_key: fields.text("data_key")?,
+            cert_user_name: fields.text("cert_user_name")?,
+            public_key_data: fields.text("public_key_data")?,
+            csr_data: fields.text("csr_data")?,
+            api_url,
+            access_type,
+            akeyless_token: fields.secret("akeyless_token")?,
+            uid_token: fields.secret("uid_token")?,
+            gcp_audience: fields
+                .text("gcp_audience")?
+                .unwrap_or_else(|| DEFAULT_GCP_AUDIENCE.to_string()),
+            azure_object_id: fields.text("azure_object_id")?,
+            k8s_service_account_token: fields.secret("k8s_service_account_token")?,
+            k8s_auth_config_name: fields.text("k8s_auth_config_name")?,
+            access_key: fields.secret("akeyless_access_key")?,
+            gateway_ca_pem,
+        })
+    }
+}
+
+/// Typed access to the block's string fields.
+struct Fields<'a> {
+    map: Option<&'a serde_json::Map<String, serde_json::Value>>,
+}
+
+impl<'a> Fields<'a> {
+    fn of(block: &'a serde_json::Value) -> Result<Self, Failure> {
+        match block {
+            serde_json::Value::Null => Ok(Self { map: None }),
+            serde_json::Value::Object(map) => Ok(Self { map: Some(map) }),
+            _ => Err(Failure::InvalidField {
+                key: "akeyless",
+                reason: "config should be a hash".to_string(),
+            }),
+        }
+    }
+
+    /// The field as given; `None` when absent or null.
+    fn raw(&self, key: &'static str) -> Result<Option<&'a str>, Failure> {
+        match self.map.and_then(|map| map.get(key)) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::String(text)) => Ok(Some(text.as_str())),
+            Some(_) => Err(Failure::InvalidField {
+                key,
+                reason: "should be a string".to_string(),
+            }),
+        }
+    }
+
+    /// The field, with an empty string treated as absent (as the runner did).
+    fn text(&self, key: &'static str) -> Result<Option<String>, Failure> {
+        Ok(self
+            .raw(key)?
+            .filter(|text| !text.is_empty())
+            .map(str::to_string))
+    }
+
+    fn secret(&self, key: &'static str) -> Result<Option<SecretString>, Failure> {
+        Ok(self.text(key)?.map(SecretString::from))
+    }
+}
+
+/// Checks the URL and strips trailing slashes, so `<base>/<operation>` works.
+pub(crate) fn normalize_api_url(url: &str, key: &'static str) -> Result<String, Failure> {
+    let trimmed = url.trim().trim_end_matches('/');
+    let invalid = |reason: String| Failure::InvalidField { key, reason };
+    if trimmed.is_empty() {
+        return Err(invalid(
+            "is empty (after variable expansion); set it or leave the key out for https://api.akeyless.io"
+                .to_string(),
+        ));
+    }
+    let parsed = url::Url::parse(trimmed)
+        .map_err(|err| invalid(format!("{trimmed:?} is not a URL: {err}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(invalid(format!("{trimmed:?} must use http or https")));
+    }
+    Ok(trimmed.to_string())
+}
+
+/// D3: the gateway CA as PEM, or base64 of PEM.
+pub(crate) fn decode_gateway_ca(text: &str) -> Result<Vec<u8>, Failure> {
+    let trimmed = text.trim();
+    if trimmed.starts_with("-----BEGIN") {
+        return Ok(trimmed.as_bytes().to_vec());
+    }
+    let compact: String = trimmed.split_whitespace().collect();
+    match STANDARD.decode(compact) {
+        Ok(decoded) if decoded.trim_ascii_start().starts_with(b"-----BEGIN") => Ok(decoded),
+        _ => Err(Failure::InvalidField {
+            key: "gateway_ca_certificate",
+            reason: "is neither a PEM certificate nor base64 of one".to_string(),
+        }),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+    use serde_json::json;
+
+    fn parse(block: serde_json::Value) -> Result<AkeylessBlock, Failure> {
+        AkeylessBlock::parse(&SecretRequest::new("V", block), DEFAULT_API_URL)
+    }
+
+    #[test]
+    fn bare_block_gets_gitlab_defaults_and_token_mode() {
+        let block = parse(serde_json::Value::Null).unwrap();
+        assert_eq!(block.name, None);
+        assert_eq!(block.api_url, DEFAULT_API_URL);
+        assert_eq!(block.access_type, AccessType::Jwt);
+        assert_eq!(block.gcp_audience, "akeyless.io");
+    }
+
+    #[test]
+    fn empty_strings_are_absent_and_urls_lose_trailing_slashes() {
+        let block = parse(json!({
+            "name": "",
+            "akeyless_api_url": "http://gw:8080/v2/",
+            "akeyless_access_type": "api_key",
+            "akeyless_access_key": "k",
+        }))
+        .unwrap();
+        assert_eq!(block.name, None);
+        assert_eq!(block.api_url, "http://gw:8080/v2");
+        assert_eq!(block.access_type, AccessType::AccessKey);
+        assert_eq!(block.access_type.wire_name(), "access_key");
+        assert_eq!(block.access_key.unwrap().expose_secret(), "k");
+    }
+
+    #[test]
+    fn unknown_and_empty_access_types_use_the_runner_message() {
+        let err = parse(json!({"akeyless_access_type": "password"})).unwrap_err();
+        assert_eq!(err.to_string(), "unknown Access type: password");
+        let err = parse(json!({"akeyless_access_type": ""})).unwrap_err();
+        assert_eq!(err.to_string(), "unknown Access type: ");
+    }
+
+    #[test]
+    fn bad_urls_and_types_name_the_key() {
+        let err = parse(json!({"akeyless_api_url": ""})).unwrap_err();
+        assert!(
+            err.to_string().starts_with("akeyless_api_url: is empty"),
+            "{err}"
+        );
+        let err = parse(json!({"akeyless_api_url": "ftp://x"})).unwrap_err();
+        assert!(err.to_string().contains("http or https"), "{err}");
+        let err = parse(json!({"name": 5})).unwrap_err();
+        assert_eq!(err.to_string(), "name: should be a string");
+        let err = parse(json!("x")).unwrap_err();
+        assert_eq!(err.to_string(), "akeyless: config should be a hash");
+    }
+
+    #[test]
+    fn gateway_ca_accepts_pem_and_base64_of_pem() {
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        assert_eq!(decode_gateway_ca(pem).unwrap(), pem.trim().as_bytes());
+        let encoded = STANDARD.encode(pem);
+        let wrapped = format!("{}\n{}", &encoded[..20], &encoded[20..]);
+        assert_eq!(decode_gateway_ca(&wrapped).unwrap(), pem.as_bytes());
+        let err = decode_gateway_ca("bm90IGEgY2VydA==").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("gateway_ca_certificate: is neither"),
+            "{err}"
+        );
+    }
+}

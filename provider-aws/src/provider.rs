@@ -1,0 +1,352 @@
+//! The AWS Secrets Manager provider: plans every secret of a job, logs in
+//! once per distinct (region, role, session name, token), then reads the
+//! secrets concurrently, within the run's deadline.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use ci_secrets_provider_api::{
+    ErrorKind, Provider, ProviderConfig, ProviderError, ResolveContext, SecretRequest,
+    SecretResult, SecretValue, async_trait,
+};
+use futures::future::join_all;
+use secrecy::ExposeSecret;
+use tokio::sync::Semaphore;
+
+use crate::access::{Access, Credentials};
+use crate::fetch::{Payload, get_secret_value};
+use crate::field;
+use crate::login::login;
+use crate::reference::SecretReference;
+use crate::transport::Transport;
+
+/// Resolves `aws_secrets_manager:` secrets.
+#[derive(Debug, Default)]
+pub struct AwsSecretsManagerProvider {
+    _private: (),
+}
+
+impl AwsSecretsManagerProvider {
+    /// Builds the provider. It has no settings of its own: everything comes
+    /// from the job (blocks and CI/CD variables) and the run's HTTP settings,
+    /// so a `[providers.aws_secrets_manager]` section with any key is refused.
+    pub fn from_config(config: &ProviderConfig) -> Result<Self, ProviderError> {
+        match config.section() {
+            serde_json::Value::Null => {}
+            serde_json::Value::Object(keys) if keys.is_empty() => {}
+            serde_json::Value::Object(keys) => {
+                let names: Vec<&str> = keys.keys().map(String::as_str).collect();
+                return Err(ProviderError::new(
+                    ErrorKind::Config,
+                    format!(
+                        "[providers.aws_secrets_manager] in {}: unknown keys {}; the provider has no \
+                         settings (it reads AWS_REGION, AWS_ROLE_ARN, ... from the job's variables)",
+                        config.origin(),
+                        names.join(", ")
+                    ),
+                ));
+            }
+            _ => {
+                return Err(ProviderError::new(
+                    ErrorKind::Config,
+                    format!(
+                        "[providers.aws_secrets_manager] in {} should be a table",
+                        config.origin()
+                    ),
+                ));
+            }
+        }
+        Ok(Self { _private: () })
+    }
+}
+
+/// What one secret needs: which secret, and how to reach it.
+#[derive(Debug)]
+struct SecretPlan {
+    reference: SecretReference,
+    access: Access,
+}
+
+impl SecretPlan {
+    fn new(ctx: &ResolveContext, request: &SecretRequest) -> Result<Self, ProviderError> {
+        let reference = SecretReference::parse(&request.block)
+            .map_err(|err| ProviderError::new(ErrorKind::Config, err.to_string()))?;
+        let access = Access::select(ctx, request, &reference)?;
+        Ok(Self { reference, access })
+    }
+}
+
+/// The secrets that share one login, with their request indexes.
+#[derive(Debug)]
+struct LoginGroup {
+    access: Access,
+    members: Vec<(usize, SecretReference)>,
+}
+
+/// Groups plans by login, keeping first-seen order.
+fn group_by_login(plans: Vec<(usize, SecretPlan)>) -> Vec<LoginGroup> {
+    let mut groups: Vec<LoginGroup> = Vec::new();
+    for (index, plan) in plans {
+        match groups
+            .iter_mut()
+            .find(|group| group.access.same_login(&plan.access))
+        {
+            Some(group) => group.members.push((index, plan.reference)),
+            None => groups.push(LoginGroup {
+                access: plan.access,
+                members: vec![(index, plan.reference)],
+            }),
+        }
+    }
+    groups
+}
+
+/// A copy of an error for each secret that shares its cause.
+fn replicate(err: &ProviderError) -> ProviderError {
+    let copy = ProviderError::new(err.kind(), err.message());
+    match err.status() {
+        Some(status) => copy.with_status(status),
+        None => copy,
+    }
+}
+
+/// Runs `work` unless the run's deadline passes or the run is cancelled first.
+async fn within_deadline<T>(
+    ctx: &ResolveContext,
+    what: &str,
+    work: impl Future<Output = Result<T, ProviderError>>,
+) -> Result<T, ProviderError> {
+    tokio::select! {
+        biased;
+        () = ctx.cancellation().cancelled() => Err(ProviderError::new(
+            ErrorKind::Deadline,
+            format!("{what}: resolution was cancelled"),
+        )),
+        outcome = tokio::time::timeout_at(ctx.deadline(), work) => outcome.unwrap_or_else(|_| {
+            Err(ProviderError::new(
+                ErrorKind::Deadline,
+                format!("{what}: the resolution deadline passed"),
+            ))
+        }),
+    }
+}
+
+#[async_trait]
+impl Provider for AwsSecretsManagerProvider {
+    /// Checks every block, region, role and token, and the endpoint
+    /// variables, before any request.
+    fn preflight(
+        &self,
+        ctx: &ResolveContext,
+        requests: &[SecretRequest],
+    ) -> Result<(), ProviderError> {
+        if requests.is_empty() {
+            return Ok(());
+        }
+        crate::transport::Endpoints::from_variables(ctx.variables())?;
+        for request in requests {
+            SecretPlan::new(ctx, request).map_err(|err| err.context(&request.variable))?;
+        }
+        Ok(())
+    }
+
+    async fn resolve(&self, ctx: &ResolveContext, requests: &[SecretRequest]) -> Vec<SecretResult> {
+        if requests.is_empty() {
+            return Vec::new();
+        }
+        let transport = match Transport::new(ctx) {
+            Ok(transport) => transport,
+            Err(err) => {
+                return requests
+                    .iter()
+                    .map(|request| Err(replicate(&err).context(&request.variable)))
+                    .collect();
+            }
+        };
+
+        let mut results: Vec<Option<SecretResult>> = requests.iter().map(|_| None).collect();
+        let mut plans = Vec::new();
+        for (index, request) in requests.iter().enumerate() {
+            match SecretPlan::new(ctx, request) {
+                Ok(plan) => plans.push((index, plan)),
+                Err(err) => results[index] = Some(Err(err.context(&request.variable))),
+            }
+        }
+
+        // One limit for the whole run, as the shared HTTP layer has per client.
+        let in_flight = Arc::new(Semaphore::new(ctx.http().settings().max_concurrency.max(1)));
+        let groups = group_by_login(plans);
+        let outcomes = join_all(
+            groups
+                .iter()
+                .map(|group| resolve_group(ctx, &transport, &in_flight, group, requests)),
+        )
+        .await;
+        for (index, result) in outcomes.into_iter().flatten() {
+            results[index] = Some(result);
+        }
+        results
+            .into_iter()
+            .zip(requests)
+            .map(|(result, request)| {
+                // Every index is filled above: by a planning error, or by its
+                // login group, which answers each of its members.
+                result.unwrap_or_else(|| {
+                    Err(ProviderError::new(
+                        ErrorKind::Protocol,
+                        format!(
+                            "{}: the AWS Secrets Manager provider produced no result",
+                            request.variable
+                        ),
+                    ))
+                })
+            })
+            .collect()
+    }
+}
+
+/// Logs in once for the group, then reads its secrets concurrently.
+async fn resolve_group(
+    ctx: &ResolveContext,
+    transport: &Transport,
+    in_flight: &Semaphore,
+    group: &LoginGroup,
+    requests: &[SecretRequest],
+) -> Vec<(usize, SecretResult)> {
+    let access = &group.access;
+    let credentials = match within_deadline(ctx, "AWS login", login(ctx, transport, access)).await {
+        Ok(credentials) => credentials,
+        Err(err) => {
+            return group
+                .members
+                .iter()
+                .map(|(index, _)| {
+                    (
+                        *index,
+                        Err(replicate(&err).context(&requests[*index].variable)),
+                    )
+                })
+                .collect();
+        }
+    };
+    let client = transport.secrets_manager(&access.region, credentials);
+    let token = match &access.credentials {
+        Credentials::WebIdentity { token, .. } => Some(token.expose_secret()),
+        Credentials::Default => None,
+    };
+    let scrub: Vec<&str> = token.into_iter().collect();
+    let reads = group.members.iter().map(|(index, reference)| {
+        let client = &client;
+        let scrub = &scrub;
+        async move {
+            let variable = &requests[*index].variable;
+            let read = async {
+                // The semaphore is never closed, so `acquire` cannot fail.
+                let _permit = in_flight.acquire().await.map_err(|_| {
+                    ProviderError::new(ErrorKind::Protocol, "the request limiter was closed")
+                })?;
+                let payload = get_secret_value(client, reference, &access.region, scrub).await?;
+                deliver(payload, reference)
+            };
+            let result = within_deadline(ctx, &format!("reading {reference}"), read)
+                .await
+                .map_err(|err| err.context(variable));
+            (*index, result)
+        }
+    });
+    join_all(reads).await
+}
+
+/// The value to deliver: the whole secret, or its `field`.
+fn deliver(payload: Payload, reference: &SecretReference) -> SecretResult {
+    match (payload, &reference.field) {
+        (Payload::Text(mut text), None) => Ok(SecretValue::text(std::mem::take(&mut *text))),
+        (Payload::Binary(mut bytes), None) => Ok(SecretValue::bytes(std::mem::take(&mut *bytes))),
+        (Payload::Text(text), Some(field)) => field::extract(&text, field, &reference.secret_id)
+            .map(SecretValue::text)
+            .map_err(|err| {
+                let kind = match err {
+                    field::FieldError::NotScalar { .. } => ErrorKind::Unsupported,
+                    field::FieldError::NotAnObject { .. } | field::FieldError::Missing { .. } => {
+                        ErrorKind::NotFound
+                    }
+                };
+                ProviderError::new(kind, err.to_string())
+            }),
+        (Payload::Binary(_), Some(field)) => Err(ProviderError::new(
+            ErrorKind::NotFound,
+            format!(
+                "{reference} holds a binary value (SecretBinary), so field '{field}' cannot be read; \
+                 field: applies to a JSON SecretString"
+            ),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reference(field: Option<&str>) -> SecretReference {
+        SecretReference {
+            secret_id: "db".into(),
+            field: field.map(str::to_string),
+            ..SecretReference::default()
+        }
+    }
+
+    #[test]
+    fn config_sections_with_keys_are_refused_by_name() {
+        let ok = ProviderConfig::new(serde_json::json!({}), "ci-secrets.toml");
+        assert!(AwsSecretsManagerProvider::from_config(&ok).is_ok());
+        let bad = ProviderConfig::new(serde_json::json!({"region": "x"}), "ci-secrets.toml");
+        let err = AwsSecretsManagerProvider::from_config(&bad).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        assert!(
+            err.message().starts_with(
+                "[providers.aws_secrets_manager] in ci-secrets.toml: unknown keys region"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn deliver_whole_values_fields_and_their_errors() {
+        let text = |value: &str| Payload::Text(zeroize::Zeroizing::new(value.to_string()));
+        let whole = deliver(text("plain"), &reference(None)).unwrap();
+        assert_eq!(whole.expose_str(), Some("plain"));
+        let field = deliver(text(r#"{"k":"v"}"#), &reference(Some("k"))).unwrap();
+        assert_eq!(field.expose_str(), Some("v"));
+        let object = deliver(text(r#"{"k":{}}"#), &reference(Some("k"))).unwrap_err();
+        assert_eq!(object.kind(), ErrorKind::Unsupported);
+        let missing = deliver(text(r#"{"k":"v"}"#), &reference(Some("x"))).unwrap_err();
+        assert_eq!(missing.kind(), ErrorKind::NotFound);
+        let binary = Payload::Binary(zeroize::Zeroizing::new(vec![0xff]));
+        assert_eq!(
+            deliver(binary, &reference(None)).unwrap().expose_bytes(),
+            [0xff]
+        );
+    }
+
+    #[test]
+    fn logins_are_grouped_in_first_seen_order() {
+        let access = |region: &str| Access {
+            region: region.into(),
+            credentials: Credentials::Default,
+        };
+        let plan = |region: &str| SecretPlan {
+            reference: reference(None),
+            access: access(region),
+        };
+        let groups = group_by_login(vec![
+            (0, plan("us-east-1")),
+            (1, plan("eu-west-1")),
+            (2, plan("us-east-1")),
+        ]);
+        let members: Vec<Vec<usize>> = groups
+            .iter()
+            .map(|group| group.members.iter().map(|(index, _)| *index).collect())
+            .collect();
+        assert_eq!(members, [vec![0, 2], vec![1]]);
+    }
+}

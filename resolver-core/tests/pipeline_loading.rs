@@ -1,0 +1,578 @@
+//! Loading real-looking pipelines (fixtures under `tests/fixtures/pipelines`) and every class of
+//! bad or hostile input.
+
+// Tests fail loudly on unexpected states; unwrapping is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+
+use ci_secrets_core::pipeline::{
+    InheritGlobal, MAX_EXTENDS_DEPTH, PipelineError, load_pipeline, load_secrets_file,
+};
+use ci_secrets_core::validate::{job_secret_specs, validate_pipeline};
+use proptest::prelude::*;
+use serde_json::json;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/pipelines")
+        .join(name)
+}
+
+fn error_of(path: &Path) -> PipelineError {
+    load_pipeline(path).expect_err("the pipeline should not load")
+}
+
+/// Writes `text` as `.gitlab-ci.yml` in a fresh directory and loads it.
+fn load_text(text: &str) -> Result<ci_secrets_core::pipeline::Pipeline, PipelineError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(".gitlab-ci.yml");
+    std::fs::write(&path, text).unwrap();
+    load_pipeline(&path)
+}
+
+#[test]
+fn full_pipeline_resolves_includes_extends_references_and_defaults() {
+    let pipeline = load_pipeline(&fixture("full/.gitlab-ci.yml")).unwrap();
+
+    let names: Vec<&str> = pipeline.jobs.keys().map(String::as_str).collect();
+    for name in [
+        ".leaf",
+        ".base",
+        ".deploy_base",
+        ".shared_vars",
+        ".akeyless_base",
+        ".db_secret",
+        "deploy",
+        "test",
+        "lint",
+    ] {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+    let visible: Vec<&str> = pipeline
+        .jobs
+        .values()
+        .filter(|j| !j.hidden)
+        .map(|j| j.name.as_str())
+        .collect();
+    assert_eq!(visible, ["deploy", "test", "lint"]);
+
+    let globals: Vec<(&str, &str, bool)> = pipeline
+        .variables
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.value.as_str(), v.expand))
+        .collect();
+    assert_eq!(
+        globals,
+        [
+            ("GLOBAL_STR", "hello", true),
+            ("GLOBAL_NUM", "1.1", true),
+            ("GLOBAL_INT", "42", true),
+            ("GLOBAL_BOOL", "true", true),
+            ("DEPLOY_ENV", "production", true),
+            ("LITERAL", "$NOT_EXPANDED", false),
+        ]
+    );
+
+    let deploy = pipeline.job("deploy").unwrap();
+    // Parents merge in `extends:` order, then the job; hashes deep-merge.
+    assert_eq!(
+        deploy.secrets.as_ref().unwrap(),
+        &json!({
+            "API_KEY": {
+                "akeyless": {"akeyless_api_url": "https://gw.example/api/v2", "name": "/prod/api-key"},
+                "token": "$AKEYLESS_JWT"
+            },
+            "BASE_SECRET": {"akeyless": {"name": "/base"}},
+            "DATABASE_PASSWORD": {"file": false, "vault": "production/db/password@ops"}
+        })
+    );
+    let deploy_vars: Vec<(&str, &str)> = deploy
+        .variables
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.value.as_str()))
+        .collect();
+    assert_eq!(
+        deploy_vars,
+        [
+            ("FROM_BASE", "base"),
+            ("OVERRIDDEN", "template"),
+            ("FROM_TEMPLATE", "template"),
+            ("JOB_VAR", "job")
+        ]
+    );
+    assert_eq!(
+        deploy.id_tokens,
+        ["AKEYLESS_JWT"],
+        "a job's id_tokens replace default's"
+    );
+    let specs = job_secret_specs(deploy).unwrap();
+    let summary: Vec<(&str, &str, bool)> = specs
+        .iter()
+        .map(|s| (s.variable.as_str(), s.provider.as_str(), s.file))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("API_KEY", "akeyless", true),
+            ("BASE_SECRET", "akeyless", true),
+            ("DATABASE_PASSWORD", "vault", false)
+        ]
+    );
+    assert_eq!(specs[0].token.as_deref(), Some("$AKEYLESS_JWT"));
+
+    let test = pipeline.job("test").unwrap();
+    assert_eq!(
+        test.variables.keys().collect::<Vec<_>>(),
+        ["SHARED"],
+        "!reference to a hash"
+    );
+    assert!(test.id_tokens.is_empty(), "inherit: default: false");
+    assert_eq!(
+        test.inherit_variables,
+        InheritGlobal::Only(vec!["GLOBAL_STR".into()])
+    );
+    assert_eq!(
+        pipeline
+            .global_variables_for(test)
+            .keys()
+            .collect::<Vec<_>>(),
+        ["GLOBAL_STR"]
+    );
+    assert_eq!(
+        test.secrets.as_ref().unwrap(),
+        &json!({"BASE_SECRET": {"akeyless": {"name": "/base"}}})
+    );
+
+    let lint = pipeline.job("lint").unwrap();
+    assert_eq!(
+        lint.id_tokens,
+        ["DEFAULT_JWT"],
+        "id_tokens inherited from default:"
+    );
+    assert!(lint.secrets.is_none());
+    assert_eq!(pipeline.global_variables_for(lint).len(), 6);
+
+    assert!(
+        validate_pipeline(&pipeline).is_empty(),
+        "{:?}",
+        validate_pipeline(&pipeline)
+    );
+}
+
+#[test]
+fn unknown_job_lists_jobs_and_suggests() {
+    let pipeline = load_pipeline(&fixture("full/.gitlab-ci.yml")).unwrap();
+    let message = pipeline.job("deplyo").unwrap_err().to_string();
+    assert!(message.contains("no job named `deplyo`"), "{message}");
+    assert!(message.contains("did you mean `deploy`?"), "{message}");
+    assert!(message.contains("jobs: deploy, test, lint"), "{message}");
+    assert!(message.contains(".gitlab-ci.yml"), "{message}");
+    let hidden = pipeline.job(".base").unwrap_err();
+    assert!(
+        matches!(hidden, PipelineError::HiddenJob { .. }),
+        "{hidden}"
+    );
+}
+
+#[test]
+fn extends_loop_names_the_chain() {
+    let message = error_of(&fixture("errors/extends-loop.yml")).to_string();
+    assert!(
+        message.contains("circular dependency detected in `extends`: .a -> .b -> .c -> .a"),
+        "{message}"
+    );
+    assert!(message.contains("extends-loop.yml"), "{message}");
+}
+
+#[test]
+fn extends_unknown_parent_suggests() {
+    let error = error_of(&fixture("errors/extends-unknown.yml"));
+    let message = error.to_string();
+    assert!(matches!(error, PipelineError::ExtendsUnknown { .. }));
+    assert!(
+        message.contains("job `deploy`: unknown key in `extends`: `.deploy_bsae`"),
+        "{message}"
+    );
+    assert!(
+        message.contains("did you mean `.deploy_base`?"),
+        "{message}"
+    );
+}
+
+fn extends_chain(levels: usize) -> String {
+    let mut text = String::from(".t0:\n  variables: {LEVEL: '0'}\n");
+    for level in 1..levels {
+        text.push_str(&format!(".t{level}:\n  extends: .t{}\n", level - 1));
+    }
+    text.push_str(&format!(
+        "deploy:\n  extends: .t{}\n  script: echo\n",
+        levels - 1
+    ));
+    text
+}
+
+#[test]
+fn extends_depth_follows_gitlab() {
+    // `deploy` plus MAX_EXTENDS_DEPTH ancestors is allowed, one more is not.
+    let pipeline = load_text(&extends_chain(MAX_EXTENDS_DEPTH)).unwrap();
+    assert_eq!(
+        pipeline.job("deploy").unwrap().variables["LEVEL"].value,
+        "0"
+    );
+    let message = load_text(&extends_chain(MAX_EXTENDS_DEPTH + 1))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("nesting too deep in `extends`"),
+        "{message}"
+    );
+}
+
+#[test]
+fn unsupported_include_kinds_are_named() {
+    for (file, kind) in [
+        ("errors/include-remote.yml", "remote"),
+        ("errors/include-template.yml", "template"),
+    ] {
+        let error = error_of(&fixture(file));
+        let message = error.to_string();
+        assert!(
+            matches!(error, PipelineError::IncludeNotSupported { .. }),
+            "{message}"
+        );
+        assert!(
+            message.contains(&format!("include of type `{kind}` is not supported")),
+            "{message}"
+        );
+        assert!(
+            message.contains(file.trim_start_matches("errors/")),
+            "{message}"
+        );
+    }
+    for (entry, kind) in [
+        ("'https://example.invalid/x.yml'", "remote"),
+        ("{project: group/p, file: /x.yml}", "project"),
+        ("{component: gitlab.com/c/d@1}", "component"),
+        ("{artifact: x.yml, job: build}", "artifact"),
+    ] {
+        let message = load_text(&format!("include: {entry}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains(&format!("`{kind}`")), "{message}");
+    }
+}
+
+#[test]
+fn include_loop_names_the_chain() {
+    let error = error_of(&fixture("errors/include-loop-a.yml"));
+    let message = error.to_string();
+    assert!(
+        matches!(error, PipelineError::IncludeLoop { .. }),
+        "{message}"
+    );
+    assert!(
+        message.contains("include-loop-a.yml -> ")
+            && message.contains("include-loop-b.yml -> ")
+            && message.ends_with("include-loop-a.yml"),
+        "{message}"
+    );
+}
+
+#[test]
+fn include_path_problems() {
+    let message = error_of(&fixture("errors/include-outside.yml")).to_string();
+    assert!(
+        message.contains("points outside the project directory"),
+        "{message}"
+    );
+    let message = error_of(&fixture("errors/include-missing.yml")).to_string();
+    assert!(
+        message.contains("Local file `does-not-exist.yml` does not exist!"),
+        "{message}"
+    );
+    let message = load_text("include: notes.txt\n").unwrap_err().to_string();
+    assert!(
+        message.contains("does not have YAML extension"),
+        "{message}"
+    );
+    let message = load_text("include: {local: x.yml, rules: [{if: $X}]}\n")
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("rules"), "{message}");
+}
+
+#[test]
+fn too_many_includes() {
+    let dir = tempfile::tempdir().unwrap();
+    // A chain of distinct files: no loop, but more than GitLab's 150 includes.
+    for index in 0..160 {
+        std::fs::write(
+            dir.path().join(format!("f{index}.yml")),
+            format!("include: f{}.yml\n.j{index}: {{}}\n", index + 1),
+        )
+        .unwrap();
+    }
+    std::fs::write(dir.path().join("f160.yml"), ".end: {}\n").unwrap();
+    let message = load_pipeline(&dir.path().join("f0.yml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("Maximum of 150 nested includes are allowed!"),
+        "{message}"
+    );
+}
+
+#[test]
+fn references_missing_and_circular() {
+    let message = error_of(&fixture("errors/reference-missing.yml")).to_string();
+    assert!(
+        message.contains(r#"!reference [".setup", "before_script"] could not be found"#),
+        "{message}"
+    );
+    assert!(message.contains("`deploy`"), "{message}");
+    let message = error_of(&fixture("errors/reference-loop.yml")).to_string();
+    assert!(message.contains("is part of a circular chain"), "{message}");
+}
+
+#[test]
+fn nested_references_resolve_up_to_the_limit() {
+    let chain = |levels: usize| {
+        let mut text = String::from(".r0:\n  script: [echo deep]\n");
+        for level in 1..=levels {
+            text.push_str(&format!(
+                ".r{level}:\n  script: !reference [.r{}, script]\n",
+                level - 1
+            ));
+        }
+        text.push_str(&format!(
+            "deploy:\n  variables: {{A: '1'}}\n  script: !reference [.r{levels}, script]\n"
+        ));
+        text
+    };
+    assert!(load_text(&chain(9)).is_ok());
+    let message = load_text(&chain(12)).unwrap_err().to_string();
+    assert!(message.contains("nested more than 10 levels"), "{message}");
+}
+
+#[test]
+fn hostile_yaml_fails_fast() {
+    let error = error_of(&fixture("errors/alias-bomb.yml"));
+    assert!(matches!(error, PipelineError::Yaml { .. }), "{error}");
+    assert!(error.to_string().contains("alias bomb"), "{error}");
+
+    // Quadratic alias expansion: one big anchor repeated many times.
+    let mut text = String::from("a: &a [");
+    text.push_str(&"x,".repeat(20_000));
+    text.push_str("x]\nb: [");
+    text.push_str(&"*a,".repeat(3_000));
+    text.push_str("*a]\n");
+    let error = load_text(&text).unwrap_err();
+    assert!(error.to_string().contains("alias"), "{error}");
+
+    let deep = format!("a: {}1{}\n", "[".repeat(300), "]".repeat(300));
+    let error = load_text(&deep).unwrap_err();
+    assert!(matches!(error, PipelineError::Yaml { .. }), "{error}");
+    let deep = format!("a: {}1{}\n", "[".repeat(101), "]".repeat(101));
+    assert!(
+        load_text(&deep)
+            .unwrap_err()
+            .to_string()
+            .contains("deeper than 100")
+    );
+}
+
+#[test]
+fn oversized_file_is_refused_without_reading_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(".gitlab-ci.yml");
+    let file = std::fs::File::create(&path).unwrap();
+    file.set_len(50 * 1024 * 1024).unwrap(); // sparse: 50 MB on paper
+    let error = load_pipeline(&path).unwrap_err();
+    assert!(matches!(error, PipelineError::TooLarge { .. }), "{error}");
+    assert!(error.to_string().contains(".gitlab-ci.yml"), "{error}");
+}
+
+#[test]
+fn bad_bytes_name_the_file() {
+    let error = error_of(&fixture("errors/invalid-utf8.yml"));
+    assert!(
+        matches!(error, PipelineError::InvalidUtf8 { line: 2, .. }),
+        "{error}"
+    );
+    assert!(error.to_string().contains("invalid-utf8.yml"), "{error}");
+    let error = error_of(&fixture("errors/nul-byte.yml"));
+    assert!(
+        matches!(error, PipelineError::NulByte { line: 2, .. }),
+        "{error}"
+    );
+    assert!(matches!(
+        load_text("# only a comment\n").unwrap_err(),
+        PipelineError::Empty { .. }
+    ));
+    assert!(
+        load_text("- a\n- b\n")
+            .unwrap_err()
+            .to_string()
+            .contains("top level must be a hash")
+    );
+    assert!(
+        load_text("deploy: !custom x\n")
+            .unwrap_err()
+            .to_string()
+            .contains("unsupported YAML tag `!custom`")
+    );
+}
+
+#[test]
+fn job_shape_errors() {
+    let error = error_of(&fixture("errors/default-secrets.yml"));
+    assert!(
+        error
+            .to_string()
+            .contains("`default:` cannot hold `secrets:`"),
+        "{error}"
+    );
+    let message = load_text("deploy: [a]\n").unwrap_err().to_string();
+    assert!(
+        message.contains("job `deploy`") && message.contains("must be a hash"),
+        "{message}"
+    );
+    let message = load_text("deploy:\n  variables: {A: {value: x, bogus: 1}}\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("`A` has the unknown key `bogus`"),
+        "{message}"
+    );
+    // Hidden keys may hold any value (anchors are often parked there).
+    assert!(load_text(".anchors: &x [1, 2]\ndeploy: {script: echo}\n").is_ok());
+}
+
+#[test]
+fn secrets_file() {
+    let job = load_secrets_file(&fixture("secrets-file.yml")).unwrap();
+    assert_eq!(job.name, "secrets");
+    assert_eq!(job.id_tokens, ["AKEYLESS_JWT"]);
+    assert_eq!(job.variables["AKEYLESS_ACCESS_ID"].value, "p-123");
+    let specs = job_secret_specs(&job).unwrap();
+    assert_eq!(specs.len(), 2);
+    assert_eq!(
+        specs[1].block,
+        json!({"name": "/prod/tls", "akeyless_api_url": "https://gw.example/api/v2", "akeyless_access_type": "jwt"})
+    );
+
+    let message = load_secrets_file(&fixture("errors/secrets-unknown-key.yml"))
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("unknown key `script`"), "{message}");
+    assert!(message.contains("secrets-unknown-key.yml"), "{message}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.yml");
+    std::fs::write(&path, "variables: {A: b}\n").unwrap();
+    assert!(
+        load_secrets_file(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("missing the `secrets:` key")
+    );
+    std::fs::write(&path, "secrets: !reference [.x, secrets]\n").unwrap();
+    assert!(
+        load_secrets_file(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("unsupported YAML tag")
+    );
+}
+
+#[test]
+fn invalid_secrets_are_reported_by_validate_pipeline() {
+    let pipeline = load_text(
+        "Deploy:\n  secrets:\n    DB:\n      akeyless: {name: /db, foo: 1}\n.hidden:\n  secrets: {X: 1}\n",
+    )
+    .unwrap();
+    assert_eq!(
+        validate_pipeline(&pipeline),
+        ["jobs:deploy:secrets:db:akeyless config contains unknown keys: foo"]
+    );
+    let error = job_secret_specs(pipeline.job("Deploy").unwrap()).unwrap_err();
+    assert_eq!(error.job, "Deploy");
+    assert!(error.to_string().contains("unknown keys: foo"));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn loader_never_panics_on_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".gitlab-ci.yml");
+        std::fs::write(&path, &bytes).unwrap();
+        let _ = load_pipeline(&path);
+        let _ = load_secrets_file(&path);
+    }
+
+    #[test]
+    fn loader_never_panics_on_yaml_like_text(
+        lines in proptest::collection::vec(
+            (0usize..4, prop_oneof![
+                Just("deploy:"), Just(".t:"), Just("extends: .t"), Just("extends: [.t, deploy]"),
+                Just("secrets:"), Just("DB: {akeyless: {name: x}}"), Just("variables: {A: 1}"),
+                Just("script: !reference [.t, script]"), Just("include: x.yml"), Just("<<: *a"),
+                Just("a: &a {b: 1}"), Just("- x"), Just("id_tokens: {T: {aud: y}}"), Just("default:"),
+                Just("inherit: {default: false}"), Just("x: !reference [deploy]"), Just("'"),
+            ]),
+            0..12,
+        ),
+    ) {
+        let text: String = lines.iter().map(|(indent, line)| format!("{}{line}\n", "  ".repeat(*indent))).collect();
+        if let Ok(pipeline) = load_text(&text) {
+            let _ = validate_pipeline(&pipeline);
+            for job in pipeline.jobs.values() {
+                let _ = job_secret_specs(job);
+            }
+        }
+    }
+
+    #[test]
+    fn validator_never_panics(secrets in arbitrary_json()) {
+        let _ = ci_secrets_core::validate::validate_job_secrets("deploy", &secrets);
+        let job = ci_secrets_core::pipeline::Job { secrets: Some(secrets), ..ci_secrets_core::pipeline::Job::new("deploy") };
+        let _ = job_secret_specs(&job);
+    }
+}
+
+/// JSON values biased towards the keys GitLab's validators look at.
+fn arbitrary_json() -> impl Strategy<Value = serde_json::Value> {
+    let key = prop_oneof![
+        Just("vault".to_owned()),
+        Just("akeyless".to_owned()),
+        Just("aws_secrets_manager".to_owned()),
+        Just("gcp_secret_manager".to_owned()),
+        Just("azure_key_vault".to_owned()),
+        Just("gitlab_secrets_manager".to_owned()),
+        Just("file".to_owned()),
+        Just("token".to_owned()),
+        Just("name".to_owned()),
+        Just("engine".to_owned()),
+        Just("path".to_owned()),
+        Just("field".to_owned()),
+        Just("source".to_owned()),
+        Just("secret_id".to_owned()),
+        "[a-zA-Z_/#.-]{0,8}",
+    ];
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        "[a-z#/ @-]{0,10}|group/[a-z/ ]{0,8}|project".prop_map(serde_json::Value::from),
+    ];
+    leaf.prop_recursive(5, 64, 6, move |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
+            proptest::collection::vec((key.clone(), inner), 0..5)
+                .prop_map(|pairs| serde_json::Value::Object(pairs.into_iter().collect())),
+        ]
+    })
+}

@@ -1,0 +1,541 @@
+//! Every example of GitLab's Akeyless documentation, resolved end to end by
+//! the shipped `ci-secrets` binary against the in-process emulator (demo
+//! seed). The job files are the provider's `provider-akeyless/tests/jobs/*.yml`;
+//! each header lists the variables passed here and the expected values.
+
+mod akeyless_support;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use akeyless_emulator::Operation;
+use akeyless_emulator::demo::{DEMO_ACCESS_KEY, DEMO_ACCESS_KEY_ID, DEMO_AZURE_AUDIENCE};
+use akeyless_emulator::testing::TestKeys;
+use akeyless_support::{Harness, Project, Run, demo_aws_env, demo_jwt, job_file, tool};
+use base64::Engine as _;
+
+const PASSWORD: &str = "demo-password-v2";
+
+/// `NAME='value'` lines of `--format dotenv` (values here hold no quote).
+fn dotenv(stdout: &str) -> BTreeMap<String, String> {
+    stdout
+        .lines()
+        .map(|line| {
+            let (name, value) = line.split_once('=').unwrap();
+            let value = value
+                .strip_prefix('\'')
+                .and_then(|v| v.strip_suffix('\''))
+                .unwrap();
+            assert!(!value.contains('\''), "{line}");
+            (name.to_string(), value.to_string())
+        })
+        .collect()
+}
+
+/// A token from `POST /auth` with the demo access key, as a user would get
+/// one outside the job.
+fn login_with_access_key(harness: &Harness) -> String {
+    let url = format!("{}/auth", harness.url());
+    let answer: serde_json::Value = harness.runtime.block_on(async move {
+        reqwest::Client::new()
+            .post(url)
+            .json(&serde_json::json!({
+                "access-type": "access_key",
+                "access-id": DEMO_ACCESS_KEY_ID,
+                "access-key": DEMO_ACCESS_KEY,
+            }))
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    answer["token"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn jwt_the_default_access_type_resolves_with_one_login() {
+    let harness = Harness::demo();
+    let project = Project::new();
+    let run = Run::of(
+        project
+            .resolve(&job_file("jwt.yml"), "json")
+            .arg("--var")
+            .arg(harness.url_var())
+            .arg("--var")
+            .arg(format!("AKEYLESS_JWT={}", demo_jwt())),
+    );
+    assert_eq!(
+        run.json(),
+        serde_json::json!({"DATABASE_PASSWORD": PASSWORD})
+    );
+    let stats = harness.stats();
+    assert_eq!(stats.logins, 1);
+    assert_eq!(stats.requests(Operation::GetSecretValue), 1);
+    let summary = run.summary();
+    assert_eq!(
+        (summary.secrets, summary.providers, summary.logins),
+        (1, 1, 1)
+    );
+    assert_eq!(summary.api_calls, stats.total_requests());
+}
+
+#[test]
+fn jwt_through_exec_hands_the_file_secret_to_the_command_and_removes_it() {
+    let harness = Harness::demo();
+    let project = Project::new();
+    let run = Run::of(
+        project
+            .cli()
+            .args(["exec", "--job", "deploy", "--ci-file"])
+            .arg(job_file("jwt.yml"))
+            .arg("--var")
+            .arg(harness.url_var())
+            .arg("--var")
+            .arg(format!("AKEYLESS_JWT={}", demo_jwt()))
+            .args(["--", "sh", "-c"])
+            .arg(format!(
+                "test \"$(cat \"$DATABASE_PASSWORD\")\" = {PASSWORD} || exit 7; echo \"$DATABASE_PASSWORD\""
+            )),
+    );
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let path = run.stdout().trim().to_string();
+    assert!(path.ends_with("/DATABASE_PASSWORD"), "{path}");
+    assert!(
+        !std::path::Path::new(&path).exists(),
+        "the secret file outlived the command"
+    );
+}
+
+#[test]
+fn akeyless_token_skips_the_login() {
+    let harness = Harness::demo();
+    let token = login_with_access_key(&harness);
+    assert_eq!(harness.stats().requests(Operation::Auth), 1);
+    let project = Project::new();
+    let run = Run::of(
+        project
+            .resolve(&job_file("akeyless-token.yml"), "json")
+            .arg("--var")
+            .arg(harness.url_var())
+            .arg("--var")
+            .arg(format!("AKEYLESS_TOKEN_VALUE={token}")),
+    );
+    assert_eq!(
+        run.json(),
+        serde_json::json!({"DATABASE_PASSWORD": PASSWORD})
+    );
+    let stats = harness.stats();
+    assert_eq!(
+        stats.requests(Operation::Auth),
+        1,
+        "the binary called /auth"
+    );
+    assert_eq!(stats.requests(Operation::GetSecretValue), 1);
+    assert_eq!(run.summary().logins, 0);
+}
+
+#[test]
+fn api_key_and_access_key_both_log_in_with_the_access_key() {
+    let harness = Harness::demo();
+    let project = Project::new();
+    let run = Run::of(
+        project
+            .resolve(&job_file("api-key.yml"), "json")
+            .arg("--var")
+            .arg(harness.url_var()),
+    );
+    assert_eq!(
+        run.json(),
+        serde_json::json!({"DATABASE_PASSWORD": PASSWORD, "DATABASE_PASSWORD_2": PASSWORD})
+    );
+    // Both spellings name the same identity (D2): one login.
+    assert_eq!(harness.stats().logins, 1);
+}
+
+#[test]
+fn universal_identity_resolves() {
+    let harness = Harness::demo();
+    let project = Project::new();
+    let run = Run::of(
+        project
+            .resolve(&job_file("universal-identity.yml"), "json")
+            .arg("--var")
+            .arg(harness.url_var()),
+    );
+    assert_eq!(
+        run.json(),
+        serde_json::json!({"DATABASE_PASSWORD": PASSWORD})
+    );
+    assert_eq!(harness.stats().logins, 1);
+}
+
+#[test]
+fn k8s_through_a_gateway_url_with_api_v2_resolves() {
+    let harness = Harness::demo();
+    let project = Project::new();
+    // A raw service-account JWT: ci-secrets base64-encodes it (D11).
+    let service_account_token = TestKeys::ec().jwt(None, Duration::from_secs(600));
+    let run = Run::of(
+        project
+            .resolve(&job_file("k8s.yml"), "json")
+            .arg("--var")
+            .arg(harness.url_var())
+            .arg("--var")
+            .arg(format!("K8S_SA_TOKEN={service_account_token}")),
+    );
+    assert_eq!(
+        run.json(),
+        serde_json::json!({"DATABASE_PASSWORD": PASSWORD})
+    );
+    assert_eq!(harness.stats().logins, 1);
+}
+
+#[test]
+fn aws_iam_signs_sts_with_the_environment_credentials() {
+    let harness = Harness::demo();
+    let project = Project::new();
+    let run = Run::of(
+        project
+            .resolve(&job_file("aws-iam.yml"), "json")
+            .arg("--var")
+            .arg(harness.url_var())
+            .envs(demo_aws_env()),
+    );
+    // The emulator recomputed the SigV4 signature with the seed's secret.
+    assert_eq!(
+        run.json(),
+        serde_json::json!({"DATABASE_PASSWORD": PASSWORD})
+    );
+    assert_eq!(harness.stats().logins, 1);
+}
+
+#[test]
+fn azure_ad_takes_a_managed_identity_token_from_imds() {
+    let harness = Harness::demo();
+    let imds = harness.metadata_server(|_| {
+        let token = TestKeys::ec().jwt(Some(DEMO_AZURE_AUDIENCE), Duration::from_secs(600));
+        (
+            200,
+            serde_json::json!({"access_token": token, "token_type": "Bearer"}).to_string(),
+        )
+    });
+    let project = Project::new();
+    let run = Run::of(
+        project
+            .resolve(&job_file("azure-ad.yml"), "json")
+            .arg("--var")
+            .arg(harness.url_var())
+            .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", imds.url())
+            .env("AZURE_ENVIRONMENT", "AzureCloud"),
+    );
+    assert_eq!(
+        run.json(),
+        serde_json::json!({"DATABASE_PASSWORD": PASSWORD})
+    );
+    let received = imds.received();
+    assert_eq!(received.len(), 1, "{received:?}");
+    let request = &received[0];
+    assert_eq!(request.path, "/metadata/identity/oauth2/token");
+    assert_eq!(request.header("metadata"), Some("true"));
+    assert_eq!(request.query_value("resource"), Some(DEMO_AZURE_AUDIENCE));
+    assert_eq!(
+        request.query_value("object_id"),
+        Some("00000000-aaaa-bbbb-cccc-000000000001")
+    );
+    assert_eq!(harness.stats().logins, 1);
+}
+
+#[test]
+fn gcp_takes_an_id_token_from_the_metadata_server() {
+    let harness = Harness::demo();
+    let metadata = harness.metadata_server(|request| {
+        let audience = request
+            .query_value("audience")
+            .unwrap_or_default()
+            .to_string();
+        (
+            200,
+            TestKeys::rsa().jwt(Some(&audience), Duration::from_secs(600)),
+        )
+    });
+    let project = Project::new();
+    let run = Run::of(
+        project
+            .resolve(&job_file("gcp.yml"), "json")
+            .arg("--var")
+            .arg(harness.url_var())
+            .env("GCE_METADATA_HOST", metadata.host()),
+    );
+    assert_eq!(
+        run.json(),
+        serde_json::json!({"DATABASE_PASSWORD": PASSWORD})
+    );
+    let received = metadata.received();
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert_eq!(
+        received[0].path,
+        "/computeMetadata/v1/instance/service-accounts/default/identity"
+    );
+    assert_eq!(received[0].header("metadata-flavor"), Some("Google"));
+    assert_eq!(received[0].query_value("audience"), Some("akeyless.io"));
+    assert_eq!(harness.stats().logins, 1);
+}
+
+#[test]
+fn jwt_reuse_delivers_a_working_token_from_the_same_login() {
+    let harness = Harness::demo();
+    let project = Project::new();
+    project.write(
+        "ci-secrets.toml",
+        &format!("[providers.akeyless]\napi_url = {:?}\n", harness.url()),
+    );
+    let run = Run::of(
+        project
+            .resolve(&job_file("jwt-reuse.yml"), "json")
+            .arg("--var")
+            .arg(format!("AKEYLESS_JWT={}", demo_jwt())),
+    );
+    let values = run.json();
+    assert_eq!(values["DATABASE_PASSWORD"], PASSWORD);
+    let token = values["AKEYLESS_TOKEN"].as_str().unwrap().to_string();
+    assert!(token.starts_with("t-"), "{token}");
+    assert_eq!(
+        harness.stats().logins,
+        1,
+        "the token and the secret share one login"
+    );
+
+    // The delivered token is a real one: the `akeyless_token` example accepts it.
+    let run = Run::of(
+        project
+            .resolve(&job_file("akeyless-token.yml"), "json")
+            .arg("--var")
+            .arg(harness.url_var())
+            .arg("--var")
+            .arg(format!("AKEYLESS_TOKEN_VALUE={token}")),
+    );
+    assert_eq!(
+        run.json(),
+        serde_json::json!({"DATABASE_PASSWORD": PASSWORD})
+    );
+    assert_eq!(harness.stats().logins, 1);
+}
+
+#[test]
+fn json_data_key_picks_keys_and_pointers_and_writes_file_secrets() {
+    let harness = Harness::demo();
+    let project = Project::new();
+    let files = project.path().join("secret-files");
+    let run = Run::of(
+        project
+            .resolve(&job_file("json-data-key.yml"), "shell")
+            .arg("--files-dir")
+            .arg(&files)
+            .arg("--var")
+            .arg(harness.url_var())
+            .arg("--var")
+            .arg(format!("AKEYLESS_JWT={}", demo_jwt())),
+    );
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let script = format!(
+        "{}\nprintf '%s|%s|%s|%s' \"$DB_USER\" \"$DB_PORT\" \"$(cat \"$DB_PASSWORD\")\" \"$DB_PASSWORD\"",
+        run.stdout()
+    );
+    let evaluated = tool("sh", &["-c", &script], project.path());
+    let parts: Vec<&str> = evaluated.split('|').collect();
+    assert_eq!(parts[..3], ["app", "5432", "demo-db-password"]);
+    assert_eq!(parts[3], files.join("DB_PASSWORD").display().to_string());
+    // One item, described and read once for all three variables.
+    let stats = harness.stats();
+    assert_eq!(stats.requests(Operation::DescribeItem), 1);
+    assert_eq!(stats.requests(Operation::GetSecretValue), 1);
+}
+
+#[test]
+fn ssh_certificate_issuance_verifies_with_ssh_keygen() {
+    let harness = Harness::demo();
+    let project = Project::new();
+    tool(
+        "ssh-keygen",
+        &[
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "deploy@ci",
+            "-f",
+            "id_ed25519",
+        ],
+        project.path(),
+    );
+    let public_key = std::fs::read_to_string(project.path().join("id_ed25519.pub")).unwrap();
+    let files = project.path().join("secret-files");
+    let run = Run::of(
+        project
+            .resolve(&job_file("ssh-certificate.yml"), "dotenv")
+            .arg("--files-dir")
+            .arg(&files)
+            .arg("--var")
+            .arg(harness.url_var())
+            .arg("--var")
+            .arg(format!("AKEYLESS_JWT={}", demo_jwt()))
+            .arg("--var")
+            .arg(format!("SSH_PUBLIC_KEY={}", public_key.trim())),
+    );
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let certificate = dotenv(&run.stdout())["SSH_CERT"].clone();
+    let listing = tool("ssh-keygen", &["-L", "-f", &certificate], project.path());
+    assert!(
+        listing.contains("Type: ssh-ed25519-cert-v01@openssh.com user certificate"),
+        "{listing}"
+    );
+    let principals = listing.split("Principals:").nth(1).unwrap();
+    assert_eq!(
+        principals.split_whitespace().next(),
+        Some("deploy"),
+        "{listing}"
+    );
+
+    // Signed by the emulator's CA, for our key.
+    project.write("ca.pub", &harness.emulator.ssh_ca_public_key());
+    let ca_fingerprint = fingerprint(&tool("ssh-keygen", &["-l", "-f", "ca.pub"], project.path()));
+    let key_fingerprint = fingerprint(&tool(
+        "ssh-keygen",
+        &["-l", "-f", "id_ed25519.pub"],
+        project.path(),
+    ));
+    assert!(
+        listing.contains(&format!("Signing CA: ED25519 {ca_fingerprint}")),
+        "{listing}"
+    );
+    assert!(
+        listing.contains(&format!("ED25519-CERT {key_fingerprint}")),
+        "{listing}"
+    );
+}
+
+/// The `SHA256:...` field of `ssh-keygen -l`.
+fn fingerprint(listing: &str) -> String {
+    listing.split_whitespace().nth(1).unwrap().to_string()
+}
+
+#[test]
+fn pki_certificate_issuance_verifies_with_openssl() {
+    let harness = Harness::demo();
+    let project = Project::new();
+    tool(
+        "openssl",
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "key.pem",
+            "-subj",
+            "/CN=app.demo.local",
+            "-out",
+            "csr.pem",
+        ],
+        project.path(),
+    );
+    let csr = std::fs::read_to_string(project.path().join("csr.pem")).unwrap();
+    let files = project.path().join("secret-files");
+    let run = Run::of(
+        project
+            .resolve(&job_file("pki-certificate.yml"), "dotenv")
+            .arg("--files-dir")
+            .arg(&files)
+            .arg("--var")
+            .arg(harness.url_var())
+            .arg("--var")
+            .arg(format!("AKEYLESS_JWT={}", demo_jwt()))
+            .arg("--var")
+            .arg(format!("CSR_PEM={csr}")),
+    );
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let certificate = dotenv(&run.stdout())["TLS_CERT"].clone();
+    project.write("pki-ca.pem", &harness.emulator.pki_ca_pem());
+    let verified = tool(
+        "openssl",
+        &["verify", "-CAfile", "pki-ca.pem", &certificate],
+        project.path(),
+    );
+    assert!(verified.trim_end().ends_with(": OK"), "{verified}");
+    let subject = tool(
+        "openssl",
+        &["x509", "-noout", "-subject", "-in", &certificate],
+        project.path(),
+    );
+    assert!(
+        subject.contains("CN=app.demo.local") || subject.contains("CN = app.demo.local"),
+        "{subject}"
+    );
+    assert_eq!(harness.stats().requests(Operation::GetPkiCertificate), 1);
+}
+
+fn gateway_run(harness: &Harness, project: &Project, pem: &str, base64: &str) -> Run {
+    Run::of(
+        project
+            .resolve(&job_file("gateway-tls.yml"), "json")
+            .arg("--var")
+            .arg(harness.url_var())
+            .arg("--var")
+            .arg(format!("GATEWAY_CA_PEM={pem}"))
+            .arg("--var")
+            .arg(format!("GATEWAY_CA_B64={base64}")),
+    )
+}
+
+#[test]
+fn a_gateway_over_tls_is_trusted_through_gateway_ca_certificate_pem_or_base64() {
+    let harness = Harness::demo_tls();
+    assert!(harness.url().starts_with("https://"));
+    let ca = harness.emulator.ca_pem().unwrap();
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&ca);
+    let project = Project::new();
+    let run = gateway_run(&harness, &project, &ca, &encoded);
+    assert_eq!(
+        run.json(),
+        serde_json::json!({"DATABASE_PASSWORD": PASSWORD, "DATABASE_PASSWORD_B64": PASSWORD})
+    );
+}
+
+#[test]
+#[ignore = "bug: provider-akeyless/src/block.rs decode_gateway_ca trims PEM input but not the decoded base64 form, so one CA in two spellings makes two identities and two logins"]
+fn one_gateway_ca_in_pem_and_base64_is_one_identity_with_one_login() {
+    let harness = Harness::demo_tls();
+    let ca = harness.emulator.ca_pem().unwrap();
+    // What `base64 < ca.pem` prints: the PEM with its final newline.
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&ca);
+    let project = Project::new();
+    let run = gateway_run(&harness, &project, &ca, &encoded);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    // Same URL, access type, access id and key, and the same CA.
+    assert_eq!(harness.stats().logins, 1, "one identity, one login");
+}
+
+#[test]
+fn a_gateway_over_tls_without_its_ca_fails_with_a_tls_error_naming_gateway_ca_certificate() {
+    let harness = Harness::demo_tls();
+    let project = Project::new();
+    let run = gateway_run(&harness, &project, "", "");
+    assert_eq!(run.code(), 3, "{}", run.stderr());
+    assert!(run.stdout().is_empty());
+    let stderr = run.stderr();
+    assert!(stderr.contains("TLS"), "{stderr}");
+    assert!(stderr.contains("gateway_ca_certificate"), "{stderr}");
+    assert!(stderr.contains("DATABASE_PASSWORD"), "{stderr}");
+    run.assert_no_leak(&[]);
+    // The handshake failed: no request reached the API.
+    assert_eq!(harness.stats().total_requests(), 0);
+}

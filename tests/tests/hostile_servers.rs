@@ -1,0 +1,256 @@
+//! Hostile or broken servers, end to end through the binary: the Akeyless
+//! emulator's fault injection, plus raw TCP and TLS servers in the test for
+//! what the emulator cannot do. Every case ends in success or in a clean
+//! exit 3 within the deadline, with nothing on stdout and no secret file
+//! left in `--files-dir` on failure.
+
+mod hardening_support;
+mod support;
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use akeyless_emulator::{Access, Emulator, Fault, Item, Operation, Seed};
+use hardening_support::{
+    Emulator as EmulatorHandle, RawServer, Run, TestPki, assert_no_leak, json_response, response, run,
+    send_then_reset, stall, tls_server, wait_until,
+};
+use support::Project;
+
+const ACCESS_ID: &str = "p-hostile000001";
+const ACCESS_KEY: &str = "hostile-access-key-Qm2x";
+const VALUE: &str = "hostile-db-value-Rw7c";
+const KV_VALUE: &str = "hostile-kv-value-Ls4d";
+
+/// Time allowed past the deadline for process start and exit.
+const SLACK: Duration = Duration::from_secs(2);
+
+fn emulator() -> EmulatorHandle {
+    let seed = Seed::new()
+        .with_access(Access::access_key(ACCESS_ID, ACCESS_KEY).allow("/hostile/*"))
+        .with_item("/hostile/db", Item::static_text(VALUE));
+    EmulatorHandle::start(Emulator::builder().seed(seed))
+}
+
+/// A job with a testkv file secret next to one Akeyless secret at `$API`,
+/// so a failure of the latter must keep the former off the disk.
+struct Case {
+    project: Project,
+    files: PathBuf,
+}
+
+impl Case {
+    /// `http` is extra `[http]` settings; `ca` a CA PEM trusted for the gateway.
+    fn new(http: &str, ca: Option<&str>) -> Self {
+        let project = Project::new();
+        let store = project.store(&[("kv", KV_VALUE)]);
+        project.write(
+            "ci-secrets.toml",
+            &format!("[providers.testkv]\nstore = {:?}\n\n[http]\n{http}\n", store.display().to_string()),
+        );
+        let ca_line = match ca {
+            Some(_) => ", gateway_ca_certificate: $GATEWAY_CA",
+            None => "",
+        };
+        project.write(
+            ".gitlab-ci.yml",
+            &format!(
+                "job:\n  script: [x]\n  variables:\n    AKEYLESS_ACCESS_ID: {ACCESS_ID}\n  secrets:\n    KV:\n      testkv: {{key: kv}}\n    DB:\n      akeyless: {{name: /hostile/db, akeyless_api_url: $API, akeyless_access_type: access_key, akeyless_access_key: $KEY{ca_line}}}\n"
+            ),
+        );
+        if let Some(ca) = ca {
+            project.write("gateway-ca.pem", ca);
+        }
+        let files = project.path().join("secret-files");
+        Self { project, files }
+    }
+
+    fn command(&self, api: &str, deadline: f64) -> std::process::Command {
+        let mut command = self.project.cli();
+        command
+            .args(["resolve", "--job", "job", "--format", "dotenv", "--deadline"])
+            .arg(deadline.to_string())
+            .arg("--files-dir")
+            .arg(&self.files)
+            .arg("--var")
+            .arg(format!("API={api}"))
+            .arg("--var")
+            .arg(format!("KEY={ACCESS_KEY}"));
+        if let Ok(ca) = std::fs::read_to_string(self.project.path().join("gateway-ca.pem")) {
+            command.arg("--var").arg(format!("GATEWAY_CA={ca}"));
+        }
+        command
+    }
+
+    fn resolve(&self, api: &str, deadline: f64) -> Run {
+        run(&mut self.command(api, deadline))
+    }
+
+    fn files_left(&self) -> Vec<String> {
+        std::fs::read_dir(&self.files)
+            .map(|dir| dir.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default()
+    }
+
+    /// A clean failure: exit 3 within the deadline, nothing delivered, no
+    /// files, no credential or value on stderr. Returns stderr.
+    fn assert_clean_failure(&self, run: &Run, deadline: f64) -> String {
+        let stderr = run.stderr();
+        assert_eq!(run.code(), 3, "{stderr}");
+        assert!(run.output.stdout.is_empty(), "stdout: {}", run.stdout());
+        assert!(self.files_left().is_empty(), "files left: {:?}", self.files_left());
+        assert!(
+            run.elapsed < Duration::from_secs_f64(deadline) + SLACK,
+            "took {:?} for a {deadline} s deadline",
+            run.elapsed
+        );
+        assert_no_leak("stderr", &run.output.stderr, &[ACCESS_KEY, VALUE, KV_VALUE]);
+        assert!(stderr.contains("DB (akeyless)"), "the failure names the secret: {stderr}");
+        stderr
+    }
+
+    fn assert_success(&self, run: &Run) {
+        assert_eq!(run.code(), 0, "{}", run.stderr());
+        let stdout = run.stdout();
+        assert!(stdout.contains(&format!("DB={VALUE}")) || stdout.contains(&format!("DB='{VALUE}'")), "{stdout}");
+        assert_eq!(self.files_left(), ["KV"]);
+    }
+}
+
+const FAST_RETRIES: &str = "initial_backoff_ms = 10\nmax_backoff_ms = 50";
+
+#[test]
+fn a_429_with_retry_after_is_waited_out_and_succeeds() {
+    let emulator = emulator();
+    emulator.faults().fail_next(Operation::Auth, 1, Fault::too_many_requests(Duration::from_secs(1))).unwrap();
+    let case = Case::new(FAST_RETRIES, None);
+    let run = case.resolve(&emulator.url(), 20.0);
+    case.assert_success(&run);
+    assert_eq!(emulator.stats().requests(Operation::Auth), 2);
+    // The server asked for one second; the 10 ms backoff was not used instead.
+    assert!(run.elapsed >= Duration::from_secs(1), "{:?}", run.elapsed);
+}
+
+#[test]
+fn a_503_storm_ends_at_the_deadline_with_exit_3() {
+    let emulator = emulator();
+    emulator.faults().fail_next_any(100_000, Fault::status(503)).unwrap();
+    let case = Case::new(&format!("{FAST_RETRIES}\nmax_attempts = 1000"), None);
+    let run = case.resolve(&emulator.url(), 1.0);
+    let stderr = case.assert_clean_failure(&run, 1.0);
+    assert!(stderr.contains("deadline") || stderr.contains("503"), "{stderr}");
+    assert!(emulator.stats().requests(Operation::Auth) > 3, "it kept retrying until the deadline");
+}
+
+#[test]
+fn a_connection_reset_mid_body_is_retried_then_fails_cleanly() {
+    let server = RawServer::start(|stream, _request, _stop| {
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n";
+        send_then_reset(stream, format!("{head}{{\"token\": \"t-partial").as_bytes());
+    });
+    let case = Case::new(&format!("{FAST_RETRIES}\nmax_attempts = 3"), None);
+    let run = case.resolve(&server.url(), 10.0);
+    let stderr = case.assert_clean_failure(&run, 10.0);
+    assert!(stderr.contains("POST /auth"), "{stderr}");
+    assert_eq!(server.connections(), 3, "each attempt met a reset: {stderr}");
+}
+
+#[test]
+fn a_server_that_never_answers_hits_the_request_timeout() {
+    let server = RawServer::start(|_stream, _request, stop| stall(stop));
+    let case = Case::new(&format!("{FAST_RETRIES}\nrequest_timeout_seconds = 0.5\nmax_attempts = 2"), None);
+    let run = case.resolve(&server.url(), 20.0);
+    let stderr = case.assert_clean_failure(&run, 20.0);
+    assert!(stderr.contains("timed out"), "{stderr}");
+    // Two attempts of 0.5 s, far inside the 20 s deadline.
+    assert!(run.elapsed < Duration::from_secs(5), "{:?}", run.elapsed);
+    assert_eq!(server.connections(), 2);
+}
+
+#[test]
+fn a_body_that_never_ends_is_cut_at_the_size_cap() {
+    let server = RawServer::start(|mut stream, _request, stop| {
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n");
+        let chunk = format!("{:x}\r\n{}\r\n", 64 * 1024, " ".repeat(64 * 1024));
+        while !stop.load(Ordering::SeqCst) {
+            if stream.write_all(chunk.as_bytes()).is_err() {
+                return;
+            }
+        }
+    });
+    let case = Case::new(FAST_RETRIES, None);
+    let run = case.resolve(&server.url(), 20.0);
+    let stderr = case.assert_clean_failure(&run, 20.0);
+    assert!(stderr.contains("larger than the 10485760-byte limit"), "{stderr}");
+    assert!(run.elapsed < Duration::from_secs(10), "{:?}", run.elapsed);
+}
+
+#[test]
+fn malformed_json_is_a_protocol_error() {
+    let emulator = emulator();
+    emulator.faults().fail_next(Operation::GetSecretValue, 100, Fault::MalformedJson).unwrap();
+    let case = Case::new(FAST_RETRIES, None);
+    let run = case.resolve(&emulator.url(), 10.0);
+    let stderr = case.assert_clean_failure(&run, 10.0);
+    assert!(stderr.contains("POST /get-secret-value") && stderr.contains("not the expected JSON"), "{stderr}");
+}
+
+#[test]
+fn a_redirect_from_https_to_http_is_refused_before_the_key_is_sent_in_clear() {
+    let plain = emulator();
+    let pki = TestPki::new(&["127.0.0.1", "localhost"]);
+    let location = format!("{}/auth", plain.url());
+    let server = tls_server(&pki, response("307 Temporary Redirect", &[("Location", &location)], b""));
+    let case = Case::new(FAST_RETRIES, Some(&pki.ca_pem));
+    let run = case.resolve(&format!("https://{}", server.addr()), 10.0);
+    let stderr = case.assert_clean_failure(&run, 10.0);
+    assert!(stderr.to_lowercase().contains("redirect"), "{stderr}");
+    assert_eq!(server.requests().len(), 1, "the TLS server was reached: {stderr}");
+    assert_eq!(plain.stats().requests(Operation::Auth), 0, "the key went over plain HTTP");
+}
+
+#[test]
+fn a_certificate_from_an_unknown_ca_is_a_tls_error_that_says_so() {
+    let pki = TestPki::new(&["127.0.0.1", "localhost"]);
+    let other = TestPki::new(&["127.0.0.1"]);
+    let server = tls_server(&pki, json_response("200 OK", &serde_json::json!({})));
+    let case = Case::new(FAST_RETRIES, Some(&other.ca_pem));
+    let run = case.resolve(&format!("https://{}", server.addr()), 10.0);
+    let stderr = case.assert_clean_failure(&run, 10.0);
+    assert!(stderr.contains("TLS") && stderr.contains("unknown authority"), "{stderr}");
+    assert!(server.requests().is_empty());
+}
+
+#[test]
+fn a_certificate_for_another_name_is_a_tls_error_that_says_so() {
+    let pki = TestPki::new(&["gateway.example.internal"]);
+    let server = tls_server(&pki, json_response("200 OK", &serde_json::json!({})));
+    let case = Case::new(FAST_RETRIES, Some(&pki.ca_pem));
+    let run = case.resolve(&format!("https://{}", server.addr()), 10.0);
+    let stderr = case.assert_clean_failure(&run, 10.0);
+    assert!(stderr.contains("TLS") && stderr.contains("not valid for this host name"), "{stderr}");
+    assert!(server.requests().is_empty());
+}
+
+/// The token expires between the login and the first data call: one new
+/// login, then success.
+#[test]
+fn a_token_that_expires_mid_run_costs_one_new_login() {
+    let emulator = emulator();
+    // Hold the first describe-item long enough to expire the token under it.
+    emulator.faults().fail_next(Operation::DescribeItem, 1, Fault::Delay(Duration::from_millis(500))).unwrap();
+    let case = Case::new(FAST_RETRIES, None);
+    let child = case.command(&emulator.url(), 20.0).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    assert!(wait_until(Duration::from_secs(10), || emulator.stats().requests(Operation::DescribeItem) >= 1));
+    emulator.expire_all_tokens();
+    let started = std::time::Instant::now();
+    let output = child.wait_with_output().unwrap();
+    let run = Run {
+        output,
+        elapsed: started.elapsed(),
+    };
+    case.assert_success(&run);
+    assert_eq!(emulator.stats().requests(Operation::Auth), 2, "exactly one new login");
+}
