@@ -9,6 +9,7 @@ fn main() -> ExitCode {
     std::hint::black_box([
         ci_secrets_provider_akeyless::registration(),
         ci_secrets_provider_vault::registration(),
+        ci_secrets_provider_aws::registration(),
     ]);
     ci_secrets::run(std::env::args_os())
 }

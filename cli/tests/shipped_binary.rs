@@ -19,7 +19,7 @@ fn the_binary_lists_every_provider_it_ships() {
         .iter()
         .map(|provider| provider["key"].as_str().unwrap())
         .collect();
-    assert_eq!(keys, ["akeyless", "vault"]);
+    assert_eq!(keys, ["akeyless", "aws_secrets_manager", "vault"]);
 }
 
 #[test]

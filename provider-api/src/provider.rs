@@ -500,6 +500,8 @@ pub trait Provider: Send + Sync + fmt::Debug {
     /// Checks that can fail before any network call, such as a missing
     /// required CI/CD variable. The core calls it for every provider first,
     /// so one bad provider stops the run before any other makes a request.
+    /// The error is reported against all of this provider's variables, so
+    /// when it concerns one secret, name its variable in the message.
     fn preflight(
         &self,
         _ctx: &ResolveContext,
@@ -509,5 +511,10 @@ pub trait Provider: Send + Sync + fmt::Debug {
     }
 
     /// Resolves every request; returns exactly one result per request, in order.
+    ///
+    /// Errors need not name the variable or the provider: the core reports
+    /// each one as `VARIABLE (provider): message`. They should name the item,
+    /// the operation and the server's status, and never hold a value or a
+    /// credential.
     async fn resolve(&self, ctx: &ResolveContext, requests: &[SecretRequest]) -> Vec<SecretResult>;
 }

@@ -6,14 +6,22 @@ use ci_secrets_provider_api::{ErrorKind, ProviderError};
 use crate::failure::Failure;
 use crate::reference::SecretReference;
 
-/// A secret's value as Secrets Manager stores it.
-#[derive(Debug)]
+/// A secret's value as Secrets Manager stores it, wiped on drop.
 pub(crate) enum Payload {
-    /// `SecretString`. The SDK's output redacts it in `Debug`; so does this
-    /// type's owner, which never prints it.
+    /// `SecretString`.
     Text(zeroize::Zeroizing<String>),
     /// `SecretBinary`, decoded from the API's base64.
     Binary(zeroize::Zeroizing<Vec<u8>>),
+}
+
+/// Names the variant only: `Zeroizing`'s own `Debug` would show the value.
+impl std::fmt::Debug for Payload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Payload::Text(_) => f.write_str("Payload::Text(<redacted>)"),
+            Payload::Binary(_) => f.write_str("Payload::Binary(<redacted>)"),
+        }
+    }
 }
 
 /// Reads the secret's version: `version_id`, `version_stage`, or the
@@ -118,6 +126,14 @@ mod tests {
             message: "m".into(),
             status,
         }
+    }
+
+    #[test]
+    fn debug_never_shows_the_value() {
+        let text = Payload::Text(zeroize::Zeroizing::new("canary-text".to_string()));
+        let binary = Payload::Binary(zeroize::Zeroizing::new(b"canary-bytes".to_vec()));
+        let shown = format!("{text:?} {binary:?}");
+        assert!(!shown.contains("canary"), "{shown}");
     }
 
     #[test]

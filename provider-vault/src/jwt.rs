@@ -24,7 +24,7 @@ pub(crate) enum JwtSource {
 impl fmt::Display for JwtSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            JwtSource::Token => f.write_str("the secret's token:"),
+            JwtSource::Token => f.write_str("the secret's `token:`"),
             JwtSource::IdToken(name) => write!(f, "the ID token {name}"),
             JwtSource::LegacyJobJwt => f.write_str(LEGACY_JWT_VARIABLE),
         }

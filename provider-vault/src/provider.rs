@@ -115,7 +115,7 @@ impl Provider for VaultProvider {
             Err(err) => {
                 return requests
                     .iter()
-                    .map(|request| Err(replicate(&err).context(&request.variable)))
+                    .map(|_| Err(replicate(&err)))
                     .collect();
             }
         };
@@ -125,7 +125,7 @@ impl Provider for VaultProvider {
         for (index, request) in requests.iter().enumerate() {
             match SecretPlan::new(ctx, request) {
                 Ok(plan) => plans.push((index, plan)),
-                Err(err) => results[index] = Some(Err(err.context(&request.variable))),
+                Err(err) => results[index] = Some(Err(err)),
             }
         }
 
@@ -133,7 +133,7 @@ impl Provider for VaultProvider {
         let outcomes = join_all(
             groups
                 .iter()
-                .map(|group| resolve_group(ctx, &client, &settings, group, requests)),
+                .map(|group| resolve_group(ctx, &client, &settings, group)),
         )
         .await;
 
@@ -194,7 +194,6 @@ async fn resolve_group(
     client: &VaultClient,
     settings: &ServerSettings,
     group: &LoginGroup,
-    requests: &[SecretRequest],
 ) -> (Option<VaultToken>, Vec<(usize, SecretResult)>) {
     let token = match client.login(ctx, settings, &group.jwt.value).await {
         Ok(token) => token,
@@ -204,10 +203,7 @@ async fn resolve_group(
                 .members
                 .iter()
                 .map(|(index, _)| {
-                    (
-                        *index,
-                        Err(replicate(&err).context(&requests[*index].variable)),
-                    )
+                    (*index, Err(replicate(&err)))
                 })
                 .collect();
             return (None, results);
@@ -216,10 +212,7 @@ async fn resolve_group(
     let reads = group.members.iter().map(|(index, reference)| {
         let token = &token;
         async move {
-            let variable = &requests[*index].variable;
-            let result = read_secret(ctx, client, token, &group.jwt, reference)
-                .await
-                .map_err(|err| err.context(variable));
+            let result = read_secret(ctx, client, token, &group.jwt, reference).await;
             (*index, result)
         }
     });

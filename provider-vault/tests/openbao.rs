@@ -90,7 +90,6 @@ async fn a_path_outside_the_policy_is_denied_and_the_others_still_resolve() {
     assert_eq!(err.kind(), ErrorKind::Denied, "{err}");
     assert_eq!(err.status(), Some(403));
     let message = err.to_string();
-    assert!(message.starts_with("ROOT_PASSWORD: "), "{message}");
     assert!(message.contains("\"restricted/root\""), "{message}");
     assert!(message.contains("permission denied"), "{message}");
     assert!(!message.contains("off-limits"), "{message}");
@@ -107,14 +106,12 @@ async fn a_token_for_another_audience_is_refused_at_login() {
         SecretRequest::new("B", json!("production/db/user")),
     ];
     let results = resolve(&*provider(json!({})), &ctx, &requests).await;
-    for (result, variable) in results.iter().zip(["A", "B"]) {
+    for result in &results {
         let err = result.as_ref().unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
         let message = err.to_string();
         assert!(
-            message.starts_with(&format!(
-                "{variable}: logging in with the ID token VAULT_ID_TOKEN: "
-            )),
+            message.starts_with("logging in with the ID token VAULT_ID_TOKEN: "),
             "{message}"
         );
         assert!(
@@ -143,11 +140,11 @@ async fn an_unknown_role_is_refused_with_vaults_reason() {
     let err = results[0].as_ref().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
     assert!(err.to_string().contains("no-such-role"), "{err}");
-    assert!(err.to_string().contains("the secret's token:"), "{err}");
+    assert!(err.to_string().contains("the secret's `token:`"), "{err}");
 }
 
 #[tokio::test]
-async fn missing_fields_and_secrets_are_not_found_naming_variable_path_and_field() {
+async fn missing_fields_and_secrets_are_not_found_naming_path_and_field() {
     let server = openbao::openbao().await;
     let jwt = server.id_token(AUDIENCE);
     let ctx = context(&job_variables(server, &jwt), &["VAULT_ID_TOKEN"]);
@@ -167,14 +164,11 @@ async fn missing_fields_and_secrets_are_not_found_naming_variable_path_and_field
         ("NO_SECRET", "\"production/nothing\"", "\"password\""),
         ("NO_LEGACY", "\"legacy/gone\"", "\"token\""),
     ];
-    for (result, (variable, path, field)) in results.iter().zip(expected) {
+    for (result, (_variable, path, field)) in results.iter().zip(expected) {
         let err = result.as_ref().unwrap_err();
         assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
         let message = err.to_string();
-        assert!(
-            message.starts_with(&format!("{variable}: secret not found: ")),
-            "{message}"
-        );
+        assert!(message.starts_with("secret not found: "), "{message}");
         assert!(
             message.contains(path) && message.contains(field),
             "{message}"

@@ -322,13 +322,12 @@ async fn an_unreadable_vault_cacert_fails_every_secret_before_any_request() {
         SecretRequest::new("B", json!("app/b")),
     ];
     let results = resolve(&*provider(json!({})), &ctx, &requests).await;
-    for (result, variable) in results.iter().zip(["A", "B"]) {
+    for result in &results {
         let err = result.as_ref().unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Config);
         assert!(
-            err.to_string().starts_with(&format!(
-                "{variable}: VAULT_CACERT: cannot read /no/such/ca.pem"
-            )),
+            err.to_string()
+                .starts_with("VAULT_CACERT: cannot read /no/such/ca.pem"),
             "{err}"
         );
     }

@@ -3,6 +3,8 @@
 //! what reached the API, its `faults()` inject 429, 503, resets, malformed
 //! and oversized bodies. Every failing run is checked for leaked secrets.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly.
+
 mod akeyless_support;
 
 use std::fmt::Write as _;
@@ -91,11 +93,9 @@ fn fifty_static_secrets_of_one_identity_take_one_login_and_at_most_two_reads() {
     assert_eq!(stats.requests(Operation::Auth), 1);
     assert_eq!(stats.logins, 1);
     assert!(stats.requests(Operation::GetSecretValue) <= 2, "{stats:?}");
-    assert_eq!(
-        stats.requests(Operation::DescribeItem),
-        50,
-        "each name described once"
-    );
+    // Item types come from `/describe-item` or `/list-items`; never twice per name.
+    let lookups = stats.requests(Operation::DescribeItem) + stats.requests(Operation::ListItems);
+    assert!((1..=50).contains(&lookups), "{stats:?}");
 
     let summary = run.summary();
     assert_eq!(

@@ -3,6 +3,8 @@
 //! seed). The job files are the provider's `provider-akeyless/tests/jobs/*.yml`;
 //! each header lists the variables passed here and the expected values.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly.
+
 mod akeyless_support;
 
 use std::collections::BTreeMap;
@@ -351,7 +353,8 @@ fn json_data_key_picks_keys_and_pointers_and_writes_file_secrets() {
     assert_eq!(parts[3], files.join("DB_PASSWORD").display().to_string());
     // One item, described and read once for all three variables.
     let stats = harness.stats();
-    assert_eq!(stats.requests(Operation::DescribeItem), 1);
+    let lookups = stats.requests(Operation::DescribeItem) + stats.requests(Operation::ListItems);
+    assert_eq!(lookups, 1, "{stats:?}");
     assert_eq!(stats.requests(Operation::GetSecretValue), 1);
 }
 
@@ -538,4 +541,24 @@ fn a_gateway_over_tls_without_its_ca_fails_with_a_tls_error_naming_gateway_ca_ce
     run.assert_no_leak(&[]);
     // The handshake failed: no request reached the API.
     assert_eq!(harness.stats().total_requests(), 0);
+}
+
+#[test]
+fn every_documented_job_file_is_resolved_by_a_test_here() {
+    let source = include_str!("akeyless_docs_examples.rs");
+    let dir = job_file("jwt.yml").parent().unwrap().to_path_buf();
+    let mut files = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if name.ends_with(".yml") {
+            files += 1;
+            let call = format!("job_file(\"{name}\")");
+            assert!(
+                source.contains(&call),
+                "{name} in {} is not run",
+                dir.display()
+            );
+        }
+    }
+    assert!(files >= 13, "{files} job files in {}", dir.display());
 }

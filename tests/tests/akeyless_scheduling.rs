@@ -29,6 +29,8 @@
 //! The test checks that these lists cover every vector of the file, and
 //! that no skipped vector has an Akeyless secret.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly.
+
 mod akeyless_support;
 
 use akeyless_emulator::Operation;

@@ -155,12 +155,12 @@ fn validate_reports_gitlab_messages_and_exit_1() {
 #[test]
 fn a_gitlab_provider_that_is_not_built_in_validates_but_does_not_resolve() {
     let project = Project::new();
-    project.write(".gitlab-ci.yml", "job:\n  script: [x]\n  secrets:\n    A:\n      aws_secrets_manager: {secret_id: db}\n");
+    project.write(".gitlab-ci.yml", "job:\n  script: [x]\n  secrets:\n    A:\n      azure_key_vault: {name: db}\n");
     let output = project.cli().args(["validate"]).output().unwrap();
     assert_eq!(code(&output), 0, "{}", stdout(&output));
     let output = project.cli().args(["resolve", "--job", "job", "--format", "json"]).output().unwrap();
     assert_eq!(code(&output), 1);
-    assert!(stderr(&output).contains("no provider for aws_secrets_manager is built into this binary"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("no provider for azure_key_vault is built into this binary"), "{}", stderr(&output));
 }
 
 #[test]

@@ -113,9 +113,11 @@ impl Case {
 
     fn assert_success(&self, run: &Run) {
         assert_eq!(run.code(), 0, "{}", run.stderr());
-        let stdout = run.stdout();
-        assert!(stdout.contains(&format!("DB={VALUE}")) || stdout.contains(&format!("DB='{VALUE}'")), "{stdout}");
-        assert_eq!(self.files_left(), ["KV"]);
+        let mut files = self.files_left();
+        files.sort();
+        assert_eq!(files, ["DB", "KV"]);
+        assert_eq!(std::fs::read_to_string(self.files.join("DB")).unwrap(), VALUE);
+        assert!(run.stdout().contains(&self.files.join("DB").display().to_string()), "{}", run.stdout());
     }
 }
 

@@ -2,6 +2,7 @@
 //! small collector inside the test, which decodes it with
 //! `opentelemetry-proto`. Also the `--log-format json` diagnostics, which
 //! feed the same observability pipelines.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly.
 
 mod support;
 
@@ -45,7 +46,10 @@ fn project() -> Project {
     let store = project.store(&[("app/db", CANARIES[0]), ("app/api", CANARIES[1])]);
     project.write(
         "ci-secrets.toml",
-        &format!("[providers.testkv]\nstore = {:?}\n", store.display().to_string()),
+        &format!(
+            "[providers.testkv]\nstore = {:?}\n",
+            store.display().to_string()
+        ),
     );
     project
 }
@@ -56,7 +60,11 @@ fn cli(project: &Project) -> Command {
     let mut command = project.cli();
     for (name, _) in std::env::vars_os() {
         let name = name.to_string_lossy().into_owned();
-        if name.starts_with("OTEL_") || name.starts_with("CI_") || name == "TRACEPARENT" || name == "TRACESTATE" {
+        if name.starts_with("OTEL_")
+            || name.starts_with("CI_")
+            || name == "TRACEPARENT"
+            || name == "TRACESTATE"
+        {
             command.env_remove(&name);
         }
     }
@@ -85,7 +93,10 @@ impl Collector {
         let received = Arc::new(Mutex::new(Vec::new()));
         let store = received.clone();
         std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             runtime.block_on(async move {
                 let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
                     let store = store.clone();
@@ -97,12 +108,17 @@ impl Collector {
                             headers: parts
                                 .headers
                                 .iter()
-                                .map(|(name, value)| (name.to_string(), value.to_str().unwrap_or("").to_string()))
+                                .map(|(name, value)| {
+                                    (name.to_string(), value.to_str().unwrap_or("").to_string())
+                                })
                                 .collect(),
                             body: body.to_vec(),
                         });
                         // An empty ExportTraceServiceResponse: full success.
-                        ([(axum::http::header::CONTENT_TYPE, "application/x-protobuf")], Vec::<u8>::new())
+                        (
+                            [(axum::http::header::CONTENT_TYPE, "application/x-protobuf")],
+                            Vec::<u8>::new(),
+                        )
                     }
                 });
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
@@ -145,7 +161,9 @@ fn text(value: &Option<AnyValue>) -> String {
 }
 
 fn attributes(list: &[KeyValue]) -> BTreeMap<String, String> {
-    list.iter().map(|kv| (kv.key.clone(), text(&kv.value))).collect()
+    list.iter()
+        .map(|kv| (kv.key.clone(), text(&kv.value)))
+        .collect()
 }
 
 fn spans(requests: &[Received]) -> Vec<Exported> {
@@ -153,7 +171,12 @@ fn spans(requests: &[Received]) -> Vec<Exported> {
     for request in requests {
         let decoded = ExportTraceServiceRequest::decode(request.body.as_slice()).unwrap();
         for resource_spans in decoded.resource_spans {
-            let resource = attributes(&resource_spans.resource.map(|r| r.attributes).unwrap_or_default());
+            let resource = attributes(
+                &resource_spans
+                    .resource
+                    .map(|r| r.attributes)
+                    .unwrap_or_default(),
+            );
             for scope_spans in resource_spans.scope_spans {
                 for span in scope_spans.spans {
                     out.push(Exported {
@@ -176,12 +199,27 @@ fn canary_forms() -> Vec<Vec<u8>> {
     let mut forms = Vec::new();
     for canary in CANARIES {
         forms.push(canary.as_bytes().to_vec());
-        forms.push(base64::engine::general_purpose::STANDARD.encode(canary).into_bytes());
-        forms.push(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(canary).into_bytes());
+        forms.push(
+            base64::engine::general_purpose::STANDARD
+                .encode(canary)
+                .into_bytes(),
+        );
+        forms.push(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(canary)
+                .into_bytes(),
+        );
         let json = serde_json::to_string(canary).unwrap();
         forms.push(json.trim_matches('"').as_bytes().to_vec());
         // A distinctive fragment, in case a value is cut or re-encoded in part.
-        forms.push(canary.split_whitespace().last().unwrap().as_bytes().to_vec());
+        forms.push(
+            canary
+                .split_whitespace()
+                .last()
+                .unwrap()
+                .as_bytes()
+                .to_vec(),
+        );
     }
     forms
 }
@@ -189,7 +227,9 @@ fn canary_forms() -> Vec<Vec<u8>> {
 fn assert_no_canary(what: &str, bytes: &[u8]) {
     for form in canary_forms() {
         assert!(
-            !bytes.windows(form.len()).any(|window| window == form.as_slice()),
+            !bytes
+                .windows(form.len())
+                .any(|window| window == form.as_slice()),
             "{what} contains a secret value ({:?})",
             String::from_utf8_lossy(&form)
         );
@@ -210,9 +250,15 @@ fn resolve_exports_value_free_spans_into_the_callers_trace() {
     let output = cli(&project)
         .args(["resolve", "--job", "deploy", "--format", "json"])
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint())
-        .env("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer%20collector-token")
+        .env(
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "authorization=Bearer%20collector-token",
+        )
         .env("OTEL_SERVICE_NAME", "secrets-in-ci")
-        .env("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=staging")
+        .env(
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "deployment.environment.name=staging",
+        )
         .env("TRACEPARENT", format!("00-{TRACE_ID}-{PARENT_SPAN_ID}-01"))
         .env("CI_JOB_ID", "4242")
         .env("CI_PIPELINE_ID", "77")
@@ -235,9 +281,14 @@ fn resolve_exports_value_free_spans_into_the_callers_trace() {
     assert_no_canary("stderr", &output.stderr);
 
     let exported = spans(&requests);
-    let by_name: HashMap<&str, &Exported> = exported.iter().map(|e| (e.span.name.as_str(), e)).collect();
+    let by_name: HashMap<&str, &Exported> =
+        exported.iter().map(|e| (e.span.name.as_str(), e)).collect();
     for name in ["run", "load", "validate", "plan", "resolve", "provider"] {
-        assert!(by_name.contains_key(name), "no {name} span in {:?}", by_name.keys());
+        assert!(
+            by_name.contains_key(name),
+            "no {name} span in {:?}",
+            by_name.keys()
+        );
     }
 
     // One trace, the caller's, with `run` under the caller's span and
@@ -250,7 +301,11 @@ fn resolve_exports_value_free_spans_into_the_callers_trace() {
     assert_eq!(hex(&run.span.parent_span_id), PARENT_SPAN_ID);
     for span in exported.iter().filter(|e| e.span.name != "run") {
         let parent = hex(&span.span.parent_span_id);
-        assert!(ids.contains(&parent), "{} has parent {parent} outside the run", span.span.name);
+        assert!(
+            ids.contains(&parent),
+            "{} has parent {parent} outside the run",
+            span.span.name
+        );
     }
     let resolve = by_name["resolve"];
     let provider = by_name["provider"];
@@ -274,20 +329,32 @@ fn resolve_exports_value_free_spans_into_the_callers_trace() {
 #[test]
 fn a_failed_run_marks_the_root_span_as_an_error() {
     let project = project();
-    project.write(".gitlab-ci.yml", "deploy:\n  script: [echo]\n  secrets:\n    A:\n      testkv: {key: absent}\n");
+    project.write(
+        ".gitlab-ci.yml",
+        "deploy:\n  script: [echo]\n  secrets:\n    A:\n      testkv: {key: absent}\n",
+    );
     let collector = Collector::start();
     let output = cli(&project)
         .args(["resolve", "--job", "deploy", "--format", "json"])
-        .env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", format!("{}/v1/traces", collector.endpoint()))
+        .env(
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            format!("{}/v1/traces", collector.endpoint()),
+        )
         .env("CI_SECRETS_OTEL_FLUSH_TIMEOUT_MS", "20000")
         .output()
         .unwrap();
     assert_ne!(code(&output), 0);
     let exported = spans(&collector.received());
-    let run = exported.iter().find(|e| e.span.name == "run").expect("a run span");
+    let run = exported
+        .iter()
+        .find(|e| e.span.name == "run")
+        .expect("a run span");
     // OTLP status code 2 is ERROR.
     assert_eq!(run.span.status.as_ref().map(|status| status.code), Some(2));
-    assert!(run.span.parent_span_id.is_empty(), "no TRACEPARENT: run is a root");
+    assert!(
+        run.span.parent_span_id.is_empty(),
+        "no TRACEPARENT: run is a root"
+    );
 }
 
 #[test]
@@ -308,7 +375,10 @@ fn a_disabled_sdk_exports_nothing_even_with_an_endpoint() {
 fn an_unreachable_collector_costs_one_warning_within_the_flush_budget() {
     let project = project();
     // A port nobody listens on: bind, note the address, close.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let started = Instant::now();
     let output = cli(&project)
         .args(["resolve", "--job", "deploy", "--format", "json"])
@@ -318,7 +388,10 @@ fn an_unreachable_collector_costs_one_warning_within_the_flush_budget() {
     let elapsed = started.elapsed();
     assert_resolved(&output);
     let stderr = stderr(&output);
-    let warnings: Vec<&str> = stderr.lines().filter(|line| line.contains("warning")).collect();
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.contains("warning"))
+        .collect();
     assert_eq!(warnings.len(), 1, "{stderr}");
     assert!(warnings[0].starts_with("ci-secrets: warning: "), "{stderr}");
     assert!(warnings[0].contains("OTLP collector"), "{stderr}");
@@ -336,14 +409,20 @@ fn a_collector_that_never_answers_is_abandoned_at_the_flush_budget() {
     let started = Instant::now();
     let output = cli(&project)
         .args(["resolve", "--job", "deploy", "--format", "json"])
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{}", silent.local_addr().unwrap()))
+        .env(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            format!("http://{}", silent.local_addr().unwrap()),
+        )
         .env("CI_SECRETS_OTEL_FLUSH_TIMEOUT_MS", "300")
         .output()
         .unwrap();
     let elapsed = started.elapsed();
     assert_resolved(&output);
     let stderr = stderr(&output);
-    let warnings: Vec<&str> = stderr.lines().filter(|line| line.contains("warning")).collect();
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.contains("warning"))
+        .collect();
     assert_eq!(
         warnings,
         ["ci-secrets: warning: traces were not flushed to the OTLP collector within 300 ms"],
@@ -366,8 +445,13 @@ fn an_unsupported_protocol_is_one_warning_and_no_export() {
         .unwrap();
     assert_resolved(&output);
     assert_eq!(
-        stderr(&output).lines().filter(|line| line.contains("warning")).collect::<Vec<_>>(),
-        ["ci-secrets: warning: traces are not exported: OTEL_EXPORTER_OTLP_PROTOCOL=grpc is not supported; only http/protobuf is"]
+        stderr(&output)
+            .lines()
+            .filter(|line| line.contains("warning"))
+            .collect::<Vec<_>>(),
+        [
+            "ci-secrets: warning: traces are not exported: OTEL_EXPORTER_OTLP_PROTOCOL=grpc is not supported; only http/protobuf is"
+        ]
     );
     assert!(collector.received().is_empty());
 }
@@ -376,7 +460,16 @@ fn an_unsupported_protocol_is_one_warning_and_no_export() {
 fn json_logs_are_structured_and_value_free() {
     let project = project();
     let output = cli(&project)
-        .args(["-vv", "--log-format", "json", "resolve", "--job", "deploy", "--format", "json"])
+        .args([
+            "-vv",
+            "--log-format",
+            "json",
+            "resolve",
+            "--job",
+            "deploy",
+            "--format",
+            "json",
+        ])
         .output()
         .unwrap();
     assert_resolved(&output);
@@ -387,8 +480,15 @@ fn json_logs_are_structured_and_value_free() {
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
     // The span close events carry the span's fields for log shippers.
-    let provider_closed = events.iter().find(|event| event["span"]["name"] == "provider").expect("a provider span event");
+    let provider_closed = events
+        .iter()
+        .find(|event| event["span"]["name"] == "provider")
+        .expect("a provider span event");
     assert_eq!(provider_closed["span"]["provider"], "testkv");
     assert_eq!(provider_closed["span"]["secrets"], 2);
-    assert!(events.iter().all(|event| event["level"].is_string() && event["timestamp"].is_string()));
+    assert!(
+        events
+            .iter()
+            .all(|event| event["level"].is_string() && event["timestamp"].is_string())
+    );
 }

@@ -35,6 +35,9 @@ pub enum TelemetryError {
     /// example, an endpoint that is not a URL).
     #[error("cannot set up the OTLP exporter: {0}")]
     Setup(String),
+    /// The pipeline failed to stop for another reason.
+    #[error("the trace pipeline did not shut down cleanly: {0}")]
+    Shutdown(String),
     /// Some spans were rejected or could not be sent.
     #[error("{spans} spans were not exported to the OTLP collector: {cause}")]
     Export {
@@ -54,5 +57,7 @@ pub enum TelemetryError {
 }
 
 fn cause_suffix(cause: Option<&str>) -> String {
-    cause.map(|cause| format!(" (last error: {cause})")).unwrap_or_default()
+    cause
+        .map(|cause| format!(" (last error: {cause})"))
+        .unwrap_or_default()
 }

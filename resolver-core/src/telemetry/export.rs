@@ -118,17 +118,16 @@ impl TraceExport {
     pub fn shutdown(self) -> Result<(), TelemetryError> {
         let flushed = self.provider.shutdown_with_timeout(self.flush_timeout);
         let cause = self.health.last_failure();
-        match flushed {
-            Ok(()) => {}
-            Err(OTelSdkError::Timeout(timeout)) => {
-                return Err(TelemetryError::FlushTimeout { timeout, cause });
-            }
-            Err(other) => {
-                return Err(TelemetryError::Export {
-                    spans: self.health.lost_spans(),
-                    cause: cause.unwrap_or_else(|| other.to_string()),
+        if let Err(err) = flushed {
+            // The provider folds the processor's timeout into a text; an
+            // export still under way is the structured sign of it.
+            if self.health.exporting() || matches!(err, OTelSdkError::Timeout(_)) {
+                return Err(TelemetryError::FlushTimeout {
+                    timeout: self.flush_timeout,
+                    cause,
                 });
             }
+            return Err(TelemetryError::Shutdown(err.to_string()));
         }
         match self.health.lost_spans() {
             0 => Ok(()),
@@ -151,7 +150,9 @@ struct AccountedExporter {
 impl SpanExporter for AccountedExporter {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         let spans = batch.len() as u64;
+        self.health.set_exporting(true);
         let exported = self.inner.export(batch).await;
+        self.health.set_exporting(false);
         if let Err(err) = &exported {
             self.health.record_lost(spans);
             if self.health.last_failure().is_none() {

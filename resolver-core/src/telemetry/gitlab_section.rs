@@ -63,7 +63,13 @@ impl<W: Write> GitLabSection<W> {
     pub fn open(mut writer: W, name: &str, header: &str) -> Self {
         let name: String = name
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         let header: String = header.chars().filter(|c| !c.is_control()).collect();
         // The job log is best effort: a closed stderr must not fail the job.
@@ -132,8 +138,12 @@ mod tests {
 
     #[test]
     fn only_gitlab_ci_true_counts_as_gitlab() {
-        assert!(in_gitlab(&|name: &str| (name == "GITLAB_CI").then(|| "true".to_string())));
-        assert!(!in_gitlab(&|name: &str| (name == "GITLAB_CI").then(|| "false".to_string())));
+        assert!(in_gitlab(
+            &|name: &str| (name == "GITLAB_CI").then(|| "true".to_string())
+        ));
+        assert!(!in_gitlab(
+            &|name: &str| (name == "GITLAB_CI").then(|| "false".to_string())
+        ));
         assert!(!in_gitlab(&|_: &str| None));
     }
 }

@@ -31,7 +31,10 @@ pub(crate) struct BlockingHttpClient {
 
 impl BlockingHttpClient {
     /// A client whose requests each end within `timeout`.
-    pub(crate) fn new(timeout: Duration, health: Arc<ExportHealth>) -> Result<Self, TelemetryError> {
+    pub(crate) fn new(
+        timeout: Duration,
+        health: Arc<ExportHealth>,
+    ) -> Result<Self, TelemetryError> {
         // reqwest's blocking client owns a small runtime that must not be
         // created (or dropped) inside another runtime: build it on a thread
         // of its own, as the OTLP crate does for its built-in client.
@@ -60,9 +63,7 @@ impl BlockingHttpClient {
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
         let mut body = Vec::new();
-        response
-            .take(MAX_RESPONSE_BYTES)
-            .read_to_end(&mut body)?;
+        response.take(MAX_RESPONSE_BYTES).read_to_end(&mut body)?;
         let mut out = Response::builder().status(status).body(Bytes::from(body))?;
         *out.headers_mut() = headers;
         Ok(out)
@@ -75,7 +76,8 @@ impl HttpClient for BlockingHttpClient {
         let sent = self.send(request);
         match &sent {
             Ok(response) if !response.status().is_success() => {
-                self.health.record_failure(format!("the collector answered HTTP {}", response.status()));
+                self.health
+                    .record_failure(format!("the collector answered HTTP {}", response.status()));
             }
             Ok(_) => {}
             Err(err) => self.health.record_failure(describe(err.as_ref())),

@@ -41,5 +41,5 @@ pub use export::TraceExport;
 pub use gitlab_section::{GitLabSection, SECTION_NAME};
 pub use progress::{ProgressReporter, suspend_progress};
 pub use resource::{DEFAULT_SERVICE_NAME, GITLAB_ATTRIBUTES};
-pub use root_span::run_span;
+pub use root_span::{run_span, traceparent_of};
 pub use settings::{DEFAULT_FLUSH_TIMEOUT, ExportSettings, FLUSH_TIMEOUT_VARIABLE};

@@ -46,9 +46,11 @@ impl ProgressReporter {
         }
         // The template is a constant, so it parses; fall back to the
         // default style rather than fail a run over a progress bar.
-        let style = ProgressStyle::with_template("{spinner} resolving secrets [{bar:30}] {pos}/{len} ({elapsed})")
-            .map(|style| style.progress_chars("=> "))
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
+        let style = ProgressStyle::with_template(
+            "{spinner} resolving secrets [{bar:30}] {pos}/{len} ({elapsed})",
+        )
+        .map(|style| style.progress_chars("=> "))
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
             .with_style(style)
             .with_finish(ProgressFinish::AndClear);

@@ -79,14 +79,22 @@ mod tests {
     }
 
     fn get(resource: &Resource, key: &'static str) -> Option<String> {
-        resource.get(&Key::from_static_str(key)).map(|value: Value| value.to_string())
+        resource
+            .get(&Key::from_static_str(key))
+            .map(|value: Value| value.to_string())
     }
 
     #[test]
     fn defaults_name_the_service_and_its_version() {
         let resource = with_env(&[]);
-        assert_eq!(get(&resource, "service.name").as_deref(), Some("ci-secrets"));
-        assert_eq!(get(&resource, "service.version").as_deref(), Some(env!("CARGO_PKG_VERSION")));
+        assert_eq!(
+            get(&resource, "service.name").as_deref(),
+            Some("ci-secrets")
+        );
+        assert_eq!(
+            get(&resource, "service.version").as_deref(),
+            Some(env!("CARGO_PKG_VERSION"))
+        );
         assert_eq!(get(&resource, "cicd.pipeline.run.id"), None);
     }
 
@@ -97,14 +105,26 @@ mod tests {
             ("CI_PIPELINE_ID", "77"),
             ("CI_PROJECT_PATH", "group/app"),
         ]);
-        assert_eq!(get(&resource, "cicd.pipeline.task.run.id").as_deref(), Some("4242"));
-        assert_eq!(get(&resource, "cicd.pipeline.run.id").as_deref(), Some("77"));
-        assert_eq!(get(&resource, "gitlab.project.path").as_deref(), Some("group/app"));
+        assert_eq!(
+            get(&resource, "cicd.pipeline.task.run.id").as_deref(),
+            Some("4242")
+        );
+        assert_eq!(
+            get(&resource, "cicd.pipeline.run.id").as_deref(),
+            Some("77")
+        );
+        assert_eq!(
+            get(&resource, "gitlab.project.path").as_deref(),
+            Some("group/app")
+        );
     }
 
     #[test]
     fn otel_service_name_overrides_the_default() {
         let resource = with_env(&[("OTEL_SERVICE_NAME", "deploy-secrets")]);
-        assert_eq!(get(&resource, "service.name").as_deref(), Some("deploy-secrets"));
+        assert_eq!(
+            get(&resource, "service.name").as_deref(),
+            Some("deploy-secrets")
+        );
     }
 }

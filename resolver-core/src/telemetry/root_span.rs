@@ -25,17 +25,32 @@ use super::settings::{Env, process_env};
 /// span.record("otel.status_code", "ERROR");
 /// ```
 pub fn run_span(command: &str) -> tracing::Span {
-    let span = tracing::info_span!(
-        "run",
-        command,
-        "otel.status_code" = tracing::field::Empty,
-    );
+    let span = tracing::info_span!("run", command, "otel.status_code" = tracing::field::Empty,);
     if let Some(parent) = parent_context(&process_env) {
         // Fails only when nothing exports spans (no OpenTelemetry layer, or
         // the span is filtered out), and then there is no trace to continue.
         let _ = span.set_parent(parent);
     }
     span
+}
+
+/// The W3C `traceparent` of `span`, for a child process's `TRACEPARENT`
+/// so that its own traces nest under ours. `None` when spans are not
+/// exported (the child then inherits our environment unchanged).
+///
+/// ```
+/// let span = tracing::info_span!("exec");
+/// // No OpenTelemetry layer in this example: nothing to propagate.
+/// assert_eq!(ci_secrets_core::telemetry::traceparent_of(&span), None);
+/// ```
+pub fn traceparent_of(span: &tracing::Span) -> Option<String> {
+    let context = span.context();
+    if !context.span().span_context().is_valid() {
+        return None;
+    }
+    let mut carrier = HashMap::new();
+    TraceContextPropagator::new().inject_context(&context, &mut carrier);
+    carrier.remove("traceparent")
 }
 
 /// The remote parent from `TRACEPARENT`/`TRACESTATE`, if valid.
@@ -46,11 +61,7 @@ fn parent_context(env: Env<'_>) -> Option<Context> {
         carrier.insert("tracestate".to_string(), tracestate);
     }
     let context = TraceContextPropagator::new().extract(&carrier);
-    context
-        .span()
-        .span_context()
-        .is_valid()
-        .then_some(context)
+    context.span().span_context().is_valid().then_some(context)
 }
 
 #[cfg(test)]
@@ -69,10 +80,42 @@ mod tests {
         let context = parent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01").unwrap();
         let span = context.span();
         let remote = span.span_context();
-        assert_eq!(remote.trace_id(), TraceId::from_hex("0af7651916cd43dd8448eb211c80319c").unwrap());
-        assert_eq!(remote.span_id(), SpanId::from_hex("b7ad6b7169203331").unwrap());
+        assert_eq!(
+            remote.trace_id(),
+            TraceId::from_hex("0af7651916cd43dd8448eb211c80319c").unwrap()
+        );
+        assert_eq!(
+            remote.span_id(),
+            SpanId::from_hex("b7ad6b7169203331").unwrap()
+        );
         assert!(remote.is_remote());
         assert!(remote.is_sampled());
+    }
+
+    #[test]
+    fn a_child_process_gets_the_traceparent_of_the_given_span() {
+        use opentelemetry::trace::TracerProvider as _;
+        use tracing_subscriber::layer::SubscriberExt as _;
+
+        // Spans recorded, nothing exported.
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("test"));
+        let subscriber = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::with_default(subscriber, || {
+            let parent = parent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01").unwrap();
+            let run = tracing::info_span!("run");
+            run.set_parent(parent).unwrap();
+            let exec = run.in_scope(|| tracing::info_span!("exec"));
+            let traceparent = traceparent_of(&exec).unwrap();
+            let fields: Vec<&str> = traceparent.split('-').collect();
+            assert_eq!(fields[0], "00");
+            assert_eq!(
+                fields[1], "0af7651916cd43dd8448eb211c80319c",
+                "the same trace"
+            );
+            assert_ne!(fields[2], "b7ad6b7169203331", "a new span: exec's");
+            assert_eq!(fields[3], "01");
+        });
     }
 
     #[test]

@@ -76,16 +76,23 @@ impl ExportSettings {
         if !endpoint_set {
             return Ok(None);
         }
-        if let Some((variable, value)) =
-            first_set(env, &["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"])
-        {
+        if let Some((variable, value)) = first_set(
+            env,
+            &[
+                "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+                "OTEL_EXPORTER_OTLP_PROTOCOL",
+            ],
+        ) {
             if value.trim() != HTTP_PROTOBUF {
                 return Err(TelemetryError::UnsupportedProtocol { variable, value });
             }
         }
         let request_timeout = match first_set(
             env,
-            &["OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"],
+            &[
+                "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+                "OTEL_EXPORTER_OTLP_TIMEOUT",
+            ],
         ) {
             Some((variable, value)) => milliseconds(variable, value)?,
             None => DEFAULT_REQUEST_TIMEOUT,
@@ -133,14 +140,22 @@ mod tests {
     #[test]
     fn no_endpoint_means_no_export() {
         assert_eq!(settings(&[]).unwrap(), None);
-        assert_eq!(settings(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "")]).unwrap(), None);
+        assert_eq!(
+            settings(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "")]).unwrap(),
+            None
+        );
         assert_eq!(settings(&[("OTEL_SERVICE_NAME", "x")]).unwrap(), None);
     }
 
     #[test]
     fn either_endpoint_variable_enables_export_with_defaults() {
-        for name in ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] {
-            let found = settings(&[(name, "http://collector:4318")]).unwrap().unwrap();
+        for name in [
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        ] {
+            let found = settings(&[(name, "http://collector:4318")])
+                .unwrap()
+                .unwrap();
             assert_eq!(found.flush_timeout, DEFAULT_FLUSH_TIMEOUT);
             assert_eq!(found.request_timeout, DEFAULT_REQUEST_TIMEOUT);
         }
@@ -149,9 +164,19 @@ mod tests {
     #[test]
     fn disabled_sdk_or_none_exporter_wins_over_an_endpoint() {
         let endpoint = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318");
-        assert_eq!(settings(&[endpoint, ("OTEL_SDK_DISABLED", "TRUE")]).unwrap(), None);
-        assert_eq!(settings(&[endpoint, ("OTEL_TRACES_EXPORTER", "none")]).unwrap(), None);
-        assert!(settings(&[endpoint, ("OTEL_TRACES_EXPORTER", "otlp")]).unwrap().is_some());
+        assert_eq!(
+            settings(&[endpoint, ("OTEL_SDK_DISABLED", "TRUE")]).unwrap(),
+            None
+        );
+        assert_eq!(
+            settings(&[endpoint, ("OTEL_TRACES_EXPORTER", "none")]).unwrap(),
+            None
+        );
+        assert!(
+            settings(&[endpoint, ("OTEL_TRACES_EXPORTER", "otlp")])
+                .unwrap()
+                .is_some()
+        );
         assert!(matches!(
             settings(&[endpoint, ("OTEL_TRACES_EXPORTER", "zipkin")]),
             Err(TelemetryError::UnsupportedExporter { .. })
@@ -161,7 +186,11 @@ mod tests {
     #[test]
     fn only_http_protobuf_is_accepted_and_the_signal_variable_wins() {
         let endpoint = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318");
-        assert!(settings(&[endpoint, ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")]).unwrap().is_some());
+        assert!(
+            settings(&[endpoint, ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")])
+                .unwrap()
+                .is_some()
+        );
         let err = settings(&[endpoint, ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]).unwrap_err();
         assert_eq!(
             err.to_string(),

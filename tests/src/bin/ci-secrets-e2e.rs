@@ -7,6 +7,7 @@ fn main() -> ExitCode {
     std::hint::black_box([
         ci_secrets_provider_akeyless::registration(),
         ci_secrets_provider_vault::registration(),
+        ci_secrets_provider_aws::registration(),
         ci_secrets_e2e::test_provider::registration(),
     ]);
     ci_secrets::run(std::env::args_os())

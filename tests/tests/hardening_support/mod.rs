@@ -331,9 +331,13 @@ impl TestPki {
         let ca_key = rcgen::KeyPair::generate().unwrap();
         let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
         ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        // A distinct name per CA: a client that trusts another test CA must
+        // see an unknown issuer, not a known one with a bad signature.
+        static SERIAL: AtomicUsize = AtomicUsize::new(0);
+        let serial = SERIAL.fetch_add(1, Ordering::SeqCst);
         ca_params
             .distinguished_name
-            .push(rcgen::DnType::CommonName, "ci-secrets hardening test CA");
+            .push(rcgen::DnType::CommonName, format!("ci-secrets hardening test CA {serial}"));
         let ca_cert = ca_params.self_signed(&ca_key).unwrap();
         let issuer = rcgen::Issuer::new(ca_params, ca_key);
         let server_key = rcgen::KeyPair::generate().unwrap();
