@@ -86,8 +86,16 @@ impl KeyMaterial {
             .map_err(|err| BenchError::KeyMaterial(err.to_string()))?;
         let key_pair =
             rcgen::KeyPair::generate().map_err(|err| BenchError::KeyMaterial(err.to_string()))?;
-        let csr_pem = rcgen::CertificateParams::new(vec![format!("app.{PKI_DOMAIN}")])
-            .and_then(|params| params.serialize_request(&key_pair))
+        let common_name = format!("app.{PKI_DOMAIN}");
+        let csr_pem = rcgen::CertificateParams::new(vec![common_name.clone()])
+            .and_then(|mut params| {
+                // rcgen's default subject is "rcgen self signed cert", which
+                // no issuer allows.
+                let mut subject = rcgen::DistinguishedName::new();
+                subject.push(rcgen::DnType::CommonName, common_name);
+                params.distinguished_name = subject;
+                params.serialize_request(&key_pair)
+            })
             .and_then(|csr| csr.pem())
             .map_err(|err| BenchError::KeyMaterial(err.to_string()))?;
         Ok(Self {

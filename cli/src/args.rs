@@ -46,6 +46,12 @@ pub enum Command {
     Exec(ExecArgs),
     /// Validate `secrets:` as GitLab does, without any network call.
     Validate(ValidateArgs),
+    /// Show how a job's secrets would be resolved (identities, items,
+    /// deliveries, expected API calls), without any network call or value.
+    Plan(PlanArgs),
+    /// Check each identity of a job (DNS, TCP, TLS, login, permission to
+    /// describe each item) without fetching any value.
+    Doctor(DoctorArgs),
     /// List the providers built into this binary and the keys each accepts.
     Providers(FormatArgs),
     /// Show the effective configuration and where each value comes from.
@@ -119,6 +125,24 @@ pub struct ExecArgs {
 pub enum ReportFormat {
     Text,
     Json,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
 }
 
 #[derive(Debug, Args)]

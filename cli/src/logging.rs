@@ -75,6 +75,8 @@ pub fn run_span(command: &Command) -> tracing::Span {
         Command::Resolve(_) => "resolve",
         Command::Exec(_) => "exec",
         Command::Validate(_) => "validate",
+        Command::Plan(_) => "plan",
+        Command::Doctor(_) => "doctor",
         Command::Providers(_) => "providers",
         Command::Config(_) => "config",
         Command::Emulator(_) => "emulator",

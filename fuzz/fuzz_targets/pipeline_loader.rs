@@ -10,6 +10,7 @@ use libfuzzer_sys::fuzz_target;
 static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
 
 fuzz_target!(|data: &[u8]| {
-    let dir = DIR.get_or_init(|| tempfile::tempdir().unwrap_or_else(|err| panic!("tempdir: {err}")));
+    let dir =
+        DIR.get_or_init(|| tempfile::tempdir().unwrap_or_else(|err| panic!("tempdir: {err}")));
     ci_secrets_fuzz::pipeline_loader(data, dir.path());
 });

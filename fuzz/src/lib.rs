@@ -29,7 +29,10 @@ pub fn pipeline_loader(data: &[u8], dir: &Path) {
     let main = parts.remove(0);
     let path = dir.join(".gitlab-ci.yml");
     write(&path, main);
-    for (name, part) in INCLUDED_NAMES.iter().zip(parts.iter().chain(std::iter::repeat(&&b""[..]))) {
+    for (name, part) in INCLUDED_NAMES
+        .iter()
+        .zip(parts.iter().chain(std::iter::repeat(&&b""[..])))
+    {
         write(&dir.join(name), part);
     }
     if let Ok(pipeline) = load_pipeline(&path) {
@@ -63,7 +66,9 @@ pub fn validator(data: &[u8]) {
 /// `[A-Za-z_][A-Za-z0-9_]*`.
 fn name_rule(name: &str) -> bool {
     let mut bytes = name.bytes();
-    bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+    bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
@@ -80,8 +85,17 @@ pub fn expansion(data: &[u8]) {
         .filter_map(|line| line.split_once('='))
         .map(|(name, value)| (name.to_string(), value.to_string()))
         .collect();
-    let lookup = |name: &str| vars.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-    assert_eq!(expand(input, lookup), expand_model(input, &vars), "{input:?} with {vars:?}");
+    let lookup = |name: &str| {
+        vars.iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(
+        expand(input, lookup),
+        expand_model(input, &vars),
+        "{input:?} with {vars:?}"
+    );
 }
 
 /// The same model as `resolver-core/tests/expansion.rs`: a character-level
@@ -94,7 +108,11 @@ fn expand_model(input: &str, vars: &[(String, String)]) -> String {
         if name.len() == 1 && "*#@!?-0123456789".contains(name) {
             return String::new();
         }
-        vars.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
+        vars.iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
     };
     let special = |c: char| "*#$@!?-0123456789".contains(c);
     let chars: Vec<char> = input.chars().collect();
@@ -113,7 +131,9 @@ fn expand_model(input: &str, vars: &[(String, String)]) -> String {
                 i += 4;
             } else if let Some(close) = chars[i + 2..].iter().position(|&c| c == '}') {
                 if close > 0 {
-                    out.push_str(&lookup(&chars[i + 2..i + 2 + close].iter().collect::<String>()));
+                    out.push_str(&lookup(
+                        &chars[i + 2..i + 2 + close].iter().collect::<String>(),
+                    ));
                 }
                 i += close + 3;
             } else {
@@ -123,11 +143,16 @@ fn expand_model(input: &str, vars: &[(String, String)]) -> String {
             out.push_str(&lookup(&next.to_string()));
             i += 2;
         } else {
-            let len = chars[i + 1..].iter().take_while(|c| c.is_ascii_alphanumeric() || **c == '_').count();
+            let len = chars[i + 1..]
+                .iter()
+                .take_while(|c| c.is_ascii_alphanumeric() || **c == '_')
+                .count();
             if len == 0 {
                 out.push('$');
             } else {
-                out.push_str(&lookup(&chars[i + 1..i + 1 + len].iter().collect::<String>()));
+                out.push_str(&lookup(
+                    &chars[i + 1..i + 1 + len].iter().collect::<String>(),
+                ));
             }
             i += 1 + len;
         }
@@ -169,10 +194,18 @@ impl MaskScenario {
             if tail.len() < len {
                 return None;
             }
-            values.push(tail[..len].iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()]).collect());
+            values.push(
+                tail[..len]
+                    .iter()
+                    .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()])
+                    .collect(),
+            );
             rest = &tail[len..];
         }
-        let plan_end = rest.iter().position(|&b| b == 0xFF).unwrap_or(rest.len().min(8));
+        let plan_end = rest
+            .iter()
+            .position(|&b| b == 0xFF)
+            .unwrap_or(rest.len().min(8));
         let plan = &rest[..plan_end];
         let stream = rest.get(plan_end + 1..).unwrap_or_default();
         let chunks: Vec<usize> = plan.iter().map(|b| usize::from(b & 0x3F) + 1).collect();
@@ -211,7 +244,13 @@ impl MaskScenario {
             let size = self.chunks[index % self.chunks.len()];
             let end = (at + size).min(self.stream.len());
             out.extend(masker.feed(&self.stream[at..end]));
-            if pause && self.pauses.get(index % self.pauses.len().max(1)).copied().unwrap_or(false) {
+            if pause
+                && self
+                    .pauses
+                    .get(index % self.pauses.len().max(1))
+                    .copied()
+                    .unwrap_or(false)
+            {
                 out.extend(masker.flush_pause());
             }
             at = end;
@@ -224,7 +263,13 @@ impl MaskScenario {
     /// The mask set of the values, named `V0`, `V1`, ...
     pub fn mask_set(&self) -> MaskSet {
         let names: Vec<String> = (0..self.values.len()).map(|i| format!("V{i}")).collect();
-        MaskSet::new(names.iter().map(String::as_str).zip(self.values.iter().map(Vec::as_slice))).0
+        MaskSet::new(
+            names
+                .iter()
+                .map(String::as_str)
+                .zip(self.values.iter().map(Vec::as_slice)),
+        )
+        .0
     }
 }
 
@@ -237,7 +282,11 @@ pub fn masker(data: &[u8]) {
     };
     let set = scenario.mask_set();
     let whole = set.mask_all(&scenario.stream);
-    assert_eq!(scenario.streamed(&set, false), whole, "chunked output differs from mask_all: {scenario:?}");
+    assert_eq!(
+        scenario.streamed(&set, false),
+        whole,
+        "chunked output differs from mask_all: {scenario:?}"
+    );
     assert_no_value(&whole, &scenario);
     let paused = scenario.streamed(&set, true);
     assert_no_value(&paused, &scenario);
@@ -249,14 +298,20 @@ pub fn masker_pauses_change_nothing(data: &[u8]) {
         return;
     };
     let set = scenario.mask_set();
-    assert_eq!(scenario.streamed(&set, true), set.mask_all(&scenario.stream), "flushing at pauses changed the output: {scenario:?}");
+    assert_eq!(
+        scenario.streamed(&set, true),
+        set.mask_all(&scenario.stream),
+        "flushing at pauses changed the output: {scenario:?}"
+    );
 }
 
 fn assert_no_value(output: &[u8], scenario: &MaskScenario) {
     debug_assert!(MASK.iter().all(|b| !ALPHABET.contains(b)));
     for value in &scenario.values {
         assert!(
-            !output.windows(value.len()).any(|window| window == value.as_slice()),
+            !output
+                .windows(value.len())
+                .any(|window| window == value.as_slice()),
             "value {value:?} passed the masker: {:?} from {scenario:?}",
             String::from_utf8_lossy(output)
         );

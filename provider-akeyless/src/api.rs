@@ -218,11 +218,17 @@ impl AkeylessApi {
                 server_text: response.error_text(secrets),
             });
         }
+        // The shared layer's message names the operation, status and parse
+        // position; keep only that part after the label we prefix again.
         response
             .json(&operation.label())
             .map_err(|err| Failure::Malformed {
                 operation,
-                detail: err.message().to_string(),
+                detail: err
+                    .message()
+                    .strip_prefix(operation.label().as_str())
+                    .map(|rest| rest.trim_start().to_string())
+                    .unwrap_or_else(|| err.message().to_string()),
             })
     }
 

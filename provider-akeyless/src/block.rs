@@ -274,7 +274,10 @@ pub(crate) fn decode_gateway_ca(text: &str) -> Result<Vec<u8>, Failure> {
     }
     let compact: String = trimmed.split_whitespace().collect();
     match STANDARD.decode(compact) {
-        Ok(decoded) if decoded.trim_ascii_start().starts_with(b"-----BEGIN") => Ok(decoded),
+        // Trimmed like the PEM form, so both spellings of one CA are one identity.
+        Ok(decoded) if decoded.trim_ascii_start().starts_with(b"-----BEGIN") => {
+            Ok(decoded.trim_ascii().to_vec())
+        }
         _ => Err(Failure::InvalidField {
             key: "gateway_ca_certificate",
             reason: "is neither a PEM certificate nor base64 of one".to_string(),
@@ -347,7 +350,7 @@ mod tests {
         assert_eq!(decode_gateway_ca(pem).unwrap(), pem.trim().as_bytes());
         let encoded = STANDARD.encode(pem);
         let wrapped = format!("{}\n{}", &encoded[..20], &encoded[20..]);
-        assert_eq!(decode_gateway_ca(&wrapped).unwrap(), pem.as_bytes());
+        assert_eq!(decode_gateway_ca(&wrapped).unwrap(), pem.trim().as_bytes());
         let err = decode_gateway_ca("bm90IGEgY2VydA==").unwrap_err();
         assert!(
             err.to_string()

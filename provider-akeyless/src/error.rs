@@ -109,7 +109,7 @@ pub(crate) enum Failure {
     },
 
     /// A 2xx answer did not have the expected shape.
-    #[error("{} answered with an unexpected body: {detail}", operation.label())]
+    #[error("{} {detail}", operation.label())]
     Malformed {
         operation: Operation,
         detail: String,

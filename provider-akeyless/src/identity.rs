@@ -288,7 +288,7 @@ fn token_and_lifetime(output: AuthOutput) -> Result<(SecretString, Duration), Fa
         .filter(|token| !token.is_empty())
         .ok_or_else(|| Failure::Malformed {
             operation: Operation::Auth,
-            detail: "the answer holds no token".to_string(),
+            detail: "answered without a token".to_string(),
         })?;
     let expires_at = output
         .expiration

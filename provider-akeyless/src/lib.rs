@@ -28,6 +28,7 @@ mod api;
 mod auth;
 mod block;
 mod data_key;
+mod diagnostics;
 mod env;
 mod error;
 mod fetch;
@@ -35,8 +36,8 @@ mod identity;
 
 use async_trait::async_trait;
 use ci_secrets_provider_api::{
-    BlockForms, Provider, ProviderConfig, ProviderError, ProviderRegistration, ResolveContext,
-    SecretRequest, SecretResult,
+    BlockForms, Check, Provider, ProviderConfig, ProviderError, ProviderRegistration,
+    ResolveContext, SecretPlan, SecretRequest, SecretResult,
 };
 use tracing::Instrument as _;
 
@@ -146,6 +147,17 @@ impl Provider for AkeylessProvider {
         fetch::resolve_all(&self.logins, &self.default_api_url, ctx, requests)
             .instrument(span)
             .await
+    }
+
+    /// One `/auth` per identity, a listing or describe per name, static
+    /// reads batched (see the `diagnostics` module).
+    fn plan(&self, ctx: &ResolveContext, requests: &[SecretRequest]) -> Vec<SecretPlan> {
+        diagnostics::plan(ctx, &self.default_api_url, requests)
+    }
+
+    /// A login, then one `/describe-item` per item; no value is fetched.
+    async fn diagnose(&self, ctx: &ResolveContext, requests: &[SecretRequest]) -> Vec<Check> {
+        diagnostics::diagnose(ctx, &self.default_api_url, requests).await
     }
 }
 

@@ -223,7 +223,7 @@ async fn a_malformed_body_is_a_protocol_error() {
     assert_eq!(err.kind(), ErrorKind::Protocol);
     assert!(
         err.to_string()
-            .starts_with("POST /get-secret-value answered with an unexpected body"),
+            .starts_with("POST /get-secret-value answered HTTP 200 with a body that is not the expected JSON"),
         "{err}"
     );
 }

@@ -417,11 +417,17 @@ impl HttpClient {
             }
             let delay = server_delay.unwrap_or_else(|| self.backoff(attempt));
             if Instant::now() + delay >= ctx.deadline() {
-                // Sleeping would pass the deadline: report what we have now.
-                return match outcome {
-                    Ok(response) => Ok(response),
-                    Err(failure) => Err(failure.into_error(what, ctx)),
+                // Sleeping would pass the deadline: say so, with the last answer.
+                let last = match outcome {
+                    Ok(response) => format!("HTTP {}", response.status),
+                    Err(failure) => failure.into_error(what, ctx).message().to_string(),
                 };
+                return Err(ProviderError::new(
+                    ErrorKind::Deadline,
+                    format!(
+                        "{what}: gave up after {attempt} attempt(s), the resolution deadline leaves no time to retry (last: {last})"
+                    ),
+                ));
             }
             tracing::debug!(operation = what, attempt, delay_ms = delay.as_millis() as u64, "retrying");
             self.metrics.record_retry();

@@ -12,6 +12,8 @@
 //! - [`ProviderError`] and [`ErrorKind`]: errors a caller can branch on.
 //! - [`HttpFactory`] and [`HttpClient`]: the shared HTTP layer with timeouts,
 //!   retries, a body cap and TLS roots, so every provider behaves alike.
+//! - [`diagnostics`]: what a provider tells `ci-secrets plan` and checks for
+//!   `ci-secrets doctor` ([`SecretPlan`], [`Identity`], [`Check`]).
 //!
 //! ```
 //! use ci_secrets_provider_api::{registered_providers, SecretValue};
@@ -21,6 +23,7 @@
 //! let _keys: Vec<&str> = registered_providers().iter().map(|r| r.key).collect();
 //! ```
 
+pub mod diagnostics;
 pub mod error;
 pub mod http;
 pub mod metrics;
@@ -29,6 +32,7 @@ pub mod registry;
 pub mod secret;
 
 pub use async_trait::async_trait;
+pub use diagnostics::{Check, Identity, PlannedCall, SecretPlan};
 pub use error::{ErrorKind, ProviderError};
 pub use http::{
     HttpClient, HttpFactory, HttpResponse, HttpSettings, RetryMode, scrub, status_kind,

@@ -9,6 +9,7 @@ use secrecy::SecretString;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::diagnostics::{Check, SecretPlan};
 use crate::error::{ErrorKind, ProviderError};
 use crate::http::HttpFactory;
 use crate::metrics::Metrics;
@@ -517,4 +518,57 @@ pub trait Provider: Send + Sync + fmt::Debug {
     /// the operation and the server's status, and never hold a value or a
     /// credential.
     async fn resolve(&self, ctx: &ResolveContext, requests: &[SecretRequest]) -> Vec<SecretResult>;
+
+    /// Describes how each request would be resolved, without any network
+    /// call: its identity, its item and the calls a resolution is expected
+    /// to make (`ci-secrets plan`). Returns exactly one plan per request, in
+    /// order; a request that cannot work gets [`SecretPlan::invalid`].
+    ///
+    /// The default, for providers that do not implement it, is
+    /// [`SecretPlan::unknown`] for every request.
+    ///
+    /// ```
+    /// # use ci_secrets_provider_api::{async_trait, Provider, ResolveContext, SecretRequest, SecretResult};
+    /// #[derive(Debug)]
+    /// struct Quiet;
+    /// #[async_trait]
+    /// impl Provider for Quiet {
+    ///     async fn resolve(&self, _: &ResolveContext, _: &[SecretRequest]) -> Vec<SecretResult> {
+    ///         Vec::new()
+    ///     }
+    /// }
+    /// let ctx = ResolveContext::builder("j").build();
+    /// let plans = Quiet.plan(&ctx, &[SecretRequest::new("A", serde_json::Value::Null)]);
+    /// assert!(plans[0].identity.is_none());
+    /// ```
+    fn plan(&self, _ctx: &ResolveContext, requests: &[SecretRequest]) -> Vec<SecretPlan> {
+        requests.iter().map(|_| SecretPlan::unknown()).collect()
+    }
+
+    /// Checks one identity the way a resolution would use it, without
+    /// fetching any value (`ci-secrets doctor`): typically the login, then
+    /// the permission to describe each item. `requests` are the secrets that
+    /// [`Provider::plan`] gave this one identity. The core has already
+    /// checked DNS, TCP and TLS to the identity's endpoint.
+    ///
+    /// The default has no provider-specific checks.
+    ///
+    /// ```
+    /// # use ci_secrets_provider_api::{async_trait, Provider, ResolveContext, SecretRequest, SecretResult};
+    /// # #[derive(Debug)]
+    /// # struct Quiet;
+    /// # #[async_trait]
+    /// # impl Provider for Quiet {
+    /// #     async fn resolve(&self, _: &ResolveContext, _: &[SecretRequest]) -> Vec<SecretResult> {
+    /// #         Vec::new()
+    /// #     }
+    /// # }
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let ctx = ResolveContext::builder("j").build();
+    /// assert!(Quiet.diagnose(&ctx, &[]).await.is_empty());
+    /// # });
+    /// ```
+    async fn diagnose(&self, _ctx: &ResolveContext, _requests: &[SecretRequest]) -> Vec<Check> {
+        Vec::new()
+    }
 }

@@ -152,6 +152,26 @@ impl VaultClient {
             .await
     }
 
+    /// The token's capabilities on the API path `path` (`sys/capabilities-self`,
+    /// which Vault's `default` policy allows): whether it may read a secret,
+    /// learned without reading it. Returns the answer whatever its status.
+    pub(crate) async fn capabilities_self(
+        &self,
+        ctx: &ResolveContext,
+        token: &VaultToken,
+        path: &str,
+    ) -> Result<HttpResponse, ProviderError> {
+        let url = self.url(["sys", "capabilities-self"]);
+        let what = format!("Vault capabilities check of {path}");
+        let body = serde_json::json!({ "paths": [path] });
+        self.http
+            .send(ctx, &what, RetryMode::IdempotentAny5xx, |client| {
+                self.request(client, reqwest::Method::POST, &url, Some(token))
+                    .json(&body)
+            })
+            .await
+    }
+
     /// Revokes the token itself (`auth/token/revoke-self`).
     pub(crate) async fn revoke_self(
         &self,

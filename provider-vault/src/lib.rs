@@ -26,6 +26,7 @@
 
 mod client;
 mod config;
+mod diagnostics;
 mod field;
 mod jwt;
 mod provider;

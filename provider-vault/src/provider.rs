@@ -1,6 +1,7 @@
 //! The Vault provider: plans every secret of a job, logs in once per
 //! distinct identity, reads concurrently, and revokes its tokens on request.
 
+use ci_secrets_provider_api::diagnostics::{Check, SecretPlan as PlanReport};
 use ci_secrets_provider_api::{
     ErrorKind, Provider, ProviderConfig, ProviderError, ResolveContext, SecretRequest,
     SecretResult, async_trait,
@@ -18,7 +19,7 @@ use crate::settings::ServerSettings;
 /// Resolves `vault:` secrets against HashiCorp Vault or OpenBao.
 #[derive(Debug)]
 pub struct VaultProvider {
-    config: VaultConfig,
+    pub(crate) config: VaultConfig,
 }
 
 impl VaultProvider {
@@ -165,12 +166,25 @@ impl Provider for VaultProvider {
             })
             .collect()
     }
+
+    /// One login per distinct JWT, one `GET` per secret (see `diagnostics`).
+    fn plan(&self, ctx: &ResolveContext, requests: &[SecretRequest]) -> Vec<PlanReport> {
+        crate::diagnostics::plan(self, ctx, requests)
+    }
+
+    /// A login, then `sys/capabilities-self` per path; no secret is read.
+    async fn diagnose(&self, ctx: &ResolveContext, requests: &[SecretRequest]) -> Vec<Check> {
+        crate::diagnostics::diagnose(self, ctx, requests).await
+    }
 }
 
 impl VaultProvider {
     /// The job's server settings and an HTTP client that trusts the config's
     /// `ca_cert` and the job's `VAULT_CACERT`.
-    fn client(&self, ctx: &ResolveContext) -> Result<(ServerSettings, VaultClient), ProviderError> {
+    pub(crate) fn client(
+        &self,
+        ctx: &ResolveContext,
+    ) -> Result<(ServerSettings, VaultClient), ProviderError> {
         let settings = ServerSettings::from_variables(ctx.variables())?;
         let mut ca_pem = self.config.ca_pem.clone().unwrap_or_default();
         if let Some(job_ca) = settings.read_ca_cert()? {

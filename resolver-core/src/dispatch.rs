@@ -47,11 +47,13 @@ pub enum DispatchError {
         /// Where the section came from.
         origin: String,
     },
-    /// A provider's checks before any network call failed.
-    #[error("{}", join_failures(.0))]
+    /// A provider's checks before any network call failed. The provider's
+    /// message stands on a line of its own (GitLab's "secrets provider can
+    /// not be found" is matched verbatim by scripts), followed by where.
+    #[error("checks before resolving failed, so nothing was requested:\n{}", join_preflight(.0))]
     Preflight(Vec<SecretFailure>),
     /// One or more secrets failed.
-    #[error("{}", join_failures(.0))]
+    #[error("resolving secrets failed:\n{}", join_failures(.0))]
     Failed(Vec<SecretFailure>),
 }
 
@@ -63,6 +65,19 @@ impl DispatchError {
             DispatchError::Preflight(failures) | DispatchError::Failed(failures) => failures,
         }
     }
+}
+
+fn join_preflight(failures: &[SecretFailure]) -> String {
+    failures
+        .iter()
+        .map(|failure| {
+            format!(
+                "{}\n  (provider {}, variables {})",
+                failure.error, failure.provider, failure.variable
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn join_failures(failures: &[SecretFailure]) -> String {

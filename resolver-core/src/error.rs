@@ -29,7 +29,7 @@ pub enum CoreError {
     #[error(transparent)]
     Plan(#[from] PlanError),
     /// Resolution failed.
-    #[error("resolving secrets failed:\n{0}")]
+    #[error(transparent)]
     Dispatch(#[from] DispatchError),
     /// Delivery failed.
     #[error(transparent)]
@@ -55,7 +55,8 @@ impl CoreError {
             | CoreError::Config(_)
             | CoreError::Plan(_) => EXIT_INVALID,
             CoreError::Variables(_) => EXIT_USAGE,
-            CoreError::Dispatch(DispatchError::ProviderConfig { .. }) => EXIT_INVALID,
+            CoreError::Dispatch(DispatchError::ProviderConfig { .. })
+            | CoreError::Dispatch(DispatchError::Preflight(_)) => EXIT_INVALID,
             CoreError::Dispatch(_) | CoreError::Files(_) | CoreError::EnvValue(_) => {
                 EXIT_RESOLUTION
             }

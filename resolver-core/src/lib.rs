@@ -13,6 +13,7 @@
 
 pub mod config;
 pub mod deliver;
+pub mod diagnose;
 pub mod dispatch;
 pub mod engine;
 pub mod error;

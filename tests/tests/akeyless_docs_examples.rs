@@ -514,7 +514,6 @@ fn a_gateway_over_tls_is_trusted_through_gateway_ca_certificate_pem_or_base64() 
 }
 
 #[test]
-#[ignore = "bug: provider-akeyless/src/block.rs decode_gateway_ca trims PEM input but not the decoded base64 form, so one CA in two spellings makes two identities and two logins"]
 fn one_gateway_ca_in_pem_and_base64_is_one_identity_with_one_login() {
     let harness = Harness::demo_tls();
     let ca = harness.emulator.ca_pem().unwrap();

@@ -3,9 +3,12 @@
 //! server, at the most verbose settings, and no canary may show up anywhere
 //! but in the requested output: not on stderr (logs, spans, errors, summary),
 //! not in error messages of failing runs, not in `Debug` of the public types,
-//! and not in a server's echo of a submitted credential. Each check looks for
+//! not in the spans exported over OTLP to a local collector, and not in a
+//! server's echo of a submitted credential. Each check looks for
 //! the raw value, its JSON- and Debug-escaped forms, its URL encoding and its
 //! base64 forms at every alignment.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly.
 
 mod hardening_support;
 mod support;
@@ -15,7 +18,10 @@ use std::time::Duration;
 
 use akeyless_emulator::testing::TestKeys;
 use akeyless_emulator::{Access, DynamicShape, Emulator, Item, Seed};
-use hardening_support::{Emulator as EmulatorHandle, RawServer, Run, assert_no_leak, debug_bytes_form, json_response, run};
+use hardening_support::{
+    Emulator as EmulatorHandle, RawServer, Run, assert_no_leak, debug_bytes_form, json_response,
+    run,
+};
 use serde_json::{Value, json};
 use support::Project;
 
@@ -89,13 +95,16 @@ fn seed() -> Seed {
 fn csr_pem() -> String {
     let key = rcgen::KeyPair::generate().unwrap();
     let mut params = rcgen::CertificateParams::new(vec!["app.canary.local".to_string()]).unwrap();
-    params.distinguished_name.push(rcgen::DnType::CommonName, "app.canary.local");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "app.canary.local");
     params.serialize_request(&key).unwrap().pem().unwrap()
 }
 
 /// The Akeyless blocks of the success job; `auth` is the login part.
 fn akeyless_secrets(auth: &str) -> String {
-    let block = |extra: &str| format!("{{{extra}akeyless_api_url: $AKEYLESS_EMULATOR_URL, {auth}}}");
+    let block =
+        |extra: &str| format!("{{{extra}akeyless_api_url: $AKEYLESS_EMULATOR_URL, {auth}}}");
     format!(
         r#"
     AK_STATIC:
@@ -131,7 +140,8 @@ fn akeyless_secrets(auth: &str) -> String {
         json_pointer = block("name: /canary/json, data_key: /nested/token, "),
         dynamic = block("name: /canary/dynamic, "),
         rotated = block("name: /canary/rotated, "),
-        ssh = block("name: /canary/ssh, cert_user_name: deploy, public_key_data: $SSH_PUBLIC_KEY, "),
+        ssh =
+            block("name: /canary/ssh, cert_user_name: deploy, public_key_data: $SSH_PUBLIC_KEY, "),
         pki = block("name: /canary/pki, csr_data: $CSR_PEM, "),
         certificate = block("name: /canary/certificate, "),
     )
@@ -140,6 +150,8 @@ fn akeyless_secrets(auth: &str) -> String {
 struct Fixture {
     project: Project,
     emulator: EmulatorHandle,
+    /// An OTLP/HTTP collector that keeps the raw bytes of every export.
+    collector: RawServer,
     jwt: String,
     csr: String,
 }
@@ -214,8 +226,17 @@ slow:
                 jwt_secrets = akeyless_secrets(jwt_auth),
             ),
         );
+        let collector = RawServer::start(|mut stream, _request, _stop| {
+            use std::io::Write as _;
+            let _ = stream.write_all(&hardening_support::response(
+                "200 OK",
+                &[("Content-Type", "application/x-protobuf")],
+                b"",
+            ));
+        });
         Self {
             project,
+            collector,
             jwt: TestKeys::rsa().jwt(Some(JWT_AUDIENCE), Duration::from_secs(600)),
             csr: csr_pem(),
             emulator,
@@ -227,6 +248,8 @@ slow:
         let mut command = self.project.cli();
         command
             .env("RUST_LOG", "trace")
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", self.collector.url())
+            .env("CI_SECRETS_OTEL_FLUSH_TIMEOUT_MS", "10000")
             .args(["-vvv", "resolve", "--job", job, "--format", "json"])
             .args(extra)
             .arg("--var")
@@ -240,6 +263,26 @@ slow:
             .arg("--var")
             .arg(format!("CANARY_ACCESS_KEY={ACCESS_KEY}"));
         run(&mut command)
+    }
+
+    /// Every byte exported to the collector so far, checked like stderr.
+    fn assert_exports_clean(&self, what: &str, secrets: &[&str]) {
+        let exported: Vec<u8> = self
+            .collector
+            .requests()
+            .into_iter()
+            .flat_map(|r| r.body)
+            .collect();
+        // Uncompressed protobuf: span names are readable, so a value would be too.
+        assert!(
+            String::from_utf8_lossy(&exported).contains("akeyless"),
+            "{what}: no spans were exported"
+        );
+        assert_no_leak(&format!("OTLP export of {what}"), &exported, secrets);
+        assert!(
+            !String::from_utf8_lossy(&exported).contains(MARK),
+            "OTLP export of {what} holds a canary fragment"
+        );
     }
 
     /// Credentials the run submitted: they may appear nowhere.
@@ -265,7 +308,10 @@ fn delivered_values(stdout: &str) -> Vec<String> {
 fn assert_stderr_clean(what: &str, run: &Run, secrets: &[&str]) {
     assert_no_leak(&format!("stderr of {what}"), &run.output.stderr, secrets);
     let stderr = run.stderr();
-    assert!(!stderr.contains(MARK), "stderr of {what} holds a canary fragment:\n{stderr}");
+    assert!(
+        !stderr.contains(MARK),
+        "stderr of {what} holds a canary fragment:\n{stderr}"
+    );
 }
 
 #[test]
@@ -282,24 +328,55 @@ fn canaries_reach_only_the_requested_output_at_trace_level_in_text_and_json_logs
         assert_eq!(values["AK_STATIC"], AK_STATIC);
         assert_eq!(values["AK_JSON_KEY"], AK_JSON_PASSWORD);
         assert_eq!(values["AK_JSON_POINTER"], AK_JSON_POINTER);
-        assert!(values["AK_DYNAMIC"].as_str().unwrap().contains(AK_DYNAMIC_PREFIX));
-        assert!(values["AK_ROTATED"].as_str().unwrap().contains(AK_ROTATED_PASSWORD));
-        assert!(values["AK_SSH_CERT"].as_str().unwrap().starts_with("ssh-ed25519-cert-v01@openssh.com "));
-        assert!(values["AK_PKI_CERT"].as_str().unwrap().contains("BEGIN CERTIFICATE"));
+        assert!(
+            values["AK_DYNAMIC"]
+                .as_str()
+                .unwrap()
+                .contains(AK_DYNAMIC_PREFIX)
+        );
+        assert!(
+            values["AK_ROTATED"]
+                .as_str()
+                .unwrap()
+                .contains(AK_ROTATED_PASSWORD)
+        );
+        assert!(
+            values["AK_SSH_CERT"]
+                .as_str()
+                .unwrap()
+                .starts_with("ssh-ed25519-cert-v01@openssh.com ")
+        );
+        assert!(
+            values["AK_PKI_CERT"]
+                .as_str()
+                .unwrap()
+                .contains("BEGIN CERTIFICATE")
+        );
         assert!(values["AK_CERTIFICATE"].as_str().unwrap().contains("BEGIN"));
         assert!(values["AK_TOKEN"].as_str().unwrap().starts_with("t-"));
         // The logs really were at trace level (spans included).
         let stderr = run.stderr();
         match log_format {
-            "json" => assert!(stderr.contains("\"level\":\"TRACE\"") && stderr.contains("\"span\""), "{stderr}"),
-            _ => assert!(stderr.contains("TRACE") && stderr.contains("close"), "{stderr}"),
+            "json" => assert!(
+                stderr.contains("\"level\":\"TRACE\"") && stderr.contains("\"span\""),
+                "{stderr}"
+            ),
+            _ => assert!(
+                stderr.contains("TRACE") && stderr.contains("close"),
+                "{stderr}"
+            ),
         }
 
         let delivered = delivered_values(&stdout);
         let mut secrets: Vec<&str> = SEEDED.to_vec();
         secrets.extend(delivered.iter().map(String::as_str));
         secrets.extend(fixture.credentials());
-        assert_stderr_clean(&format!("resolve --log-format {log_format}"), &run, &secrets);
+        assert_stderr_clean(
+            &format!("resolve --log-format {log_format}"),
+            &run,
+            &secrets,
+        );
+        fixture.assert_exports_clean(&format!("resolve --log-format {log_format}"), &secrets);
         // What was not requested, and what was submitted, is not on stdout either.
         let mut never = fixture.credentials();
         never.push(AK_JSON_UNREQUESTED);
@@ -317,9 +394,16 @@ fn failing_runs_name_the_failures_without_any_canary() {
     assert_eq!(failed.code(), 3, "{}", failed.stderr());
     assert!(failed.output.stdout.is_empty(), "{}", failed.stdout());
     let stderr = failed.stderr();
-    assert!(stderr.contains("AK_MISSING") && stderr.contains("/canary/absent"), "{stderr}");
-    assert!(stderr.contains("AK_DENIED") && stderr.contains("/restricted/denied"), "{stderr}");
+    assert!(
+        stderr.contains("AK_MISSING") && stderr.contains("/canary/absent"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("AK_DENIED") && stderr.contains("/restricted/denied"),
+        "{stderr}"
+    );
     assert_stderr_clean("a run with a missing and a denied item", &failed, &secrets);
+    fixture.assert_exports_clean("a run with a missing and a denied item", &secrets);
     assert!(!stderr.contains("CNRY-denied"), "{stderr}");
 
     let late = fixture.resolve("slow", &["--deadline", "0.5", "--log-format", "json"]);
@@ -327,10 +411,18 @@ fn failing_runs_name_the_failures_without_any_canary() {
     assert!(late.output.stdout.is_empty());
     assert!(late.stderr().contains("deadline"), "{}", late.stderr());
     assert_stderr_clean("a run past its deadline", &late, &secrets);
+    fixture.assert_exports_clean("runs that failed", &secrets);
 
-    let login = fixture.resolve("failing", &["--var", "CANARY_ACCESS_KEY=CNRY-wrong-access-key-Pp4"]);
+    let login = fixture.resolve(
+        "failing",
+        &["--var", "CANARY_ACCESS_KEY=CNRY-wrong-access-key-Pp4"],
+    );
     assert_eq!(login.code(), 3, "{}", login.stderr());
-    assert_stderr_clean("a run whose login fails", &login, &["CNRY-wrong-access-key-Pp4"]);
+    assert_stderr_clean(
+        "a run whose login fails",
+        &login,
+        &["CNRY-wrong-access-key-Pp4"],
+    );
 }
 
 /// A server posing as Akeyless that echoes the submitted access key, and
@@ -348,7 +440,10 @@ fn server_error_texts_that_echo_credentials_are_scrubbed() {
                     "401 Unauthorized",
                     &json!({"error": format!("invalid access key {}: access denied for {}", body["access-key"].as_str().unwrap_or(""), body)}),
                 ),
-                (_, "/auth") => json_response("200 OK", &json!({"token": ISSUED_TOKEN, "expiration": "2099-01-01T00:00:00Z"})),
+                (_, "/auth") => json_response(
+                    "200 OK",
+                    &json!({"token": ISSUED_TOKEN, "expiration": "2099-01-01T00:00:00Z"}),
+                ),
                 _ => json_response(
                     "401 Unauthorized",
                     &json!({"error": format!("token {} is not valid (request {})", body["token"].as_str().unwrap_or(""), body)}),
@@ -364,7 +459,17 @@ fn server_error_texts_that_echo_credentials_are_scrubbed() {
         let run = run(project
             .cli()
             .env("RUST_LOG", "trace")
-            .args(["-vvv", "resolve", "--job", "job", "--format", "json", "--deadline", "10", "--var"])
+            .args([
+                "-vvv",
+                "resolve",
+                "--job",
+                "job",
+                "--format",
+                "json",
+                "--deadline",
+                "10",
+                "--var",
+            ])
             .arg(format!("URL={}", server.url()))
             .arg("--var")
             .arg(format!("KEY={ECHOED_KEY}")));
@@ -373,7 +478,11 @@ fn server_error_texts_that_echo_credentials_are_scrubbed() {
         let stderr = run.stderr();
         // The server's text is still shown, with the credential masked.
         assert!(stderr.contains("[MASKED]"), "{phase}: {stderr}");
-        assert_no_leak(&format!("stderr when {phase} echoes"), &run.output.stderr, &[ECHOED_KEY, ISSUED_TOKEN]);
+        assert_no_leak(
+            &format!("stderr when {phase} echoes"),
+            &run.output.stderr,
+            &[ECHOED_KEY, ISSUED_TOKEN],
+        );
     }
 }
 
@@ -384,17 +493,26 @@ mod debug_of_public_types {
     use ci_secrets_core::dispatch::ResolvedSecret;
     use ci_secrets_core::pipeline::VariableDef;
     use ci_secrets_core::validate::SecretSpec;
-    use ci_secrets_provider_api::{HttpResponse, JobVariables, MetricsSnapshot, SecretRequest, SecretValue};
+    use ci_secrets_provider_api::{
+        HttpResponse, JobVariables, MetricsSnapshot, SecretRequest, SecretValue,
+    };
 
     const VALUE: &str = "CNRY-debug-value-Tt5 \"q\"";
     const TOKEN: &str = "CNRY-debug-token-Uu6";
     const INLINE_KEY: &str = "CNRY-debug-inline-key-Vv7";
 
     fn assert_debug_clean(what: &str, debug: String) {
-        assert_no_leak(&format!("Debug of {what}"), debug.as_bytes(), &[VALUE, TOKEN, INLINE_KEY]);
+        assert_no_leak(
+            &format!("Debug of {what}"),
+            debug.as_bytes(),
+            &[VALUE, TOKEN, INLINE_KEY],
+        );
         assert!(!debug.contains(MARK), "Debug of {what}: {debug}");
         for secret in [VALUE, TOKEN, INLINE_KEY] {
-            assert!(!debug.contains(&debug_bytes_form(secret)), "Debug of {what} lists the bytes: {debug}");
+            assert!(
+                !debug.contains(&debug_bytes_form(secret)),
+                "Debug of {what} lists the bytes: {debug}"
+            );
         }
     }
 
@@ -410,10 +528,16 @@ mod debug_of_public_types {
     #[test]
     fn values_variables_specs_and_resolutions() {
         assert_debug_clean("SecretValue", format!("{:?}", SecretValue::text(VALUE)));
-        assert_debug_clean("SecretValue (bytes)", format!("{:#?}", SecretValue::bytes(VALUE.as_bytes().to_vec())));
+        assert_debug_clean(
+            "SecretValue (bytes)",
+            format!("{:#?}", SecretValue::bytes(VALUE.as_bytes().to_vec())),
+        );
         assert_debug_clean(
             "JobVariables",
-            format!("{:?}", JobVariables::from_iter([("DB_PASSWORD", VALUE), ("CI_JOB_JWT", TOKEN)])),
+            format!(
+                "{:?}",
+                JobVariables::from_iter([("DB_PASSWORD", VALUE), ("CI_JOB_JWT", TOKEN)])
+            ),
         );
         assert_debug_clean("ResolvedSecret", format!("{:#?}", resolved()));
         let resolution = ci_secrets_core::Resolution {
@@ -460,14 +584,20 @@ mod debug_of_public_types {
     #[test]
     #[ignore = "bug: SecretRequest derives Debug and prints its expanded block, credentials included"]
     fn a_request_block_with_an_inline_credential_is_not_shown() {
-        let request = SecretRequest::new("DB", json!({"name": "/db", "akeyless_access_key": INLINE_KEY}));
+        let request = SecretRequest::new(
+            "DB",
+            json!({"name": "/db", "akeyless_access_key": INLINE_KEY}),
+        );
         assert_debug_clean("SecretRequest with an inline key", format!("{request:?}"));
     }
 
     #[test]
     fn an_http_response_does_not_show_its_body() {
         let body = json!({"/db": VALUE}).to_string().into_bytes();
-        assert_debug_clean("HttpResponse", format!("{:?}", HttpResponse::new(200, body)));
+        assert_debug_clean(
+            "HttpResponse",
+            format!("{:?}", HttpResponse::new(200, body)),
+        );
     }
 
     /// A provider keeps logins between runs: its `Debug` must not show them.
@@ -475,28 +605,53 @@ mod debug_of_public_types {
     fn the_akeyless_provider_after_a_run() {
         use ci_secrets_provider_akeyless::AkeylessProvider;
         use ci_secrets_provider_api::{Provider, ResolveContext};
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         runtime.block_on(async {
             let emulator = Emulator::builder().seed(seed()).start().await.unwrap();
             let jwt = TestKeys::rsa().jwt(Some(JWT_AUDIENCE), Duration::from_secs(600));
             let ctx = ResolveContext::builder("deploy")
-                .variables(JobVariables::from_iter([("AKEYLESS_ACCESS_ID", ACCESS_ID_JWT)]))
+                .variables(JobVariables::from_iter([(
+                    "AKEYLESS_ACCESS_ID",
+                    ACCESS_ID_JWT,
+                )]))
                 .timeout(Duration::from_secs(20))
                 .build();
             let block = |name: &str| json!({"name": name, "akeyless_api_url": emulator.url()});
             let requests = [
                 SecretRequest::new("STATIC", block("/canary/static")).with_token(&jwt),
-                SecretRequest::new("TOKEN", json!({"akeyless_api_url": emulator.url()})).with_token(&jwt),
+                SecretRequest::new("TOKEN", json!({"akeyless_api_url": emulator.url()}))
+                    .with_token(&jwt),
             ];
             let provider = AkeylessProvider::new();
             provider.preflight(&ctx, &requests).unwrap();
             let results = provider.resolve(&ctx, &requests).await;
-            let value = results[0].as_ref().unwrap().expose_str().unwrap().to_string();
-            let token = results[1].as_ref().unwrap().expose_str().unwrap().to_string();
+            let value = results[0]
+                .as_ref()
+                .unwrap()
+                .expose_str()
+                .unwrap()
+                .to_string();
+            let token = results[1]
+                .as_ref()
+                .unwrap()
+                .expose_str()
+                .unwrap()
+                .to_string();
             assert_eq!(value, AK_STATIC);
             let debug = format!("{provider:#?}");
-            assert_no_leak("Debug of AkeylessProvider", debug.as_bytes(), &[AK_STATIC, &token, &jwt]);
-            assert_no_leak("Debug of ResolveContext", format!("{ctx:#?}").as_bytes(), &[AK_STATIC, &token, &jwt]);
+            assert_no_leak(
+                "Debug of AkeylessProvider",
+                debug.as_bytes(),
+                &[AK_STATIC, &token, &jwt],
+            );
+            assert_no_leak(
+                "Debug of ResolveContext",
+                format!("{ctx:#?}").as_bytes(),
+                &[AK_STATIC, &token, &jwt],
+            );
         });
     }
 }
@@ -510,13 +665,22 @@ mod debug_of_public_types {
 #[test]
 fn no_panic_message_in_library_code_interpolates_a_value() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let crates = ["provider-api", "resolver-core", "provider-akeyless", "provider-vault", "provider-aws", "cli"];
+    let crates = [
+        "provider-api",
+        "resolver-core",
+        "provider-akeyless",
+        "provider-vault",
+        "provider-aws",
+        "cli",
+    ];
     let mut scanned = 0;
     let mut offenders = Vec::new();
     for krate in crates {
         let mut stack = vec![root.join(krate).join("src")];
         while let Some(dir) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
             for entry in entries {
                 let path = entry.unwrap().path();
                 if path.is_dir() {
@@ -524,19 +688,36 @@ fn no_panic_message_in_library_code_interpolates_a_value() {
                 } else if path.extension().is_some_and(|e| e == "rs") {
                     scanned += 1;
                     let text = std::fs::read_to_string(&path).unwrap();
-                    offenders.extend(panics_with_interpolation(&text).into_iter().map(|(line, call)| format!("{}:{line}: {call}", path.display())));
+                    offenders.extend(
+                        panics_with_interpolation(&text)
+                            .into_iter()
+                            .map(|(line, call)| format!("{}:{line}: {call}", path.display())),
+                    );
                 }
             }
         }
     }
     assert!(scanned > 20, "scanned only {scanned} files");
-    assert!(offenders.is_empty(), "panic messages that interpolate:\n{}", offenders.join("\n"));
+    assert!(
+        offenders.is_empty(),
+        "panic messages that interpolate:\n{}",
+        offenders.join("\n")
+    );
 }
 
 /// `(line, call)` for each panicking call with a formatted message in the
 /// code before the first `#[cfg(test)]`, comments and doc examples skipped.
 fn panics_with_interpolation(source: &str) -> Vec<(usize, String)> {
-    const CALLS: [&str; 8] = ["panic!(", "unreachable!(", "todo!(", "unimplemented!(", "assert!(", "assert_eq!(", "assert_ne!(", ".expect("];
+    const CALLS: [&str; 8] = [
+        "panic!(",
+        "unreachable!(",
+        "todo!(",
+        "unimplemented!(",
+        "assert!(",
+        "assert_eq!(",
+        "assert_ne!(",
+        ".expect(",
+    ];
     let code = source.split("#[cfg(test)]").next().unwrap_or_default();
     let lines: Vec<&str> = code.lines().collect();
     let mut found = Vec::new();
@@ -547,7 +728,10 @@ fn panics_with_interpolation(source: &str) -> Vec<(usize, String)> {
         for call in CALLS {
             let Some(at) = line.find(call) else { continue };
             // The call with its arguments, up to five lines on.
-            let tail: String = std::iter::once(&line[at..]).chain(lines.iter().skip(index + 1).take(5).copied()).collect::<Vec<_>>().join("\n");
+            let tail: String = std::iter::once(&line[at..])
+                .chain(lines.iter().skip(index + 1).take(5).copied())
+                .collect::<Vec<_>>()
+                .join("\n");
             let mut depth = 0usize;
             let mut end = tail.len();
             for (i, c) in tail.char_indices() {
@@ -564,7 +748,10 @@ fn panics_with_interpolation(source: &str) -> Vec<(usize, String)> {
                 }
             }
             let args = &tail[..end];
-            if args.contains("format!") || args.contains('{') || (call != ".expect(" && args.contains(',')) {
+            if args.contains("format!")
+                || args.contains('{')
+                || (call != ".expect(" && args.contains(','))
+            {
                 found.push((index + 1, args.replace('\n', " ")));
             }
         }

@@ -4,6 +4,8 @@
 //! machine). Also replays the committed fuzz corpus (`fuzz/corpus/`)
 //! through the same checks the fuzz targets run.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly.
+
 mod hardening_support;
 mod support;
 
@@ -31,7 +33,10 @@ fn limited(project: &Project) -> Command {
     let binary = env!("CARGO_BIN_EXE_ci-secrets-e2e");
     let mut command = if Path::new("/usr/bin/prlimit").exists() {
         let mut command = Command::new("/usr/bin/prlimit");
-        command.arg(format!("--as={ADDRESS_SPACE}")).arg("--").arg(binary);
+        command
+            .arg(format!("--as={ADDRESS_SPACE}"))
+            .arg("--")
+            .arg(binary);
         command
     } else {
         Command::new(binary)
@@ -43,7 +48,9 @@ fn limited(project: &Project) -> Command {
 
 /// Resolves job `job` of the project's pipeline; returns the run.
 fn resolve(project: &Project, job: &str, extra: &[&str]) -> Run {
-    run(limited(project).args(["resolve", "--job", job, "--format", "json"]).args(extra))
+    run(limited(project)
+        .args(["resolve", "--job", job, "--format", "json"])
+        .args(extra))
 }
 
 /// Asserts a clean, quick failure with `code` whose stderr holds every
@@ -69,15 +76,26 @@ fn project_with(pipeline: &[u8]) -> Project {
 
 #[test]
 fn a_yaml_alias_bomb_is_refused() {
-    let mut yaml = String::from("a: &a [\"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\"]\n");
+    let mut yaml = String::from(
+        "a: &a [\"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\"]\n",
+    );
     for (index, name) in ["b", "c", "d", "e", "f", "g", "h", "i"].iter().enumerate() {
-        let previous = if index == 0 { "a".to_string() } else { ["b", "c", "d", "e", "f", "g", "h"][index - 1].to_string() };
+        let previous = if index == 0 {
+            "a".to_string()
+        } else {
+            ["b", "c", "d", "e", "f", "g", "h"][index - 1].to_string()
+        };
         yaml.push_str(&format!("{name}: &{name} [*{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}]\n"));
     }
-    yaml.push_str("job:\n  script: [x]\n  variables: {BOMB: *i}\n  secrets: {A: {testkv: {key: x}}}\n");
+    yaml.push_str(
+        "job:\n  script: [x]\n  variables: {BOMB: *i}\n  secrets: {A: {testkv: {key: x}}}\n",
+    );
     let project = project_with(yaml.as_bytes());
     let stderr = assert_refused(&resolve(&project, "job", &[]), 1, &[".gitlab-ci.yml"]);
-    assert!(stderr.contains("alias") || stderr.contains("nodes"), "{stderr}");
+    assert!(
+        stderr.contains("alias") || stderr.contains("nodes"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -93,16 +111,29 @@ fn a_50_mb_pipeline_is_refused_at_the_size_cap() {
     std::fs::write(&path, &text).unwrap();
     drop(text);
     let stderr = assert_refused(&resolve(&project, "job_1", &[]), 1, &[".gitlab-ci.yml"]);
-    assert!(stderr.contains("2097152") || stderr.contains("2 MiB") || stderr.contains("too large"), "{stderr}");
+    assert!(
+        stderr.contains("2097152") || stderr.contains("2 MiB") || stderr.contains("too large"),
+        "{stderr}"
+    );
 }
 
 fn assert_too_deep(project: &Project, shape: &str) {
     let stderr = assert_refused(&resolve(project, "job", &[]), 1, &[".gitlab-ci.yml"]);
-    assert!(stderr.contains("nesting deeper than 100 levels"), "{shape}: {stderr}");
+    assert!(
+        stderr.contains("nesting deeper than 100 levels"),
+        "{shape}: {stderr}"
+    );
 }
 
 fn flow_nesting(depth: usize) -> Project {
-    project_with(format!("job:\n  script: [x]\n  variables: {{A: {}{}}}\n", "[".repeat(depth), "]".repeat(depth)).as_bytes())
+    project_with(
+        format!(
+            "job:\n  script: [x]\n  variables: {{A: {}{}}}\n",
+            "[".repeat(depth),
+            "]".repeat(depth)
+        )
+        .as_bytes(),
+    )
 }
 
 #[test]
@@ -133,18 +164,35 @@ fn very_deep_flow_nesting_is_refused_quickly() {
 #[test]
 fn an_include_loop_is_refused_naming_the_files() {
     let project = Project::new();
-    project.write(".gitlab-ci.yml", "include: [{local: a.yml}]\njob:\n  script: [x]\n");
+    project.write(
+        ".gitlab-ci.yml",
+        "include: [{local: a.yml}]\njob:\n  script: [x]\n",
+    );
     project.write("a.yml", "include: [{local: b.yml}]\n");
     project.write("b.yml", "include: [{local: a.yml}]\n");
     let stderr = assert_refused(&resolve(&project, "job", &[]), 1, &["a.yml"]);
-    assert!(stderr.contains("b.yml") || stderr.contains("included more than once") || stderr.contains("loop"), "{stderr}");
+    assert!(
+        stderr.contains("b.yml")
+            || stderr.contains("included more than once")
+            || stderr.contains("loop"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn an_extends_loop_is_refused_naming_the_jobs() {
-    let project = project_with(b".a:\n  extends: .b\n.b:\n  extends: .a\njob:\n  extends: .a\n  script: [x]\n");
-    let stderr = assert_refused(&resolve(&project, "job", &[]), 1, &[".gitlab-ci.yml", ".a", ".b"]);
-    assert!(stderr.contains("circular") || stderr.contains("loop") || stderr.contains("nest"), "{stderr}");
+    let project = project_with(
+        b".a:\n  extends: .b\n.b:\n  extends: .a\njob:\n  extends: .a\n  script: [x]\n",
+    );
+    let stderr = assert_refused(
+        &resolve(&project, "job", &[]),
+        1,
+        &[".gitlab-ci.yml", ".a", ".b"],
+    );
+    assert!(
+        stderr.contains("circular") || stderr.contains("loop") || stderr.contains("nest"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -154,12 +202,17 @@ fn invalid_utf8_is_refused_naming_the_file() {
     assert!(stderr.contains("UTF-8"), "{stderr}");
 }
 
-const NUL_JOB: &str = "job:\n  script: [x]\n  secrets:\n    A:\n      testkv: {key: $KEY}\n      file: false\n";
+const NUL_JOB: &str =
+    "job:\n  script: [x]\n  secrets:\n    A:\n      testkv: {key: $KEY}\n      file: false\n";
 
 #[test]
 fn a_nul_byte_in_the_pipeline_file_is_refused_naming_line_and_offset() {
     let project = project_with(format!("variables:\n  KEY: \"x\0y\"\n{NUL_JOB}").as_bytes());
-    assert_refused(&resolve(&project, "job", &[]), 1, &[".gitlab-ci.yml", "NUL byte", "line 2"]);
+    assert_refused(
+        &resolve(&project, "job", &[]),
+        1,
+        &[".gitlab-ci.yml", "NUL byte", "line 2"],
+    );
 }
 
 /// YAML's `"\0"` escape puts a NUL in a value without a NUL byte in the
@@ -169,7 +222,11 @@ fn a_nul_byte_in_the_pipeline_file_is_refused_naming_line_and_offset() {
 fn a_nul_escape_in_a_pipeline_variable_is_refused_naming_the_variable() {
     let project = project_with(format!("variables:\n  KEY: \"x\\0y\"\n{NUL_JOB}").as_bytes());
     let store = project.store(&[("x\0y", "value")]);
-    let run = resolve(&project, "job", &["--var", &format!("TESTKV_STORE={}", store.display())]);
+    let run = resolve(
+        &project,
+        "job",
+        &["--var", &format!("TESTKV_STORE={}", store.display())],
+    );
     assert_refused(&run, 1, &["KEY", "NUL"]);
 }
 
@@ -177,19 +234,29 @@ fn a_nul_escape_in_a_pipeline_variable_is_refused_naming_the_variable() {
 fn a_nul_in_an_env_file_is_refused_naming_the_variable_and_file() {
     let project = project_with(NUL_JOB.as_bytes());
     std::fs::write(project.path().join("vars.env"), b"KEY=x\0y\n").unwrap();
-    assert_refused(&resolve(&project, "job", &["--env-file", "vars.env"]), 2, &["vars.env", "KEY", "NUL byte"]);
+    assert_refused(
+        &resolve(&project, "job", &["--env-file", "vars.env"]),
+        2,
+        &["vars.env", "KEY", "NUL byte"],
+    );
 }
 
 #[test]
 fn a_var_without_equals_is_a_usage_error_naming_it() {
     let project = project_with(NUL_JOB.as_bytes());
-    assert_refused(&resolve(&project, "job", &["--var", "NO_EQUALS_SIGN"]), 2, &["--var", "NO_EQUALS_SIGN", "="]);
+    assert_refused(
+        &resolve(&project, "job", &["--var", "NO_EQUALS_SIGN"]),
+        2,
+        &["--var", "NO_EQUALS_SIGN", "="],
+    );
 }
 
 // ------------------------------------------------------------ fuzz corpus
 
 fn corpus(target: &str) -> Vec<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus").join(target);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/corpus")
+        .join(target);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|err| panic!("{}: {err}", dir.display()))
         .map(|entry| entry.unwrap().path())
@@ -211,7 +278,9 @@ fn replay(target: &str, check: impl Fn(&[u8])) {
 #[test]
 fn the_fuzz_corpus_replays_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    replay("pipeline_loader", |data| fuzz_checks::pipeline_loader(data, dir.path()));
+    replay("pipeline_loader", |data| {
+        fuzz_checks::pipeline_loader(data, dir.path())
+    });
     replay("validator", fuzz_checks::validator);
     replay("expansion", fuzz_checks::expansion);
     replay("masker", fuzz_checks::masker);

@@ -4,6 +4,8 @@
 //! exit 3 within the deadline, with nothing on stdout and no secret file
 //! left in `--files-dir` on failure.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly.
+
 mod hardening_support;
 mod support;
 
@@ -14,8 +16,8 @@ use std::time::Duration;
 
 use akeyless_emulator::{Access, Emulator, Fault, Item, Operation, Seed};
 use hardening_support::{
-    Emulator as EmulatorHandle, RawServer, Run, TestPki, assert_no_leak, json_response, response, run,
-    send_then_reset, stall, tls_server, wait_until,
+    Emulator as EmulatorHandle, RawServer, Run, TestPki, assert_no_leak, json_response, response,
+    run, send_then_reset, stall, tls_server, wait_until,
 };
 use support::Project;
 
@@ -48,7 +50,10 @@ impl Case {
         let store = project.store(&[("kv", KV_VALUE)]);
         project.write(
             "ci-secrets.toml",
-            &format!("[providers.testkv]\nstore = {:?}\n\n[http]\n{http}\n", store.display().to_string()),
+            &format!(
+                "[providers.testkv]\nstore = {:?}\n\n[http]\n{http}\n",
+                store.display().to_string()
+            ),
         );
         let ca_line = match ca {
             Some(_) => ", gateway_ca_certificate: $GATEWAY_CA",
@@ -70,7 +75,14 @@ impl Case {
     fn command(&self, api: &str, deadline: f64) -> std::process::Command {
         let mut command = self.project.cli();
         command
-            .args(["resolve", "--job", "job", "--format", "dotenv", "--deadline"])
+            .args([
+                "resolve",
+                "--job",
+                "job",
+                "--format",
+                "dotenv",
+                "--deadline",
+            ])
             .arg(deadline.to_string())
             .arg("--files-dir")
             .arg(&self.files)
@@ -90,7 +102,10 @@ impl Case {
 
     fn files_left(&self) -> Vec<String> {
         std::fs::read_dir(&self.files)
-            .map(|dir| dir.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+            .map(|dir| {
+                dir.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -100,14 +115,21 @@ impl Case {
         let stderr = run.stderr();
         assert_eq!(run.code(), 3, "{stderr}");
         assert!(run.output.stdout.is_empty(), "stdout: {}", run.stdout());
-        assert!(self.files_left().is_empty(), "files left: {:?}", self.files_left());
+        assert!(
+            self.files_left().is_empty(),
+            "files left: {:?}",
+            self.files_left()
+        );
         assert!(
             run.elapsed < Duration::from_secs_f64(deadline) + SLACK,
             "took {:?} for a {deadline} s deadline",
             run.elapsed
         );
         assert_no_leak("stderr", &run.output.stderr, &[ACCESS_KEY, VALUE, KV_VALUE]);
-        assert!(stderr.contains("DB (akeyless)"), "the failure names the secret: {stderr}");
+        assert!(
+            stderr.contains("DB (akeyless)"),
+            "the failure names the secret: {stderr}"
+        );
         stderr
     }
 
@@ -116,8 +138,16 @@ impl Case {
         let mut files = self.files_left();
         files.sort();
         assert_eq!(files, ["DB", "KV"]);
-        assert_eq!(std::fs::read_to_string(self.files.join("DB")).unwrap(), VALUE);
-        assert!(run.stdout().contains(&self.files.join("DB").display().to_string()), "{}", run.stdout());
+        assert_eq!(
+            std::fs::read_to_string(self.files.join("DB")).unwrap(),
+            VALUE
+        );
+        assert!(
+            run.stdout()
+                .contains(&self.files.join("DB").display().to_string()),
+            "{}",
+            run.stdout()
+        );
     }
 }
 
@@ -126,7 +156,14 @@ const FAST_RETRIES: &str = "initial_backoff_ms = 10\nmax_backoff_ms = 50";
 #[test]
 fn a_429_with_retry_after_is_waited_out_and_succeeds() {
     let emulator = emulator();
-    emulator.faults().fail_next(Operation::Auth, 1, Fault::too_many_requests(Duration::from_secs(1))).unwrap();
+    emulator
+        .faults()
+        .fail_next(
+            Operation::Auth,
+            1,
+            Fault::too_many_requests(Duration::from_secs(1)),
+        )
+        .unwrap();
     let case = Case::new(FAST_RETRIES, None);
     let run = case.resolve(&emulator.url(), 20.0);
     case.assert_success(&run);
@@ -138,31 +175,48 @@ fn a_429_with_retry_after_is_waited_out_and_succeeds() {
 #[test]
 fn a_503_storm_ends_at_the_deadline_with_exit_3() {
     let emulator = emulator();
-    emulator.faults().fail_next_any(100_000, Fault::status(503)).unwrap();
+    emulator
+        .faults()
+        .fail_next_any(100_000, Fault::status(503))
+        .unwrap();
     let case = Case::new(&format!("{FAST_RETRIES}\nmax_attempts = 1000"), None);
     let run = case.resolve(&emulator.url(), 1.0);
     let stderr = case.assert_clean_failure(&run, 1.0);
-    assert!(stderr.contains("deadline") || stderr.contains("503"), "{stderr}");
-    assert!(emulator.stats().requests(Operation::Auth) > 3, "it kept retrying until the deadline");
+    assert!(
+        stderr.contains("deadline") || stderr.contains("503"),
+        "{stderr}"
+    );
+    assert!(
+        emulator.stats().requests(Operation::Auth) > 3,
+        "it kept retrying until the deadline"
+    );
 }
 
 #[test]
 fn a_connection_reset_mid_body_is_retried_then_fails_cleanly() {
     let server = RawServer::start(|stream, _request, _stop| {
-        let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n";
+        let head =
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n";
         send_then_reset(stream, format!("{head}{{\"token\": \"t-partial").as_bytes());
     });
     let case = Case::new(&format!("{FAST_RETRIES}\nmax_attempts = 3"), None);
     let run = case.resolve(&server.url(), 10.0);
     let stderr = case.assert_clean_failure(&run, 10.0);
     assert!(stderr.contains("POST /auth"), "{stderr}");
-    assert_eq!(server.connections(), 3, "each attempt met a reset: {stderr}");
+    assert_eq!(
+        server.connections(),
+        3,
+        "each attempt met a reset: {stderr}"
+    );
 }
 
 #[test]
 fn a_server_that_never_answers_hits_the_request_timeout() {
     let server = RawServer::start(|_stream, _request, stop| stall(stop));
-    let case = Case::new(&format!("{FAST_RETRIES}\nrequest_timeout_seconds = 0.5\nmax_attempts = 2"), None);
+    let case = Case::new(
+        &format!("{FAST_RETRIES}\nrequest_timeout_seconds = 0.5\nmax_attempts = 2"),
+        None,
+    );
     let run = case.resolve(&server.url(), 20.0);
     let stderr = case.assert_clean_failure(&run, 20.0);
     assert!(stderr.contains("timed out"), "{stderr}");
@@ -185,18 +239,27 @@ fn a_body_that_never_ends_is_cut_at_the_size_cap() {
     let case = Case::new(FAST_RETRIES, None);
     let run = case.resolve(&server.url(), 20.0);
     let stderr = case.assert_clean_failure(&run, 20.0);
-    assert!(stderr.contains("larger than the 10485760-byte limit"), "{stderr}");
+    assert!(
+        stderr.contains("larger than the 10485760-byte limit"),
+        "{stderr}"
+    );
     assert!(run.elapsed < Duration::from_secs(10), "{:?}", run.elapsed);
 }
 
 #[test]
 fn malformed_json_is_a_protocol_error() {
     let emulator = emulator();
-    emulator.faults().fail_next(Operation::GetSecretValue, 100, Fault::MalformedJson).unwrap();
+    emulator
+        .faults()
+        .fail_next(Operation::GetSecretValue, 100, Fault::MalformedJson)
+        .unwrap();
     let case = Case::new(FAST_RETRIES, None);
     let run = case.resolve(&emulator.url(), 10.0);
     let stderr = case.assert_clean_failure(&run, 10.0);
-    assert!(stderr.contains("POST /get-secret-value") && stderr.contains("not the expected JSON"), "{stderr}");
+    assert!(
+        stderr.contains("POST /get-secret-value") && stderr.contains("not the expected JSON"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -204,13 +267,24 @@ fn a_redirect_from_https_to_http_is_refused_before_the_key_is_sent_in_clear() {
     let plain = emulator();
     let pki = TestPki::new(&["127.0.0.1", "localhost"]);
     let location = format!("{}/auth", plain.url());
-    let server = tls_server(&pki, response("307 Temporary Redirect", &[("Location", &location)], b""));
+    let server = tls_server(
+        &pki,
+        response("307 Temporary Redirect", &[("Location", &location)], b""),
+    );
     let case = Case::new(FAST_RETRIES, Some(&pki.ca_pem));
     let run = case.resolve(&format!("https://{}", server.addr()), 10.0);
     let stderr = case.assert_clean_failure(&run, 10.0);
     assert!(stderr.to_lowercase().contains("redirect"), "{stderr}");
-    assert_eq!(server.requests().len(), 1, "the TLS server was reached: {stderr}");
-    assert_eq!(plain.stats().requests(Operation::Auth), 0, "the key went over plain HTTP");
+    assert_eq!(
+        server.requests().len(),
+        1,
+        "the TLS server was reached: {stderr}"
+    );
+    assert_eq!(
+        plain.stats().requests(Operation::Auth),
+        0,
+        "the key went over plain HTTP"
+    );
 }
 
 #[test]
@@ -221,7 +295,10 @@ fn a_certificate_from_an_unknown_ca_is_a_tls_error_that_says_so() {
     let case = Case::new(FAST_RETRIES, Some(&other.ca_pem));
     let run = case.resolve(&format!("https://{}", server.addr()), 10.0);
     let stderr = case.assert_clean_failure(&run, 10.0);
-    assert!(stderr.contains("TLS") && stderr.contains("unknown authority"), "{stderr}");
+    assert!(
+        stderr.contains("TLS") && stderr.contains("unknown authority"),
+        "{stderr}"
+    );
     assert!(server.requests().is_empty());
 }
 
@@ -232,7 +309,10 @@ fn a_certificate_for_another_name_is_a_tls_error_that_says_so() {
     let case = Case::new(FAST_RETRIES, Some(&pki.ca_pem));
     let run = case.resolve(&format!("https://{}", server.addr()), 10.0);
     let stderr = case.assert_clean_failure(&run, 10.0);
-    assert!(stderr.contains("TLS") && stderr.contains("not valid for this host name"), "{stderr}");
+    assert!(
+        stderr.contains("TLS") && stderr.contains("not valid for this host name"),
+        "{stderr}"
+    );
     assert!(server.requests().is_empty());
 }
 
@@ -242,10 +322,25 @@ fn a_certificate_for_another_name_is_a_tls_error_that_says_so() {
 fn a_token_that_expires_mid_run_costs_one_new_login() {
     let emulator = emulator();
     // Hold the first describe-item long enough to expire the token under it.
-    emulator.faults().fail_next(Operation::DescribeItem, 1, Fault::Delay(Duration::from_millis(500))).unwrap();
+    emulator
+        .faults()
+        .fail_next(
+            Operation::DescribeItem,
+            1,
+            Fault::Delay(Duration::from_millis(500)),
+        )
+        .unwrap();
     let case = Case::new(FAST_RETRIES, None);
-    let child = case.command(&emulator.url(), 20.0).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
-    assert!(wait_until(Duration::from_secs(10), || emulator.stats().requests(Operation::DescribeItem) >= 1));
+    let child = case
+        .command(&emulator.url(), 20.0)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(wait_until(Duration::from_secs(10), || emulator
+        .stats()
+        .requests(Operation::DescribeItem)
+        >= 1));
     emulator.expire_all_tokens();
     let started = std::time::Instant::now();
     let output = child.wait_with_output().unwrap();
@@ -254,5 +349,9 @@ fn a_token_that_expires_mid_run_costs_one_new_login() {
         elapsed: started.elapsed(),
     };
     case.assert_success(&run);
-    assert_eq!(emulator.stats().requests(Operation::Auth), 2, "exactly one new login");
+    assert_eq!(
+        emulator.stats().requests(Operation::Auth),
+        2,
+        "exactly one new login"
+    );
 }

@@ -147,7 +147,16 @@ fn run(args: &Args) -> Result<(), BenchError> {
         } else {
             harness.baseline_repetitions
         };
-        cases.push(harness.akeyless_case(workload, harness.repetitions, baseline_runs)?);
+        let case = harness.akeyless_case(workload, harness.repetitions, baseline_runs)?;
+        eprintln!(
+            "  ours {:.1} ms (in-process {:.1} ms), runner-like {:.1} ms, hand-batched {:.1} ms; ours: {}",
+            case.ours.median_ms(),
+            median(&case.in_process_ms).unwrap_or(f64::NAN),
+            case.runner_like.median_ms(),
+            case.hand_batched.median_ms(),
+            case.ours.calls
+        );
+        cases.push(case);
     }
 
     let mut others = Vec::new();

@@ -2,8 +2,10 @@
 
 mod config;
 mod demo;
+mod doctor;
 mod emulator;
 mod exec;
+mod plan;
 mod providers;
 mod resolve;
 mod validate;
@@ -24,6 +26,8 @@ pub async fn dispatch(cli: Cli) -> ExitCode {
         Command::Resolve(args) => resolve::run(&global, args).await,
         Command::Exec(args) => exec::run(&global, args).await,
         Command::Validate(args) => validate::run(args),
+        Command::Plan(args) => plan::run(&global, args),
+        Command::Doctor(args) => doctor::run(&global, args).await,
         Command::Providers(args) => providers::run(args),
         Command::Config(args) => config::run(&global, args),
         Command::Emulator(args) => emulator::run(args).await,

@@ -107,11 +107,6 @@ impl TraceExport {
             .with_filter(Targets::new().with_target(EXPORTED_TARGET_PREFIX, tracing::Level::INFO))
     }
 
-    /// The most [`shutdown`](Self::shutdown) waits.
-    pub fn flush_timeout(&self) -> Duration {
-        self.flush_timeout
-    }
-
     /// Sends what is still queued, waiting at most the flush budget, and
     /// says whether every span reached the collector. Spans must be closed
     /// before this (a span is exported when it ends).

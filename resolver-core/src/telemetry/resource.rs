@@ -22,7 +22,9 @@
 
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::resource::{EnvResourceDetector, TelemetryResourceDetector};
+use opentelemetry_sdk::resource::{
+    EnvResourceDetector, ResourceDetector as _, TelemetryResourceDetector,
+};
 
 use super::settings::Env;
 
@@ -41,6 +43,15 @@ pub const GITLAB_ATTRIBUTES: &[(&str, &str)] = &[
 
 /// The resource for this process.
 pub(crate) fn resource(env: Env<'_>) -> Resource {
+    // The SDK's detector reads OTEL_RESOURCE_ATTRIBUTES with the
+    // specification's escaping rules.
+    layered(env, &EnvResourceDetector::new().detect())
+}
+
+/// Our defaults, the GitLab attributes, the SDK's own, then `declared`
+/// (from `OTEL_RESOURCE_ATTRIBUTES`) and `OTEL_SERVICE_NAME`, each over the
+/// ones before.
+fn layered(env: Env<'_>, declared: &Resource) -> Resource {
     let mut builder = Resource::builder_empty()
         .with_attributes([
             KeyValue::new("service.name", DEFAULT_SERVICE_NAME),
@@ -48,9 +59,11 @@ pub(crate) fn resource(env: Env<'_>) -> Resource {
         ])
         .with_attributes(gitlab_attributes(env))
         .with_detector(Box::new(TelemetryResourceDetector))
-        // Reads OTEL_RESOURCE_ATTRIBUTES itself, with the specification's
-        // escaping rules.
-        .with_detector(Box::new(EnvResourceDetector::new()));
+        .with_attributes(
+            declared
+                .iter()
+                .map(|(key, value)| KeyValue::new(key.clone(), value.clone())),
+        );
     if let Some(name) = env("OTEL_SERVICE_NAME") {
         builder = builder.with_service_name(name);
     }
@@ -74,8 +87,15 @@ mod tests {
     use super::*;
 
     fn with_env(vars: &[(&str, &str)]) -> Resource {
+        with_declared(vars, Resource::builder_empty().build())
+    }
+
+    fn with_declared(vars: &[(&str, &str)], declared: Resource) -> Resource {
         let map: HashMap<&str, &str> = vars.iter().copied().collect();
-        resource(&|name: &str| map.get(name).map(|value| value.to_string()))
+        layered(
+            &|name: &str| map.get(name).map(|value| value.to_string()),
+            &declared,
+        )
     }
 
     fn get(resource: &Resource, key: &'static str) -> Option<String> {
@@ -117,6 +137,29 @@ mod tests {
             get(&resource, "gitlab.project.path").as_deref(),
             Some("group/app")
         );
+    }
+
+    #[test]
+    fn declared_attributes_override_gitlab_ones_and_the_default_name() {
+        let declared = Resource::builder_empty()
+            .with_attributes([
+                KeyValue::new("service.name", "declared"),
+                KeyValue::new("cicd.pipeline.run.id", "override"),
+            ])
+            .build();
+        let resource = with_declared(&[("CI_PIPELINE_ID", "77")], declared);
+        assert_eq!(get(&resource, "service.name").as_deref(), Some("declared"));
+        assert_eq!(
+            get(&resource, "cicd.pipeline.run.id").as_deref(),
+            Some("override")
+        );
+        let named = with_declared(
+            &[("OTEL_SERVICE_NAME", "named")],
+            Resource::builder_empty()
+                .with_service_name("declared")
+                .build(),
+        );
+        assert_eq!(get(&named, "service.name").as_deref(), Some("named"));
     }
 
     #[test]

@@ -25,11 +25,17 @@ pub fn leak_forms(secret: &str) -> Vec<(String, String)> {
     let json = serde_json::to_string(secret).unwrap();
     forms.push(("json-escaped".into(), json[1..json.len() - 1].to_string()));
     let debug = format!("{secret:?}");
-    forms.push(("debug-escaped".into(), debug[1..debug.len() - 1].to_string()));
+    forms.push((
+        "debug-escaped".into(),
+        debug[1..debug.len() - 1].to_string(),
+    ));
     forms.push(("url-encoded".into(), url_encode(secret)));
     for (name, engine) in [
         ("base64", &base64::engine::general_purpose::STANDARD_NO_PAD),
-        ("base64url", &base64::engine::general_purpose::URL_SAFE_NO_PAD),
+        (
+            "base64url",
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        ),
     ] {
         for shift in 0..3usize {
             let mut shifted = vec![0u8; shift];
@@ -50,7 +56,9 @@ pub fn leak_forms(secret: &str) -> Vec<(String, String)> {
 fn url_encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -63,9 +71,21 @@ pub fn assert_no_leak(place: &str, haystack: &[u8], secrets: &[&str]) {
     for secret in secrets {
         for (form, needle) in leak_forms(secret) {
             if let Some(at) = text.find(&needle) {
-                let before: String = text[..at].chars().rev().take(80).collect::<Vec<_>>().into_iter().rev().collect();
-                let after: String = text[at..].chars().take(needle.chars().count() + 80).collect();
-                panic!("{place}: a secret leaked in {form} form ({needle:?}) here:\n…{before}{after}…");
+                let before: String = text[..at]
+                    .chars()
+                    .rev()
+                    .take(80)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
+                let after: String = text[at..]
+                    .chars()
+                    .take(needle.chars().count() + 80)
+                    .collect();
+                panic!(
+                    "{place}: a secret leaked in {form} form ({needle:?}) here:\n…{before}{after}…"
+                );
             }
         }
     }
@@ -198,7 +218,10 @@ pub fn read_request(stream: &mut impl Read) -> Option<Request> {
 
 /// A complete HTTP/1.1 response that closes the connection.
 pub fn response(status: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
-    let mut out = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+    let mut out = format!(
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
     for (name, value) in headers {
         out.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -210,7 +233,11 @@ pub fn response(status: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> 
 
 /// A JSON response.
 pub fn json_response(status: &str, body: &serde_json::Value) -> Vec<u8> {
-    response(status, &[("Content-Type", "application/json")], body.to_string().as_bytes())
+    response(
+        status,
+        &[("Content-Type", "application/json")],
+        body.to_string().as_bytes(),
+    )
 }
 
 /// What a raw server does with one connection: the stream, the request it
@@ -228,7 +255,9 @@ pub struct RawServer {
 }
 
 impl RawServer {
-    pub fn start(handler: impl Fn(TcpStream, Request, &AtomicBool) + Send + Sync + 'static) -> Self {
+    pub fn start(
+        handler: impl Fn(TcpStream, Request, &AtomicBool) + Send + Sync + 'static,
+    ) -> Self {
         let handler: Arc<Handler> = Arc::new(handler);
         Self::serve(move |mut stream, stop, requests| {
             if let Some(request) = read_request(&mut stream) {
@@ -239,7 +268,10 @@ impl RawServer {
     }
 
     fn serve(
-        on_connection: impl Fn(TcpStream, &AtomicBool, &std::sync::Mutex<Vec<Request>>) + Send + Sync + 'static,
+        on_connection: impl Fn(TcpStream, &AtomicBool, &std::sync::Mutex<Vec<Request>>)
+        + Send
+        + Sync
+        + 'static,
     ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -249,14 +281,16 @@ impl RawServer {
         let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
         let on_connection = Arc::new(on_connection);
         {
-            let (stop, connections, requests) = (stop.clone(), connections.clone(), requests.clone());
+            let (stop, connections, requests) =
+                (stop.clone(), connections.clone(), requests.clone());
             std::thread::spawn(move || {
                 while !stop.load(Ordering::SeqCst) {
                     match listener.accept() {
                         Ok((stream, _)) => {
                             stream.set_nonblocking(false).unwrap();
                             connections.fetch_add(1, Ordering::SeqCst);
-                            let (stop, requests, on_connection) = (stop.clone(), requests.clone(), on_connection.clone());
+                            let (stop, requests, on_connection) =
+                                (stop.clone(), requests.clone(), on_connection.clone());
                             std::thread::spawn(move || on_connection(stream, &stop, &requests));
                         }
                         Err(_) => std::thread::sleep(Duration::from_millis(5)),
@@ -312,7 +346,10 @@ pub fn send_then_reset(stream: TcpStream, bytes: &[u8]) {
     let _ = stream.flush();
     // Let the bytes reach the client before the reset discards the queue.
     std::thread::sleep(Duration::from_millis(20));
-    let linger = nix::libc::linger { l_onoff: 1, l_linger: 0 };
+    let linger = nix::libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
     nix::sys::socket::setsockopt(&stream, nix::sys::socket::sockopt::Linger, &linger).unwrap();
     drop(stream);
 }
@@ -335,13 +372,16 @@ impl TestPki {
         // see an unknown issuer, not a known one with a bad signature.
         static SERIAL: AtomicUsize = AtomicUsize::new(0);
         let serial = SERIAL.fetch_add(1, Ordering::SeqCst);
-        ca_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, format!("ci-secrets hardening test CA {serial}"));
+        ca_params.distinguished_name.push(
+            rcgen::DnType::CommonName,
+            format!("ci-secrets hardening test CA {serial}"),
+        );
         let ca_cert = ca_params.self_signed(&ca_key).unwrap();
         let issuer = rcgen::Issuer::new(ca_params, ca_key);
         let server_key = rcgen::KeyPair::generate().unwrap();
-        let params = rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
+        let params =
+            rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .unwrap();
         let server_cert = params.signed_by(&server_key, &issuer).unwrap();
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let server_config = rustls::ServerConfig::builder_with_provider(provider)

@@ -1,0 +1,95 @@
+//! `ci-secrets doctor`: checks each distinct identity of the job (DNS, TCP,
+//! TLS, login, permission to describe each item) without fetching any
+//! value. Exits with the resolution status when a check fails.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use ci_secrets_core::diagnose::DoctorReport;
+use ci_secrets_core::error::{EXIT_INVALID, EXIT_RESOLUTION};
+
+use super::{fail, prepare};
+use crate::args::{DoctorArgs, GlobalArgs, ReportFormat};
+
+pub async fn run(global: &GlobalArgs, args: DoctorArgs) -> ExitCode {
+    let prepared = match prepare(global, &args.selection) {
+        Ok(prepared) => prepared,
+        Err(err) => return fail(&err),
+    };
+    let report = match ci_secrets_core::diagnose::doctor(
+        &prepared.source,
+        &prepared.variables,
+        &prepared.config,
+        prepared.cancel.clone(),
+    )
+    .await
+    {
+        Ok(report) => report,
+        Err(err) => return fail(&err),
+    };
+    match args.format {
+        ReportFormat::Json => {
+            let json = serde_json::json!({
+                "job": report.job,
+                "passed": report.passed(),
+                "identities": report.identities,
+            });
+            match serde_json::to_string_pretty(&json) {
+                Ok(json) => println!("{json}"),
+                Err(err) => {
+                    eprintln!("ci-secrets: cannot write the report as JSON: {err}");
+                    return ExitCode::from(EXIT_INVALID);
+                }
+            }
+        }
+        ReportFormat::Text => print!("{}", render_text(&report)),
+    }
+    if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_RESOLUTION)
+    }
+}
+
+fn render_text(report: &DoctorReport) -> String {
+    let failures = report.failures();
+    let mut out = format!(
+        "Job {}: {} checked, {}\n",
+        report.job,
+        match report.identities.len() {
+            1 => "1 identity".to_string(),
+            count => format!("{count} identities"),
+        },
+        match failures {
+            0 => "every check passed".to_string(),
+            1 => "1 check failed".to_string(),
+            count => format!("{count} checks failed"),
+        }
+    );
+    for entry in &report.identities {
+        let title = entry
+            .identity
+            .as_ref()
+            .map_or_else(|| "provider setup".to_string(), |identity| identity.label.clone());
+        let _ = writeln!(
+            out,
+            "\n{}: {title}\n  secrets: {}",
+            entry.provider,
+            entry.variables.join(", ")
+        );
+        for check in &entry.checks {
+            let status = if check.passed { "ok    " } else { "FAILED" };
+            let _ = write!(out, "  {status} {}: {}", check.name, check.detail);
+            match &check.hint {
+                Some(hint) if !check.passed => {
+                    let _ = writeln!(out, ". {hint}");
+                }
+                _ => out.push('\n'),
+            }
+        }
+        if let Some(skipped) = &entry.skipped {
+            let _ = writeln!(out, "  {skipped}");
+        }
+    }
+    out
+}

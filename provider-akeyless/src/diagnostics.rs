@@ -1,0 +1,366 @@
+//! `ci-secrets plan` and `ci-secrets doctor` for Akeyless.
+//!
+//! The plan mirrors what `fetch` does: one `/auth` per identity, item types
+//! from one `/list-items` per folder holding several of an identity's names
+//! (else one `/describe-item` per name), then static secrets batched into
+//! `/get-secret-value`. Item types are only known at run time, so the plan
+//! counts every read as a static one and says so.
+//!
+//! The doctor logs in once per identity and describes each item: it learns
+//! whether the identity may read the item without fetching its value.
+
+use ci_secrets_provider_api::diagnostics::{Check, Identity as PlannedIdentity, PlannedCall, SecretPlan};
+use ci_secrets_provider_api::{ErrorKind, ResolveContext, SecretRequest};
+use indexmap::IndexMap;
+use secrecy::ExposeSecret;
+
+use crate::api::AkeylessApi;
+use crate::block::{AccessType, AkeylessBlock};
+use crate::error::{Failure, Operation};
+use crate::fetch;
+use crate::identity::{Identity, IdentityKey, LoginCache, Session};
+
+/// Names of one folder from which `fetch` lists the folder instead of
+/// describing each name (`fetch/describe.rs`, `LIST_FROM`).
+const LIST_FROM: usize = 2;
+/// Names per `/get-secret-value` call (`fetch/items.rs`, `STATIC_BATCH`).
+const STATIC_BATCH: usize = 100;
+
+const READ_NOTE: &str = "the read depends on the item type, known only at run time: counted as a \
+                         static secret (batched); dynamic and rotated secrets and certificates take \
+                         one call each";
+
+/// One request, parsed, with the identity it logs in as.
+struct Parsed {
+    block: AkeylessBlock,
+    key: IdentityKey,
+    identity: Identity,
+}
+
+/// The requests of one identity, in first-seen order.
+struct Group {
+    shown: PlannedIdentity,
+    /// Indexes into the requests.
+    members: Vec<usize>,
+}
+
+fn parse_all(
+    ctx: &ResolveContext,
+    default_api_url: &str,
+    requests: &[SecretRequest],
+) -> Vec<Result<Parsed, Failure>> {
+    let access_id = match fetch::access_id(ctx) {
+        Ok(access_id) => access_id,
+        Err(_) => return requests.iter().map(|_| Err(Failure::MissingAccessId)).collect(),
+    };
+    requests
+        .iter()
+        .map(|request| {
+            fetch::prepare(request, access_id, default_api_url).map(|(block, key, identity)| {
+                Parsed {
+                    block,
+                    key,
+                    identity,
+                }
+            })
+        })
+        .collect()
+}
+
+/// What `plan` shows of an identity; names public parts only.
+fn describe_identity(parsed: &Parsed, access_id: &str) -> PlannedIdentity {
+    let block = &parsed.block;
+    let given_token = matches!(parsed.identity, Identity::Given(_));
+    let access_type = if given_token {
+        "akeyless_token"
+    } else {
+        block.access_type.wire_name()
+    };
+    let mut label = format!("akeyless {} {access_type}", block.api_url);
+    let mut shown = PlannedIdentity::new(String::new())
+        .with_ca_setting("gateway_ca_certificate")
+        .with_field("access type", access_type)
+        .with_field("API URL", block.api_url.clone());
+    if !given_token {
+        label.push(' ');
+        label.push_str(access_id);
+        shown = shown
+            .with_field("access id", access_id)
+            .with_login(Operation::Auth.label());
+    }
+    shown = shown.with_field(
+        "TLS roots",
+        if block.gateway_ca_pem.is_some() {
+            "system roots + gateway_ca_certificate"
+        } else {
+            "system roots"
+        },
+    );
+    if let Ok(endpoint) = url::Url::parse(&block.api_url) {
+        shown = shown.with_endpoint(endpoint);
+    }
+    if let Some(ca) = &block.gateway_ca_pem {
+        shown = shown.with_ca_pem(ca.clone());
+    }
+    shown.label = label;
+    shown
+}
+
+/// Groups parsed requests by identity. Identities whose public parts are
+/// equal but whose credentials differ get distinct labels (`#2`, ...).
+fn group(parsed: &[Result<Parsed, Failure>], access_id: &str) -> IndexMap<IdentityKey, Group> {
+    let mut groups: IndexMap<IdentityKey, Group> = IndexMap::new();
+    for (index, entry) in parsed.iter().enumerate() {
+        let Ok(entry) = entry else { continue };
+        if let Some(group) = groups.get_mut(&entry.key) {
+            group.members.push(index);
+            continue;
+        }
+        let mut shown = describe_identity(entry, access_id);
+        let same_label = groups
+            .values()
+            .filter(|group| group.shown.label.starts_with(&shown.label))
+            .count();
+        if same_label > 0 {
+            shown.label = format!("{} #{}", shown.label, same_label + 1);
+        }
+        groups.insert(
+            entry.key.clone(),
+            Group {
+                shown,
+                members: vec![index],
+            },
+        );
+    }
+    groups
+}
+
+/// `(folder, full name)` as `/list-items` sees a name (`fetch/describe.rs`).
+fn folder_of(name: &str) -> String {
+    let full = if name.starts_with('/') {
+        name.to_string()
+    } else {
+        format!("/{name}")
+    };
+    match full.rfind('/') {
+        Some(0) | None => "/".to_string(),
+        Some(cut) => full[..cut].to_string(),
+    }
+}
+
+/// The plan of every request (`Provider::plan`).
+pub(crate) fn plan(
+    ctx: &ResolveContext,
+    default_api_url: &str,
+    requests: &[SecretRequest],
+) -> Vec<SecretPlan> {
+    let parsed = parse_all(ctx, default_api_url, requests);
+    let access_id = fetch::access_id(ctx).unwrap_or_default();
+    let groups = group(&parsed, access_id);
+    let mut plans: Vec<SecretPlan> = parsed
+        .iter()
+        .map(|entry| match entry {
+            Ok(_) => SecretPlan::new(),
+            Err(failure) => SecretPlan::invalid(failure),
+        })
+        .collect();
+    for group in groups.values() {
+        plan_group(&parsed, group, &mut plans);
+    }
+    plans
+}
+
+fn plan_group(parsed: &[Result<Parsed, Failure>], group: &Group, plans: &mut [SecretPlan]) {
+    let label = &group.shown.label;
+    let name_of = |index: usize| {
+        parsed[index]
+            .as_ref()
+            .ok()
+            .and_then(|entry| entry.block.name.clone())
+    };
+    // Distinct names in first-seen order, as `fetch` dedupes them.
+    let mut names: IndexMap<String, ()> = IndexMap::new();
+    for &index in &group.members {
+        if let Some(name) = name_of(index) {
+            names.insert(name, ());
+        }
+    }
+    let mut folders: IndexMap<String, usize> = IndexMap::new();
+    for name in names.keys() {
+        *folders.entry(folder_of(name)).or_default() += 1;
+    }
+    for &index in &group.members {
+        let mut plan = SecretPlan::new().with_identity(group.shown.clone());
+        if matches!(
+            parsed[index].as_ref().map(|entry| &entry.block.access_type),
+            Ok(AccessType::AwsIam | AccessType::AzureAd | AccessType::Gcp)
+        ) && group.shown.login.is_some()
+        {
+            plan = plan.with_note(
+                "the login first gets a cloud identity from this machine's metadata service",
+            );
+        }
+        match name_of(index) {
+            None => plan = plan.with_note("delivers the Akeyless token itself: no item is read"),
+            Some(name) => {
+                let folder = folder_of(&name);
+                let lookup = if folders.get(&folder).copied().unwrap_or(0) >= LIST_FROM {
+                    PlannedCall::shared(
+                        Operation::ListItems.label(),
+                        format!("{label} list {folder}"),
+                    )
+                } else {
+                    PlannedCall::shared(
+                        Operation::DescribeItem.label(),
+                        format!("{label} describe {name}"),
+                    )
+                };
+                let batch = names.get_index_of(&name).unwrap_or(0) / STATIC_BATCH;
+                plan = plan
+                    .with_item(name)
+                    .with_call(lookup)
+                    .with_call(PlannedCall::shared(
+                        Operation::GetSecretValue.label(),
+                        format!("{label} read batch {batch}"),
+                    ))
+                    .with_note(READ_NOTE);
+            }
+        }
+        plans[index] = plan;
+    }
+}
+
+/// The checks of one identity (`Provider::diagnose`): a login, then one
+/// `/describe-item` per distinct item. No value is fetched.
+pub(crate) async fn diagnose(
+    ctx: &ResolveContext,
+    default_api_url: &str,
+    requests: &[SecretRequest],
+) -> Vec<Check> {
+    let parsed = parse_all(ctx, default_api_url, requests);
+    let mut checks = Vec::new();
+    let mut first = None;
+    for (entry, request) in parsed.iter().zip(requests) {
+        match entry {
+            Ok(entry) => {
+                first.get_or_insert(entry);
+            }
+            Err(failure) => checks.push(
+                Check::fail(
+                    format!("configuration of {}", request.variable),
+                    failure.to_string(),
+                )
+                .with_hint(config_hint(failure)),
+            ),
+        }
+    }
+    let Some(first) = first else {
+        return checks;
+    };
+    let client = match ctx.http().client(first.key.gateway_ca.as_deref()) {
+        Ok(client) => client,
+        Err(err) => {
+            checks.push(
+                Check::fail("gateway_ca_certificate", err.message())
+                    .with_hint("Set gateway_ca_certificate to the PEM (or base64 of PEM) of the gateway's CA"),
+            );
+            return checks;
+        }
+    };
+    let api = AkeylessApi::new(first.key.api_url.clone(), client);
+    // A cache of its own: the doctor must really log in, not reuse a token.
+    let cache = LoginCache::default();
+    let session = Session::new(&cache, &first.key, &first.identity, &api);
+    let token = match session.token(ctx).await {
+        Ok(token) => {
+            checks.push(match &first.identity {
+                Identity::Given(_) => Check::pass(
+                    "login",
+                    "not needed: akeyless_token is given (the describe checks use it)",
+                ),
+                Identity::Login { access_id, .. } => Check::pass(
+                    "login",
+                    format!(
+                        "POST /auth as {access_id} ({}) returned a token",
+                        first.block.access_type.wire_name()
+                    ),
+                ),
+            });
+            token
+        }
+        Err(failure) => {
+            let hint = login_hint(&failure, first.block.access_type);
+            checks.push(Check::fail("login", failure.to_string()).with_hint(hint));
+            return checks;
+        }
+    };
+    let mut names: IndexMap<&str, ()> = IndexMap::new();
+    for entry in parsed.iter().flatten() {
+        if let Some(name) = entry.block.name.as_deref() {
+            names.insert(name, ());
+        }
+    }
+    let describes = names.keys().map(|name| {
+        let api = &api;
+        let token = &token;
+        async move {
+            let outcome = api
+                .describe_item(ctx, name, token.secret.expose_secret())
+                .await;
+            (*name, outcome)
+        }
+    });
+    for (name, outcome) in futures::future::join_all(describes).await {
+        let check_name = format!("describe {name}");
+        checks.push(match outcome {
+            Ok(item_type) if item_type.is_empty() => Check::pass(check_name, "readable"),
+            Ok(item_type) => Check::pass(check_name, format!("readable ({item_type})")),
+            Err(failure) => {
+                let hint = describe_hint(&failure, name);
+                Check::fail(check_name, failure.to_string()).with_hint(hint)
+            }
+        });
+    }
+    checks
+}
+
+fn config_hint(failure: &Failure) -> &'static str {
+    match failure {
+        Failure::MissingAccessId => "Set the CI/CD variable AKEYLESS_ACCESS_ID (or pass --var AKEYLESS_ACCESS_ID=p-...)",
+        _ => "Fix the secret's akeyless: block; `ci-secrets providers` lists its keys",
+    }
+}
+
+fn login_hint(failure: &Failure, access_type: AccessType) -> String {
+    match failure.kind() {
+        ErrorKind::Auth => match access_type {
+            AccessType::AccessKey => {
+                "Check akeyless_access_key and that AKEYLESS_ACCESS_ID is its access id".into()
+            }
+            AccessType::Jwt => "Check the token: (an ID token whose aud and claims the JWT auth method of AKEYLESS_ACCESS_ID accepts)".into(),
+            other => format!(
+                "Check that AKEYLESS_ACCESS_ID is an auth method of type {} and that its credential is accepted",
+                other.wire_name()
+            ),
+        },
+        ErrorKind::Tls => {
+            "Set gateway_ca_certificate to the CA that signed the gateway's certificate".into()
+        }
+        ErrorKind::Transient | ErrorKind::Deadline => {
+            "Check that akeyless_api_url is reachable from here (proxy, firewall, gateway up)".into()
+        }
+        ErrorKind::Config => "Fix the secret's akeyless: block".into(),
+        _ => "Check akeyless_api_url: it should be the API of Akeyless or of a gateway (…/api/v2)"
+            .into(),
+    }
+}
+
+fn describe_hint(failure: &Failure, name: &str) -> String {
+    match failure.kind() {
+        ErrorKind::Denied => format!(
+            "Give the access id a role with read permission on {name} (Akeyless answers the same for a missing item it may not see)"
+        ),
+        ErrorKind::NotFound => format!("Check the item name {name}"),
+        _ => "Check that akeyless_api_url is reachable and is the Akeyless API".to_string(),
+    }
+}

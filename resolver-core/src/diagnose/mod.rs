@@ -1,0 +1,317 @@
+//! `ci-secrets plan` and `ci-secrets doctor`: how a job's secrets would be
+//! resolved, and whether each identity can resolve them, without any value.
+//!
+//! - [`plan`] loads, validates and plans the job as a resolution does, then
+//!   asks each provider for its [`SecretPlan`]s. It makes no network call.
+//! - [`doctor`] takes the distinct identities of that plan and checks each
+//!   once: DNS, TCP and TLS to its endpoint (same roots as the HTTP layer),
+//!   then the provider's own checks ([`Provider::diagnose`]: a login and
+//!   the permission to describe each item). No value is fetched.
+
+mod network;
+mod report;
+mod tls;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ci_secrets_provider_api::diagnostics::{Check, Identity, SecretPlan};
+use ci_secrets_provider_api::{
+    HttpFactory, Metrics, Provider, ProviderConfig, ResolveContext, SecretRequest, find_provider,
+};
+use futures::future::join_all;
+use indexmap::IndexMap;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::LoadedConfig;
+use crate::engine::{JobSource, PlannedJob, plan_job};
+use crate::error::CoreError;
+use crate::variables::VariableSources;
+
+pub use report::{
+    CallReport, CheckReport, Delivery, DoctorReport, IdentityDiagnosis, IdentityReport,
+    PlanReport, PlanTotals, SecretReport,
+};
+
+/// One provider of the job, built, with its context and requests.
+struct Prepared {
+    key: String,
+    provider: Box<dyn Provider>,
+    ctx: ResolveContext,
+    /// The job's secrets this provider serves, as indexes into the plan.
+    indexes: Vec<usize>,
+    requests: Vec<SecretRequest>,
+}
+
+/// Builds every provider of the job; a provider that cannot be built is
+/// returned as its key and a one-line reason.
+fn prepare(
+    planned: &PlannedJob,
+    config: &LoadedConfig,
+    http: &HttpFactory,
+    cancel: &CancellationToken,
+) -> Vec<Result<Prepared, (String, String)>> {
+    let metrics = Arc::new(Metrics::default());
+    planned
+        .plan
+        .by_provider()
+        .into_iter()
+        .map(|(key, indexes)| {
+            let (section, origin) = config.provider_section(key);
+            let registration = find_provider(key).ok_or_else(|| {
+                (key.to_string(), "not built into this binary".to_string())
+            })?;
+            let provider = (registration.build)(&ProviderConfig::new(section.clone(), origin.clone()))
+                .map_err(|err| (key.to_string(), format!("{err} (config from {origin})")))?;
+            let ctx = ResolveContext::builder(planned.plan.job.clone())
+                .variables(planned.variables.clone())
+                .id_token_names(planned.id_tokens.clone())
+                .timeout(config.deadline())
+                .cancellation(cancel.clone())
+                .config(section)
+                .http(http.clone())
+                .metrics(metrics.clone())
+                .build();
+            let requests = indexes
+                .iter()
+                .map(|&index| planned.plan.secrets[index].request.clone())
+                .collect();
+            Ok(Prepared {
+                key: key.to_string(),
+                provider,
+                ctx,
+                indexes,
+                requests,
+            })
+        })
+        .collect()
+}
+
+fn variables_of(planned: &PlannedJob, indexes: &[usize]) -> Vec<String> {
+    indexes
+        .iter()
+        .map(|&index| planned.plan.secrets[index].variable.clone())
+        .collect()
+}
+
+/// How the job's secrets would be resolved. Makes no network call.
+pub fn plan(
+    source: &JobSource,
+    sources: &VariableSources,
+    config: &LoadedConfig,
+) -> Result<PlanReport, CoreError> {
+    let planned = plan_job(source, sources)?;
+    let http = HttpFactory::new(config.http_settings()?);
+    let mut plans: Vec<SecretPlan> = planned.plan.secrets.iter().map(|_| SecretPlan::new()).collect();
+    let mut problems = Vec::new();
+    for prepared in prepare(&planned, config, &http, &CancellationToken::new()) {
+        let prepared = match prepared {
+            Ok(prepared) => prepared,
+            Err((key, reason)) => {
+                problems.push(format!("provider {key}: {reason}"));
+                continue;
+            }
+        };
+        if let Err(err) = prepared.provider.preflight(&prepared.ctx, &prepared.requests) {
+            let variables = variables_of(&planned, &prepared.indexes).join(", ");
+            problems.push(format!("{variables} ({}): {err}", prepared.key));
+        }
+        let provided = prepared.provider.plan(&prepared.ctx, &prepared.requests);
+        if provided.len() != prepared.requests.len() {
+            problems.push(format!(
+                "provider {} planned {} secrets of {}",
+                prepared.key,
+                provided.len(),
+                prepared.requests.len()
+            ));
+            continue;
+        }
+        for (&index, secret_plan) in prepared.indexes.iter().zip(provided) {
+            plans[index] = secret_plan;
+        }
+    }
+    Ok(report_plan(&planned, plans, problems))
+}
+
+/// Turns the providers' plans into the report, counting shared calls once.
+fn report_plan(planned: &PlannedJob, plans: Vec<SecretPlan>, problems: Vec<String>) -> PlanReport {
+    let secrets = &planned.plan.secrets;
+    // How many secrets share each call: key (provider, shared key).
+    let mut sharing: HashMap<(&str, &str), usize> = HashMap::new();
+    for (secret, secret_plan) in secrets.iter().zip(&plans) {
+        for call in &secret_plan.calls {
+            if let Some(key) = &call.shared {
+                *sharing.entry((secret.provider.as_str(), key.as_str())).or_default() += 1;
+            }
+        }
+    }
+    let mut identities: IndexMap<(&str, &str), bool> = IndexMap::new();
+    let mut own_calls = 0;
+    for (secret, secret_plan) in secrets.iter().zip(&plans) {
+        if let Some(identity) = &secret_plan.identity {
+            identities.insert(
+                (secret.provider.as_str(), identity.label.as_str()),
+                identity.login.is_some(),
+            );
+        }
+        own_calls += secret_plan.calls.iter().filter(|call| call.shared.is_none()).count();
+    }
+    let logins = identities.values().filter(|logs_in| **logs_in).count();
+    let totals = PlanTotals {
+        secrets: secrets.len(),
+        providers: planned.plan.by_provider().len(),
+        identities: identities.len(),
+        logins,
+        api_calls: logins + own_calls + sharing.len(),
+    };
+    let reports = secrets
+        .iter()
+        .zip(&plans)
+        .map(|(secret, secret_plan)| SecretReport {
+            variable: secret.variable.clone(),
+            provider: secret.provider.clone(),
+            delivery: if secret.file {
+                Delivery::File
+            } else {
+                Delivery::Env
+            },
+            identity: secret_plan.identity.as_ref().map(IdentityReport::from),
+            item: secret_plan.item.clone(),
+            calls: secret_plan
+                .calls
+                .iter()
+                .map(|call| CallReport {
+                    operation: call.operation.clone(),
+                    shared_by: call
+                        .shared
+                        .as_ref()
+                        .and_then(|key| sharing.get(&(secret.provider.as_str(), key.as_str())))
+                        .copied()
+                        .unwrap_or(1),
+                })
+                .collect(),
+            notes: secret_plan.notes.clone(),
+        })
+        .collect();
+    PlanReport {
+        job: planned.plan.job.clone(),
+        secrets: reports,
+        totals,
+        problems,
+    }
+}
+
+/// Checks each distinct identity of the job: DNS, TCP, TLS, then the
+/// provider's login and permission checks. Fetches no value.
+pub async fn doctor(
+    source: &JobSource,
+    sources: &VariableSources,
+    config: &LoadedConfig,
+    cancel: CancellationToken,
+) -> Result<DoctorReport, CoreError> {
+    let planned = plan_job(source, sources)?;
+    let settings = config.http_settings()?;
+    let timeout = settings.connect_timeout;
+    let trust = tls::Trust::system(&settings.extra_ca_pem);
+    let http = HttpFactory::new(settings);
+    let prepared = prepare(&planned, config, &http, &cancel);
+
+    let mut entries: Vec<IdentityDiagnosis> = Vec::new();
+    let mut work = Vec::new();
+    for prepared in &prepared {
+        let prepared = match prepared {
+            Ok(prepared) => prepared,
+            Err((key, reason)) => {
+                entries.push(setup_failure(key, Vec::new(), reason, "Fix the provider's section of the configuration"));
+                continue;
+            }
+        };
+        let variables = variables_of(&planned, &prepared.indexes);
+        if let Err(err) = prepared.provider.preflight(&prepared.ctx, &prepared.requests) {
+            entries.push(setup_failure(&prepared.key, variables, err.message(), "Fix the job's variables or the secret's block; `ci-secrets plan` shows what each secret needs"));
+            continue;
+        }
+        let plans = prepared.provider.plan(&prepared.ctx, &prepared.requests);
+        for (identity, members) in group_by_identity(&plans, prepared.requests.len()) {
+            let requests: Vec<SecretRequest> =
+                members.iter().map(|&member| prepared.requests[member].clone()).collect();
+            let variables = members
+                .iter()
+                .map(|&member| variables[member].clone())
+                .collect();
+            work.push(diagnose_identity(prepared, identity, requests, variables, trust.as_ref(), timeout));
+        }
+    }
+    entries.extend(join_all(work).await);
+    Ok(DoctorReport {
+        job: planned.plan.job.clone(),
+        identities: entries,
+    })
+}
+
+fn setup_failure(provider: &str, variables: Vec<String>, cause: &str, hint: &str) -> IdentityDiagnosis {
+    IdentityDiagnosis {
+        provider: provider.to_string(),
+        identity: None,
+        variables,
+        checks: vec![Check::fail("configuration", cause).with_hint(hint).into()],
+        skipped: Some("no identity was checked".to_string()),
+    }
+}
+
+/// Requests grouped by the identity their plan names, in first-seen order;
+/// requests whose plan names none form one group of their own.
+fn group_by_identity(plans: &[SecretPlan], requests: usize) -> Vec<(Option<Identity>, Vec<usize>)> {
+    let mut groups: IndexMap<Option<String>, (Option<Identity>, Vec<usize>)> = IndexMap::new();
+    for member in 0..requests {
+        let identity = plans.get(member).and_then(|plan| plan.identity.clone());
+        let key = identity.as_ref().map(|identity| identity.label.clone());
+        groups
+            .entry(key)
+            .or_insert_with(|| (identity, Vec::new()))
+            .1
+            .push(member);
+    }
+    groups.into_values().collect()
+}
+
+async fn diagnose_identity(
+    prepared: &Prepared,
+    identity: Option<Identity>,
+    requests: Vec<SecretRequest>,
+    variables: Vec<String>,
+    trust: Result<&tls::Trust, &String>,
+    timeout: std::time::Duration,
+) -> IdentityDiagnosis {
+    let mut checks: Vec<Check> = Vec::new();
+    let endpoint = identity.as_ref().and_then(|identity| identity.endpoint.clone().map(|url| (identity, url)));
+    if let Some((identity, endpoint)) = endpoint {
+        match trust {
+            Ok(trust) => checks.extend(network::endpoint_checks(identity, &endpoint, trust, timeout).await),
+            Err(err) => checks.push(
+                Check::fail("TLS", err.clone()).with_hint("Set [http] ca_file to a PEM certificate file"),
+            ),
+        }
+    }
+    let skipped = match checks.iter().find(|check| !check.passed) {
+        Some(failed) => Some(format!(
+            "login and permission checks skipped: the {} check failed",
+            failed.name
+        )),
+        None => {
+            checks.extend(prepared.provider.diagnose(&prepared.ctx, &requests).await);
+            if identity.is_none() && checks.is_empty() {
+                Some("the provider describes no identity and has no checks of its own".to_string())
+            } else {
+                None
+            }
+        }
+    };
+    IdentityDiagnosis {
+        provider: prepared.key.clone(),
+        identity: identity.as_ref().map(IdentityReport::from),
+        variables,
+        checks: checks.into_iter().map(CheckReport::from).collect(),
+        skipped,
+    }
+}

@@ -1,0 +1,180 @@
+//! What `plan` and `doctor` report: plain data, serializable as JSON, with
+//! no value and no credential in it.
+
+use ci_secrets_provider_api::diagnostics::{Check, Identity};
+use serde::Serialize;
+
+/// How a secret reaches the job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Delivery {
+    /// A file; the variable holds its path (`file: true`, GitLab's default).
+    File,
+    /// The variable holds the value (`file: false`).
+    Env,
+}
+
+impl Delivery {
+    /// `file` or `env`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::File => "file",
+            Delivery::Env => "env",
+        }
+    }
+}
+
+/// An identity as reported: its label, public fields and login call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IdentityReport {
+    /// Tells identities of one provider apart.
+    pub label: String,
+    /// Public fields in the provider's order (`access type`, `API URL`, ...).
+    pub fields: serde_json::Map<String, serde_json::Value>,
+    /// The login call; `None` when no login is needed.
+    pub login: Option<String>,
+}
+
+impl From<&Identity> for IdentityReport {
+    fn from(identity: &Identity) -> Self {
+        Self {
+            label: identity.label.clone(),
+            fields: identity
+                .fields
+                .iter()
+                .map(|(name, value)| (name.clone(), serde_json::Value::String(value.clone())))
+                .collect(),
+            login: identity.login.clone(),
+        }
+    }
+}
+
+/// One expected call of a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CallReport {
+    /// `POST /describe-item`, `GET /v1/kv/data/db`, ...
+    pub operation: String,
+    /// How many secrets of the job share this one call (1: its own).
+    pub shared_by: usize,
+}
+
+/// One secret of the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SecretReport {
+    /// The variable that receives it.
+    pub variable: String,
+    /// The provider key.
+    pub provider: String,
+    /// File or environment value.
+    pub delivery: Delivery,
+    /// Who it is read as; `None` when the provider does not say.
+    pub identity: Option<IdentityReport>,
+    /// The item read.
+    pub item: Option<String>,
+    /// The calls made for it besides its identity's login.
+    pub calls: Vec<CallReport>,
+    /// Assumptions and problems.
+    pub notes: Vec<String>,
+}
+
+/// The totals of a plan.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PlanTotals {
+    /// Secrets of the job.
+    pub secrets: usize,
+    /// Providers involved.
+    pub providers: usize,
+    /// Distinct identities (one per provider and label).
+    pub identities: usize,
+    /// Identities that log in.
+    pub logins: usize,
+    /// Expected API calls: the logins plus every distinct data call.
+    pub api_calls: usize,
+}
+
+/// `ci-secrets plan`: how the job's secrets would be resolved, found
+/// without any network call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlanReport {
+    /// The job.
+    pub job: String,
+    /// Every secret, in file order.
+    pub secrets: Vec<SecretReport>,
+    /// Totals.
+    pub totals: PlanTotals,
+    /// Problems a resolution would stop at before any call (a provider's
+    /// config or preflight), one line each.
+    pub problems: Vec<String>,
+}
+
+/// One check as reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckReport {
+    /// What was checked.
+    pub name: String,
+    /// Whether it passed.
+    pub passed: bool,
+    /// What was found, or why it failed.
+    pub detail: String,
+    /// What to do about a failure.
+    pub hint: Option<String>,
+}
+
+impl From<Check> for CheckReport {
+    fn from(check: Check) -> Self {
+        Self {
+            name: check.name,
+            passed: check.passed,
+            detail: check.detail,
+            hint: check.hint,
+        }
+    }
+}
+
+/// The checks of one identity (or of a provider that could not be set up).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IdentityDiagnosis {
+    /// The provider key.
+    pub provider: String,
+    /// The identity; `None` for the provider's own setup checks, or when
+    /// the provider does not describe identities.
+    pub identity: Option<IdentityReport>,
+    /// The variables of the secrets read as this identity.
+    pub variables: Vec<String>,
+    /// Every check, in the order run.
+    pub checks: Vec<CheckReport>,
+    /// Why some checks did not run, if any did not.
+    pub skipped: Option<String>,
+}
+
+impl IdentityDiagnosis {
+    /// Whether every check passed.
+    pub fn passed(&self) -> bool {
+        self.checks.iter().all(|check| check.passed)
+    }
+}
+
+/// `ci-secrets doctor`: the checks of each distinct identity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DoctorReport {
+    /// The job.
+    pub job: String,
+    /// One entry per distinct identity, in the order of first use.
+    pub identities: Vec<IdentityDiagnosis>,
+}
+
+impl DoctorReport {
+    /// Whether every check of every identity passed.
+    pub fn passed(&self) -> bool {
+        self.identities.iter().all(IdentityDiagnosis::passed)
+    }
+
+    /// How many checks failed.
+    pub fn failures(&self) -> usize {
+        self.identities
+            .iter()
+            .flat_map(|identity| &identity.checks)
+            .filter(|check| !check.passed)
+            .count()
+    }
+}
