@@ -7,6 +7,8 @@
 //! Under `cargo test --all-targets` criterion runs each case once (its test
 //! mode), which takes about a second in all.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
+
 use std::time::Duration;
 
 use ci_secrets_bench::inprocess::{resolve_once, start_emulator};

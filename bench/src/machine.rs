@@ -25,7 +25,10 @@ impl Machine {
             .lines()
             .find_map(|line| line.strip_prefix("model name"))
             .and_then(|rest| rest.split_once(':'))
-            .map_or_else(|| "unknown".to_string(), |(_, model)| model.trim().to_string());
+            .map_or_else(
+                || "unknown".to_string(),
+                |(_, model)| model.trim().to_string(),
+            );
         let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
         let memory_mib = meminfo
             .lines()

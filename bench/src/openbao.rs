@@ -119,7 +119,12 @@ impl OpenBao {
         Ok(paths)
     }
 
-    async fn post(&self, client: &reqwest::Client, path: &str, body: Value) -> Result<(), BenchError> {
+    async fn post(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        body: Value,
+    ) -> Result<(), BenchError> {
         let response = client
             .post(format!("{}/v1/{path}", self.address))
             .header("X-Vault-Token", ROOT_TOKEN)
@@ -136,7 +141,10 @@ impl OpenBao {
         } else {
             Err(BenchError::Http {
                 what: format!("POST {path}"),
-                message: format!("HTTP {status}: {}", response.text().await.unwrap_or_default()),
+                message: format!(
+                    "HTTP {status}: {}",
+                    response.text().await.unwrap_or_default()
+                ),
             })
         }
     }

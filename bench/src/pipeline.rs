@@ -52,7 +52,8 @@ pub fn write_pipeline(dir: &Path, jobs: usize) -> Result<std::path::PathBuf, Ben
 }
 
 fn write(path: &Path, text: &str) -> Result<(), BenchError> {
-    std::fs::write(path, text).map_err(|err| BenchError::io(format!("writing {}", path.display()), err))
+    std::fs::write(path, text)
+        .map_err(|err| BenchError::io(format!("writing {}", path.display()), err))
 }
 
 const TEMPLATES: &str = r#".akeyless:

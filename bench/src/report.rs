@@ -32,7 +32,12 @@ impl ToolRuns {
 
     /// Largest peak RSS over the runs, MiB.
     pub fn peak_rss_mib(&self) -> f64 {
-        let kib = self.samples.iter().map(|s| s.max_rss_kib).max().unwrap_or(0);
+        let kib = self
+            .samples
+            .iter()
+            .map(|s| s.max_rss_kib)
+            .max()
+            .unwrap_or(0);
         kib as f64 / 1024.0
     }
 }
@@ -48,6 +53,8 @@ pub struct AkeylessCase {
     pub runner_like: ToolRuns,
     /// Baseline 2: hand-batched SDK script.
     pub hand_batched: ToolRuns,
+    /// An earlier build of ci-secrets, when given (`--previous`).
+    pub previous: Option<ToolRuns>,
     /// In-process resolution (the provider alone), ms per run.
     pub in_process_ms: Vec<f64>,
 }
@@ -169,7 +176,11 @@ impl Report {
             );
         }
 
-        let _ = writeln!(md, "\n## Akeyless: whole process, {} ms per request\n", RTT.as_millis());
+        let _ = writeln!(
+            md,
+            "\n## Akeyless: whole process, {} ms per request\n",
+            RTT.as_millis()
+        );
         let _ = writeln!(
             md,
             "| job | tool | median wall (ms) | ours / tool | peak RSS (MiB) | API calls | runs |"
@@ -177,7 +188,13 @@ impl Report {
         let _ = writeln!(md, "|---|---|---:|---|---:|---|---:|");
         for case in &self.cases {
             let ours = case.ours.median_ms();
-            for runs in [&case.ours, &case.runner_like, &case.hand_batched] {
+            let tools = [
+                Some(&case.ours),
+                case.previous.as_ref(),
+                Some(&case.runner_like),
+                Some(&case.hand_batched),
+            ];
+            for runs in tools.into_iter().flatten() {
                 let versus = if std::ptr::eq(runs, &case.ours) {
                     "–".to_string()
                 } else {
@@ -213,7 +230,10 @@ impl Report {
 
         if !self.others.is_empty() {
             let _ = writeln!(md, "## Other measurements\n");
-            let _ = writeln!(md, "| case | tool | median wall (ms) | peak RSS (MiB) | note |");
+            let _ = writeln!(
+                md,
+                "| case | tool | median wall (ms) | peak RSS (MiB) | note |"
+            );
             let _ = writeln!(md, "|---|---|---:|---:|---|");
             for (case, tool, wall, rss, note) in &self.others {
                 let _ = writeln!(md, "| {case} | {tool} | {wall:.2} | {rss:.1} | {note} |");

@@ -202,9 +202,7 @@ impl Workload {
     pub fn requests(&self, api_url: &str, keys: &KeyMaterial) -> Vec<SecretRequest> {
         self.secrets()
             .iter()
-            .map(|secret| {
-                SecretRequest::new(&secret.variable, Self::block(secret, api_url, keys))
-            })
+            .map(|secret| SecretRequest::new(&secret.variable, Self::block(secret, api_url, keys)))
             .collect()
     }
 
@@ -321,7 +319,11 @@ mod tests {
 
     #[test]
     fn workloads_have_the_announced_sizes_and_distinct_variables() {
-        for workload in [Workload::Static(10), Workload::Static(MAX_STATIC), Workload::Mixed] {
+        for workload in [
+            Workload::Static(10),
+            Workload::Static(MAX_STATIC),
+            Workload::Mixed,
+        ] {
             let secrets = workload.secrets();
             assert_eq!(secrets.len(), workload.len(), "{workload}");
             let variables: std::collections::HashSet<_> =

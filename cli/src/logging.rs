@@ -127,10 +127,32 @@ fn stderr_filter(global: &GlobalArgs) -> EnvFilter {
             _ => "trace",
         }
     };
-    EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         EnvFilter::new(format!("warn,ci_secrets={level},akeyless_emulator={level}"))
-    })
+    });
+    // Libraries that log raw request or response bodies at debug/trace (the
+    // AWS SDK's wire logs hold tokens and secret values) stay capped, even
+    // under RUST_LOG=trace: a more specific directive wins.
+    BODY_LOGGING_TARGETS
+        .iter()
+        .filter_map(|directive| directive.parse().ok())
+        .fold(filter, EnvFilter::add_directive)
 }
+
+/// Targets capped at `info` whatever the verbosity.
+const BODY_LOGGING_TARGETS: &[&str] = &[
+    "aws_smithy_runtime=info",
+    "aws_smithy_runtime_api=info",
+    "aws_smithy_http_client=info",
+    "aws_sdk_sts=info",
+    "aws_sdk_secretsmanager=info",
+    "aws_config=info",
+    "hyper=info",
+    "hyper_util=info",
+    "h2=info",
+    "reqwest=info",
+    "rustls=info",
+];
 
 /// Stderr, with the progress bar (if one is drawn) lifted off the screen
 /// while a log line is written.

@@ -1,5 +1,7 @@
 //! Checks on the shipped `ci-secrets` binary itself.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
+
 use std::process::Command;
 
 fn ci_secrets() -> Command {

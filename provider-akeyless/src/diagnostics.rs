@@ -9,7 +9,11 @@
 //! The doctor logs in once per identity and describes each item: it learns
 //! whether the identity may read the item without fetching its value.
 
-use ci_secrets_provider_api::diagnostics::{Check, Identity as PlannedIdentity, PlannedCall, SecretPlan};
+use std::collections::HashMap;
+
+use ci_secrets_provider_api::diagnostics::{
+    Check, Identity as PlannedIdentity, PlannedCall, SecretPlan,
+};
 use ci_secrets_provider_api::{ErrorKind, ResolveContext, SecretRequest};
 use indexmap::IndexMap;
 use secrecy::ExposeSecret;
@@ -51,7 +55,12 @@ fn parse_all(
 ) -> Vec<Result<Parsed, Failure>> {
     let access_id = match fetch::access_id(ctx) {
         Ok(access_id) => access_id,
-        Err(_) => return requests.iter().map(|_| Err(Failure::MissingAccessId)).collect(),
+        Err(_) => {
+            return requests
+                .iter()
+                .map(|_| Err(Failure::MissingAccessId))
+                .collect();
+        }
     };
     requests
         .iter()
@@ -110,6 +119,8 @@ fn describe_identity(parsed: &Parsed, access_id: &str) -> PlannedIdentity {
 /// equal but whose credentials differ get distinct labels (`#2`, ...).
 fn group(parsed: &[Result<Parsed, Failure>], access_id: &str) -> IndexMap<IdentityKey, Group> {
     let mut groups: IndexMap<IdentityKey, Group> = IndexMap::new();
+    // How many identities share each public label so far.
+    let mut labels: HashMap<String, usize> = HashMap::new();
     for (index, entry) in parsed.iter().enumerate() {
         let Ok(entry) = entry else { continue };
         if let Some(group) = groups.get_mut(&entry.key) {
@@ -117,12 +128,10 @@ fn group(parsed: &[Result<Parsed, Failure>], access_id: &str) -> IndexMap<Identi
             continue;
         }
         let mut shown = describe_identity(entry, access_id);
-        let same_label = groups
-            .values()
-            .filter(|group| group.shown.label.starts_with(&shown.label))
-            .count();
-        if same_label > 0 {
-            shown.label = format!("{} #{}", shown.label, same_label + 1);
+        let same_label = labels.entry(shown.label.clone()).or_default();
+        *same_label += 1;
+        if *same_label > 1 {
+            shown.label = format!("{} #{same_label}", shown.label);
         }
         groups.insert(
             entry.key.clone(),
@@ -261,8 +270,9 @@ pub(crate) async fn diagnose(
         Ok(client) => client,
         Err(err) => {
             checks.push(
-                Check::fail("gateway_ca_certificate", err.message())
-                    .with_hint("Set gateway_ca_certificate to the PEM (or base64 of PEM) of the gateway's CA"),
+                Check::fail("gateway_ca_certificate", err.message()).with_hint(
+                    "Set gateway_ca_certificate to the PEM (or base64 of PEM) of the gateway's CA",
+                ),
             );
             return checks;
         }
@@ -326,7 +336,9 @@ pub(crate) async fn diagnose(
 
 fn config_hint(failure: &Failure) -> &'static str {
     match failure {
-        Failure::MissingAccessId => "Set the CI/CD variable AKEYLESS_ACCESS_ID (or pass --var AKEYLESS_ACCESS_ID=p-...)",
+        Failure::MissingAccessId => {
+            "Set the CI/CD variable AKEYLESS_ACCESS_ID (or pass --var AKEYLESS_ACCESS_ID=p-...)"
+        }
         _ => "Fix the secret's akeyless: block; `ci-secrets providers` lists its keys",
     }
 }
@@ -362,5 +374,113 @@ fn describe_hint(failure: &Failure, name: &str) -> String {
         ),
         ErrorKind::NotFound => format!("Check the item name {name}"),
         _ => "Check that akeyless_api_url is reachable and is the Akeyless API".to_string(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use ci_secrets_provider_api::JobVariables;
+    use serde_json::json;
+
+    fn ctx() -> ResolveContext {
+        ResolveContext::builder("deploy")
+            .variables(JobVariables::from_iter([("AKEYLESS_ACCESS_ID", "p-1")]))
+            .build()
+    }
+
+    fn request(variable: &str, name: &str, key: &str) -> SecretRequest {
+        SecretRequest::new(
+            variable,
+            json!({"name": name, "akeyless_access_type": "api_key", "akeyless_access_key": key}),
+        )
+    }
+
+    fn operations(plan: &SecretPlan) -> Vec<(&str, Option<&str>)> {
+        plan.calls
+            .iter()
+            .map(|call| (call.operation.as_str(), call.shared.as_deref()))
+            .collect()
+    }
+
+    #[test]
+    fn folders_with_several_names_are_listed_and_reads_batched_per_identity() {
+        let requests = [
+            request("A", "/prod/a", "key-1"),
+            request("B", "/prod/b", "key-1"),
+            request("C", "/other/c", "key-1"),
+            request("D", "/prod/a", "key-2"),
+            SecretRequest::new(
+                "TOKEN",
+                json!({"akeyless_access_type": "api_key", "akeyless_access_key": "key-1"}),
+            ),
+            SecretRequest::new(
+                "BAD",
+                json!({"name": "/x", "akeyless_access_type": "password"}),
+            ),
+        ];
+        let plans = plan(&ctx(), crate::DEFAULT_API_URL, &requests);
+        let first = "akeyless https://api.akeyless.io access_key p-1";
+        let second = "akeyless https://api.akeyless.io access_key p-1 #2";
+        let label = |index: usize| plans[index].identity.as_ref().map(|i| i.label.as_str());
+        assert_eq!(
+            (label(0), label(1), label(2), label(3), label(4), label(5)),
+            (
+                Some(first),
+                Some(first),
+                Some(first),
+                Some(second),
+                Some(first),
+                None
+            )
+        );
+        let list = format!("{first} list /prod");
+        let batch = format!("{first} read batch 0");
+        assert_eq!(
+            operations(&plans[0]),
+            [
+                ("POST /list-items", Some(list.as_str())),
+                ("POST /get-secret-value", Some(batch.as_str()))
+            ]
+        );
+        assert_eq!(operations(&plans[1]), operations(&plans[0]));
+        let describe = format!("{first} describe /other/c");
+        assert_eq!(
+            operations(&plans[2])[0],
+            ("POST /describe-item", Some(describe.as_str()))
+        );
+        // Alone in /prod for its identity: described, not listed.
+        assert_eq!(operations(&plans[3])[0].0, "POST /describe-item");
+        assert!(plans[4].calls.is_empty());
+        assert!(plans[4].notes[0].contains("Akeyless token itself"));
+        assert_eq!(
+            plans[5].notes,
+            ["cannot be resolved: unknown Access type: password"]
+        );
+        assert!(!format!("{plans:?}").contains("key-1"));
+    }
+
+    #[test]
+    fn a_hundred_and_one_static_names_take_two_reads() {
+        let requests: Vec<SecretRequest> = (0..101)
+            .map(|i| request(&format!("S{i}"), &format!("/bulk/s{i}"), "key"))
+            .collect();
+        let plans = plan(&ctx(), crate::DEFAULT_API_URL, &requests);
+        let reads: std::collections::BTreeSet<&str> = plans
+            .iter()
+            .filter_map(|plan| plan.calls[1].shared.as_deref())
+            .collect();
+        assert_eq!(reads.len(), 2, "{reads:?}");
+    }
+
+    #[test]
+    fn a_missing_access_id_fails_every_plan() {
+        let ctx = ResolveContext::builder("deploy").build();
+        let plans = plan(&ctx, crate::DEFAULT_API_URL, &[request("A", "/a", "k")]);
+        assert_eq!(
+            plans[0].notes,
+            [format!("cannot be resolved: {}", crate::MISSING_ACCESS_ID)]
+        );
     }
 }

@@ -222,8 +222,9 @@ async fn a_malformed_body_is_a_protocol_error() {
     let err = results[0].as_ref().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Protocol);
     assert!(
-        err.to_string()
-            .starts_with("POST /get-secret-value answered HTTP 200 with a body that is not the expected JSON"),
+        err.to_string().starts_with(
+            "POST /get-secret-value answered HTTP 200 with a body that is not the expected JSON"
+        ),
         "{err}"
     );
 }
@@ -318,5 +319,9 @@ async fn a_refused_listing_falls_back_to_describes_without_a_new_login() {
     let stats = emulator.stats();
     assert_eq!(stats.requests(Operation::ListItems), 1, "{stats:?}");
     assert_eq!(stats.requests(Operation::DescribeItem), 2, "{stats:?}");
-    assert_eq!(stats.requests(Operation::Auth), 1, "a refused listing is not an expired token");
+    assert_eq!(
+        stats.requests(Operation::Auth),
+        1,
+        "a refused listing is not an expired token"
+    );
 }

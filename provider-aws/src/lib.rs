@@ -39,6 +39,7 @@
 
 mod access;
 mod attempts;
+mod diagnostics;
 mod failure;
 mod fetch;
 mod field;

@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use ci_secrets_provider_api::diagnostics::SecretPlan as PlanReport;
 use ci_secrets_provider_api::{
     ErrorKind, Provider, ProviderConfig, ProviderError, ResolveContext, SecretRequest,
     SecretResult, SecretValue, async_trait,
@@ -202,6 +203,12 @@ impl Provider for AwsSecretsManagerProvider {
                 })
             })
             .collect()
+    }
+
+    /// One login per distinct (region, role, session, token), one
+    /// `GetSecretValue` per secret (see `diagnostics`).
+    fn plan(&self, ctx: &ResolveContext, requests: &[SecretRequest]) -> Vec<PlanReport> {
+        crate::diagnostics::plan(ctx, requests)
     }
 }
 

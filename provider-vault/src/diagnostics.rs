@@ -42,7 +42,10 @@ fn identity(
     jwt: &Jwt,
     ordinal: usize,
 ) -> Identity {
-    let role = settings.role.as_deref().unwrap_or("(the auth method's default role)");
+    let role = settings
+        .role
+        .as_deref()
+        .unwrap_or("(the auth method's default role)");
     let mut label = format!(
         "vault {} auth/{} role {role}",
         settings.url, settings.auth_path
@@ -80,7 +83,10 @@ fn identity(
 }
 
 /// The CA trusted for the server: the config's `ca_cert`, then `VAULT_CACERT`.
-fn ca_pem(provider: &VaultProvider, settings: &ServerSettings) -> Result<Option<Vec<u8>>, ProviderError> {
+fn ca_pem(
+    provider: &VaultProvider,
+    settings: &ServerSettings,
+) -> Result<Option<Vec<u8>>, ProviderError> {
     let mut pem = provider.config.ca_pem.clone().unwrap_or_default();
     if let Some(job_ca) = settings.read_ca_cert()? {
         pem.push(b'\n');
@@ -112,9 +118,9 @@ pub(crate) fn plan(
                 Ok(parsed) => parsed,
                 Err(err) => return SecretPlan::invalid(&err),
             };
-            let position = logins.iter().position(|(jwt, _)| {
-                jwt.value.expose_secret() == parsed.jwt.value.expose_secret()
-            });
+            let position = logins
+                .iter()
+                .position(|(jwt, _)| jwt.value.expose_secret() == parsed.jwt.value.expose_secret());
             let position = position.unwrap_or_else(|| {
                 let shown = identity(&settings, ca.as_deref(), &parsed.jwt, logins.len() + 1);
                 logins.push((parsed.jwt.clone(), shown));
@@ -146,23 +152,26 @@ pub(crate) async fn diagnose(
     requests: &[SecretRequest],
 ) -> Vec<Check> {
     let mut checks = Vec::new();
-    let (settings, client) = match provider.client(ctx) {
-        Ok(pair) => pair,
-        Err(err) => {
-            checks.push(
-                Check::fail("configuration", err.message())
-                    .with_hint("Set VAULT_SERVER_URL (and VAULT_CACERT for a private CA) correctly"),
-            );
-            return checks;
-        }
-    };
+    let (settings, client) =
+        match provider.client(ctx) {
+            Ok(pair) => pair,
+            Err(err) => {
+                checks.push(Check::fail("configuration", err.message()).with_hint(
+                    "Set VAULT_SERVER_URL (and VAULT_CACERT for a private CA) correctly",
+                ));
+                return checks;
+            }
+        };
     let mut parsed = Vec::new();
     for request in requests {
         match parse(ctx, request) {
             Ok(entry) => parsed.push(entry),
             Err(err) => checks.push(
-                Check::fail(format!("configuration of {}", request.variable), err.message())
-                    .with_hint("Fix the secret's vault: block or its token:"),
+                Check::fail(
+                    format!("configuration of {}", request.variable),
+                    err.message(),
+                )
+                .with_hint("Fix the secret's vault: block or its token:"),
             ),
         }
     }
@@ -173,7 +182,11 @@ pub(crate) async fn diagnose(
         Ok(token) => {
             checks.push(Check::pass(
                 "login",
-                format!("{} with {} returned a token", login_call(&settings), first.jwt.source),
+                format!(
+                    "{} with {} returned a token",
+                    login_call(&settings),
+                    first.jwt.source
+                ),
             ));
             token
         }
@@ -183,7 +196,9 @@ pub(crate) async fn diagnose(
                     "Check VAULT_AUTH_ROLE and that the role of auth/{} accepts this JWT (bound_audiences, bound_claims)",
                     settings.auth_path
                 ),
-                ErrorKind::Tls => "Set VAULT_CACERT to the CA that signed the server's certificate".to_string(),
+                ErrorKind::Tls => {
+                    "Set VAULT_CACERT to the CA that signed the server's certificate".to_string()
+                }
                 _ => "Check VAULT_SERVER_URL and VAULT_AUTH_PATH".to_string(),
             };
             checks.push(Check::fail("login", err.message()).with_hint(hint));
@@ -244,8 +259,13 @@ async fn capability_check(
         } else {
             capabilities.join(", ")
         };
-        Check::fail(name, format!("the token may not read it (capabilities: {shown})"))
-            .with_hint(format!("Add a policy with `path \"{path}\" {{ capabilities = [\"read\"] }}` to the role"))
+        Check::fail(
+            name,
+            format!("the token may not read it (capabilities: {shown})"),
+        )
+        .with_hint(format!(
+            "Add a policy with `path \"{path}\" {{ capabilities = [\"read\"] }}` to the role"
+        ))
     }
 }
 
@@ -274,7 +294,8 @@ mod tests {
 
     #[test]
     fn capabilities_are_found_in_every_answer_shape() {
-        let by_path = serde_json::json!({"kv/data/db": ["read", "list"], "capabilities": ["read", "list"]});
+        let by_path =
+            serde_json::json!({"kv/data/db": ["read", "list"], "capabilities": ["read", "list"]});
         assert_eq!(capabilities_of(&by_path, "kv/data/db"), ["read", "list"]);
         let wrapped = serde_json::json!({"data": {"capabilities": ["deny"]}});
         assert_eq!(capabilities_of(&wrapped, "kv/data/db"), ["deny"]);

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::plan::Plan;
+use crate::telemetry::ProgressReporter;
 
 /// One secret that could not be resolved.
 #[derive(Debug)]
@@ -112,6 +113,8 @@ pub struct DispatchOptions {
     pub metrics: Arc<Metrics>,
     /// Cancelled on interruption.
     pub cancel: CancellationToken,
+    /// Advanced as each provider finishes (drawn only on a terminal).
+    pub progress: ProgressReporter,
 }
 
 /// A provider ready to run: its key, instance, context and requests.
@@ -177,8 +180,10 @@ pub async fn dispatch(
     let deadline = tokio::time::Instant::now() + options.deadline;
     let runs = prepared.iter().map(|(key, provider, ctx, requests)| {
         let span = tracing::info_span!("provider", provider = %key, secrets = requests.len());
+        let progress = options.progress.clone();
         async move {
             let outcome = tokio::time::timeout_at(deadline, provider.resolve(ctx, requests)).await;
+            progress.inc(requests.len() as u64);
             match outcome {
                 Ok(results) if results.len() == requests.len() => results,
                 Ok(results) => {
@@ -209,6 +214,7 @@ pub async fn dispatch(
         .instrument(span)
     });
     let outcomes = join_all(runs).await;
+    options.progress.finish();
 
     let mut values: Vec<Option<SecretValue>> = plan.secrets.iter().map(|_| None).collect();
     let mut failures = Vec::new();

@@ -16,6 +16,7 @@ use crate::dispatch::{DispatchOptions, ResolvedSecret, dispatch};
 use crate::error::CoreError;
 use crate::pipeline::{self, Job, VariableDef};
 use crate::plan::{Plan, plan};
+use crate::telemetry::ProgressReporter;
 use crate::validate::job_secret_specs;
 use crate::variables::{VariableSources, layer};
 
@@ -136,31 +137,64 @@ pub async fn resolve(
     config: &LoadedConfig,
     cancel: CancellationToken,
 ) -> Result<Resolution, CoreError> {
+    resolve_with_progress(source, sources, config, cancel, false).await
+}
+
+/// [`resolve`], drawing a progress bar on stderr when `show_progress` and
+/// stderr is a terminal outside CI and the job has more than 20 secrets.
+pub async fn resolve_with_progress(
+    source: &JobSource,
+    sources: &VariableSources,
+    config: &LoadedConfig,
+    cancel: CancellationToken,
+    show_progress: bool,
+) -> Result<Resolution, CoreError> {
     let started = Instant::now();
     let planned = plan_job(source, sources)?;
     let metrics = Arc::new(Metrics::default());
+    let progress = if show_progress {
+        ProgressReporter::start(planned.plan.secrets.len() as u64)
+    } else {
+        ProgressReporter::hidden()
+    };
     let options = DispatchOptions {
         deadline: config.deadline(),
         http: HttpFactory::new(config.http_settings()?),
         metrics: metrics.clone(),
         cancel,
+        progress,
     };
     let sections = |key: &str| config.provider_section(key);
     let providers = planned.plan.by_provider().len();
-    let span = tracing::info_span!("resolve", job = %planned.plan.job, secrets = planned.plan.secrets.len(), providers);
-    let secrets = dispatch(
+    let span = tracing::info_span!(
+        "resolve",
+        job = %planned.plan.job,
+        secrets = planned.plan.secrets.len(),
+        providers,
+        logins = tracing::field::Empty,
+        api_calls = tracing::field::Empty,
+        retries = tracing::field::Empty,
+        cache_hits = tracing::field::Empty,
+    );
+    let outcome = dispatch(
         &planned.plan,
         &planned.variables,
         &planned.id_tokens,
         &sections,
         &options,
     )
-    .instrument(span)
-    .await?;
+    .instrument(span.clone())
+    .await;
+    let snapshot = metrics.snapshot();
+    span.record("logins", snapshot.logins);
+    span.record("api_calls", snapshot.api_calls);
+    span.record("retries", snapshot.retries);
+    span.record("cache_hits", snapshot.cache_hits);
+    let secrets = outcome?;
     Ok(Resolution {
         job: planned.plan.job,
         secrets,
-        metrics: metrics.snapshot(),
+        metrics: snapshot,
         providers,
         elapsed: started.elapsed(),
     })

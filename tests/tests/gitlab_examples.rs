@@ -1,6 +1,8 @@
 //! The copy-paste jobs of `examples/gitlab/` run here, `script:` lines and
 //! all, with `sh` against a local Akeyless emulator, so they cannot rot.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
+
 mod support;
 
 use std::path::{Path, PathBuf};

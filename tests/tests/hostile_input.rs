@@ -285,3 +285,26 @@ fn the_fuzz_corpus_replays_cleanly() {
     replay("expansion", fuzz_checks::expansion);
     replay("masker", fuzz_checks::masker);
 }
+
+/// Found by the `masker_pauses` fuzz target: when one value is a prefix of
+/// another and the child pauses right after the shorter one, the pause
+/// flush masks the shorter one and the rest of the longer value goes out in
+/// clear.
+#[test]
+#[ignore = "bug: MaskSet flush_pause emits a match that a longer value could still extend, leaking that value's tail"]
+fn a_pause_after_a_value_that_prefixes_another_leaks_nothing() {
+    use ci_secrets_core::mask::MaskSet;
+    let (set, _) = MaskSet::new([("SHORT", &b"abcd1234"[..]), ("LONG", &b"abcd1234-tail-of-long"[..])]);
+    let mut masker = set.stream();
+    let mut out = masker.feed(b"token=abcd1234");
+    out.extend(masker.flush_pause());
+    out.extend(masker.feed(b"-tail-of-long\n"));
+    out.extend(masker.finish());
+    assert_eq!(String::from_utf8_lossy(&out), "token=[MASKED]\n");
+}
+
+#[test]
+#[ignore = "bug: MaskSet flush_pause changes the output when a value prefixes another (see above)"]
+fn the_masker_pauses_corpus_replays_cleanly() {
+    replay("masker_pauses", fuzz_checks::masker_pauses_change_nothing);
+}

@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use akeyless_emulator::demo::{DEMO_JWT_AUDIENCE};
+use akeyless_emulator::demo::DEMO_JWT_AUDIENCE;
 use akeyless_emulator::testing::TestKeys;
 use akeyless_emulator::{Emulator, Seed};
 use ci_secrets_core::config::{ConfigSources, LoadedConfig};
@@ -78,7 +78,7 @@ pub async fn run(global: &GlobalArgs) -> ExitCode {
             Err(err) => return fail(&err),
         };
     let item_types = item_types(&source, &variables, &seed);
-    println!("{:<24} {:<10} {:<18} {}", "VARIABLE", "PROVIDER", "ITEM TYPE", "PREVIEW");
+    println!("{:<24} {:<10} {:<18} PREVIEW", "VARIABLE", "PROVIDER", "ITEM TYPE");
     for secret in &resolution.secrets {
         let item_type = item_types
             .iter()

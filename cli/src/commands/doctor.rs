@@ -67,10 +67,10 @@ fn render_text(report: &DoctorReport) -> String {
         }
     );
     for entry in &report.identities {
-        let title = entry
-            .identity
-            .as_ref()
-            .map_or_else(|| "provider setup".to_string(), |identity| identity.label.clone());
+        let title = entry.identity.as_ref().map_or_else(
+            || "provider setup".to_string(),
+            |identity| identity.label.clone(),
+        );
         let _ = writeln!(
             out,
             "\n{}: {title}\n  secrets: {}",

@@ -13,8 +13,11 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use ci_secrets_core::error::{CoreError, EXIT_RESOLUTION};
 use nix::sys::signal::Signal;
 use tokio::signal::unix::{SignalKind, signal};
+use tracing::Instrument;
 
-use super::{fail, prepare, print_summary};
+use ci_secrets_core::telemetry::traceparent_of;
+
+use super::{fail, prepare, resolve_job};
 use crate::args::{ExecArgs, GlobalArgs};
 
 pub async fn run(global: &GlobalArgs, args: ExecArgs) -> ExitCode {
@@ -22,19 +25,19 @@ pub async fn run(global: &GlobalArgs, args: ExecArgs) -> ExitCode {
         Ok(prepared) => prepared,
         Err(err) => return fail(&err),
     };
-    let resolution = match ci_secrets_core::resolve(
-        &prepared.source,
-        &prepared.variables,
-        &prepared.config,
-        prepared.cancel.clone(),
-    )
-    .await
-    {
+    let resolution = match resolve_job(global, &prepared).await {
         Ok(resolution) => resolution,
-        Err(err) => return fail(&err),
+        Err(code) => return code,
     };
 
     let file_secrets: Vec<_> = resolution.secrets.iter().filter(|s| s.file).collect();
+    let deliver = tracing::info_span!(
+        "deliver",
+        secrets = resolution.secrets.len(),
+        files = file_secrets.len(),
+        bytes_written = file_secrets.iter().map(|s| s.value.len()).sum::<usize>(),
+    );
+    let deliver_guard = deliver.enter();
     // Dropped at the end of this function, which removes the directory.
     let mut files = None;
     let mut env: Vec<(String, std::ffi::OsString)> = Vec::new();
@@ -60,6 +63,7 @@ pub async fn run(global: &GlobalArgs, args: ExecArgs) -> ExitCode {
             Err(err) => return fail(&CoreError::from(err)),
         }
     }
+    drop(deliver_guard);
     let masks = if args.no_mask {
         None
     } else {
@@ -76,7 +80,6 @@ pub async fn run(global: &GlobalArgs, args: ExecArgs) -> ExitCode {
         }
         Some(masks).filter(|masks| !masks.is_empty())
     };
-    print_summary(global, &resolution);
     drop(resolution);
 
     let Some((program, rest)) = args.command.split_first() else {
@@ -103,8 +106,12 @@ pub async fn run(global: &GlobalArgs, args: ExecArgs) -> ExitCode {
         }
     };
     let span = tracing::info_span!("exec", program = %program.to_string_lossy());
-    let _entered = span.enter();
-    let mut child = match command.spawn() {
+    // The command's own traces nest under ours.
+    if let Some(traceparent) = traceparent_of(&span) {
+        command.env("TRACEPARENT", traceparent);
+    }
+    let spawned = span.in_scope(|| command.spawn());
+    let mut child = match spawned {
         Ok(child) => child,
         Err(err) => {
             eprintln!(
@@ -123,7 +130,7 @@ pub async fn run(global: &GlobalArgs, args: ExecArgs) -> ExitCode {
         });
         [stdout, stderr]
     });
-    let status = signals.wait_forwarding(&mut child).await;
+    let status = signals.wait_forwarding(&mut child).instrument(span).await;
     drop(files);
     // The child is gone; give the pipes a moment to drain (a background
     // grandchild may hold them open forever).

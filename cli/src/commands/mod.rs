@@ -18,7 +18,9 @@ use ci_secrets_core::error::CoreError;
 use ci_secrets_core::variables::VariableSources;
 use tokio_util::sync::CancellationToken;
 
-use crate::args::{Cli, Command, GlobalArgs, SelectionArgs};
+use ci_secrets_core::telemetry::GitLabSection;
+
+use crate::args::{Cli, Command, GlobalArgs, LogFormat, SelectionArgs};
 
 pub async fn dispatch(cli: Cli) -> ExitCode {
     let global = cli.global;
@@ -85,9 +87,67 @@ pub fn prepare(global: &GlobalArgs, selection: &SelectionArgs) -> Result<Prepare
     })
 }
 
-/// Prints the run summary on stderr, unless quiet.
-pub fn print_summary(global: &GlobalArgs, resolution: &ci_secrets_core::Resolution) {
-    if !global.quiet {
-        eprintln!("{}", resolution.summary());
+/// Resolves the prepared job. Inside GitLab the diagnostics go into a
+/// collapsible job-log section, closed before any error or child output.
+pub async fn resolve_job(
+    global: &GlobalArgs,
+    prepared: &Prepared,
+) -> Result<ci_secrets_core::Resolution, ExitCode> {
+    let section = if global.quiet {
+        None
+    } else {
+        GitLabSection::open_in_gitlab("ci-secrets: resolving secrets")
+    };
+    let outcome = ci_secrets_core::engine::resolve_with_progress(
+        &prepared.source,
+        &prepared.variables,
+        &prepared.config,
+        prepared.cancel.clone(),
+        !global.quiet,
+    )
+    .await;
+    match outcome {
+        Ok(resolution) => {
+            print_summary(global, &resolution);
+            drop(section);
+            Ok(resolution)
+        }
+        Err(err) => {
+            drop(section);
+            Err(fail(&err))
+        }
+    }
+}
+
+/// Prints the run summary on stderr, unless quiet; as a JSON record with
+/// `--log-format json`, for log shippers.
+fn print_summary(global: &GlobalArgs, resolution: &ci_secrets_core::Resolution) {
+    if global.quiet {
+        return;
+    }
+    match global.log_format {
+        LogFormat::Text => eprintln!("{}", resolution.summary()),
+        LogFormat::Json => {
+            let metrics = resolution.metrics;
+            let timestamp = time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default();
+            let record = serde_json::json!({
+                "timestamp": timestamp,
+                "level": "INFO",
+                "target": "ci_secrets::summary",
+                "fields": {
+                    "message": resolution.summary(),
+                    "job": resolution.job,
+                    "secrets": resolution.secrets.len(),
+                    "providers": resolution.providers,
+                    "elapsed_ms": resolution.elapsed.as_millis() as u64,
+                    "logins": metrics.logins,
+                    "api_calls": metrics.api_calls,
+                    "retries": metrics.retries,
+                },
+            });
+            eprintln!("{record}");
+        }
     }
 }

@@ -8,7 +8,7 @@ use ci_secrets_core::deliver::{OutputEntry, OutputFormat, SecretFiles, env_text,
 use ci_secrets_core::dispatch::ResolvedSecret;
 use ci_secrets_core::error::{CoreError, EXIT_RESOLUTION, EXIT_USAGE};
 
-use super::{fail, prepare, print_summary};
+use super::{fail, prepare, resolve_job};
 use crate::args::{GlobalArgs, ResolveArgs, ResolveFormat};
 
 pub async fn run(global: &GlobalArgs, args: ResolveArgs) -> ExitCode {
@@ -22,16 +22,9 @@ pub async fn run(global: &GlobalArgs, args: ResolveArgs) -> ExitCode {
         Ok(prepared) => prepared,
         Err(err) => return fail(&err),
     };
-    let resolution = match ci_secrets_core::resolve(
-        &prepared.source,
-        &prepared.variables,
-        &prepared.config,
-        prepared.cancel.clone(),
-    )
-    .await
-    {
+    let resolution = match resolve_job(global, &prepared).await {
         Ok(resolution) => resolution,
-        Err(err) => return fail(&err),
+        Err(code) => return code,
     };
 
     let format = match args.format {
@@ -39,6 +32,14 @@ pub async fn run(global: &GlobalArgs, args: ResolveArgs) -> ExitCode {
         ResolveFormat::Dotenv => OutputFormat::Dotenv,
         ResolveFormat::Shell => OutputFormat::Shell,
     };
+    let deliver = tracing::info_span!(
+        "deliver",
+        format = ?format,
+        secrets = resolution.secrets.len(),
+        files = tracing::field::Empty,
+        bytes_written = tracing::field::Empty,
+    );
+    let _deliver = deliver.enter();
     // JSON carries every value itself; the other formats put file secrets on disk.
     let file_secrets: Vec<_> = resolution
         .secrets
@@ -57,6 +58,11 @@ pub async fn run(global: &GlobalArgs, args: ResolveArgs) -> ExitCode {
             Err(err) => return fail(&err),
         }
         files = Some(created);
+        deliver.record("files", file_secrets.len());
+        deliver.record(
+            "bytes_written",
+            file_secrets.iter().map(|s| s.value.len()).sum::<usize>(),
+        );
     }
 
     let mut entries = Vec::with_capacity(resolution.secrets.len());
@@ -90,7 +96,6 @@ pub async fn run(global: &GlobalArgs, args: ResolveArgs) -> ExitCode {
     if let Some(files) = files {
         files.keep();
     }
-    print_summary(global, &resolution);
     ExitCode::SUCCESS
 }
 

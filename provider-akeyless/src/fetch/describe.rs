@@ -67,10 +67,8 @@ pub(crate) async fn item_types(
     let listings = listed
         .iter()
         .map(|(folder, _)| list_folder(ctx, api, session, folder));
-    let (listings, mut types) = futures::join!(
-        join_all(listings),
-        describe_all(ctx, api, session, &alone)
-    );
+    let (listings, mut types) =
+        futures::join!(join_all(listings), describe_all(ctx, api, session, &alone));
 
     let mut unseen = Vec::new();
     for ((_, members), listing) in listed.iter().zip(listings) {
@@ -106,7 +104,10 @@ async fn list_folder(
         // No re-login on 401 here: Akeyless answers 401 when listing is not
         // allowed, and the describe fallback handles an expired token.
         let token = session.token(ctx).await.ok()?;
-        match api.list_items(ctx, folder, token.secret.expose_secret()).await {
+        match api
+            .list_items(ctx, folder, token.secret.expose_secret())
+            .await
+        {
             Ok(listing) => Some(listing),
             Err(failure) => {
                 tracing::debug!(error = %failure, "listing failed; describing instead");

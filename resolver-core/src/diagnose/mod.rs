@@ -29,8 +29,8 @@ use crate::error::CoreError;
 use crate::variables::VariableSources;
 
 pub use report::{
-    CallReport, CheckReport, Delivery, DoctorReport, IdentityDiagnosis, IdentityReport,
-    PlanReport, PlanTotals, SecretReport,
+    CallReport, CheckReport, Delivery, DoctorReport, IdentityDiagnosis, IdentityReport, PlanReport,
+    PlanTotals, SecretReport,
 };
 
 /// One provider of the job, built, with its context and requests.
@@ -58,11 +58,11 @@ fn prepare(
         .into_iter()
         .map(|(key, indexes)| {
             let (section, origin) = config.provider_section(key);
-            let registration = find_provider(key).ok_or_else(|| {
-                (key.to_string(), "not built into this binary".to_string())
-            })?;
-            let provider = (registration.build)(&ProviderConfig::new(section.clone(), origin.clone()))
-                .map_err(|err| (key.to_string(), format!("{err} (config from {origin})")))?;
+            let registration = find_provider(key)
+                .ok_or_else(|| (key.to_string(), "not built into this binary".to_string()))?;
+            let provider =
+                (registration.build)(&ProviderConfig::new(section.clone(), origin.clone()))
+                    .map_err(|err| (key.to_string(), format!("{err} (config from {origin})")))?;
             let ctx = ResolveContext::builder(planned.plan.job.clone())
                 .variables(planned.variables.clone())
                 .id_token_names(planned.id_tokens.clone())
@@ -102,7 +102,12 @@ pub fn plan(
 ) -> Result<PlanReport, CoreError> {
     let planned = plan_job(source, sources)?;
     let http = HttpFactory::new(config.http_settings()?);
-    let mut plans: Vec<SecretPlan> = planned.plan.secrets.iter().map(|_| SecretPlan::new()).collect();
+    let mut plans: Vec<SecretPlan> = planned
+        .plan
+        .secrets
+        .iter()
+        .map(|_| SecretPlan::new())
+        .collect();
     let mut problems = Vec::new();
     for prepared in prepare(&planned, config, &http, &CancellationToken::new()) {
         let prepared = match prepared {
@@ -112,7 +117,10 @@ pub fn plan(
                 continue;
             }
         };
-        if let Err(err) = prepared.provider.preflight(&prepared.ctx, &prepared.requests) {
+        if let Err(err) = prepared
+            .provider
+            .preflight(&prepared.ctx, &prepared.requests)
+        {
             let variables = variables_of(&planned, &prepared.indexes).join(", ");
             problems.push(format!("{variables} ({}): {err}", prepared.key));
         }
@@ -141,7 +149,9 @@ fn report_plan(planned: &PlannedJob, plans: Vec<SecretPlan>, problems: Vec<Strin
     for (secret, secret_plan) in secrets.iter().zip(&plans) {
         for call in &secret_plan.calls {
             if let Some(key) = &call.shared {
-                *sharing.entry((secret.provider.as_str(), key.as_str())).or_default() += 1;
+                *sharing
+                    .entry((secret.provider.as_str(), key.as_str()))
+                    .or_default() += 1;
             }
         }
     }
@@ -154,7 +164,11 @@ fn report_plan(planned: &PlannedJob, plans: Vec<SecretPlan>, problems: Vec<Strin
                 identity.login.is_some(),
             );
         }
-        own_calls += secret_plan.calls.iter().filter(|call| call.shared.is_none()).count();
+        own_calls += secret_plan
+            .calls
+            .iter()
+            .filter(|call| call.shared.is_none())
+            .count();
     }
     let logins = identities.values().filter(|logs_in| **logs_in).count();
     let totals = PlanTotals {
@@ -222,24 +236,41 @@ pub async fn doctor(
         let prepared = match prepared {
             Ok(prepared) => prepared,
             Err((key, reason)) => {
-                entries.push(setup_failure(key, Vec::new(), reason, "Fix the provider's section of the configuration"));
+                entries.push(setup_failure(
+                    key,
+                    Vec::new(),
+                    reason,
+                    "Fix the provider's section of the configuration",
+                ));
                 continue;
             }
         };
         let variables = variables_of(&planned, &prepared.indexes);
-        if let Err(err) = prepared.provider.preflight(&prepared.ctx, &prepared.requests) {
+        if let Err(err) = prepared
+            .provider
+            .preflight(&prepared.ctx, &prepared.requests)
+        {
             entries.push(setup_failure(&prepared.key, variables, err.message(), "Fix the job's variables or the secret's block; `ci-secrets plan` shows what each secret needs"));
             continue;
         }
         let plans = prepared.provider.plan(&prepared.ctx, &prepared.requests);
         for (identity, members) in group_by_identity(&plans, prepared.requests.len()) {
-            let requests: Vec<SecretRequest> =
-                members.iter().map(|&member| prepared.requests[member].clone()).collect();
+            let requests: Vec<SecretRequest> = members
+                .iter()
+                .map(|&member| prepared.requests[member].clone())
+                .collect();
             let variables = members
                 .iter()
                 .map(|&member| variables[member].clone())
                 .collect();
-            work.push(diagnose_identity(prepared, identity, requests, variables, trust.as_ref(), timeout));
+            work.push(diagnose_identity(
+                prepared,
+                identity,
+                requests,
+                variables,
+                trust.as_ref(),
+                timeout,
+            ));
         }
     }
     entries.extend(join_all(work).await);
@@ -249,7 +280,12 @@ pub async fn doctor(
     })
 }
 
-fn setup_failure(provider: &str, variables: Vec<String>, cause: &str, hint: &str) -> IdentityDiagnosis {
+fn setup_failure(
+    provider: &str,
+    variables: Vec<String>,
+    cause: &str,
+    hint: &str,
+) -> IdentityDiagnosis {
     IdentityDiagnosis {
         provider: provider.to_string(),
         identity: None,
@@ -284,12 +320,17 @@ async fn diagnose_identity(
     timeout: std::time::Duration,
 ) -> IdentityDiagnosis {
     let mut checks: Vec<Check> = Vec::new();
-    let endpoint = identity.as_ref().and_then(|identity| identity.endpoint.clone().map(|url| (identity, url)));
+    let endpoint = identity
+        .as_ref()
+        .and_then(|identity| identity.endpoint.clone().map(|url| (identity, url)));
     if let Some((identity, endpoint)) = endpoint {
         match trust {
-            Ok(trust) => checks.extend(network::endpoint_checks(identity, &endpoint, trust, timeout).await),
+            Ok(trust) => {
+                checks.extend(network::endpoint_checks(identity, &endpoint, trust, timeout).await)
+            }
             Err(err) => checks.push(
-                Check::fail("TLS", err.clone()).with_hint("Set [http] ca_file to a PEM certificate file"),
+                Check::fail("TLS", err.clone())
+                    .with_hint("Set [http] ca_file to a PEM certificate file"),
             ),
         }
     }
@@ -313,5 +354,100 @@ async fn diagnose_identity(
         variables,
         checks: checks.into_iter().map(CheckReport::from).collect(),
         skipped,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use ci_secrets_provider_api::diagnostics::PlannedCall;
+    use ci_secrets_provider_api::{JobVariables, SecretRequest};
+
+    use super::*;
+    use crate::plan::{Plan, PlannedSecret};
+
+    fn job(secrets: &[(&str, &str, bool)]) -> PlannedJob {
+        PlannedJob {
+            plan: Plan {
+                job: "deploy".into(),
+                secrets: secrets
+                    .iter()
+                    .map(|(variable, provider, file)| PlannedSecret {
+                        variable: (*variable).into(),
+                        provider: (*provider).into(),
+                        file: *file,
+                        request: SecretRequest::new(*variable, serde_json::Value::Null),
+                    })
+                    .collect(),
+            },
+            variables: JobVariables::default(),
+            id_tokens: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn shared_calls_count_once_per_provider_and_logins_once_per_identity() {
+        let planned = job(&[
+            ("A", "p", true),
+            ("B", "p", false),
+            ("C", "q", false),
+            ("D", "r", true),
+        ]);
+        let login = Identity::new("one").with_login("POST /login");
+        let given = Identity::new("given");
+        let plans = vec![
+            SecretPlan::new()
+                .with_identity(login.clone())
+                .with_call(PlannedCall::shared("POST /batch", "b"))
+                .with_call(PlannedCall::own("GET /a")),
+            SecretPlan::new()
+                .with_identity(login)
+                .with_call(PlannedCall::shared("POST /batch", "b")),
+            // Same shared key, other provider: another call.
+            SecretPlan::new()
+                .with_identity(given)
+                .with_call(PlannedCall::shared("POST /batch", "b")),
+            SecretPlan::unknown(),
+        ];
+        let report = report_plan(&planned, plans, Vec::new());
+        assert_eq!(
+            report.totals,
+            PlanTotals {
+                secrets: 4,
+                providers: 3,
+                identities: 2,
+                logins: 1,
+                // 1 login + GET /a + one batch of p + one batch of q.
+                api_calls: 4,
+            }
+        );
+        assert_eq!(report.secrets[0].delivery, Delivery::File);
+        assert_eq!(report.secrets[1].delivery, Delivery::Env);
+        assert_eq!(report.secrets[0].calls[0].shared_by, 2);
+        assert_eq!(report.secrets[0].calls[1].shared_by, 1);
+        assert_eq!(report.secrets[2].calls[0].shared_by, 1);
+        assert!(report.secrets[3].identity.is_none());
+    }
+
+    #[test]
+    fn requests_are_grouped_by_identity_label_in_first_seen_order() {
+        let plans = vec![
+            SecretPlan::new().with_identity(Identity::new("b")),
+            SecretPlan::unknown(),
+            SecretPlan::new().with_identity(Identity::new("a")),
+            SecretPlan::new().with_identity(Identity::new("b")),
+        ];
+        let groups: Vec<(Option<String>, Vec<usize>)> = group_by_identity(&plans, 4)
+            .into_iter()
+            .map(|(identity, members)| (identity.map(|identity| identity.label), members))
+            .collect();
+        assert_eq!(
+            groups,
+            [
+                (Some("b".to_string()), vec![0, 3]),
+                (None, vec![1]),
+                (Some("a".to_string()), vec![2]),
+            ]
+        );
     }
 }

@@ -94,7 +94,11 @@ pub(crate) async fn endpoint_checks(
     checks
 }
 
-async fn resolve(host: &Host<&str>, port: u16, timeout: Duration) -> Result<Vec<SocketAddr>, Check> {
+async fn resolve(
+    host: &Host<&str>,
+    port: u16,
+    timeout: Duration,
+) -> Result<Vec<SocketAddr>, Check> {
     let name = match host {
         Host::Domain(name) => *name,
         Host::Ipv4(ip) => return Ok(vec![SocketAddr::new((*ip).into(), port)]),

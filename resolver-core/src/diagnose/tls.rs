@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use ci_secrets_provider_api::diagnostics::Check;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
@@ -199,8 +199,9 @@ fn certificate_failure(
                 Some(setting) => format!(
                     "Set {setting} to the CA that signed the server's certificate (or [http] ca_file for every provider)"
                 ),
-                None => "Set [http] ca_file to the CA that signed the server's certificate"
-                    .to_string(),
+                None => {
+                    "Set [http] ca_file to the CA that signed the server's certificate".to_string()
+                }
             };
             Check::fail(
                 NAME,
@@ -307,7 +308,10 @@ mod tests {
         assert!(!check.passed);
         assert_eq!(check.detail, "certificate signed by unknown authority");
         assert!(
-            check.hint.unwrap().starts_with("Set gateway_ca_certificate to the CA"),
+            check
+                .hint
+                .unwrap()
+                .starts_with("Set gateway_ca_certificate to the CA"),
         );
     }
 
