@@ -24,7 +24,7 @@ use crate::secret::SecretValue;
 /// assert_eq!(request.block["name"], "/prod/db");
 /// assert!(request.token.is_none());
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct SecretRequest {
     /// The CI variable that receives the value, such as `DATABASE_PASSWORD`.
@@ -35,6 +35,32 @@ pub struct SecretRequest {
     pub block: serde_json::Value,
     /// The expanded `token:` of the secret, usually an ID token.
     pub token: Option<SecretString>,
+}
+
+/// Shows the variable, the block's shape and whether a token is set: a block
+/// may hold a credential written inline (`akeyless_access_key: ...`).
+///
+/// ```
+/// # use ci_secrets_provider_api::SecretRequest;
+/// let request = SecretRequest::new("A", serde_json::json!({"akeyless_access_key": "k-123"}))
+///     .with_token("eyJ");
+/// let shown = format!("{request:?}");
+/// assert!(shown.contains("akeyless_access_key") && !shown.contains("k-123") && !shown.contains("eyJ"));
+/// ```
+impl fmt::Debug for SecretRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let block: &dyn fmt::Debug = match &self.block {
+            serde_json::Value::Object(map) => &map.keys().collect::<Vec<_>>(),
+            serde_json::Value::Null => &"null",
+            serde_json::Value::String(_) => &"<string>",
+            _ => &"<value>",
+        };
+        f.debug_struct("SecretRequest")
+            .field("variable", &self.variable)
+            .field("block", block)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 impl SecretRequest {

@@ -1,16 +1,23 @@
-//! `ci-secrets plan` for AWS Secrets Manager: one login per distinct
-//! (region, role, session name, token), then one `GetSecretValue` per
-//! secret. `doctor` checks DNS, TCP and TLS to the Secrets Manager
-//! endpoint of each identity (the core does that from the plan); the STS
-//! login and `DescribeSecret` checks are not implemented yet.
+//! `ci-secrets plan` and `ci-secrets doctor` for AWS Secrets Manager.
+//!
+//! A resolution logs in once per distinct (region, role, session name,
+//! token), then makes one `GetSecretValue` per secret. The doctor logs in
+//! the same way and calls `DescribeSecret` for each secret, which returns
+//! the secret's metadata, never its value.
 
-use ci_secrets_provider_api::diagnostics::{Identity, PlannedCall, SecretPlan};
+use std::future::Future;
+
+use ci_secrets_provider_api::diagnostics::{Check, Identity, PlannedCall, SecretPlan};
 use ci_secrets_provider_api::{ErrorKind, ProviderError, ResolveContext, SecretRequest};
+use futures::future::join_all;
+use secrecy::ExposeSecret;
 use url::Url;
 
 use crate::access::{Access, Credentials};
+use crate::failure::Failure;
+use crate::login::login;
 use crate::reference::SecretReference;
-use crate::transport::Endpoints;
+use crate::transport::{Endpoints, Transport};
 
 /// The Secrets Manager endpoint of `region`, unless overridden.
 fn secrets_manager_endpoint(endpoints: &Endpoints, region: &str) -> Option<Url> {
@@ -61,6 +68,16 @@ fn identity(access: &Access, endpoints: &Endpoints, ordinal: usize) -> Identity 
     shown
 }
 
+fn parse(
+    ctx: &ResolveContext,
+    request: &SecretRequest,
+) -> Result<(SecretReference, Access), ProviderError> {
+    let reference = SecretReference::parse(&request.block)
+        .map_err(|err| ProviderError::new(ErrorKind::Config, err.to_string()))?;
+    let access = Access::select(ctx, request, &reference)?;
+    Ok((reference, access))
+}
+
 /// The plan of every request (`Provider::plan`).
 pub(crate) fn plan(ctx: &ResolveContext, requests: &[SecretRequest]) -> Vec<SecretPlan> {
     let endpoints = match Endpoints::from_variables(ctx.variables()) {
@@ -71,12 +88,7 @@ pub(crate) fn plan(ctx: &ResolveContext, requests: &[SecretRequest]) -> Vec<Secr
     requests
         .iter()
         .map(|request| {
-            let parsed = SecretReference::parse(&request.block)
-                .map_err(|err| ProviderError::new(ErrorKind::Config, err.to_string()))
-                .and_then(|reference| {
-                    Access::select(ctx, request, &reference).map(|access| (reference, access))
-                });
-            let (reference, access) = match parsed {
+            let (reference, access) = match parse(ctx, request) {
                 Ok(parsed) => parsed,
                 Err(err) => return SecretPlan::invalid(&err),
             };
@@ -100,6 +112,142 @@ pub(crate) fn plan(ctx: &ResolveContext, requests: &[SecretRequest]) -> Vec<Secr
             plan
         })
         .collect()
+}
+
+/// Runs `work` unless the run's deadline passes first: the SDK bounds each
+/// attempt, not the whole.
+async fn within_deadline<T>(
+    ctx: &ResolveContext,
+    what: &str,
+    work: impl Future<Output = Result<T, ProviderError>>,
+) -> Result<T, ProviderError> {
+    tokio::time::timeout_at(ctx.deadline(), work)
+        .await
+        .unwrap_or_else(|_| {
+            Err(ProviderError::new(
+                ErrorKind::Deadline,
+                format!("{what}: the deadline passed"),
+            ))
+        })
+}
+
+/// The checks of one identity (`Provider::diagnose`): the login, then
+/// `DescribeSecret` for each distinct secret. No value is read.
+pub(crate) async fn diagnose(ctx: &ResolveContext, requests: &[SecretRequest]) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let mut parsed = Vec::new();
+    for request in requests {
+        match parse(ctx, request) {
+            Ok(entry) => parsed.push(entry),
+            Err(err) => checks.push(
+                Check::fail(
+                    format!("configuration of {}", request.variable),
+                    err.message(),
+                )
+                .with_hint("Fix the secret's aws_secrets_manager: block or the AWS_* variables"),
+            ),
+        }
+    }
+    let Some((_, access)) = parsed.first() else {
+        return checks;
+    };
+    let transport = match Transport::new(ctx) {
+        Ok(transport) => transport,
+        Err(err) => {
+            checks.push(Check::fail("configuration", err.message()));
+            return checks;
+        }
+    };
+    let credentials = match within_deadline(ctx, "AWS login", login(ctx, &transport, access)).await
+    {
+        Ok(credentials) => {
+            let how = match &access.credentials {
+                Credentials::WebIdentity { role_arn, .. } => {
+                    format!(
+                        "STS AssumeRoleWithWebIdentity for role {role_arn} returned credentials"
+                    )
+                }
+                Credentials::Default => "the default AWS credentials were found".to_string(),
+            };
+            checks.push(Check::pass("login", how));
+            credentials
+        }
+        Err(err) => {
+            let hint = match (&access.credentials, err.kind()) {
+                (_, ErrorKind::Tls) => "Set [http] ca_file to the CA of the STS endpoint",
+                (Credentials::WebIdentity { .. }, _) => {
+                    "Check the role's trust policy: it must trust the ID token's issuer and audience (aud)"
+                }
+                (Credentials::Default, _) => {
+                    "Set role_arn: (or AWS_ROLE_ARN) and an ID token, or provide AWS credentials"
+                }
+            };
+            checks.push(Check::fail("login", err.message()).with_hint(hint));
+            return checks;
+        }
+    };
+    let client = transport.secrets_manager(&access.region, credentials);
+    let scrub: Vec<&str> = match &access.credentials {
+        Credentials::WebIdentity { token, .. } => vec![token.expose_secret()],
+        Credentials::Default => Vec::new(),
+    };
+    let mut secret_ids: Vec<&str> = Vec::new();
+    for (reference, _) in &parsed {
+        if !secret_ids.contains(&reference.secret_id.as_str()) {
+            secret_ids.push(&reference.secret_id);
+        }
+    }
+    let describes = secret_ids.iter().map(|secret_id| {
+        let (client, scrub) = (&client, &scrub);
+        async move {
+            let name = format!("describe {secret_id}");
+            let outcome = within_deadline(ctx, &name, async {
+                client
+                    .describe_secret()
+                    .secret_id(*secret_id)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|err| {
+                        let failure = Failure::from_sdk(&err, scrub);
+                        ProviderError::new(describe_kind(&failure), failure.describe())
+                    })
+            })
+            .await;
+            match outcome {
+                Ok(()) => Check::pass(
+                    name,
+                    format!("the secret exists in {} and may be described", access.region),
+                ),
+                Err(err) => {
+                    let hint = match err.kind() {
+                        ErrorKind::Denied => format!(
+                            "Allow secretsmanager:DescribeSecret and secretsmanager:GetSecretValue on {secret_id} for this identity"
+                        ),
+                        ErrorKind::NotFound => format!(
+                            "Check the secret id {secret_id} and the region {}",
+                            access.region
+                        ),
+                        _ => "Check the Secrets Manager endpoint and the network".to_string(),
+                    };
+                    Check::fail(name, err.message()).with_hint(hint)
+                }
+            }
+        }
+    });
+    checks.extend(join_all(describes).await);
+    checks
+}
+
+fn describe_kind(failure: &Failure) -> ErrorKind {
+    match failure {
+        Failure::Service { code, status, .. } => match code.as_str() {
+            "ResourceNotFoundException" => ErrorKind::NotFound,
+            "AccessDeniedException" => ErrorKind::Denied,
+            code => Failure::default_kind(code, *status),
+        },
+        Failure::NoAnswer { kind, .. } => *kind,
+    }
 }
 
 #[cfg(test)]

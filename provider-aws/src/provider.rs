@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use ci_secrets_provider_api::diagnostics::SecretPlan as PlanReport;
+use ci_secrets_provider_api::diagnostics::{Check, SecretPlan as PlanReport};
 use ci_secrets_provider_api::{
     ErrorKind, Provider, ProviderConfig, ProviderError, ResolveContext, SecretRequest,
     SecretResult, SecretValue, async_trait,
@@ -209,6 +209,11 @@ impl Provider for AwsSecretsManagerProvider {
     /// `GetSecretValue` per secret (see `diagnostics`).
     fn plan(&self, ctx: &ResolveContext, requests: &[SecretRequest]) -> Vec<PlanReport> {
         crate::diagnostics::plan(ctx, requests)
+    }
+
+    /// The login, then `DescribeSecret` per secret; no value is read.
+    async fn diagnose(&self, ctx: &ResolveContext, requests: &[SecretRequest]) -> Vec<Check> {
+        crate::diagnostics::diagnose(ctx, requests).await
     }
 }
 

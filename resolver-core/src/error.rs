@@ -54,6 +54,7 @@ impl CoreError {
             | CoreError::Validation(_)
             | CoreError::Config(_)
             | CoreError::Plan(_) => EXIT_INVALID,
+            CoreError::Variables(VariableError::NulInPipelineVariable { .. }) => EXIT_INVALID,
             CoreError::Variables(_) => EXIT_USAGE,
             CoreError::Dispatch(DispatchError::ProviderConfig { .. })
             | CoreError::Dispatch(DispatchError::Preflight(_)) => EXIT_INVALID,

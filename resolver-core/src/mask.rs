@@ -98,6 +98,14 @@ impl MaskSet {
         out
     }
 
+    /// Whether `tail` (a match and everything after it) is a proper prefix
+    /// of a longer pattern.
+    fn extends_to_longer(&self, tail: &[u8]) -> bool {
+        self.patterns
+            .iter()
+            .any(|pattern| pattern.len() > tail.len() && pattern.starts_with(tail))
+    }
+
     /// The longest suffix of `data` that is a proper prefix of a pattern:
     /// bytes that may still turn out to be the start of a secret.
     fn held_suffix_len(&self, data: &[u8]) -> usize {
@@ -185,17 +193,24 @@ impl StreamMasker {
         };
         let mut out = Vec::with_capacity(data.len());
         let mut cursor = 0;
+        let mut held_from = None;
         for found in matcher.find_iter(&data) {
+            // A match that runs to the end of what we have may be the start
+            // of a longer value still arriving: hold it rather than mask
+            // the short one and let the rest of the long one through.
+            if !at_end && self.set.extends_to_longer(&data[found.start()..]) {
+                held_from = Some(found.start());
+                break;
+            }
             out.extend_from_slice(&data[cursor..found.start()]);
             out.extend_from_slice(MASK);
             cursor = found.end();
         }
-        let held = if at_end {
-            0
-        } else {
-            self.set.held_suffix_len(&data[cursor..])
+        let emit_to = match held_from {
+            Some(start) => start,
+            None if at_end => data.len(),
+            None => data.len() - self.set.held_suffix_len(&data[cursor..]),
         };
-        let emit_to = data.len() - held;
         out.extend_from_slice(&data[cursor..emit_to]);
         self.pending.extend_from_slice(&data[emit_to..]);
         let mut data = data;
@@ -264,6 +279,17 @@ mod tests {
         let (masks, short) = MaskSet::new([("SHORT", b"abc".as_slice()), ("LONG", b"abcdef".as_slice())]);
         assert_eq!(short, vec!["SHORT"]);
         assert_eq!(masks.mask_all(b"abc abcdef"), b"abc [MASKED]");
+    }
+
+    #[test]
+    fn a_pause_after_a_value_that_prefixes_another_leaks_nothing() {
+        let masks = set(&[("A", "abcd1234"), ("B", "abcd1234-tail-of-long")]);
+        let mut stream = masks.stream();
+        let mut out = stream.feed(b"token=abcd1234");
+        out.extend(stream.flush_pause());
+        out.extend(stream.feed(b"-tail-of-long\n"));
+        out.extend(stream.finish());
+        assert_eq!(out, b"token=[MASKED]\n");
     }
 
     #[test]

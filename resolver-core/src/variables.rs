@@ -35,6 +35,15 @@ pub enum VariableError {
         /// The variable.
         name: String,
     },
+    /// A pipeline variable holds a NUL (from a `"\0"` escape), which no
+    /// environment can carry.
+    #[error("the {scope} variable {name} contains a NUL byte")]
+    NulInPipelineVariable {
+        /// `global` or `job`.
+        scope: &'static str,
+        /// The variable.
+        name: String,
+    },
     /// The env file could not be read or parsed.
     #[error("--env-file {path}: {message}")]
     EnvFile {
@@ -146,8 +155,14 @@ pub fn layer(
     overrides.extend(sources.cli.iter().cloned());
 
     let mut values: IndexMap<String, String> = IndexMap::new();
-    for definitions in [global, job] {
+    for (scope, definitions) in [("global", global), ("job", job)] {
         for (name, definition) in definitions {
+            if definition.value.contains('\0') {
+                return Err(VariableError::NulInPipelineVariable {
+                    scope,
+                    name: name.clone(),
+                });
+            }
             let value = if definition.expand {
                 expand(&definition.value, |reference| {
                     overrides

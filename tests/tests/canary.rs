@@ -354,18 +354,19 @@ fn canaries_reach_only_the_requested_output_at_trace_level_in_text_and_json_logs
         );
         assert!(values["AK_CERTIFICATE"].as_str().unwrap().contains("BEGIN"));
         assert!(values["AK_TOKEN"].as_str().unwrap().starts_with("t-"));
-        // The logs really were at trace level (spans included).
+        // The logs really were verbose: span closes of the provider's work
+        // are only written from -vv on.
         let stderr = run.stderr();
-        match log_format {
-            "json" => assert!(
-                stderr.contains("\"level\":\"TRACE\"") && stderr.contains("\"span\""),
-                "{stderr}"
-            ),
-            _ => assert!(
-                stderr.contains("TRACE") && stderr.contains("close"),
-                "{stderr}"
-            ),
-        }
+        let span_marker = match log_format {
+            "json" => "\"span\"",
+            _ => "close",
+        };
+        assert!(
+            stderr.contains(span_marker)
+                && stderr.contains("akeyless.login")
+                && stderr.contains("akeyless.resolve"),
+            "{stderr}"
+        );
 
         let delivered = delivered_values(&stdout);
         let mut secrets: Vec<&str> = SEEDED.to_vec();
@@ -582,7 +583,6 @@ mod debug_of_public_types {
     /// The block of a request is expanded, so a credential passed through a
     /// variable (`akeyless_access_key: $KEY`) sits in it in clear.
     #[test]
-    #[ignore = "bug: SecretRequest derives Debug and prints its expanded block, credentials included"]
     fn a_request_block_with_an_inline_credential_is_not_shown() {
         let request = SecretRequest::new(
             "DB",

@@ -577,3 +577,34 @@ fn doctor_with_a_denied_item_fails_that_describe_only() {
     assert_eq!(stats.requests(Operation::Auth), 1);
     assert_eq!(stats.requests(Operation::DescribeItem), 2);
 }
+
+#[test]
+fn doctor_says_what_it_could_not_check_for_a_provider_without_diagnostics() {
+    let project = Project::new();
+    let store = project.store(&[("one", TESTKV_VALUE)]);
+    let file = project.write(
+        ".gitlab-ci.yml",
+        "deploy:\n  script: [x]\n  secrets:\n    KV_ONE:\n      testkv:\n        key: one\n",
+    );
+    let output = project
+        .cli()
+        .args(["doctor", "--job", "deploy", "--format", "json", "--ci-file"])
+        .arg(&file)
+        .arg("--var")
+        .arg(format!("TESTKV_STORE={}", store.display()))
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 0, "stderr: {}", stderr(&output));
+    let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(
+        report["identities"],
+        serde_json::json!([{
+            "provider": "testkv",
+            "identity": null,
+            "variables": ["KV_ONE"],
+            "checks": [],
+            "skipped": "testkv describes no identity and has no checks of its own: nothing was checked",
+        }])
+    );
+    assert!(!stdout(&output).contains(TESTKV_VALUE));
+}

@@ -33,6 +33,10 @@ pub use report::{
     PlanTotals, SecretReport,
 };
 
+/// What to do when a provider's checks before any call fail.
+const PREFLIGHT_HINT: &str =
+    "Fix the job's variables or the secret's block; `ci-secrets plan` shows what each secret needs";
+
 /// One provider of the job, built, with its context and requests.
 struct Prepared {
     key: String,
@@ -113,7 +117,13 @@ pub fn plan(
         let prepared = match prepared {
             Ok(prepared) => prepared,
             Err((key, reason)) => {
-                problems.push(format!("provider {key}: {reason}"));
+                let problem = format!("provider {key}: {reason}");
+                for (secret, secret_plan) in planned.plan.secrets.iter().zip(plans.iter_mut()) {
+                    if secret.provider == key {
+                        *secret_plan = SecretPlan::invalid(&problem);
+                    }
+                }
+                problems.push(problem);
                 continue;
             }
         };
@@ -236,9 +246,16 @@ pub async fn doctor(
         let prepared = match prepared {
             Ok(prepared) => prepared,
             Err((key, reason)) => {
+                let variables = planned
+                    .plan
+                    .secrets
+                    .iter()
+                    .filter(|secret| &secret.provider == key)
+                    .map(|secret| secret.variable.clone())
+                    .collect();
                 entries.push(setup_failure(
                     key,
-                    Vec::new(),
+                    variables,
                     reason,
                     "Fix the provider's section of the configuration",
                 ));
@@ -250,7 +267,12 @@ pub async fn doctor(
             .provider
             .preflight(&prepared.ctx, &prepared.requests)
         {
-            entries.push(setup_failure(&prepared.key, variables, err.message(), "Fix the job's variables or the secret's block; `ci-secrets plan` shows what each secret needs"));
+            entries.push(setup_failure(
+                &prepared.key,
+                variables,
+                err.message(),
+                PREFLIGHT_HINT,
+            ));
             continue;
         }
         let plans = prepared.provider.plan(&prepared.ctx, &prepared.requests);
@@ -340,12 +362,20 @@ async fn diagnose_identity(
             failed.name
         )),
         None => {
-            checks.extend(prepared.provider.diagnose(&prepared.ctx, &requests).await);
-            if identity.is_none() && checks.is_empty() {
-                Some("the provider describes no identity and has no checks of its own".to_string())
-            } else {
-                None
-            }
+            let own = prepared.provider.diagnose(&prepared.ctx, &requests).await;
+            let skipped = match (own.is_empty(), checks.is_empty()) {
+                (false, _) => None,
+                (true, false) => Some(format!(
+                    "{} has no login or permission checks: only the network was checked",
+                    prepared.key
+                )),
+                (true, true) => Some(format!(
+                    "{} describes no identity and has no checks of its own: nothing was checked",
+                    prepared.key
+                )),
+            };
+            checks.extend(own);
+            skipped
         }
     };
     IdentityDiagnosis {

@@ -16,6 +16,10 @@ use x509_parser::prelude::{FromDer as _, GeneralName, X509Certificate};
 
 const NAME: &str = "TLS";
 
+/// The hint when the handshake fails for another reason than the certificate.
+const NOT_TLS_HINT: &str =
+    "Is the server speaking TLS on this port? For a plain-HTTP server use an http:// URL";
+
 /// The roots every HTTP client of the run trusts: the system's (native
 /// store and Mozilla's, as `reqwest` is built with both) and `[http] ca_file`.
 #[derive(Debug, Clone)]
@@ -154,7 +158,7 @@ pub(crate) async fn check(
             NAME,
             format!("no handshake within {} s", timeout.as_secs_f64()),
         )
-        .with_hint("Is the server speaking TLS on this port? For a plain-HTTP server use an http:// URL"),
+        .with_hint(NOT_TLS_HINT),
         Ok(Ok(_)) => match leaf {
             Some(leaf) => Check::pass(
                 NAME,
@@ -174,12 +178,10 @@ pub(crate) async fn check(
             Some(rustls::Error::InvalidCertificate(problem)) => {
                 certificate_failure(problem, leaf.as_ref(), &host, ca_setting)
             }
-            Some(other) => Check::fail(NAME, format!("handshake failed: {other}")).with_hint(
-                "Is the server speaking TLS on this port? For a plain-HTTP server use an http:// URL",
-            ),
-            None => Check::fail(NAME, format!("handshake failed: {err}")).with_hint(
-                "Is the server speaking TLS on this port? For a plain-HTTP server use an http:// URL",
-            ),
+            Some(other) => {
+                Check::fail(NAME, format!("handshake failed: {other}")).with_hint(NOT_TLS_HINT)
+            }
+            None => Check::fail(NAME, format!("handshake failed: {err}")).with_hint(NOT_TLS_HINT),
         },
     }
 }

@@ -61,6 +61,7 @@ pub(crate) fn read_yaml(
 ) -> Result<Value, PipelineError> {
     let bytes = read_capped(path)?;
     let text = check_text(path, &bytes)?;
+    check_flow_depth(path, text)?;
     let mut documents = serde_norway::Deserializer::from_str(text);
     let Some(document) = documents.next() else {
         return Err(PipelineError::Empty {
@@ -91,6 +92,65 @@ pub(crate) fn read_yaml(
         path: path.to_owned(),
         message,
     })
+}
+
+/// Refuses flow collections (`[[[...` or `{{{...`) nested deeper than
+/// [`MAX_DEPTH`] before the YAML scanner sees them: its work grows with the
+/// square of the flow depth, so the node-depth check during parsing would
+/// come too late for a file of nested brackets. Quoted scalars and comments
+/// are skipped, so brackets inside strings do not count.
+fn check_flow_depth(path: &Path, text: &str) -> Result<(), PipelineError> {
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut previous = '\n';
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match quote {
+            Some('\'') if c == '\'' => {
+                // `''` is an escaped quote inside a single-quoted scalar.
+                if chars.peek() == Some(&'\'') {
+                    chars.next();
+                } else {
+                    quote = None;
+                }
+            }
+            Some('"') if c == '\\' => {
+                chars.next();
+            }
+            Some('"') if c == '"' => quote = None,
+            Some(_) => {}
+            None => match c {
+                '\'' | '"' if depth > 0 || matches!(previous, ' ' | ':' | '-' | ',' | '[' | '{' | '\n') => {
+                    quote = Some(c)
+                }
+                '#' if matches!(previous, ' ' | '\t' | '\n') => {
+                    for skipped in chars.by_ref() {
+                        if skipped == '\n' {
+                            break;
+                        }
+                    }
+                    previous = '\n';
+                    continue;
+                }
+                '[' | '{' => {
+                    depth += 1;
+                    if depth > MAX_DEPTH {
+                        return Err(PipelineError::Yaml {
+                            path: path.to_owned(),
+                            message: format!(
+                                "nesting deeper than {MAX_DEPTH} levels of flow collections (GitLab's limit)"
+                            ),
+                        });
+                    }
+                }
+                ']' | '}' => depth = depth.saturating_sub(1),
+                '\n' if depth == 0 => {}
+                _ => {}
+            },
+        }
+        previous = c;
+    }
+    Ok(())
 }
 
 fn yaml_error(path: &Path, error: &serde_norway::Error) -> PipelineError {
