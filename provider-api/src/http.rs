@@ -332,21 +332,34 @@ fn truncate(text: &str, max_chars: usize) -> String {
     }
 }
 
-/// Replaces every occurrence of each secret (and of its base64 form) in
-/// `text` with `[MASKED]`. Use it on any server text before showing it: a
-/// server may echo a submitted token back in its error.
+/// Replaces every occurrence of each secret, and of its base64, JSON-escaped
+/// and URL-encoded forms, in `text` with `[MASKED]`. Use it on any server
+/// text before showing it: a server may echo a submitted token back in its
+/// error. Secrets under 4 bytes are left alone (masking them would garble
+/// the text and protect nothing).
 ///
 /// ```
 /// use ci_secrets_provider_api::scrub;
 /// assert_eq!(scrub("token abc123 is expired", &["abc123"]), "token [MASKED] is expired");
+/// assert_eq!(scrub(r#"bad key "k\"ey1""#, &["k\"ey1"]), r#"bad key "[MASKED]""#);
+/// assert_eq!(scrub("url ?t=a%2Fb%3Dc", &["a/b=c"]), "url ?t=[MASKED]");
 /// ```
 pub fn scrub(text: &str, secrets: &[&str]) -> String {
     use base64::Engine as _;
     let mut out = text.to_string();
     for secret in secrets.iter().filter(|s| s.len() >= 4) {
-        out = out.replace(secret, "[MASKED]");
-        let encoded = base64::engine::general_purpose::STANDARD.encode(secret);
-        out = out.replace(&encoded, "[MASKED]");
+        let json = serde_json::Value::String((*secret).to_string()).to_string();
+        let forms = [
+            (*secret).to_string(),
+            base64::engine::general_purpose::STANDARD.encode(secret),
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret),
+            json[1..json.len() - 1].to_string(),
+            percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
+                .to_string(),
+        ];
+        for form in forms.iter().filter(|form| form.len() >= 4) {
+            out = out.replace(form.as_str(), "[MASKED]");
+        }
     }
     out
 }

@@ -5,6 +5,7 @@
 //! the same way and calls `DescribeSecret` for each secret, which returns
 //! the secret's metadata, never its value.
 
+use std::collections::HashMap;
 use std::future::Future;
 
 use ci_secrets_provider_api::diagnostics::{Check, Identity, PlannedCall, SecretPlan};
@@ -28,8 +29,8 @@ fn secrets_manager_endpoint(endpoints: &Endpoints, region: &str) -> Option<Url> 
     Url::parse(&url).ok()
 }
 
-/// What `plan` shows of the `ordinal`-th distinct login; public parts only.
-fn identity(access: &Access, endpoints: &Endpoints, ordinal: usize) -> Identity {
+/// What `plan` shows of a login; public parts only.
+fn identity(access: &Access, endpoints: &Endpoints) -> Identity {
     let mut shown = match &access.credentials {
         Credentials::WebIdentity {
             role_arn,
@@ -57,9 +58,6 @@ fn identity(access: &Access, endpoints: &Endpoints, ordinal: usize) -> Identity 
                 "none: the default AWS credentials (job variables, profiles, web identity file, ECS, EC2 metadata)",
             ),
     };
-    if ordinal > 1 {
-        shown.label = format!("{} #{ordinal}", shown.label);
-    }
     if let Some(endpoint) = secrets_manager_endpoint(endpoints, &access.region) {
         shown = shown
             .with_field("Secrets Manager endpoint", endpoint.as_str())
@@ -85,6 +83,7 @@ pub(crate) fn plan(ctx: &ResolveContext, requests: &[SecretRequest]) -> Vec<Secr
         Err(err) => return requests.iter().map(|_| SecretPlan::invalid(&err)).collect(),
     };
     let mut logins: Vec<(Access, Identity)> = Vec::new();
+    let mut labels: HashMap<String, usize> = HashMap::new();
     requests
         .iter()
         .map(|request| {
@@ -96,7 +95,13 @@ pub(crate) fn plan(ctx: &ResolveContext, requests: &[SecretRequest]) -> Vec<Secr
                 .iter()
                 .position(|(known, _)| known.same_login(&access))
                 .unwrap_or_else(|| {
-                    let shown = identity(&access, &endpoints, logins.len() + 1);
+                    let mut shown = identity(&access, &endpoints);
+                    // Logins whose public parts are equal differ by their token.
+                    let same_label = labels.entry(shown.label.clone()).or_default();
+                    *same_label += 1;
+                    if *same_label > 1 {
+                        shown.label = format!("{} #{same_label}", shown.label);
+                    }
                     logins.push((access.clone(), shown));
                     logins.len() - 1
                 });

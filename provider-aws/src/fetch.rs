@@ -2,6 +2,7 @@
 
 use aws_sdk_secretsmanager::Client;
 use ci_secrets_provider_api::{ErrorKind, ProviderError};
+use tracing::Instrument as _;
 
 use crate::failure::Failure;
 use crate::reference::SecretReference;
@@ -32,12 +33,14 @@ pub(crate) async fn get_secret_value(
     region: &str,
     scrub: &[&str],
 ) -> Result<Payload, ProviderError> {
+    let span = tracing::info_span!("aws.fetch", secret_id = %reference.secret_id, region);
     let output = client
         .get_secret_value()
         .secret_id(&reference.secret_id)
         .set_version_id(reference.version_id.clone())
         .set_version_stage(reference.version_stage.clone())
         .send()
+        .instrument(span)
         .await
         .map_err(|err| read_error(reference, region, &Failure::from_sdk(&err, scrub)))?;
     if let Some(text) = output.secret_string {

@@ -2,6 +2,7 @@
 //! job's ID token, or the default AWS credentials.
 
 use std::time::{SystemTime, UNIX_EPOCH};
+use tracing::Instrument as _;
 
 use aws_credential_types::Credentials as AwsCredentials;
 use aws_credential_types::provider::ProvideCredentials;
@@ -42,6 +43,7 @@ pub(crate) async fn login(
                 .role_session_name(&session_name)
                 .web_identity_token(token.expose_secret())
                 .send()
+                .instrument(tracing::info_span!("aws.login", region = %access.region))
                 .await;
             let what = format!(
                 "AWS STS AssumeRoleWithWebIdentity for role {role_arn} (session {session_name}, \

@@ -8,6 +8,7 @@ use ci_secrets_provider_api::{
 };
 use futures::future::join_all;
 use secrecy::ExposeSecret;
+use tracing::Instrument as _;
 
 use crate::client::{VaultClient, VaultToken, answer_error};
 use crate::config::VaultConfig;
@@ -114,10 +115,7 @@ impl Provider for VaultProvider {
         let (settings, client) = match self.client(ctx) {
             Ok(pair) => pair,
             Err(err) => {
-                return requests
-                    .iter()
-                    .map(|_| Err(replicate(&err)))
-                    .collect();
+                return requests.iter().map(|_| Err(replicate(&err))).collect();
             }
         };
 
@@ -209,24 +207,36 @@ async fn resolve_group(
     settings: &ServerSettings,
     group: &LoginGroup,
 ) -> (Option<VaultToken>, Vec<(usize, SecretResult)>) {
-    let token = match client.login(ctx, settings, &group.jwt.value).await {
+    let login_span = tracing::info_span!("vault.login", secrets = group.members.len());
+    let token = match client
+        .login(ctx, settings, &group.jwt.value)
+        .instrument(login_span)
+        .await
+    {
         Ok(token) => token,
         Err(err) => {
             let err = err.context(format_args!("logging in with {}", group.jwt.source));
             let results = group
                 .members
                 .iter()
-                .map(|(index, _)| {
-                    (*index, Err(replicate(&err)))
-                })
+                .map(|(index, _)| (*index, Err(replicate(&err))))
                 .collect();
             return (None, results);
         }
     };
     let reads = group.members.iter().map(|(index, reference)| {
         let token = &token;
+        let span = tracing::info_span!(
+            "vault.read",
+            engine = %reference.engine_name,
+            mount = %reference.engine_path,
+            path = %reference.path,
+            field = %reference.field,
+        );
         async move {
-            let result = read_secret(ctx, client, token, &group.jwt, reference).await;
+            let result = read_secret(ctx, client, token, &group.jwt, reference)
+                .instrument(span)
+                .await;
             (*index, result)
         }
     });
