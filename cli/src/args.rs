@@ -66,7 +66,12 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct SelectionArgs {
     /// The pipeline file.
-    #[arg(long, value_name = "PATH", default_value = ".gitlab-ci.yml", conflicts_with = "secrets")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = ".gitlab-ci.yml",
+        conflicts_with = "secrets"
+    )]
     pub ci_file: PathBuf,
     /// The job to resolve (with --ci-file).
     #[arg(long, value_name = "NAME", required_unless_present = "secrets")]
@@ -148,7 +153,12 @@ pub struct DoctorArgs {
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
     /// The pipeline file.
-    #[arg(long, value_name = "PATH", default_value = ".gitlab-ci.yml", conflicts_with = "secrets")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = ".gitlab-ci.yml",
+        conflicts_with = "secrets"
+    )]
     pub ci_file: PathBuf,
     /// Validate only this job.
     #[arg(long, value_name = "NAME")]

@@ -12,7 +12,10 @@ fn ci_secrets() -> Command {
 /// referencing a provider crate and the linker drops it.
 #[test]
 fn the_binary_lists_every_provider_it_ships() {
-    let output = ci_secrets().args(["providers", "--format", "json"]).output().unwrap();
+    let output = ci_secrets()
+        .args(["providers", "--format", "json"])
+        .output()
+        .unwrap();
     assert!(output.status.success());
     let list: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let keys: Vec<&str> = list
@@ -37,19 +40,33 @@ fn version_and_help_exit_0_and_usage_errors_exit_2() {
 
 #[test]
 fn global_flags_work_after_the_subcommand() {
-    let output = ci_secrets().args(["providers", "-v", "--quiet"]).output().unwrap();
+    let output = ci_secrets()
+        .args(["providers", "-v", "--quiet"])
+        .output()
+        .unwrap();
     // -v and --quiet conflict: a usage error wherever they are placed.
     assert_eq!(output.status.code(), Some(2));
-    let output = ci_secrets().args(["providers", "--quiet"]).output().unwrap();
+    let output = ci_secrets()
+        .args(["providers", "--quiet"])
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(0));
 }
 
 /// The README's first command: it must work on a fresh machine with no setup.
 #[test]
 fn demo_resolves_every_item_type_against_the_in_process_emulator() {
-    let output = ci_secrets().arg("demo").env_remove("RUST_LOG").output().unwrap();
+    let output = ci_secrets()
+        .arg("demo")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     for item_type in [
         "STATIC_SECRET",
         "DYNAMIC_SECRET",
@@ -58,7 +75,10 @@ fn demo_resolves_every_item_type_against_the_in_process_emulator() {
         "PKI_CERT_ISSUER",
         "(token reuse)",
     ] {
-        assert!(stdout.contains(item_type), "{item_type} missing from:\n{stdout}");
+        assert!(
+            stdout.contains(item_type),
+            "{item_type} missing from:\n{stdout}"
+        );
     }
     assert!(stdout.contains("7 secrets from 1 provider"), "{stdout}");
     // Previews only: no full value is shown.

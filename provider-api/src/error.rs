@@ -153,6 +153,25 @@ impl ProviderError {
         self
     }
 
+    /// A copy for each of several secrets that share one cause (a failed
+    /// login, say). The source chain is not copied: sources need not be
+    /// `Clone`, and the message already says what happened.
+    ///
+    /// ```
+    /// # use ci_secrets_provider_api::{ErrorKind, ProviderError};
+    /// let login = ProviderError::new(ErrorKind::Auth, "login refused").with_status(401);
+    /// let copies: Vec<_> = (0..3).map(|_| login.replicate()).collect();
+    /// assert!(copies.iter().all(|c| c.kind() == ErrorKind::Auth && c.status() == Some(401)));
+    /// ```
+    pub fn replicate(&self) -> Self {
+        Self {
+            kind: self.kind,
+            message: self.message.clone(),
+            status: self.status,
+            source: None,
+        }
+    }
+
     /// The kind to branch on.
     ///
     /// ```

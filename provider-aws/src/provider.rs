@@ -102,15 +102,6 @@ fn group_by_login(plans: Vec<(usize, SecretPlan)>) -> Vec<LoginGroup> {
     groups
 }
 
-/// A copy of an error for each secret that shares its cause.
-fn replicate(err: &ProviderError) -> ProviderError {
-    let copy = ProviderError::new(err.kind(), err.message());
-    match err.status() {
-        Some(status) => copy.with_status(status),
-        None => copy,
-    }
-}
-
 /// Runs `work` unless the run's deadline passes or the run is cancelled first.
 async fn within_deadline<T>(
     ctx: &ResolveContext,
@@ -158,10 +149,7 @@ impl Provider for AwsSecretsManagerProvider {
         let transport = match Transport::new(ctx) {
             Ok(transport) => transport,
             Err(err) => {
-                return requests
-                    .iter()
-                    .map(|request| Err(replicate(&err).context(&request.variable)))
-                    .collect();
+                return requests.iter().map(|_| Err(err.replicate())).collect();
             }
         };
 
@@ -170,7 +158,7 @@ impl Provider for AwsSecretsManagerProvider {
         for (index, request) in requests.iter().enumerate() {
             match SecretPlan::new(ctx, request) {
                 Ok(plan) => plans.push((index, plan)),
-                Err(err) => results[index] = Some(Err(err.context(&request.variable))),
+                Err(err) => results[index] = Some(Err(err)),
             }
         }
 
@@ -180,7 +168,7 @@ impl Provider for AwsSecretsManagerProvider {
         let outcomes = join_all(
             groups
                 .iter()
-                .map(|group| resolve_group(ctx, &transport, &in_flight, group, requests)),
+                .map(|group| resolve_group(ctx, &transport, &in_flight, group)),
         )
         .await;
         for (index, result) in outcomes.into_iter().flatten() {
@@ -223,7 +211,6 @@ async fn resolve_group(
     transport: &Transport,
     in_flight: &Semaphore,
     group: &LoginGroup,
-    requests: &[SecretRequest],
 ) -> Vec<(usize, SecretResult)> {
     let access = &group.access;
     let credentials = match within_deadline(ctx, "AWS login", login(ctx, transport, access)).await {
@@ -232,12 +219,7 @@ async fn resolve_group(
             return group
                 .members
                 .iter()
-                .map(|(index, _)| {
-                    (
-                        *index,
-                        Err(replicate(&err).context(&requests[*index].variable)),
-                    )
-                })
+                .map(|(index, _)| (*index, Err(err.replicate())))
                 .collect();
         }
     };
@@ -251,7 +233,6 @@ async fn resolve_group(
         let client = &client;
         let scrub = &scrub;
         async move {
-            let variable = &requests[*index].variable;
             let read = async {
                 // The semaphore is never closed, so `acquire` cannot fail.
                 let _permit = in_flight.acquire().await.map_err(|_| {
@@ -260,9 +241,7 @@ async fn resolve_group(
                 let payload = get_secret_value(client, reference, &access.region, scrub).await?;
                 deliver(payload, reference)
             };
-            let result = within_deadline(ctx, &format!("reading {reference}"), read)
-                .await
-                .map_err(|err| err.context(variable));
+            let result = within_deadline(ctx, &format!("reading {reference}"), read).await;
             (*index, result)
         }
     });

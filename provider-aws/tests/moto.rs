@@ -199,7 +199,7 @@ async fn a_missing_secret_or_version_is_not_found() {
     assert_eq!(missing.kind(), ErrorKind::NotFound);
     assert!(
         missing.message().starts_with(
-            "MISSING: secret 'no/such/secret' not found in AWS Secrets Manager in region us-east-1 \
+            "secret 'no/such/secret' not found in AWS Secrets Manager in region us-east-1 \
              (ResourceNotFoundException"
         ),
         "{missing}"
@@ -209,7 +209,7 @@ async fn a_missing_secret_or_version_is_not_found() {
     assert!(
         no_stage
             .message()
-            .starts_with("NO_STAGE: secret 'exists' (version stage AWSPENDING) not found"),
+            .starts_with("secret 'exists' (version stage AWSPENDING) not found"),
         "{no_stage}"
     );
     for err in [missing, no_stage] {
@@ -237,7 +237,7 @@ async fn a_missing_field_lists_the_keys_but_no_value() {
     assert_eq!(err.kind(), ErrorKind::NotFound);
     assert_eq!(
         err.message(),
-        "DB_PASSWORD: key 'passwd' not found in AWS Secrets Manager response for secret 'db' \
+        "key 'passwd' not found in AWS Secrets Manager response for secret 'db' \
          (available keys: password, user)"
     );
     assert!(!format!("{err:?}").contains("canary"), "{err:?}");
@@ -283,7 +283,7 @@ async fn an_https_endpoint_that_answers_in_plain_http_is_a_tls_error() {
     assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
     assert!(
         err.message()
-            .starts_with("A: AWS STS AssumeRoleWithWebIdentity for role"),
+            .starts_with("AWS STS AssumeRoleWithWebIdentity for role"),
         "{err}"
     );
     assert!(!err.message().contains(ID_TOKEN), "{err}");

@@ -81,15 +81,6 @@ fn group_by_login(plans: Vec<(usize, SecretPlan)>) -> Vec<LoginGroup> {
     groups
 }
 
-/// A copy of an error for each secret that shares its cause.
-fn replicate(err: &ProviderError) -> ProviderError {
-    let copy = ProviderError::new(err.kind(), err.message());
-    match err.status() {
-        Some(status) => copy.with_status(status),
-        None => copy,
-    }
-}
-
 #[async_trait]
 impl Provider for VaultProvider {
     /// Checks the variables, every block and every JWT before any request.
@@ -115,7 +106,7 @@ impl Provider for VaultProvider {
         let (settings, client) = match self.client(ctx) {
             Ok(pair) => pair,
             Err(err) => {
-                return requests.iter().map(|_| Err(replicate(&err))).collect();
+                return requests.iter().map(|_| Err(err.replicate())).collect();
             }
         };
 
@@ -219,7 +210,7 @@ async fn resolve_group(
             let results = group
                 .members
                 .iter()
-                .map(|(index, _)| (*index, Err(replicate(&err))))
+                .map(|(index, _)| (*index, Err(err.replicate())))
                 .collect();
             return (None, results);
         }

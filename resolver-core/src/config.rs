@@ -158,7 +158,10 @@ impl LoadedConfig {
                 figment = figment.merge(Toml::file_exact(path));
             }
             None => {
-                let dir = sources.working_dir.clone().unwrap_or_else(|| PathBuf::from("."));
+                let dir = sources
+                    .working_dir
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("."));
                 let local = dir.join("ci-secrets.toml");
                 if local.is_file() {
                     figment = figment.merge(Toml::file_exact(local));
@@ -173,11 +176,17 @@ impl LoadedConfig {
                 let mut map = serde_json::Map::new();
                 for (name, value) in vars {
                     if let Some(key) = name.strip_prefix("CI_SECRETS_") {
-                        insert_dotted(&mut map, &key.to_lowercase().replace("__", "."), parse_env_value(value));
+                        insert_dotted(
+                            &mut map,
+                            &key.to_lowercase().replace("__", "."),
+                            parse_env_value(value),
+                        );
                     }
                 }
                 map.retain(|key, _| ENV_KEYS.contains(&key.as_str()));
-                figment.merge(Serialized::defaults(EnvOverrides(serde_json::Value::Object(map))))
+                figment.merge(Serialized::defaults(EnvOverrides(
+                    serde_json::Value::Object(map),
+                )))
             }
             None => figment.merge(env),
         };
@@ -185,7 +194,9 @@ impl LoadedConfig {
         for (key, value) in &sources.flags {
             insert_dotted(&mut flags, key, value.clone());
         }
-        figment = figment.merge(Serialized::defaults(FlagOverrides(serde_json::Value::Object(flags))));
+        figment = figment.merge(Serialized::defaults(FlagOverrides(
+            serde_json::Value::Object(flags),
+        )));
         let config: Config = figment
             .extract()
             .map_err(|err| ConfigError::Invalid(Box::new(err)))?;
@@ -197,8 +208,14 @@ impl LoadedConfig {
     fn check_ranges(&self) -> Result<(), ConfigError> {
         let positive = [
             ("deadline_seconds", self.config.deadline_seconds),
-            ("http.connect_timeout_seconds", self.config.http.connect_timeout_seconds),
-            ("http.request_timeout_seconds", self.config.http.request_timeout_seconds),
+            (
+                "http.connect_timeout_seconds",
+                self.config.http.connect_timeout_seconds,
+            ),
+            (
+                "http.request_timeout_seconds",
+                self.config.http.request_timeout_seconds,
+            ),
         ];
         for (key, value) in positive {
             if !(value.is_finite() && value > 0.0 && value < 86_400.0) {
@@ -291,7 +308,10 @@ impl LoadedConfig {
     pub fn provider_section(&self, key: &str) -> (serde_json::Value, String) {
         match self.config.providers.get(key) {
             Some(section) => (section.clone(), self.origin(&format!("providers.{key}"))),
-            None => (serde_json::Value::Object(Default::default()), "defaults".into()),
+            None => (
+                serde_json::Value::Object(Default::default()),
+                "defaults".into(),
+            ),
         }
     }
 }
@@ -319,7 +339,11 @@ fn flatten(prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, serde
     }
 }
 
-fn insert_dotted(map: &mut serde_json::Map<String, serde_json::Value>, key: &str, value: serde_json::Value) {
+fn insert_dotted(
+    map: &mut serde_json::Map<String, serde_json::Value>,
+    key: &str,
+    value: serde_json::Value,
+) {
     match key.split_once('.') {
         None => {
             map.insert(key.to_string(), value);
@@ -377,39 +401,70 @@ mod tests {
         let file = dir.path().join("ci-secrets.toml");
         std::fs::write(&file, "deadline_seconds = 30\n[http]\nmax_attempts = 2\n[providers.vault]\nrevoke_token = true\n").unwrap();
         let mut src = sources(dir.path());
-        src.env = Some(vec![("CI_SECRETS_HTTP__MAX_ATTEMPTS".into(), "7".into()), ("CI_SECRETS_PYTHON".into(), "x".into())]);
+        src.env = Some(vec![
+            ("CI_SECRETS_HTTP__MAX_ATTEMPTS".into(), "7".into()),
+            ("CI_SECRETS_PYTHON".into(), "x".into()),
+        ]);
         src.flags = vec![("deadline_seconds".into(), serde_json::json!(5))];
         let loaded = LoadedConfig::load(&src).unwrap();
         assert_eq!(loaded.config.deadline_seconds, 5.0);
         assert_eq!(loaded.config.http.max_attempts, 7);
         assert_eq!(loaded.config.providers["vault"]["revoke_token"], true);
-        assert!(loaded.origin("providers.vault").contains("ci-secrets.toml"), "{}", loaded.origin("providers.vault"));
+        assert!(
+            loaded.origin("providers.vault").contains("ci-secrets.toml"),
+            "{}",
+            loaded.origin("providers.vault")
+        );
     }
 
     #[test]
     fn unknown_keys_and_wrong_types_name_the_file_and_key() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("ci-secrets.toml"), "[http]\nmax_atempts = 2\n").unwrap();
-        let err = LoadedConfig::load(&sources(dir.path())).unwrap_err().to_string();
-        assert!(err.contains("max_atempts") && err.contains("ci-secrets.toml"), "{err}");
+        std::fs::write(
+            dir.path().join("ci-secrets.toml"),
+            "[http]\nmax_atempts = 2\n",
+        )
+        .unwrap();
+        let err = LoadedConfig::load(&sources(dir.path()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("max_atempts") && err.contains("ci-secrets.toml"),
+            "{err}"
+        );
 
-        std::fs::write(dir.path().join("ci-secrets.toml"), "deadline_seconds = \"soon\"\n").unwrap();
-        let err = LoadedConfig::load(&sources(dir.path())).unwrap_err().to_string();
-        assert!(err.contains("deadline_seconds") && err.contains("ci-secrets.toml"), "{err}");
+        std::fs::write(
+            dir.path().join("ci-secrets.toml"),
+            "deadline_seconds = \"soon\"\n",
+        )
+        .unwrap();
+        let err = LoadedConfig::load(&sources(dir.path()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("deadline_seconds") && err.contains("ci-secrets.toml"),
+            "{err}"
+        );
     }
 
     #[test]
     fn zero_deadline_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("ci-secrets.toml"), "deadline_seconds = 0\n").unwrap();
-        let err = LoadedConfig::load(&sources(dir.path())).unwrap_err().to_string();
+        let err = LoadedConfig::load(&sources(dir.path()))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("deadline_seconds"), "{err}");
     }
 
     #[test]
     fn describe_redacts_credentials() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("ci-secrets.toml"), "[providers.x]\napi_token = \"abc\"\n").unwrap();
+        std::fs::write(
+            dir.path().join("ci-secrets.toml"),
+            "[providers.x]\napi_token = \"abc\"\n",
+        )
+        .unwrap();
         let loaded = LoadedConfig::load(&sources(dir.path())).unwrap();
         let shown = format!("{:?}", loaded.describe());
         assert!(!shown.contains("abc"), "{shown}");

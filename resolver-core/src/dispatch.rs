@@ -118,7 +118,12 @@ pub struct DispatchOptions {
 }
 
 /// A provider ready to run: its key, instance, context and requests.
-type PreparedProvider<'a> = (&'a str, Box<dyn Provider>, ResolveContext, Vec<SecretRequest>);
+type PreparedProvider<'a> = (
+    &'a str,
+    Box<dyn Provider>,
+    ResolveContext,
+    Vec<SecretRequest>,
+);
 
 /// Resolves every secret of the plan.
 pub async fn dispatch(
@@ -223,11 +228,14 @@ pub async fn dispatch(
         for (&index, result) in indexes.iter().zip(results) {
             match result {
                 Ok(value) => values[index] = Some(value),
-                Err(error) => failures.push((index, SecretFailure {
-                    variable: plan.secrets[index].variable.clone(),
-                    provider: key.to_string(),
-                    error,
-                })),
+                Err(error) => failures.push((
+                    index,
+                    SecretFailure {
+                        variable: plan.secrets[index].variable.clone(),
+                        provider: key.to_string(),
+                        error,
+                    },
+                )),
             }
         }
     }

@@ -84,7 +84,8 @@ pub fn plan_job(source: &JobSource, sources: &VariableSources) -> Result<Planned
         job_secret_specs(&loaded.job)?
     };
     let variables = layer(&loaded.global_variables, &loaded.job.variables, sources)?;
-    let _span = tracing::info_span!("plan", job = %loaded.job.name, secrets = specs.len()).entered();
+    let _span =
+        tracing::info_span!("plan", job = %loaded.job.name, secrets = specs.len()).entered();
     let plan = plan(&loaded.job.name, &loaded.job.id_tokens, &specs, &variables)?;
     Ok(PlannedJob {
         plan,

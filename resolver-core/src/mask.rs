@@ -48,9 +48,15 @@ impl MaskSet {
                 continue;
             }
             add(value.to_vec());
-            add(base64::engine::general_purpose::STANDARD.encode(value).into_bytes());
-            add(percent_encoding::percent_encode(value, URL_COMPONENT).to_string().into_bytes());
-            add(url::form_urlencoded::byte_serialize(value).collect::<String>().into_bytes());
+            add(base64::engine::general_purpose::STANDARD
+                .encode(value)
+                .into_bytes());
+            add(percent_encoding::percent_encode(value, URL_COMPONENT)
+                .to_string()
+                .into_bytes());
+            add(url::form_urlencoded::byte_serialize(value)
+                .collect::<String>()
+                .into_bytes());
             if value.contains(&b'\n') {
                 for line in value.split(|&byte| byte == b'\n') {
                     let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -156,7 +162,9 @@ impl StreamMasker {
         };
         self.pending.extend_from_slice(chunk);
         let data = std::mem::take(&mut *self.pending);
-        let boundary = data.len().saturating_sub(self.set.max_len.saturating_sub(1));
+        let boundary = data
+            .len()
+            .saturating_sub(self.set.max_len.saturating_sub(1));
         let mut out = Vec::with_capacity(data.len());
         let mut cursor = 0;
         for found in matcher.find_iter(&data) {
@@ -236,7 +244,10 @@ mod tests {
             let mut out = stream.feed(&input[..split]);
             out.extend(stream.feed(&input[split..]));
             out.extend(stream.finish());
-            assert_eq!(out, b"before [MASKED] middle [MASKED] after", "split at {split}");
+            assert_eq!(
+                out, b"before [MASKED] middle [MASKED] after",
+                "split at {split}"
+            );
         }
     }
 
@@ -271,12 +282,16 @@ mod tests {
         let b64 = base64::engine::general_purpose::STANDARD.encode("p@ss w0rd/x");
         let masks = set(&[("P", "p@ss w0rd/x")]);
         let text = format!("{b64} p%40ss%20w0rd%2Fx p%40ss+w0rd%2Fx");
-        assert_eq!(masks.mask_all(text.as_bytes()), b"[MASKED] [MASKED] [MASKED]");
+        assert_eq!(
+            masks.mask_all(text.as_bytes()),
+            b"[MASKED] [MASKED] [MASKED]"
+        );
     }
 
     #[test]
     fn short_values_are_reported_not_masked() {
-        let (masks, short) = MaskSet::new([("SHORT", b"abc".as_slice()), ("LONG", b"abcdef".as_slice())]);
+        let (masks, short) =
+            MaskSet::new([("SHORT", b"abc".as_slice()), ("LONG", b"abcdef".as_slice())]);
         assert_eq!(short, vec!["SHORT"]);
         assert_eq!(masks.mask_all(b"abc abcdef"), b"abc [MASKED]");
     }

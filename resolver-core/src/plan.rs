@@ -37,7 +37,10 @@ impl Plan {
     pub fn by_provider(&self) -> IndexMap<&str, Vec<usize>> {
         let mut groups: IndexMap<&str, Vec<usize>> = IndexMap::new();
         for (index, secret) in self.secrets.iter().enumerate() {
-            groups.entry(secret.provider.as_str()).or_default().push(index);
+            groups
+                .entry(secret.provider.as_str())
+                .or_default()
+                .push(index);
         }
         groups
     }
@@ -162,9 +165,12 @@ pub fn expand_strings(
 ) -> serde_json::Value {
     match value {
         serde_json::Value::String(text) => serde_json::Value::String(expand(text, lookup)),
-        serde_json::Value::Array(items) => {
-            serde_json::Value::Array(items.iter().map(|item| expand_strings(item, lookup)).collect())
-        }
+        serde_json::Value::Array(items) => serde_json::Value::Array(
+            items
+                .iter()
+                .map(|item| expand_strings(item, lookup))
+                .collect(),
+        ),
         serde_json::Value::Object(map) => serde_json::Value::Object(
             map.iter()
                 .map(|(key, inner)| (key.clone(), expand_strings(inner, lookup)))
@@ -202,6 +208,9 @@ mod tests {
         let lookup = |name: &str| vars.get(name).map(str::to_string);
         let block = serde_json::json!({"$P": {"path": "/$P/db", "n": 1}});
         let expanded = expand_strings(&block, &lookup);
-        assert_eq!(expanded, serde_json::json!({"$P": {"path": "/prod/db", "n": 1}}));
+        assert_eq!(
+            expanded,
+            serde_json::json!({"$P": {"path": "/prod/db", "n": 1}})
+        );
     }
 }

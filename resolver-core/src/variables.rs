@@ -9,8 +9,8 @@ use ci_secrets_provider_api::JobVariables;
 use indexmap::IndexMap;
 
 use crate::expand::expand;
-use crate::validate::is_valid_variable_name as is_valid_name;
 use crate::pipeline::VariableDef;
+use crate::validate::is_valid_variable_name as is_valid_name;
 
 /// Errors in the variable sources the user gave.
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +53,6 @@ pub enum VariableError {
         message: String,
     },
 }
-
 
 /// The sources of variables outside the pipeline file.
 #[derive(Debug, Clone, Default)]

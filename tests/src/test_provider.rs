@@ -36,7 +36,11 @@ enum StoredValue {
 
 #[async_trait]
 impl Provider for TestKv {
-    fn preflight(&self, ctx: &ResolveContext, _requests: &[SecretRequest]) -> Result<(), ProviderError> {
+    fn preflight(
+        &self,
+        ctx: &ResolveContext,
+        _requests: &[SecretRequest],
+    ) -> Result<(), ProviderError> {
         self.store_path(ctx).map(|_| ())
     }
 
@@ -63,8 +67,16 @@ impl Provider for TestKv {
                 Some(StoredValue::Bytes { base64 }) => base64::engine::general_purpose::STANDARD
                     .decode(base64)
                     .map(SecretValue::bytes)
-                    .map_err(|_| ProviderError::new(ErrorKind::Protocol, format!("key {key}: bad base64 in the store"))),
-                None => Err(ProviderError::new(ErrorKind::NotFound, format!("key {key} not found in the store"))),
+                    .map_err(|_| {
+                        ProviderError::new(
+                            ErrorKind::Protocol,
+                            format!("key {key}: bad base64 in the store"),
+                        )
+                    }),
+                None => Err(ProviderError::new(
+                    ErrorKind::NotFound,
+                    format!("key {key} not found in the store"),
+                )),
             });
         }
         results
@@ -75,7 +87,11 @@ impl TestKv {
     fn store_path(&self, ctx: &ResolveContext) -> Result<String, ProviderError> {
         self.config_store
             .clone()
-            .or_else(|| ctx.variables().get_present("TESTKV_STORE").map(str::to_string))
+            .or_else(|| {
+                ctx.variables()
+                    .get_present("TESTKV_STORE")
+                    .map(str::to_string)
+            })
             .ok_or_else(|| {
                 ProviderError::new(
                     ErrorKind::Config,

@@ -327,7 +327,9 @@ fn a_malformed_json_body_fails_clearly() {
     assert_clean_failure(&run, &files);
     let stderr = run.stderr();
     assert!(
-        stderr.contains("POST /get-secret-value answered HTTP 200 with a body that is not the expected JSON"),
+        stderr.contains(
+            "POST /get-secret-value answered HTTP 200 with a body that is not the expected JSON"
+        ),
         "{stderr}"
     );
 }

@@ -28,18 +28,36 @@ deploy:
 fn project_with_store() -> Project {
     let project = Project::new();
     project.write(".gitlab-ci.yml", PIPELINE);
-    let store = project.store(&[("app/db", "p@ss 'w$rd\""), ("app/tls", "-----BEGIN KEY-----\nabc\n-----END KEY-----\n")]);
-    project.write("ci-secrets.toml", &format!("[providers.testkv]\nstore = {:?}\n", store.display().to_string()));
+    let store = project.store(&[
+        ("app/db", "p@ss 'w$rd\""),
+        ("app/tls", "-----BEGIN KEY-----\nabc\n-----END KEY-----\n"),
+    ]);
+    project.write(
+        "ci-secrets.toml",
+        &format!(
+            "[providers.testkv]\nstore = {:?}\n",
+            store.display().to_string()
+        ),
+    );
     project
 }
 
 #[test]
 fn providers_lists_a_provider_registered_from_another_crate() {
     let project = Project::new();
-    let output = project.cli().args(["providers", "--format", "json"]).output().unwrap();
+    let output = project
+        .cli()
+        .args(["providers", "--format", "json"])
+        .output()
+        .unwrap();
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     let list: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
-    let keys: Vec<&str> = list.as_array().unwrap().iter().map(|p| p["key"].as_str().unwrap()).collect();
+    let keys: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["key"].as_str().unwrap())
+        .collect();
     for expected in ["akeyless", "testkv", "vault"] {
         assert!(keys.contains(&expected), "{keys:?}");
     }
@@ -48,12 +66,23 @@ fn providers_lists_a_provider_registered_from_another_crate() {
 #[test]
 fn resolve_json_prints_values_and_writes_nothing() {
     let project = project_with_store();
-    let output = project.cli().args(["resolve", "--job", "deploy", "--format", "json"]).output().unwrap();
+    let output = project
+        .cli()
+        .args(["resolve", "--job", "deploy", "--format", "json"])
+        .output()
+        .unwrap();
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     let values: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(values["DB_PASSWORD"], "p@ss 'w$rd\"");
-    assert_eq!(values["TLS_KEY"], "-----BEGIN KEY-----\nabc\n-----END KEY-----\n");
-    assert!(stderr(&output).contains("2 secrets from 1 provider"), "{}", stderr(&output));
+    assert_eq!(
+        values["TLS_KEY"],
+        "-----BEGIN KEY-----\nabc\n-----END KEY-----\n"
+    );
+    assert!(
+        stderr(&output).contains("2 secrets from 1 provider"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -62,21 +91,44 @@ fn resolve_shell_writes_file_secrets_privately_and_evals_cleanly() {
     let files = project.path().join("secret-files");
     let output = project
         .cli()
-        .args(["resolve", "--job", "deploy", "--format", "shell", "--files-dir"])
+        .args([
+            "resolve",
+            "--job",
+            "deploy",
+            "--format",
+            "shell",
+            "--files-dir",
+        ])
         .arg(&files)
         .output()
         .unwrap();
     assert_eq!(code(&output), 0, "{}", stderr(&output));
-    let script = format!("{}\nprintf '%s|%s' \"$DB_PASSWORD\" \"$(cat \"$TLS_KEY\")\"", stdout(&output));
-    let evaluated = std::process::Command::new("sh").arg("-c").arg(&script).output().unwrap();
+    let script = format!(
+        "{}\nprintf '%s|%s' \"$DB_PASSWORD\" \"$(cat \"$TLS_KEY\")\"",
+        stdout(&output)
+    );
+    let evaluated = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
     assert_eq!(
         String::from_utf8(evaluated.stdout).unwrap(),
         "p@ss 'w$rd\"|-----BEGIN KEY-----\nabc\n-----END KEY-----"
     );
     let tls = files.join("TLS_KEY");
-    assert_eq!(std::fs::read(&tls).unwrap(), b"-----BEGIN KEY-----\nabc\n-----END KEY-----\n");
-    assert_eq!(std::fs::metadata(&tls).unwrap().permissions().mode() & 0o777, 0o600);
-    assert_eq!(std::fs::metadata(&files).unwrap().permissions().mode() & 0o777, 0o700);
+    assert_eq!(
+        std::fs::read(&tls).unwrap(),
+        b"-----BEGIN KEY-----\nabc\n-----END KEY-----\n"
+    );
+    assert_eq!(
+        std::fs::metadata(&tls).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(
+        std::fs::metadata(&files).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
 }
 
 #[test]
@@ -96,7 +148,10 @@ fn a_missing_secret_fails_everything_with_exit_3_and_no_output() {
     assert_eq!(code(&output), 3, "{}", stderr(&output));
     assert!(stdout(&output).is_empty());
     let err = stderr(&output);
-    assert!(err.contains("B (testkv)") && err.contains("absent"), "{err}");
+    assert!(
+        err.contains("B (testkv)") && err.contains("absent"),
+        "{err}"
+    );
     assert!(!err.contains("value-that-must-not-leak"));
     let leftovers = std::fs::read_dir(&files).map(|d| d.count()).unwrap_or(0);
     assert_eq!(leftovers, 0);
@@ -114,14 +169,23 @@ fn exec_passes_values_and_removes_files_and_returns_the_exit_status() {
     assert_eq!(code(&output), 42, "{}", stderr(&output));
     let path = stdout(&output).trim().to_string();
     assert!(path.ends_with("/TLS_KEY"), "{path}");
-    assert!(!std::path::Path::new(&path).exists(), "secret file left behind");
-    assert!(!std::path::Path::new(&path).parent().unwrap().exists(), "directory left behind");
+    assert!(
+        !std::path::Path::new(&path).exists(),
+        "secret file left behind"
+    );
+    assert!(
+        !std::path::Path::new(&path).parent().unwrap().exists(),
+        "directory left behind"
+    );
 }
 
 #[test]
 fn exec_never_starts_the_command_when_resolution_fails() {
     let project = Project::new();
-    project.write(".gitlab-ci.yml", "job:\n  script: [x]\n  secrets:\n    A:\n      testkv: {key: absent}\n");
+    project.write(
+        ".gitlab-ci.yml",
+        "job:\n  script: [x]\n  secrets:\n    A:\n      testkv: {key: absent}\n",
+    );
     let store = project.store(&[]);
     let marker = project.path().join("started");
     let output = project
@@ -144,7 +208,11 @@ fn validate_reports_gitlab_messages_and_exit_1() {
         ".gitlab-ci.yml",
         "include:\n  - local: ci/templates.yml\ndeploy:\n  extends: .base\n  script: [x]\n",
     );
-    let output = project.cli().args(["validate", "--format", "json"]).output().unwrap();
+    let output = project
+        .cli()
+        .args(["validate", "--format", "json"])
+        .output()
+        .unwrap();
     assert_eq!(code(&output), 1, "{}", stderr(&output));
     let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(report["valid"], false);
@@ -157,12 +225,23 @@ fn validate_reports_gitlab_messages_and_exit_1() {
 #[test]
 fn a_gitlab_provider_that_is_not_built_in_validates_but_does_not_resolve() {
     let project = Project::new();
-    project.write(".gitlab-ci.yml", "job:\n  script: [x]\n  secrets:\n    A:\n      azure_key_vault: {name: db}\n");
+    project.write(
+        ".gitlab-ci.yml",
+        "job:\n  script: [x]\n  secrets:\n    A:\n      azure_key_vault: {name: db}\n",
+    );
     let output = project.cli().args(["validate"]).output().unwrap();
     assert_eq!(code(&output), 0, "{}", stdout(&output));
-    let output = project.cli().args(["resolve", "--job", "job", "--format", "json"]).output().unwrap();
+    let output = project
+        .cli()
+        .args(["resolve", "--job", "job", "--format", "json"])
+        .output()
+        .unwrap();
     assert_eq!(code(&output), 1);
-    assert!(stderr(&output).contains("no provider for azure_key_vault is built into this binary"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("no provider for azure_key_vault is built into this binary"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -172,20 +251,40 @@ fn an_unset_id_token_suggests_var() {
         ".gitlab-ci.yml",
         "job:\n  script: [x]\n  id_tokens:\n    MY_JWT:\n      aud: https://example.com\n  secrets:\n    A:\n      testkv: {key: x}\n      token: $MY_JWT\n",
     );
-    let output = project.cli().args(["resolve", "--job", "job", "--format", "json"]).output().unwrap();
+    let output = project
+        .cli()
+        .args(["resolve", "--job", "job", "--format", "json"])
+        .output()
+        .unwrap();
     assert_eq!(code(&output), 1);
-    assert!(stderr(&output).contains("--var MY_JWT="), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("--var MY_JWT="),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
 fn the_deadline_ends_a_slow_resolution_with_exit_3() {
     let project = Project::new();
-    project.write(".gitlab-ci.yml", "job:\n  script: [x]\n  secrets:\n    A:\n      testkv: {key: x, delay_ms: \"30000\"}\n");
+    project.write(
+        ".gitlab-ci.yml",
+        "job:\n  script: [x]\n  secrets:\n    A:\n      testkv: {key: x, delay_ms: \"30000\"}\n",
+    );
     let store = project.store(&[("x", "v")]);
     let started = std::time::Instant::now();
     let output = project
         .cli()
-        .args(["resolve", "--job", "job", "--format", "json", "--deadline", "0.3", "--var"])
+        .args([
+            "resolve",
+            "--job",
+            "job",
+            "--format",
+            "json",
+            "--deadline",
+            "0.3",
+            "--var",
+        ])
         .arg(format!("TESTKV_STORE={}", store.display()))
         .output()
         .unwrap();
@@ -197,7 +296,11 @@ fn the_deadline_ends_a_slow_resolution_with_exit_3() {
 #[test]
 fn usage_errors_exit_2() {
     let project = Project::new();
-    let output = project.cli().args(["resolve", "--job", "x", "--var", "NOEQUALS"]).output().unwrap();
+    let output = project
+        .cli()
+        .args(["resolve", "--job", "x", "--var", "NOEQUALS"])
+        .output()
+        .unwrap();
     assert_eq!(code(&output), 2, "{}", stderr(&output));
     let output = project.cli().args(["frobnicate"]).output().unwrap();
     assert_eq!(code(&output), 2);
@@ -206,12 +309,22 @@ fn usage_errors_exit_2() {
 #[test]
 fn bad_config_names_the_file_and_key_and_exits_1() {
     let project = Project::new();
-    project.write(".gitlab-ci.yml", "job:\n  script: [x]\n  secrets:\n    A:\n      testkv: {key: x}\n");
+    project.write(
+        ".gitlab-ci.yml",
+        "job:\n  script: [x]\n  secrets:\n    A:\n      testkv: {key: x}\n",
+    );
     project.write("ci-secrets.toml", "[http]\nmax_atempts = 3\n");
-    let output = project.cli().args(["resolve", "--job", "job", "--format", "json"]).output().unwrap();
+    let output = project
+        .cli()
+        .args(["resolve", "--job", "job", "--format", "json"])
+        .output()
+        .unwrap();
     assert_eq!(code(&output), 1);
     let err = stderr(&output);
-    assert!(err.contains("max_atempts") && err.contains("ci-secrets.toml"), "{err}");
+    assert!(
+        err.contains("max_atempts") && err.contains("ci-secrets.toml"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -219,9 +332,16 @@ fn secrets_file_form_resolves_without_a_pipeline() {
     let project = Project::new();
     let store = project.store(&[("k", "from-secrets-file")]);
     project.write("secrets.yml", &format!("variables:\n  TESTKV_STORE: {:?}\nsecrets:\n  A:\n    testkv: {{key: k}}\n    file: false\n", store.display().to_string()));
-    let output = project.cli().args(["resolve", "--secrets", "secrets.yml", "--format", "json"]).output().unwrap();
+    let output = project
+        .cli()
+        .args(["resolve", "--secrets", "secrets.yml", "--format", "json"])
+        .output()
+        .unwrap();
     assert_eq!(code(&output), 0, "{}", stderr(&output));
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&stdout(&output)).unwrap()["A"], "from-secrets-file");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&stdout(&output)).unwrap()["A"],
+        "from-secrets-file"
+    );
 }
 
 #[test]
@@ -231,7 +351,11 @@ fn a_registered_provider_is_validated_against_its_own_schema() {
         ".gitlab-ci.yml",
         "job:\n  script: [x]\n  secrets:\n    A:\n      testkv: {key: x, foo: 1}\n    B:\n      testkv: {key: 5}\n    C:\n      testkv: just-a-string\n",
     );
-    let output = project.cli().args(["validate", "--format", "json"]).output().unwrap();
+    let output = project
+        .cli()
+        .args(["validate", "--format", "json"])
+        .output()
+        .unwrap();
     assert_eq!(code(&output), 1);
     let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(

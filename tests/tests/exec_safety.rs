@@ -20,7 +20,13 @@ fn project() -> Project {
         "job:\n  script: [x]\n  secrets:\n    PASSWORD:\n      testkv: {key: pw}\n      file: false\n    KEY:\n      testkv: {key: pem}\n      file: false\n    PIN:\n      testkv: {key: pin}\n      file: false\n    CERT_FILE:\n      testkv: {key: pem}\n",
     );
     let store = project.store(&[("pw", "hunter2-canary"), ("pem", PEM), ("pin", "123")]);
-    project.write("ci-secrets.toml", &format!("[providers.testkv]\nstore = {:?}\n", store.display().to_string()));
+    project.write(
+        "ci-secrets.toml",
+        &format!(
+            "[providers.testkv]\nstore = {:?}\n",
+            store.display().to_string()
+        ),
+    );
     project
 }
 
@@ -35,13 +41,22 @@ fn child_output_is_masked_including_pem_lines_and_encodings() {
         printf 'err=%s\n' "$PASSWORD" >&2
         printf 'pin=%s\n' "$PIN"
     "#;
-    let output = project.cli().args(["exec", "--job", "job", "--", "sh", "-c", script]).output().unwrap();
+    let output = project
+        .cli()
+        .args(["exec", "--job", "job", "--", "sh", "-c", script])
+        .output()
+        .unwrap();
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     let out = stdout(&output);
     assert!(!out.contains("hunter2-canary"), "{out}");
     assert!(!out.contains("aHVudGVyMi1jYW5hcnk="), "{out}");
     assert!(!out.contains("MIIEvQIBADANBgkqhkiG9w0BAQEFAASC"), "{out}");
-    assert!(out.contains("pw=[MASKED]\n") && out.contains("b64=[MASKED]\n") && out.contains("half=[MASKED]\n"), "{out}");
+    assert!(
+        out.contains("pw=[MASKED]\n")
+            && out.contains("b64=[MASKED]\n")
+            && out.contains("half=[MASKED]\n"),
+        "{out}"
+    );
     let err = stderr(&output);
     assert!(err.contains("err=[MASKED]"), "{err}");
     assert!(err.contains("PIN is shorter than 4 bytes"), "{err}");
@@ -53,7 +68,16 @@ fn no_mask_passes_output_through() {
     let project = project();
     let output = project
         .cli()
-        .args(["exec", "--no-mask", "--job", "job", "--", "sh", "-c", "printf '%s' \"$PASSWORD\""])
+        .args([
+            "exec",
+            "--no-mask",
+            "--job",
+            "job",
+            "--",
+            "sh",
+            "-c",
+            "printf '%s' \"$PASSWORD\"",
+        ])
         .output()
         .unwrap();
     assert_eq!(stdout(&output), "hunter2-canary");
@@ -72,7 +96,10 @@ fn sigterm_during_exec_reaches_the_child_and_removes_the_files() {
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let path = lines.next().unwrap().unwrap();
-    assert!(std::path::Path::new(&path).exists(), "file should exist while the command runs");
+    assert!(
+        std::path::Path::new(&path).exists(),
+        "file should exist while the command runs"
+    );
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
@@ -83,7 +110,10 @@ fn sigterm_during_exec_reaches_the_child_and_removes_the_files() {
     assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(lines.next().unwrap().unwrap(), "got-term");
     assert_eq!(status.code(), Some(7));
-    assert!(!std::path::Path::new(&path).exists(), "secret file left behind");
+    assert!(
+        !std::path::Path::new(&path).exists(),
+        "secret file left behind"
+    );
 }
 
 #[test]

@@ -41,7 +41,11 @@ impl Runner {
             .unwrap();
         // The job image has `ci-secrets` on PATH.
         let bin_dir = tempfile::tempdir().unwrap();
-        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_ci-secrets-e2e"), bin_dir.path().join("ci-secrets")).unwrap();
+        std::os::unix::fs::symlink(
+            env!("CARGO_BIN_EXE_ci-secrets-e2e"),
+            bin_dir.path().join("ci-secrets"),
+        )
+        .unwrap();
         Self {
             _runtime: runtime,
             emulator,
@@ -58,7 +62,11 @@ impl Runner {
         let project = tempfile::tempdir().unwrap();
         copy_dir(&examples_dir(), project.path());
         let runner_temp = tempfile::tempdir().unwrap();
-        let path = format!("{}:{}", self.bin_dir.path().display(), std::env::var("PATH").unwrap());
+        let path = format!(
+            "{}:{}",
+            self.bin_dir.path().display(),
+            std::env::var("PATH").unwrap()
+        );
         let mut command = std::process::Command::new("sh");
         support::isolate(&mut command);
         command
@@ -69,7 +77,10 @@ impl Runner {
             .env("RUNNER_TEMP_PROJECT_DIR", runner_temp.path())
             .env("AKEYLESS_ACCESS_ID", DEMO_JWT_ACCESS_ID)
             .env("AKEYLESS_API_URL", self.emulator.url())
-            .env("AKEYLESS_JWT", TestKeys::rsa().jwt(Some(DEMO_JWT_AUDIENCE), Duration::from_secs(300)));
+            .env(
+                "AKEYLESS_JWT",
+                TestKeys::rsa().jwt(Some(DEMO_JWT_AUDIENCE), Duration::from_secs(300)),
+            );
         command.output().unwrap()
     }
 }
@@ -92,7 +103,11 @@ fn exec_job_deploys_with_masked_output() {
     let runner = Runner::start();
     let output = runner.run_job("deploy-exec");
     let stdout = support::stdout(&output);
-    assert!(output.status.success(), "{stdout}\n{}", support::stderr(&output));
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        support::stderr(&output)
+    );
     // Every secret is masked in the command's output, the host included.
     assert!(stdout.contains("deploying to [MASKED]"), "{stdout}");
     assert!(stdout.contains("debug: password is [MASKED]"), "{stdout}");
@@ -104,7 +119,11 @@ fn eval_job_loads_secrets_into_the_shell() {
     let runner = Runner::start();
     let output = runner.run_job("deploy-eval");
     let stdout = support::stdout(&output);
-    assert!(output.status.success(), "{stdout}\n{}", support::stderr(&output));
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        support::stderr(&output)
+    );
     assert!(stdout.contains("deploying to db.demo.internal"), "{stdout}");
 }
 

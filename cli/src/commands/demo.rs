@@ -43,7 +43,10 @@ pub async fn run(global: &GlobalArgs) -> ExitCode {
     };
     let pipeline = workdir.path().join(".gitlab-ci.yml");
     if let Err(err) = std::fs::write(&pipeline, PIPELINE) {
-        eprintln!("ci-secrets demo: cannot write {}: {err}", pipeline.display());
+        eprintln!(
+            "ci-secrets demo: cannot write {}: {err}",
+            pipeline.display()
+        );
         return ExitCode::from(ci_secrets_core::error::EXIT_RESOLUTION);
     }
     // What GitLab would provide: the ID token from `id_tokens:` and the URL.
@@ -72,13 +75,22 @@ pub async fn run(global: &GlobalArgs) -> ExitCode {
     };
     println!("Akeyless emulator listening on {}", emulator.url());
     println!("Resolving job {JOB:?} of examples/demo/.gitlab-ci.yml\n");
-    let resolution =
-        match ci_secrets_core::resolve(&source, &variables, &config, CancellationToken::new()).await {
-            Ok(resolution) => resolution,
-            Err(err) => return fail(&err),
-        };
+    let resolution = match ci_secrets_core::resolve(
+        &source,
+        &variables,
+        &config,
+        CancellationToken::new(),
+    )
+    .await
+    {
+        Ok(resolution) => resolution,
+        Err(err) => return fail(&err),
+    };
     let item_types = item_types(&source, &variables, &seed);
-    println!("{:<24} {:<10} {:<18} PREVIEW", "VARIABLE", "PROVIDER", "ITEM TYPE");
+    println!(
+        "{:<24} {:<10} {:<18} PREVIEW",
+        "VARIABLE", "PROVIDER", "ITEM TYPE"
+    );
     for secret in &resolution.secrets {
         let item_type = item_types
             .iter()
@@ -99,7 +111,11 @@ pub async fn run(global: &GlobalArgs) -> ExitCode {
 }
 
 /// The item type of each secret, from the plan and the seed (no value involved).
-fn item_types(source: &JobSource, variables: &VariableSources, seed: &Seed) -> Vec<(String, String)> {
+fn item_types(
+    source: &JobSource,
+    variables: &VariableSources,
+    seed: &Seed,
+) -> Vec<(String, String)> {
     let Ok(planned) = ci_secrets_core::engine::plan_job(source, variables) else {
         return Vec::new();
     };
@@ -108,7 +124,11 @@ fn item_types(source: &JobSource, variables: &VariableSources, seed: &Seed) -> V
         .secrets
         .iter()
         .map(|secret| {
-            let item_type = match secret.request.str_field("name").filter(|name| !name.is_empty()) {
+            let item_type = match secret
+                .request
+                .str_field("name")
+                .filter(|name| !name.is_empty())
+            {
                 Some(name) => seed
                     .item(name)
                     .map(|item| item.item_type().to_string())
@@ -127,6 +147,10 @@ fn preview(value: &[u8]) -> String {
     let first_line = text.lines().next().unwrap_or_default();
     let shown: String = first_line.chars().take(4).collect();
     let lines = text.lines().count();
-    let shape = if lines > 1 { format!(", {lines} lines") } else { String::new() };
+    let shape = if lines > 1 {
+        format!(", {lines} lines")
+    } else {
+        String::new()
+    };
     format!("{shown}**** ({} bytes{shape})", value.len())
 }

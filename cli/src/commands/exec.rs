@@ -8,10 +8,10 @@ use std::process::{ExitCode, Stdio};
 use std::time::Duration;
 
 use ci_secrets_core::deliver::{SecretFiles, env_text};
-use ci_secrets_core::mask::{MIN_MASK_LEN, MaskSet, StreamMasker};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use ci_secrets_core::error::{CoreError, EXIT_RESOLUTION};
+use ci_secrets_core::mask::{MIN_MASK_LEN, MaskSet, StreamMasker};
 use nix::sys::signal::Signal;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::Instrument;
 
@@ -118,16 +118,22 @@ pub async fn run(global: &GlobalArgs, args: ExecArgs) -> ExitCode {
                 "ci-secrets: cannot run {}: {err}",
                 program.to_string_lossy()
             );
-            return ExitCode::from(if err.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 });
+            return ExitCode::from(if err.kind() == std::io::ErrorKind::NotFound {
+                127
+            } else {
+                126
+            });
         }
     };
     let pumps = masks.map(|masks| {
-        let stdout = child.stdout.take().map(|out| {
-            tokio::spawn(masked_copy(out, tokio::io::stdout(), masks.stream()))
-        });
-        let stderr = child.stderr.take().map(|err| {
-            tokio::spawn(masked_copy(err, tokio::io::stderr(), masks.stream()))
-        });
+        let stdout = child
+            .stdout
+            .take()
+            .map(|out| tokio::spawn(masked_copy(out, tokio::io::stdout(), masks.stream())));
+        let stderr = child
+            .stderr
+            .take()
+            .map(|err| tokio::spawn(masked_copy(err, tokio::io::stderr(), masks.stream())));
         [stdout, stderr]
     });
     let status = signals.wait_forwarding(&mut child).instrument(span).await;

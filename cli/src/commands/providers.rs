@@ -35,7 +35,12 @@ pub fn run(args: FormatArgs) -> ExitCode {
             for registration in &providers {
                 println!("{}: {}", registration.key, registration.description);
                 for key in registration.keys {
-                    println!("  {:<28} {:<8} {}", key.name, key.key_type.as_str(), key.doc);
+                    println!(
+                        "  {:<28} {:<8} {}",
+                        key.name,
+                        key.key_type.as_str(),
+                        key.doc
+                    );
                 }
             }
         }

@@ -86,7 +86,10 @@ pub async fn run(global: &GlobalArgs, args: ResolveArgs) -> ExitCode {
     }
     let output = render(format, &entries);
     let mut stdout = std::io::stdout().lock();
-    if let Err(err) = stdout.write_all(output.as_bytes()).and_then(|()| stdout.flush()) {
+    if let Err(err) = stdout
+        .write_all(output.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
         if let Some(files) = files.as_mut() {
             files.discard();
         }

@@ -163,6 +163,46 @@ pub(crate) async fn read_all(
     batches.into_iter().flatten().chain(singles).collect()
 }
 
+/// Reads `names` as static secrets before their types are known, in
+/// batches; returns the values of the batches that succeeded. A failed batch
+/// (another item type among its names, a missing or forbidden name) is not
+/// an error: its names are read by type afterwards. No new login on 401
+/// here: a refused name answers 401 too, and the typed path handles an
+/// expired token.
+pub(crate) async fn read_untyped_as_static(
+    ctx: &ResolveContext,
+    api: &AkeylessApi,
+    session: &Session<'_>,
+    names: &[&str],
+) -> HashMap<String, Value> {
+    let Ok(token) = session.token(ctx).await else {
+        return HashMap::new();
+    };
+    let token = &token;
+    let batches = names.chunks(STATIC_BATCH).map(|batch| async move {
+        let span = tracing::info_span!("akeyless.fetch_untyped", count = batch.len());
+        match api
+            .get_secret_values(ctx, batch, token.secret.expose_secret())
+            .instrument(span)
+            .await
+        {
+            Ok(mut values) => batch
+                .iter()
+                .filter_map(|name| Some((name.to_string(), values.remove(*name)?)))
+                .collect(),
+            Err(failure) => {
+                tracing::debug!(
+                    count = batch.len(),
+                    error = %failure,
+                    "not all static secrets; reading by item type"
+                );
+                Vec::new()
+            }
+        }
+    });
+    join_all(batches).await.into_iter().flatten().collect()
+}
+
 async fn read_static_batch(
     ctx: &ResolveContext,
     api: &AkeylessApi,

@@ -5,6 +5,8 @@
 //! 2. Per group: one login (or the given token), then the item types: one
 //!    `/list-items` per folder holding several requested names, one
 //!    `/describe-item` per other name, all concurrently (see `describe`).
+//!    Next to it, an optimistic `/get-secret-value` of every name: when all
+//!    are static secrets, it ends the job one round trip earlier.
 //! 3. One read per distinct item and parameters: static secrets batched into
 //!    as few `/get-secret-value` calls as possible, the rest concurrent.
 //! 4. Each secret takes its value (with its own `data_key`) from its read.
@@ -17,7 +19,7 @@ use std::collections::HashMap;
 use ci_secrets_provider_api::{
     ErrorKind, ProviderError, ResolveContext, SecretRequest, SecretResult,
 };
-use futures::future::join_all;
+use futures::future::{Either, join_all};
 use indexmap::IndexMap;
 use secrecy::ExposeSecret;
 
@@ -151,10 +153,10 @@ async fn resolve_group(
             .collect();
         unique.into_keys().collect()
     };
-    let types = if names.is_empty() {
-        HashMap::new()
+    let (known_static, types) = if names.is_empty() {
+        (HashMap::new(), HashMap::new())
     } else {
-        describe::item_types(ctx, &api, &session, &names).await
+        learn_types(ctx, &api, &session, &names).await
     };
 
     let plans: Vec<Option<Result<Read, SharedError>>> = group
@@ -162,6 +164,9 @@ async fn resolve_group(
         .iter()
         .map(|member| {
             let name = member.block.name.as_deref()?;
+            if known_static.contains_key(name) {
+                return Some(Ok(Read::Static(name.to_string())));
+            }
             Some(match types.get(name) {
                 Some(Ok(item_type)) => {
                     Read::plan(name, item_type, &member.block).map_err(SharedError::from)
@@ -171,8 +176,20 @@ async fn resolve_group(
             })
         })
         .collect();
-    let reads = items::distinct(plans.iter().flatten().flatten().cloned());
-    let values = items::read_all(ctx, &api, &session, reads).await;
+    let reads = items::distinct(
+        plans
+            .iter()
+            .flatten()
+            .flatten()
+            .filter(|read| !matches!(read, Read::Static(name) if known_static.contains_key(name)))
+            .cloned(),
+    );
+    let mut values = items::read_all(ctx, &api, &session, reads).await;
+    values.extend(
+        known_static
+            .into_iter()
+            .map(|(name, value)| (Read::Static(name), Ok(value))),
+    );
 
     group
         .members
@@ -199,4 +216,35 @@ async fn resolve_group(
             (member.index, result)
         })
         .collect()
+}
+
+/// The values of the names that turned out to be static secrets, and the
+/// item types of the others.
+///
+/// An optimistic batched `/get-secret-value` of every name goes out next to
+/// the type discovery (`describe::item_types`). When every batch succeeds,
+/// every name is a static secret and its value is already here: the job
+/// takes two round trips (login, read) and the discovery still in flight is
+/// dropped. A batch that holds any other item type, or a missing or
+/// forbidden name, fails as a whole; its names then take the typed path,
+/// whose errors are the runner's.
+async fn learn_types(
+    ctx: &ResolveContext,
+    api: &AkeylessApi,
+    session: &Session<'_>,
+    names: &[&str],
+) -> (
+    HashMap<String, serde_json::Value>,
+    describe::ItemTypes,
+) {
+    let optimistic = items::read_untyped_as_static(ctx, api, session, names);
+    let types = describe::item_types(ctx, api, session, names);
+    futures::pin_mut!(optimistic, types);
+    match futures::future::select(optimistic, types).await {
+        Either::Left((statics, _)) if statics.len() == names.len() => {
+            (statics, describe::ItemTypes::new())
+        }
+        Either::Left((statics, types)) => (statics, types.await),
+        Either::Right((types, optimistic)) => (optimistic.await, types),
+    }
 }

@@ -31,10 +31,13 @@ pub enum EnvValueError {
 
 /// The value as environment text.
 pub fn env_text(secret: &ResolvedSecret) -> Result<&str, EnvValueError> {
-    let text = secret.value.expose_str().ok_or_else(|| EnvValueError::Binary {
-        variable: secret.variable.clone(),
-        provider: secret.provider.clone(),
-    })?;
+    let text = secret
+        .value
+        .expose_str()
+        .ok_or_else(|| EnvValueError::Binary {
+            variable: secret.variable.clone(),
+            provider: secret.provider.clone(),
+        })?;
     if text.contains('\0') {
         return Err(EnvValueError::Nul {
             variable: secret.variable.clone(),

@@ -108,7 +108,11 @@ mod tests {
     fn shell_output_round_trips_through_sh() {
         for value in HARD {
             let line = format!("export V={}; printf '%s' \"$V\"", shell_quote(value));
-            let out = std::process::Command::new("sh").arg("-c").arg(&line).output().unwrap();
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(&line)
+                .output()
+                .unwrap();
             assert_eq!(String::from_utf8(out.stdout).unwrap(), *value, "{line}");
         }
     }
@@ -135,7 +139,10 @@ mod tests {
     fn json_output_maps_names_to_values() {
         let text = render(
             OutputFormat::Json,
-            &[OutputEntry { name: "A", text: "x\"y" }],
+            &[OutputEntry {
+                name: "A",
+                text: "x\"y",
+            }],
         );
         let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(parsed["A"], "x\"y");

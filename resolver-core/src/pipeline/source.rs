@@ -120,7 +120,10 @@ fn check_flow_depth(path: &Path, text: &str) -> Result<(), PipelineError> {
             Some('"') if c == '"' => quote = None,
             Some(_) => {}
             None => match c {
-                '\'' | '"' if depth > 0 || matches!(previous, ' ' | ':' | '-' | ',' | '[' | '{' | '\n') => {
+                '\'' | '"'
+                    if depth > 0
+                        || matches!(previous, ' ' | ':' | '-' | ',' | '[' | '{' | '\n') =>
+                {
                     quote = Some(c)
                 }
                 '#' if matches!(previous, ' ' | '\t' | '\n') => {

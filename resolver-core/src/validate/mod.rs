@@ -120,7 +120,10 @@ fn validate_secret(
     rails::config_is_hash(messages, location, config);
     rails::allowed_keys(messages, location, config, &allowed);
     let providers = config.as_object().map_or(0, |map| {
-        provider_keys.iter().filter(|p| map.contains_key(**p)).count()
+        provider_keys
+            .iter()
+            .filter(|p| map.contains_key(**p))
+            .count()
     });
     if providers != 1 {
         messages.add(
@@ -278,7 +281,10 @@ pub fn job_secret_specs_in(
         .filter_map(|(variable, config)| {
             // Validation proved `config` is a hash with exactly one provider key.
             let map = config.as_object()?;
-            let provider: &str = provider_keys.iter().copied().find(|p| map.contains_key(*p))?;
+            let provider: &str = provider_keys
+                .iter()
+                .copied()
+                .find(|p| map.contains_key(*p))?;
             Some(SecretSpec {
                 variable: variable.clone(),
                 provider: provider.to_owned(),
