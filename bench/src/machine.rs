@@ -15,6 +15,9 @@ pub struct Machine {
     pub kernel: String,
     /// `rustc -V`.
     pub rustc: String,
+    /// The 1, 5 and 15 minute load averages of `/proc/loadavg`: how busy
+    /// the machine was with other work.
+    pub load: String,
 }
 
 impl Machine {
@@ -42,6 +45,7 @@ impl Machine {
             memory_mib,
             kernel: command_line("uname", &["-sr"]),
             rustc: command_line("rustc", &["-V"]),
+            load: load_average(),
         }
     }
 }
@@ -59,5 +63,19 @@ pub fn command_line(program: &str, args: &[&str]) -> String {
                 .next()
                 .map(str::to_string)
         })
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// The first three fields of `/proc/loadavg`, or `"unknown"`.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .filter(|load| !load.is_empty())
         .unwrap_or_else(|| "unknown".to_string())
 }

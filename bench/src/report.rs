@@ -102,8 +102,13 @@ fn verdict(pass: Option<bool>) -> &'static str {
 }
 
 fn ratio(ours: f64, theirs: f64) -> String {
-    if theirs > 0.0 && ours.is_finite() && theirs.is_finite() {
-        format!("{:.3} ({:.1}× faster)", ours / theirs, theirs / ours)
+    if theirs > 0.0 && ours > 0.0 && ours.is_finite() && theirs.is_finite() {
+        let ratio = ours / theirs;
+        if ratio <= 1.0 {
+            format!("{ratio:.3} ({:.1}× faster)", 1.0 / ratio)
+        } else {
+            format!("{ratio:.3} ({ratio:.1}× slower)")
+        }
     } else {
         "–".to_string()
     }
@@ -125,6 +130,12 @@ impl Report {
         let _ = writeln!(md, "- Memory: {} MiB", m.memory_mib);
         let _ = writeln!(md, "- Kernel: {}", m.kernel);
         let _ = writeln!(md, "- Toolchain: {}", m.rustc);
+        let _ = writeln!(
+            md,
+            "- Load average (1, 5, 15 min) at the end of the run: {} (the machine is shared; \
+             other work inflates absolute times, less so the ratios of one case)",
+            m.load
+        );
         for (what, value) in &self.setup {
             let _ = writeln!(md, "- {what}: {value}");
         }

@@ -123,7 +123,10 @@ mod tests {
         // Compact JSON; key order follows the map (the server's order when
         // serde_json's `preserve_order` is on in the workspace).
         let compact = text(deliver(json!({"user": "u", "ttl": 60}), None, "/a").unwrap());
-        assert!(!compact.contains(' ') && !compact.contains('\n'), "{compact}");
+        assert!(
+            !compact.contains(' ') && !compact.contains('\n'),
+            "{compact}"
+        );
         assert_eq!(
             serde_json::from_str::<serde_json::Value>(&compact).unwrap(),
             json!({"ttl": 60, "user": "u"})

@@ -5,8 +5,8 @@
 //! 2. Per group: one login (or the given token), then the item types: one
 //!    `/list-items` per folder holding several requested names, one
 //!    `/describe-item` per other name, all concurrently (see `describe`).
-//!    Next to it, an optimistic `/get-secret-value` of every name: when all
-//!    are static secrets, it ends the job one round trip earlier.
+//!    In the same round trip, an optimistic `/get-secret-value` of every
+//!    name: the static secrets among them need no read afterwards.
 //! 3. One read per distinct item and parameters: static secrets batched into
 //!    as few `/get-secret-value` calls as possible, the rest concurrent.
 //! 4. Each secret takes its value (with its own `data_key`) from its read.
@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use ci_secrets_provider_api::{
     ErrorKind, ProviderError, ResolveContext, SecretRequest, SecretResult,
 };
-use futures::future::{Either, join_all};
+use futures::future::join_all;
 use indexmap::IndexMap;
 use secrecy::ExposeSecret;
 
@@ -153,10 +153,15 @@ async fn resolve_group(
             .collect();
         unique.into_keys().collect()
     };
-    let (known_static, types) = if names.is_empty() {
-        (HashMap::new(), HashMap::new())
-    } else {
-        learn_types(ctx, &api, &session, &names).await
+    let (known_static, types) = match names.len() {
+        0 => (HashMap::new(), HashMap::new()),
+        // One name keeps GitLab Runner's exact sequence (describe, then
+        // read), which the conformance vectors pin; it costs one round trip.
+        1 => (
+            HashMap::new(),
+            describe::item_types(ctx, &api, &session, &names).await,
+        ),
+        _ => learn_types(ctx, &api, &session, &names).await,
     };
 
     let plans: Vec<Option<Result<Read, SharedError>>> = group
@@ -219,32 +224,24 @@ async fn resolve_group(
 }
 
 /// The values of the names that turned out to be static secrets, and the
-/// item types of the others.
+/// item types of all names.
 ///
-/// An optimistic batched `/get-secret-value` of every name goes out next to
-/// the type discovery (`describe::item_types`). When every batch succeeds,
-/// every name is a static secret and its value is already here: the job
-/// takes two round trips (login, read) and the discovery still in flight is
-/// dropped. A batch that holds any other item type, or a missing or
-/// forbidden name, fails as a whole; its names then take the typed path,
-/// whose errors are the runner's.
+/// An optimistic batched `/get-secret-value` of every name goes out in the
+/// same round trip as the type discovery (`describe::item_types`). When a
+/// batch succeeds, its names are static secrets whose values are already
+/// here, so a job of static secrets takes two round trips after the login
+/// instead of three. A batch that holds another item type, or a missing or
+/// forbidden name, fails as a whole; its names take the typed path, whose
+/// errors are the runner's. Both halves always run to the end, so the calls
+/// a job makes do not depend on which answer comes first.
 async fn learn_types(
     ctx: &ResolveContext,
     api: &AkeylessApi,
     session: &Session<'_>,
     names: &[&str],
-) -> (
-    HashMap<String, serde_json::Value>,
-    describe::ItemTypes,
-) {
-    let optimistic = items::read_untyped_as_static(ctx, api, session, names);
-    let types = describe::item_types(ctx, api, session, names);
-    futures::pin_mut!(optimistic, types);
-    match futures::future::select(optimistic, types).await {
-        Either::Left((statics, _)) if statics.len() == names.len() => {
-            (statics, describe::ItemTypes::new())
-        }
-        Either::Left((statics, types)) => (statics, types.await),
-        Either::Right((types, optimistic)) => (optimistic.await, types),
-    }
+) -> (HashMap<String, serde_json::Value>, describe::ItemTypes) {
+    futures::join!(
+        items::read_untyped_as_static(ctx, api, session, names),
+        describe::item_types(ctx, api, session, names)
+    )
 }
