@@ -181,10 +181,7 @@ impl HttpFactory {
 fn redirect_policy() -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(|attempt| {
         let downgrade = attempt.url().scheme() == "http"
-            && attempt
-                .previous()
-                .iter()
-                .any(|url| url.scheme() == "https");
+            && attempt.previous().iter().any(|url| url.scheme() == "https");
         if downgrade {
             attempt.error("refused a redirect from https to http")
         } else if attempt.previous().len() >= 5 {
@@ -400,8 +397,9 @@ impl HttpClient {
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
-            ctx.check_deadline()
-                .map_err(|err| err.context(format!("{what}: gave up after {} attempt(s)", attempt - 1)))?;
+            ctx.check_deadline().map_err(|err| {
+                err.context(format!("{what}: gave up after {} attempt(s)", attempt - 1))
+            })?;
             let remaining = ctx.remaining();
             let timeout = self.settings.request_timeout.min(remaining);
             self.metrics.record_api_call();
@@ -442,7 +440,12 @@ impl HttpClient {
                     ),
                 ));
             }
-            tracing::debug!(operation = what, attempt, delay_ms = delay.as_millis() as u64, "retrying");
+            tracing::debug!(
+                operation = what,
+                attempt,
+                delay_ms = delay.as_millis() as u64,
+                "retrying"
+            );
             self.metrics.record_retry();
             tokio::time::sleep(delay).await;
         }

@@ -39,7 +39,9 @@ pub use http::{
 };
 pub use inventory;
 pub use metrics::{Metrics, MetricsSnapshot};
-pub use provider::{JobVariables, Provider, ResolveContext, ResolveContextBuilder, SecretRequest, SecretResult};
+pub use provider::{
+    JobVariables, Provider, ResolveContext, ResolveContextBuilder, SecretRequest, SecretResult,
+};
 pub use registry::{
     BlockForms, BlockKey, KeyType, ProviderConfig, ProviderConstructor, ProviderRegistration,
     find_provider, registered_providers,

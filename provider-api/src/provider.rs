@@ -339,7 +339,10 @@ impl ResolveContext {
     /// ```
     pub fn check_deadline(&self) -> Result<(), ProviderError> {
         if self.cancel.is_cancelled() {
-            return Err(ProviderError::new(ErrorKind::Deadline, "resolution was cancelled"));
+            return Err(ProviderError::new(
+                ErrorKind::Deadline,
+                "resolution was cancelled",
+            ));
         }
         if Instant::now() >= self.deadline {
             return Err(ProviderError::new(

@@ -245,7 +245,9 @@ inventory::collect!(ProviderRegistration);
 /// }
 /// ```
 pub fn registered_providers() -> Vec<&'static ProviderRegistration> {
-    let mut all: Vec<_> = inventory::iter::<ProviderRegistration>.into_iter().collect();
+    let mut all: Vec<_> = inventory::iter::<ProviderRegistration>
+        .into_iter()
+        .collect();
     all.sort_by_key(|registration| registration.key);
     all
 }
