@@ -21,6 +21,11 @@ pub(crate) fn resolve_references(
     config: &mut Mapping,
     budget: &NodeBudget,
 ) -> Result<(), PipelineError> {
+    // Most pipelines have no `!reference`: skip the snapshot copy, the
+    // largest allocation of loading a big pipeline.
+    if !config.values().any(contains_reference) {
+        return Ok(());
+    }
     // References read the configuration as it was after `extends:`, not as being rewritten.
     let snapshot = config.clone();
     for (key, value) in config.iter_mut() {
@@ -38,6 +43,16 @@ pub(crate) fn resolve_references(
             })?;
     }
     Ok(())
+}
+
+/// Whether `value` holds a `!reference` tag anywhere.
+fn contains_reference(value: &Value) -> bool {
+    match value {
+        Value::Tagged(tagged) => tagged.tag == REFERENCE_TAG || contains_reference(&tagged.value),
+        Value::Sequence(items) => items.iter().any(contains_reference),
+        Value::Mapping(map) => map.values().any(contains_reference),
+        _ => false,
+    }
 }
 
 struct Resolver<'a> {
