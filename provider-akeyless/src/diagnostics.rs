@@ -24,11 +24,7 @@ use crate::error::{Failure, Operation};
 use crate::fetch;
 use crate::identity::{Identity, IdentityKey, LoginCache, Session};
 
-/// Names of one folder from which `fetch` lists the folder instead of
-/// describing each name (`fetch/describe.rs`, `LIST_FROM`).
-const LIST_FROM: usize = 2;
-/// Names per `/get-secret-value` call (`fetch/items.rs`, `STATIC_BATCH`).
-const STATIC_BATCH: usize = 100;
+use crate::fetch::{LIST_FROM, STATIC_BATCH};
 
 const READ_NOTE: &str = "the read depends on the item type, known only at run time: counted as a \
                          static secret (batched); dynamic and rotated secrets and certificates take \
@@ -144,19 +140,6 @@ fn group(parsed: &[Result<Parsed, Failure>], access_id: &str) -> IndexMap<Identi
     groups
 }
 
-/// `(folder, full name)` as `/list-items` sees a name (`fetch/describe.rs`).
-fn folder_of(name: &str) -> String {
-    let full = if name.starts_with('/') {
-        name.to_string()
-    } else {
-        format!("/{name}")
-    };
-    match full.rfind('/') {
-        Some(0) | None => "/".to_string(),
-        Some(cut) => full[..cut].to_string(),
-    }
-}
-
 /// The plan of every request (`Provider::plan`).
 pub(crate) fn plan(
     ctx: &ResolveContext,
@@ -196,7 +179,9 @@ fn plan_group(parsed: &[Result<Parsed, Failure>], group: &Group, plans: &mut [Se
     }
     let mut folders: IndexMap<String, usize> = IndexMap::new();
     for name in names.keys() {
-        *folders.entry(folder_of(name)).or_default() += 1;
+        *folders
+            .entry(fetch::folder_and_full_name(name).0)
+            .or_default() += 1;
     }
     for &index in &group.members {
         let mut plan = SecretPlan::new().with_identity(group.shown.clone());
@@ -212,7 +197,7 @@ fn plan_group(parsed: &[Result<Parsed, Failure>], group: &Group, plans: &mut [Se
         match name_of(index) {
             None => plan = plan.with_note("delivers the Akeyless token itself: no item is read"),
             Some(name) => {
-                let folder = folder_of(&name);
+                let folder = fetch::folder_and_full_name(&name).0;
                 let lookup = if folders.get(&folder).copied().unwrap_or(0) >= LIST_FROM {
                     PlannedCall::shared(
                         Operation::ListItems.label(),

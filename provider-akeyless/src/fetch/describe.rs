@@ -28,11 +28,11 @@ pub(crate) type ItemTypes = HashMap<String, Result<String, SharedError>>;
 
 /// Listing a folder pays off from this many requested names in it; one
 /// name is cheaper to describe than a whole folder to list.
-const LIST_FROM: usize = 2;
+pub(crate) const LIST_FROM: usize = 2;
 
 /// The folder `/list-items` takes for `name`, and the name as the listing
 /// spells it (with a leading `/`, which Akeyless adds to relative names).
-fn folder_and_full_name(name: &str) -> (String, String) {
+pub(crate) fn folder_and_full_name(name: &str) -> (String, String) {
     let full = if name.starts_with('/') {
         name.to_string()
     } else {

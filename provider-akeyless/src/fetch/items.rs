@@ -22,7 +22,7 @@ use crate::error::{Failure, SharedError};
 use crate::identity::Session;
 
 /// Names per `/get-secret-value` call; keeps request bodies modest.
-const STATIC_BATCH: usize = 100;
+pub(crate) const STATIC_BATCH: usize = 100;
 
 /// One distinct read.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

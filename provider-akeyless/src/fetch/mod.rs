@@ -14,6 +14,10 @@
 mod describe;
 mod items;
 
+// The planner (`diagnostics`) predicts calls with the same rules.
+pub(crate) use describe::{LIST_FROM, folder_and_full_name};
+pub(crate) use items::STATIC_BATCH;
+
 use std::collections::HashMap;
 
 use ci_secrets_provider_api::{
