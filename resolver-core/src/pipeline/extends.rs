@@ -123,11 +123,17 @@ impl Resolver<'_> {
                     "`extends` expands the pipeline beyond the YAML node limit",
                 ));
             }
-            deep_merge(&mut merged, base.clone());
+            if merged.is_empty() {
+                merged = base.clone();
+            } else {
+                deep_merge(&mut merged, base.clone());
+            }
         }
         chain.pop();
-        if let Some(Value::Mapping(own)) = config.get(name) {
-            deep_merge(&mut merged, own.clone());
+        // The job's own hash is replaced by the merge below, so it is moved, not copied;
+        // re-inserting under the same key keeps the job's position.
+        if let Some(Value::Mapping(own)) = config.get_mut(name) {
+            deep_merge(&mut merged, std::mem::take(own));
         }
         config.insert(Value::String(name.to_owned()), Value::Mapping(merged));
         self.lineage.insert(name.to_owned(), longest);
