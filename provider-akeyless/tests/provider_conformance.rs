@@ -1,0 +1,120 @@
+//! The provider conformance suite (`ci-secrets-provider-conformance`)
+//! against the emulator's demo seed: the behaviour every provider owes the
+//! core, checked on Akeyless's real wire protocol.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly.
+
+mod common;
+
+use akeyless_emulator::demo::*;
+use ci_secrets_provider_akeyless::AkeylessProvider;
+use ci_secrets_provider_api::{JobVariables, ResolveContext, SecretRequest};
+use ci_secrets_provider_conformance::{Backend, run};
+use common::*;
+use serde_json::{Value, json};
+
+/// A demo item read with the demo access key from the API at `url`.
+fn item(variable: &str, url: &str, name: &str, extra: Value) -> SecretRequest {
+    let mut block = json!({
+        "name": name,
+        "akeyless_api_url": url,
+        "akeyless_access_type": "access_key",
+        "akeyless_access_key": DEMO_ACCESS_KEY,
+    });
+    if let (Some(map), Value::Object(extra)) = (block.as_object_mut(), extra) {
+        map.extend(extra);
+    }
+    request(variable, block, None)
+}
+
+fn demo_context() -> ci_secrets_provider_api::ResolveContextBuilder {
+    ResolveContext::builder("deploy")
+        .variables(JobVariables::from_iter([(
+            "AKEYLESS_ACCESS_ID",
+            DEMO_ACCESS_KEY_ID,
+        )]))
+        .http(fast_http())
+}
+
+/// A local port nothing listens on.
+fn closed_port_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
+#[tokio::test]
+async fn akeyless_passes_the_provider_conformance_suite() {
+    let emulator = demo_emulator().await;
+    let url = emulator.url();
+    let readable = [
+        (
+            item("PASSWORD", &url, "/demo/static/password", json!({})),
+            "demo-password-v2",
+        ),
+        (
+            item(
+                "DB_PASSWORD",
+                &url,
+                "/demo/static/db",
+                json!({"data_key": "password"}),
+            ),
+            "demo-db-password",
+        ),
+        (
+            item(
+                "ADMIN_PASSWORD",
+                &url,
+                "/demo/rotated/admin",
+                json!({"data_key": "password"}),
+            ),
+            "demo-rotated-password",
+        ),
+    ];
+    let unreachable = closed_port_url();
+    let mut backend = Backend::new(
+        "akeyless (emulator)",
+        || Box::new(AkeylessProvider::new()),
+        demo_context,
+    )
+    .missing(item("GONE", &url, "/demo/static/no-such-item", json!({})))
+    // The demo access key may read /demo/* only.
+    .denied(item(
+        "ADMIN_TOKEN",
+        &url,
+        "/restricted/admin-token",
+        json!({}),
+    ))
+    // A key the JSON item does not hold is the job's mistake, not the server's.
+    .invalid(item(
+        "DB_TYPO",
+        &url,
+        "/demo/static/db",
+        json!({"data_key": "pasword"}),
+    ))
+    .invalid(item(
+        "BAD_ACCESS_TYPE",
+        &url,
+        "/demo/static/password",
+        json!({"akeyless_access_type": "carrier_pigeon"}),
+    ))
+    .unreachable(
+        demo_context,
+        readable.iter().map(|(request, _)| {
+            let mut request = request.clone();
+            request.block["akeyless_api_url"] = json!(unreachable);
+            request
+        }),
+    )
+    .credential(DEMO_ACCESS_KEY)
+    // Never returned, so never allowed anywhere in a message.
+    .credential("nobody-may-read-this");
+    for (request, value) in readable {
+        backend = backend.readable(request, value);
+    }
+
+    let report = run(&backend).await;
+    report.assert_passed();
+    assert!(report.skipped().is_empty(), "{report}");
+}
