@@ -45,7 +45,7 @@ impl Provider for TestKv {
     }
 
     async fn resolve(&self, ctx: &ResolveContext, requests: &[SecretRequest]) -> Vec<SecretResult> {
-        let store = match self.load(ctx) {
+        let store = match ctx.check_deadline().and_then(|()| self.load(ctx)) {
             Ok(store) => store,
             Err(err) => {
                 let message = err.to_string();
