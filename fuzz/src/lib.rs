@@ -20,6 +20,13 @@ use ci_secrets_core::validate::{
 /// `include:` and `!reference` across files get exercised.
 pub const FILE_SEPARATOR: &[u8] = b"\n--- file ---\n";
 
+// Shared with resolver-core's property tests; the path is relative to this file, so it holds
+// however this file is included.
+#[path = "../../resolver-core/tests/support/expansion_model.rs"]
+mod expansion_model;
+
+use expansion_model::expand_model;
+
 const INCLUDED_NAMES: [&str; 3] = ["a.yml", "b.yml", "c.yml"];
 
 /// The pipeline loader never panics, whatever the files hold, and what it
@@ -96,68 +103,6 @@ pub fn expansion(data: &[u8]) {
         expand_model(input, &vars),
         "{input:?} with {vars:?}"
     );
-}
-
-/// The same model as `resolver-core/tests/expansion.rs`: a character-level
-/// state machine written from Go's documentation, not from `expand`.
-fn expand_model(input: &str, vars: &[(String, String)]) -> String {
-    let lookup = |name: &str| -> String {
-        if name == "$" {
-            return "$".into();
-        }
-        if name.len() == 1 && "*#@!?-0123456789".contains(name) {
-            return String::new();
-        }
-        vars.iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    let special = |c: char| "*#$@!?-0123456789".contains(c);
-    let chars: Vec<char> = input.chars().collect();
-    let mut out = String::new();
-    let mut i = 0;
-    while i < chars.len() {
-        if chars[i] != '$' || i + 1 == chars.len() {
-            out.push(chars[i]);
-            i += 1;
-            continue;
-        }
-        let next = chars[i + 1];
-        if next == '{' {
-            if i + 3 < chars.len() && special(chars[i + 2]) && chars[i + 3] == '}' {
-                out.push_str(&lookup(&chars[i + 2].to_string()));
-                i += 4;
-            } else if let Some(close) = chars[i + 2..].iter().position(|&c| c == '}') {
-                if close > 0 {
-                    out.push_str(&lookup(
-                        &chars[i + 2..i + 2 + close].iter().collect::<String>(),
-                    ));
-                }
-                i += close + 3;
-            } else {
-                i += 2;
-            }
-        } else if special(next) {
-            out.push_str(&lookup(&next.to_string()));
-            i += 2;
-        } else {
-            let len = chars[i + 1..]
-                .iter()
-                .take_while(|c| c.is_ascii_alphanumeric() || **c == '_')
-                .count();
-            if len == 0 {
-                out.push('$');
-            } else {
-                out.push_str(&lookup(
-                    &chars[i + 1..i + 1 + len].iter().collect::<String>(),
-                ));
-            }
-            i += 1 + len;
-        }
-    }
-    out
 }
 
 /// A masking scenario decoded from fuzz bytes: up to four secret values
