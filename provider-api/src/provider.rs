@@ -352,6 +352,31 @@ impl ResolveContext {
         }
         Ok(())
     }
+
+    /// A copy for clean-up after the run, such as revoking a token or a
+    /// lease: the same job, variables, config, HTTP pools and metrics, but
+    /// a deadline of its own, `timeout` from now, and no cancellation, so
+    /// that the clean-up still happens when the run was cancelled or ran out
+    /// of time. The core gives [`Provider::finish`] such a context.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use ci_secrets_provider_api::ResolveContext;
+    /// let cancel = tokio_util::sync::CancellationToken::new();
+    /// let ctx = ResolveContext::builder("j").cancellation(cancel.clone()).build();
+    /// cancel.cancel();
+    /// assert!(ctx.check_deadline().is_err());
+    /// let cleanup = ctx.for_cleanup(Duration::from_secs(2));
+    /// assert!(cleanup.check_deadline().is_ok());
+    /// assert!(cleanup.remaining() <= Duration::from_secs(2));
+    /// ```
+    pub fn for_cleanup(&self, timeout: std::time::Duration) -> ResolveContext {
+        ResolveContext {
+            deadline: Instant::now() + timeout,
+            cancel: CancellationToken::new(),
+            ..self.clone()
+        }
+    }
 }
 
 /// Builds a [`ResolveContext`]. The core builds one per provider per run;
@@ -600,4 +625,34 @@ pub trait Provider: Send + Sync + fmt::Debug {
     async fn diagnose(&self, _ctx: &ResolveContext, _requests: &[SecretRequest]) -> Vec<Check> {
         Vec::new()
     }
+
+    /// Ends the run: releases what resolution acquired that must not
+    /// outlive it, such as login tokens a provider is configured to revoke.
+    /// The core calls it once per provider after every resolution of the
+    /// run has returned or been abandoned (at the deadline, or on
+    /// cancellation, when a resolution may have stopped half-way), with a
+    /// context from [`ResolveContext::for_cleanup`]. It cannot fail: a
+    /// clean-up that does not succeed is logged, since the secrets were read
+    /// and what was not released expires on its own.
+    ///
+    /// A library caller that resolves with a provider directly calls it
+    /// when done with that provider. The default does nothing.
+    ///
+    /// ```
+    /// # use ci_secrets_provider_api::{async_trait, Provider, ResolveContext, SecretRequest, SecretResult};
+    /// # #[derive(Debug)]
+    /// # struct Quiet;
+    /// # #[async_trait]
+    /// # impl Provider for Quiet {
+    /// #     async fn resolve(&self, _: &ResolveContext, _: &[SecretRequest]) -> Vec<SecretResult> {
+    /// #         Vec::new()
+    /// #     }
+    /// # }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let ctx = ResolveContext::builder("j").build();
+    /// Quiet.resolve(&ctx, &[]).await;
+    /// Quiet.finish(&ctx.for_cleanup(std::time::Duration::from_secs(2))).await;
+    /// # });
+    /// ```
+    async fn finish(&self, _ctx: &ResolveContext) {}
 }

@@ -15,6 +15,9 @@ use crate::report::{Report, Verdict};
 /// The deadline of every resolution that should succeed or fail on its own.
 const DEADLINE: Duration = Duration::from_secs(60);
 
+/// The time [`Provider::finish`] gets, as in the core.
+const CLEANUP: Duration = Duration::from_secs(5);
+
 /// Values shorter than this are not searched for: they could be part of any
 /// word of a message.
 const MIN_LEAK_LEN: usize = 6;
@@ -114,6 +117,19 @@ fn readable(backend: &Backend) -> Result<Vec<SecretRequest>, Verdict> {
         .collect())
 }
 
+/// Preflight, resolve, then finish the run, as the core does: one result
+/// per request, or an error saying what went wrong.
+async fn resolve_run(
+    provider: &dyn Provider,
+    ctx: &ResolveContext,
+    requests: &[SecretRequest],
+    seen: &mut Transcript,
+) -> Result<Vec<SecretResult>, Verdict> {
+    let results = resolve(provider, ctx, requests, seen).await;
+    provider.finish(&ctx.for_cleanup(CLEANUP)).await;
+    results
+}
+
 /// Preflight, then resolve, with one result per request or an error saying
 /// what went wrong.
 async fn resolve(
@@ -183,7 +199,7 @@ async fn in_order(backend: &Backend, seen: &mut Transcript) -> Outcome {
             requests.reverse();
         }
         let provider = (backend.provider)();
-        let results = resolve(provider.as_ref(), &context(backend), &requests, seen).await?;
+        let results = resolve_run(provider.as_ref(), &context(backend), &requests, seen).await?;
         for (request, result) in requests.iter().zip(&results) {
             expect_value(backend, request, result)?;
         }
@@ -197,7 +213,7 @@ async fn duplicated(backend: &Backend, seen: &mut Transcript) -> Outcome {
     twin.variable = format!("{}_AGAIN", first.variable);
     let provider = (backend.provider)();
     let requests = [first.clone(), twin];
-    let results = resolve(provider.as_ref(), &context(backend), &requests, seen).await?;
+    let results = resolve_run(provider.as_ref(), &context(backend), &requests, seen).await?;
     for result in &results {
         expect_value(backend, &first, result)?;
     }
@@ -206,7 +222,7 @@ async fn duplicated(backend: &Backend, seen: &mut Transcript) -> Outcome {
 
 async fn empty(backend: &Backend, seen: &mut Transcript) -> Outcome {
     let provider = (backend.provider)();
-    resolve(provider.as_ref(), &context(backend), &[], seen)
+    resolve_run(provider.as_ref(), &context(backend), &[], seen)
         .await
         .map(|_| ())
 }
@@ -226,7 +242,7 @@ async fn fails_alone(
     for item in odd {
         let requests = [readable[0].clone(), item.clone(), readable[1].clone()];
         let provider = (backend.provider)();
-        let results = resolve(provider.as_ref(), &context(backend), &requests, seen).await?;
+        let results = resolve_run(provider.as_ref(), &context(backend), &requests, seen).await?;
         expect_value(backend, &requests[0], &results[0])?;
         expect_kind(&item.variable, &results[1], kind)?;
         expect_value(backend, &requests[2], &results[2])?;
@@ -258,6 +274,7 @@ async fn invalid(backend: &Backend, seen: &mut Transcript) -> Outcome {
             }
             Ok(()) => {
                 let results = provider.resolve(&ctx, &requests).await;
+                provider.finish(&ctx.for_cleanup(CLEANUP)).await;
                 seen.results(&results);
                 if results.len() != requests.len() {
                     return Err(Verdict::Failed(format!(
@@ -286,7 +303,7 @@ async fn passed_deadline(backend: &Backend, seen: &mut Transcript) -> Outcome {
     let requests = readable(backend)?;
     let ctx = (backend.context)().timeout(Duration::ZERO).build();
     let provider = (backend.provider)();
-    let results = resolve(provider.as_ref(), &ctx, &requests, seen).await?;
+    let results = resolve_run(provider.as_ref(), &ctx, &requests, seen).await?;
     expect_all(&requests, &results, ErrorKind::Deadline)
 }
 
@@ -299,7 +316,7 @@ async fn cancelled(backend: &Backend, seen: &mut Transcript) -> Outcome {
         .cancellation(cancel)
         .build();
     let provider = (backend.provider)();
-    let results = resolve(provider.as_ref(), &ctx, &requests, seen).await?;
+    let results = resolve_run(provider.as_ref(), &ctx, &requests, seen).await?;
     expect_all(&requests, &results, ErrorKind::Deadline)
 }
 
@@ -311,7 +328,7 @@ async fn unreachable(backend: &Backend, seen: &mut Transcript) -> Outcome {
     };
     let ctx = context().timeout(DEADLINE).build();
     let provider = (backend.provider)();
-    let results = resolve(provider.as_ref(), &ctx, requests, seen).await?;
+    let results = resolve_run(provider.as_ref(), &ctx, requests, seen).await?;
     expect_all(requests, &results, ErrorKind::Transient)
 }
 
@@ -328,6 +345,10 @@ async fn shared_provider(backend: &Backend, seen: &mut Transcript) -> Outcome {
     seen.texts.extend(seen_a.texts);
     seen.texts.extend(seen_b.texts);
     let later = resolve(provider.as_ref(), &context(backend), &requests, seen).await;
+    // One run: what the three resolutions acquired is released once, at the end.
+    provider
+        .finish(&context(backend).for_cleanup(CLEANUP))
+        .await;
     for results in [a?, b?, later?] {
         for (request, result) in requests.iter().zip(&results) {
             expect_value(backend, request, result)?;

@@ -15,7 +15,9 @@
 //!   [`ErrorKind::Deadline`](ci_secrets_provider_api::ErrorKind::Deadline); an unreachable server with
 //!   [`ErrorKind::Transient`](ci_secrets_provider_api::ErrorKind::Transient);
 //! - one provider serves two resolutions at once, and again later (a cached
-//!   login must not go stale or be shared wrongly);
+//!   login must not go stale or be shared wrongly), and
+//!   [`Provider::finish`], called once at the end
+//!   of the run as the core calls it, releases nothing a resolution still uses;
 //! - [`Provider::plan`] gives one plan per request;
 //! - no value and no credential appears in any error (`Display` or `Debug`),
 //!   any plan, or the provider's `Debug`.

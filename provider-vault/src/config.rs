@@ -3,7 +3,7 @@
 //! ```toml
 //! [providers.vault]
 //! ca_cert = "/etc/ssl/vault-ca.pem"   # a path, or the PEM text itself
-//! revoke_token = true                 # revoke the Vault token when the job's secrets are resolved
+//! revoke_token = true                 # revoke the Vault tokens when the run ends (also after a timeout or a cancellation)
 //! ```
 
 use std::path::Path;
@@ -26,7 +26,7 @@ struct RawConfig {
 pub(crate) struct VaultConfig {
     /// PEM certificates trusted for TLS to every Vault server, from `ca_cert`.
     pub(crate) ca_pem: Option<Vec<u8>>,
-    /// Revoke each Vault token (`auth/token/revoke-self`) once its secrets are read.
+    /// Revoke each Vault token (`auth/token/revoke-self`) when the run ends ([`Provider::finish`](ci_secrets_provider_api::Provider::finish)).
     pub(crate) revoke_token: bool,
 }
 

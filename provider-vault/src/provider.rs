@@ -1,5 +1,8 @@
 //! The Vault provider: plans every secret of a job, logs in once per
-//! distinct identity, reads concurrently, and revokes its tokens on request.
+//! distinct identity, reads concurrently, and revokes its tokens on request
+//! when the run ends ([`Provider::finish`]).
+
+use std::sync::{Mutex, PoisonError};
 
 use ci_secrets_provider_api::diagnostics::{Check, SecretPlan as PlanReport};
 use ci_secrets_provider_api::{
@@ -21,6 +24,10 @@ use crate::settings::ServerSettings;
 #[derive(Debug)]
 pub struct VaultProvider {
     pub(crate) config: VaultConfig,
+    /// With `revoke_token`, every token obtained, recorded as soon as the
+    /// login answers, so that [`Provider::finish`] revokes it even when the
+    /// reads were cancelled or cut off at the deadline.
+    to_revoke: Mutex<Vec<(VaultClient, VaultToken)>>,
 }
 
 impl VaultProvider {
@@ -28,7 +35,20 @@ impl VaultProvider {
     pub fn from_config(config: &ProviderConfig) -> Result<Self, ProviderError> {
         Ok(Self {
             config: VaultConfig::from_provider_config(config)?,
+            to_revoke: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Records a token for revocation at the end of the run, if configured.
+    fn issued(&self, client: &VaultClient, token: &VaultToken) {
+        if self.config.revoke_token {
+            // A panic elsewhere cannot leave a half-pushed Vec: the list is
+            // still valid, so poisoning is ignored.
+            self.to_revoke
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push((client.clone(), token.clone()));
+        }
     }
 }
 
@@ -120,22 +140,18 @@ impl Provider for VaultProvider {
         }
 
         let groups = group_by_login(plans);
+        let issued = |token: &VaultToken| self.issued(&client, token);
         let outcomes = join_all(
             groups
                 .iter()
-                .map(|group| resolve_group(ctx, &client, &settings, group)),
+                .map(|group| resolve_group(ctx, &client, &settings, group, &issued)),
         )
         .await;
 
-        let mut tokens = Vec::new();
-        for (token, group_results) in outcomes {
-            tokens.extend(token);
+        for group_results in outcomes {
             for (index, result) in group_results {
                 results[index] = Some(result);
             }
-        }
-        if self.config.revoke_token {
-            revoke_all(ctx, &client, &tokens).await;
         }
         results
             .into_iter()
@@ -165,6 +181,27 @@ impl Provider for VaultProvider {
     async fn diagnose(&self, ctx: &ResolveContext, requests: &[SecretRequest]) -> Vec<Check> {
         crate::diagnostics::diagnose(self, ctx, requests).await
     }
+
+    /// With `revoke_token`, revokes every token the run obtained. A failure
+    /// is logged, not fatal: the secrets were read, and the token expires at
+    /// the end of its TTL.
+    async fn finish(&self, ctx: &ResolveContext) {
+        let issued = std::mem::take(
+            &mut *self
+                .to_revoke
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        let outcomes = join_all(
+            issued
+                .iter()
+                .map(|(client, token)| client.revoke_self(ctx, token)),
+        )
+        .await;
+        for err in outcomes.into_iter().filter_map(Result::err) {
+            tracing::warn!(error = %err, "could not revoke the Vault token; it stays valid until its TTL ends");
+        }
+    }
 }
 
 impl VaultProvider {
@@ -191,13 +228,15 @@ impl VaultProvider {
     }
 }
 
-/// Logs in once for the group, then reads its secrets concurrently.
+/// Logs in once for the group, hands the token to `issued`, then reads the
+/// group's secrets concurrently.
 async fn resolve_group(
     ctx: &ResolveContext,
     client: &VaultClient,
     settings: &ServerSettings,
     group: &LoginGroup,
-) -> (Option<VaultToken>, Vec<(usize, SecretResult)>) {
+    issued: &(dyn Fn(&VaultToken) + Sync),
+) -> Vec<(usize, SecretResult)> {
     let login_span = tracing::info_span!("vault.login", secrets = group.members.len());
     let token = match client
         .login(ctx, settings, &group.jwt.value)
@@ -207,14 +246,14 @@ async fn resolve_group(
         Ok(token) => token,
         Err(err) => {
             let err = err.context(format_args!("logging in with {}", group.jwt.source));
-            let results = group
+            return group
                 .members
                 .iter()
                 .map(|(index, _)| (*index, Err(err.replicate())))
                 .collect();
-            return (None, results);
         }
     };
+    issued(&token);
     let reads = group.members.iter().map(|(index, reference)| {
         let token = &token;
         let span = tracing::info_span!(
@@ -231,8 +270,7 @@ async fn resolve_group(
             (*index, result)
         }
     });
-    let results = join_all(reads).await;
-    (Some(token), results)
+    join_all(reads).await
 }
 
 /// Reads one secret and picks its field.
@@ -278,14 +316,5 @@ async fn read_secret(
             ProviderError::new(ErrorKind::Protocol, format!("{what}: {err}"))
                 .with_status(response.status),
         ),
-    }
-}
-
-/// Revokes every token obtained; a failure is logged, not fatal, since the
-/// secrets were read and the token expires on its own.
-async fn revoke_all(ctx: &ResolveContext, client: &VaultClient, tokens: &[VaultToken]) {
-    let outcomes = join_all(tokens.iter().map(|token| client.revoke_self(ctx, token))).await;
-    for err in outcomes.into_iter().filter_map(Result::err) {
-        tracing::warn!(error = %err, "could not revoke the Vault token; it stays valid until its TTL ends");
     }
 }

@@ -50,6 +50,17 @@ fn closed_local_url() -> String {
 
 #[tokio::test]
 async fn the_vault_provider_passes_the_conformance_suite_against_openbao() {
+    passes_the_suite(json!({})).await;
+}
+
+/// Revoking tokens at the end of the run must not revoke one that a
+/// resolution still uses, nor lose one.
+#[tokio::test]
+async fn it_passes_it_too_when_it_revokes_its_tokens() {
+    passes_the_suite(json!({"revoke_token": true})).await;
+}
+
+async fn passes_the_suite(config: serde_json::Value) {
     let server = openbao::openbao().await;
     let address = server.address.clone();
     // The job's ID token, and a second one (another `ref` claim the role
@@ -88,8 +99,8 @@ async fn the_vault_provider_passes_the_conformance_suite_against_openbao() {
     let unreachable_jwt = job_jwt.clone();
     let context_jwt = job_jwt.clone();
     let mut backend = Backend::new(
-        "vault (OpenBao dev server)",
-        || support::provider(json!({})),
+        format!("vault (OpenBao dev server, {config})"),
+        move || support::provider(config.clone()),
         move || job_context(&address, &context_jwt),
     );
     for (request, value) in readable {

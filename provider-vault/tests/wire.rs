@@ -6,7 +6,11 @@
 
 mod support;
 
-use ci_secrets_provider_api::{ErrorKind, SecretRequest};
+use std::time::Duration;
+
+use ci_secrets_provider_api::{
+    ErrorKind, HttpFactory, HttpSettings, JobVariables, ResolveContext, SecretRequest,
+};
 use serde_json::{Value, json};
 use support::recording::{Recorder, Route};
 use support::{context, provider, resolve, text};
@@ -209,6 +213,52 @@ fn provider_check_row(id: &str, row: &Value) {
             "{id}: {err}"
         );
     }
+}
+
+/// The reads fail until the deadline passes: the run is over, but its token
+/// is still revoked, by `finish` with a context of its own.
+#[tokio::test]
+async fn the_token_is_revoked_even_when_the_reads_ran_out_of_time() {
+    let recorder = Recorder::start(vec![
+        Route::login("jwt", "vault-token-1"),
+        Route::new(
+            "GET",
+            "/v1/kv-v2/data/app",
+            503,
+            json!({"errors": ["Vault is sealed"]}),
+        ),
+        Route::new("POST", "/v1/auth/token/revoke-self", 204, Value::Null),
+    ])
+    .await;
+    let mut settings = HttpSettings::default();
+    settings.initial_backoff = Duration::from_millis(5);
+    settings.max_backoff = Duration::from_millis(20);
+    settings.max_attempts = 1000;
+    let ctx = ResolveContext::builder("deploy")
+        .variables(JobVariables::from_iter([
+            ("VAULT_SERVER_URL", recorder.url.as_str()),
+            ("ID", "the-jwt"),
+        ]))
+        .id_token_names(vec!["ID".to_string()])
+        .http(HttpFactory::new(settings))
+        .timeout(Duration::from_millis(500))
+        .build();
+    let requests = [SecretRequest::new("A", json!("app/a"))];
+    let results = resolve(&*provider(json!({"revoke_token": true})), &ctx, &requests).await;
+    let err = results[0].as_ref().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Deadline, "{err}");
+
+    let sent = recorder.requests();
+    assert_eq!(
+        sent.first().map(|r| r.path.as_str()),
+        Some("/v1/auth/jwt/login")
+    );
+    let last = sent.last().unwrap();
+    assert_eq!(
+        (last.method.as_str(), last.path.as_str()),
+        ("POST", "/v1/auth/token/revoke-self")
+    );
+    assert_eq!(last.header("x-vault-token"), Some("vault-token-1"));
 }
 
 #[tokio::test]

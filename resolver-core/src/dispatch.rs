@@ -125,6 +125,10 @@ type PreparedProvider<'a> = (
     Vec<SecretRequest>,
 );
 
+/// How long providers have to release what they acquired ([`Provider::finish`]) once the run is
+/// over: the job waits for it, even after a cancellation.
+pub const CLEANUP_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Resolves every secret of the plan.
 pub async fn dispatch(
     plan: &Plan,
@@ -220,6 +224,7 @@ pub async fn dispatch(
     });
     let outcomes = join_all(runs).await;
     options.progress.finish();
+    finish_all(&prepared).await;
 
     let mut values: Vec<Option<SecretValue>> = plan.secrets.iter().map(|_| None).collect();
     let mut failures = Vec::new();
@@ -258,4 +263,28 @@ pub async fn dispatch(
             })
         })
         .collect())
+}
+
+/// Lets every provider release what its resolution acquired, concurrently, each within
+/// [`CLEANUP_TIMEOUT`] and with a context of its own, so that a cancelled or timed-out run still
+/// cleans up.
+async fn finish_all(prepared: &[PreparedProvider<'_>]) {
+    join_all(prepared.iter().map(|(key, provider, ctx, _)| {
+        let cleanup = ctx.for_cleanup(CLEANUP_TIMEOUT);
+        let span = tracing::info_span!("finish", provider = %key);
+        async move {
+            if tokio::time::timeout(CLEANUP_TIMEOUT, provider.finish(&cleanup))
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    provider = %key,
+                    "clean-up did not finish within {} s; what it did not release expires on its own",
+                    CLEANUP_TIMEOUT.as_secs()
+                );
+            }
+        }
+        .instrument(span)
+    }))
+    .await;
 }

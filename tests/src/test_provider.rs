@@ -4,7 +4,9 @@
 //! It reads a JSON object store (`{"key": "value"}`, or `{"key": {"base64":
 //! "..."}}` for bytes) from the file named by `[providers.testkv] store` or
 //! the job variable `TESTKV_STORE`. A block is `{key: NAME}`, with optional
-//! `delay_ms` to exercise the deadline.
+//! `delay_ms` to exercise the deadline. With `[providers.testkv] finish_log`
+//! set to a file, each [`Provider::finish`] call appends a line to it, so
+//! tests see that the core ends every run, even one cut off at the deadline.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -20,11 +22,13 @@ use ci_secrets_provider_api::{
 #[serde(deny_unknown_fields)]
 struct TestKvConfig {
     store: Option<String>,
+    finish_log: Option<String>,
 }
 
 #[derive(Debug)]
 struct TestKv {
     config_store: Option<String>,
+    finish_log: Option<String>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -81,6 +85,21 @@ impl Provider for TestKv {
         }
         results
     }
+
+    async fn finish(&self, ctx: &ResolveContext) {
+        let Some(path) = &self.finish_log else {
+            return;
+        };
+        let line = format!("finish {}\n", ctx.job_name());
+        let appended = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .and_then(|mut file| std::io::Write::write_all(&mut file, line.as_bytes()));
+        if let Err(err) = appended {
+            tracing::warn!(path = %path, error = %err, "testkv could not write its finish log");
+        }
+    }
 }
 
 impl TestKv {
@@ -118,6 +137,7 @@ fn build(config: &ProviderConfig) -> Result<Box<dyn Provider>, ProviderError> {
     })?;
     Ok(Box::new(TestKv {
         config_store: parsed.store,
+        finish_log: parsed.finish_log,
     }))
 }
 

@@ -272,6 +272,14 @@ fn the_deadline_ends_a_slow_resolution_with_exit_3() {
         "job:\n  script: [x]\n  secrets:\n    A:\n      testkv: {key: x, delay_ms: \"30000\"}\n",
     );
     let store = project.store(&[("x", "v")]);
+    let finish_log = project.path().join("finish.log");
+    project.write(
+        "ci-secrets.toml",
+        &format!(
+            "[providers.testkv]\nfinish_log = {:?}\n",
+            finish_log.display().to_string()
+        ),
+    );
     let started = std::time::Instant::now();
     let output = project
         .cli()
@@ -291,6 +299,12 @@ fn the_deadline_ends_a_slow_resolution_with_exit_3() {
     assert_eq!(code(&output), 3);
     assert!(stderr(&output).contains("deadline"), "{}", stderr(&output));
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    // The resolution was abandoned at the deadline, yet the run was ended
+    // once, so a provider could still release what it had acquired.
+    assert_eq!(
+        std::fs::read_to_string(&finish_log).unwrap(),
+        "finish job\n"
+    );
 }
 
 #[test]

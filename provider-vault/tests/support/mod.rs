@@ -37,7 +37,7 @@ pub fn context(variables: &[(&str, &str)], id_tokens: &[&str]) -> ResolveContext
         .build()
 }
 
-/// Preflight, then resolve, as the core does.
+/// Preflight, resolve, then finish the run, as the core does.
 pub async fn resolve(
     provider: &dyn Provider,
     ctx: &ResolveContext,
@@ -46,6 +46,9 @@ pub async fn resolve(
     provider.preflight(ctx, requests).expect("preflight passes");
     let results = provider.resolve(ctx, requests).await;
     assert_eq!(results.len(), requests.len(), "one result per request");
+    provider
+        .finish(&ctx.for_cleanup(std::time::Duration::from_secs(5)))
+        .await;
     results
 }
 
