@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use ci_secrets_provider_api::{
-    ErrorKind, Provider, ProviderError, ResolveContext, SecretRequest, SecretResult,
+    Check, ErrorKind, Provider, ProviderError, ResolveContext, SecretRequest, SecretResult,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -66,6 +66,14 @@ pub(crate) async fn run_all(backend: &Backend) -> Report {
         shared_provider(backend, seen).await,
     );
     report.record("one plan per request", plans(backend, seen));
+    report.record(
+        "doctor passes every readable item",
+        doctor_passes(backend, seen).await,
+    );
+    report.record(
+        "doctor flags a denied item",
+        doctor_flags_denied(backend, seen).await,
+    );
     report.record(
         "no value or credential in any message, plan or Debug",
         no_leaks(backend, &transcript),
@@ -378,6 +386,102 @@ fn plans(backend: &Backend, seen: &mut Transcript) -> Outcome {
             requests.len()
         )))
     }
+}
+
+/// `requests` grouped by the identity [`Provider::plan`] gives each, in
+/// first-seen order, as `ci-secrets doctor` hands them to
+/// [`Provider::diagnose`].
+fn by_identity(
+    provider: &dyn Provider,
+    ctx: &ResolveContext,
+    requests: &[SecretRequest],
+) -> Vec<(Option<String>, Vec<SecretRequest>)> {
+    let plans = provider.plan(ctx, requests);
+    let mut groups: Vec<(Option<String>, Vec<SecretRequest>)> = Vec::new();
+    for (request, plan) in requests.iter().zip(plans) {
+        let label = plan.identity.map(|identity| identity.label);
+        match groups.iter_mut().find(|(seen, _)| *seen == label) {
+            Some((_, members)) => members.push(request.clone()),
+            None => groups.push((label, vec![request.clone()])),
+        }
+    }
+    groups
+}
+
+/// Runs `diagnose` for `requests`, recording what it says.
+async fn diagnose(
+    provider: &dyn Provider,
+    ctx: &ResolveContext,
+    requests: &[SecretRequest],
+    seen: &mut Transcript,
+) -> Vec<Check> {
+    let checks = provider.diagnose(ctx, requests).await;
+    for check in &checks {
+        seen.texts.push(check.to_string());
+        seen.texts.push(format!("{check:?}"));
+    }
+    checks
+}
+
+/// A setup that resolves has nothing for `doctor` to complain about.
+async fn doctor_passes(backend: &Backend, seen: &mut Transcript) -> Outcome {
+    let requests = readable(backend)?;
+    let provider = (backend.provider)();
+    let ctx = context(backend);
+    let mut outcome = Ok(());
+    for (_, group) in by_identity(provider.as_ref(), &ctx, &requests) {
+        let checks = diagnose(provider.as_ref(), &ctx, &group, seen).await;
+        if let Some(failed) = checks.iter().find(|check| !check.passed) {
+            outcome = Err(Verdict::Failed(format!(
+                "doctor fails items that resolve: {failed}"
+            )));
+            break;
+        }
+    }
+    provider.finish(&ctx.for_cleanup(CLEANUP)).await;
+    outcome
+}
+
+/// An item the identity may not read is what `doctor` is for: among the
+/// readable items of its identity, it gets a failed check.
+async fn doctor_flags_denied(backend: &Backend, seen: &mut Transcript) -> Outcome {
+    if backend.denied.is_empty() {
+        return Err(Verdict::Skipped("the backend describes no denied item"));
+    }
+    let provider = (backend.provider)();
+    let ctx = context(backend);
+    let readable = readable(backend)?;
+    if diagnose(provider.as_ref(), &ctx, &readable[..1], seen)
+        .await
+        .is_empty()
+    {
+        return Err(Verdict::Skipped("the provider has no diagnose checks"));
+    }
+    let mut outcome = Ok(());
+    for denied in &backend.denied {
+        let mut requests = readable.clone();
+        requests.push(denied.clone());
+        let groups = by_identity(provider.as_ref(), &ctx, &requests);
+        let group = groups
+            .into_iter()
+            .map(|(_, members)| members)
+            .find(|members| {
+                members
+                    .iter()
+                    .any(|member| member.variable == denied.variable)
+            })
+            .unwrap_or_else(|| vec![denied.clone()]);
+        let checks = diagnose(provider.as_ref(), &ctx, &group, seen).await;
+        if checks.iter().all(|check| check.passed) {
+            outcome = Err(Verdict::Failed(format!(
+                "doctor passes {}, which the identity may not read",
+                denied.variable
+            )));
+            break;
+        }
+    }
+    provider.finish(&ctx.for_cleanup(CLEANUP)).await;
+    outcome
 }
 
 fn no_leaks(backend: &Backend, transcript: &Transcript) -> Outcome {

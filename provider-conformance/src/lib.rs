@@ -19,6 +19,8 @@
 //!   [`Provider::finish`], called once at the end
 //!   of the run as the core calls it, releases nothing a resolution still uses;
 //! - [`Provider::plan`] gives one plan per request;
+//! - `ci-secrets doctor` ([`Provider::diagnose`], per identity that `plan`
+//!   names) passes every readable item, and flags a denied one;
 //! - no value and no credential appears in any error (`Display` or `Debug`),
 //!   any plan, or the provider's `Debug`.
 //!
