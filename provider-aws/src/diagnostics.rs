@@ -6,7 +6,6 @@
 //! the secret's metadata, never its value.
 
 use std::collections::HashMap;
-use std::future::Future;
 
 use ci_secrets_provider_api::diagnostics::{Check, Identity, PlannedCall, SecretPlan};
 use ci_secrets_provider_api::{ErrorKind, ProviderError, ResolveContext, SecretRequest};
@@ -17,6 +16,7 @@ use url::Url;
 use crate::access::{Access, Credentials};
 use crate::failure::Failure;
 use crate::login::login;
+use crate::provider::within_deadline;
 use crate::reference::SecretReference;
 use crate::transport::{Endpoints, Transport};
 
@@ -117,23 +117,6 @@ pub(crate) fn plan(ctx: &ResolveContext, requests: &[SecretRequest]) -> Vec<Secr
             plan
         })
         .collect()
-}
-
-/// Runs `work` unless the run's deadline passes first: the SDK bounds each
-/// attempt, not the whole.
-async fn within_deadline<T>(
-    ctx: &ResolveContext,
-    what: &str,
-    work: impl Future<Output = Result<T, ProviderError>>,
-) -> Result<T, ProviderError> {
-    tokio::time::timeout_at(ctx.deadline(), work)
-        .await
-        .unwrap_or_else(|_| {
-            Err(ProviderError::new(
-                ErrorKind::Deadline,
-                format!("{what}: the deadline passed"),
-            ))
-        })
 }
 
 /// The checks of one identity (`Provider::diagnose`): the login, then

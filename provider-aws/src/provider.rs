@@ -102,12 +102,16 @@ fn group_by_login(plans: Vec<(usize, SecretPlan)>) -> Vec<LoginGroup> {
     groups
 }
 
-/// Runs `work` unless the run's deadline passes or the run is cancelled first.
-async fn within_deadline<T>(
+/// Runs `work` unless the run's deadline passes or the run is cancelled
+/// first. The SDK's calls do not go through the shared HTTP layer, so this
+/// is where they meet the run's deadline and cancellation; a run already
+/// over does not start `work` at all.
+pub(crate) async fn within_deadline<T>(
     ctx: &ResolveContext,
     what: &str,
     work: impl Future<Output = Result<T, ProviderError>>,
 ) -> Result<T, ProviderError> {
+    ctx.check_deadline().map_err(|err| err.context(what))?;
     tokio::select! {
         biased;
         () = ctx.cancellation().cancelled() => Err(ProviderError::new(
@@ -145,6 +149,10 @@ impl Provider for AwsSecretsManagerProvider {
     async fn resolve(&self, ctx: &ResolveContext, requests: &[SecretRequest]) -> Vec<SecretResult> {
         if requests.is_empty() {
             return Vec::new();
+        }
+        // Building the SDK clients costs TLS set-up: not for a run already over.
+        if let Err(err) = ctx.check_deadline() {
+            return requests.iter().map(|_| Err(err.replicate())).collect();
         }
         let transport = match Transport::new(ctx) {
             Ok(transport) => transport,

@@ -24,8 +24,7 @@ struct Parsed {
 }
 
 fn parse(ctx: &ResolveContext, request: &SecretRequest) -> Result<Parsed, ProviderError> {
-    let reference = SecretReference::parse(&request.block)
-        .map_err(|err| ProviderError::new(ErrorKind::Config, err.to_string()))?;
+    let reference = SecretReference::parse(&request.block)?;
     let jwt = Jwt::select(ctx, request)?;
     Ok(Parsed { reference, jwt })
 }

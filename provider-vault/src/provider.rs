@@ -61,13 +61,7 @@ struct SecretPlan {
 
 impl SecretPlan {
     fn new(ctx: &ResolveContext, request: &SecretRequest) -> Result<Self, ProviderError> {
-        let reference = SecretReference::parse(&request.block).map_err(|err| {
-            let kind = match err {
-                crate::reference::ReferenceError::UnsupportedEngine(_) => ErrorKind::Unsupported,
-                _ => ErrorKind::Config,
-            };
-            ProviderError::new(kind, err.to_string())
-        })?;
+        let reference = SecretReference::parse(&request.block)?;
         let jwt = Jwt::select(ctx, request)?;
         Ok(Self { reference, jwt })
     }

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use ci_secrets_provider_api::{ErrorKind, ProviderError};
 use serde::Deserialize;
 
 /// The engine path of the string form when it has no `@engine_path`.
@@ -52,6 +53,18 @@ pub(crate) enum ReferenceError {
     /// A `..` segment would make the request leave the engine or the path it names.
     #[error("the {0} {1:?} contains a `..` segment, which is not allowed")]
     DotDot(&'static str, String),
+}
+
+impl From<ReferenceError> for ProviderError {
+    /// An engine ci-secrets cannot read is `Unsupported`; every other
+    /// problem is the block's, so `Config`.
+    fn from(err: ReferenceError) -> Self {
+        let kind = match err {
+            ReferenceError::UnsupportedEngine(_) => ErrorKind::Unsupported,
+            _ => ErrorKind::Config,
+        };
+        ProviderError::new(kind, err.to_string())
+    }
 }
 
 /// One secret's location: engine, secret path and field.
@@ -297,6 +310,20 @@ mod tests {
         assert_eq!(
             reference.to_string(),
             r#"field "password" of "production/db" in the kv-v2 engine at "kv-v2""#
+        );
+    }
+
+    #[test]
+    fn an_unsupported_engine_is_unsupported_and_every_other_problem_is_config() {
+        let engine =
+            parse(json!({"engine": {"name": "database", "path": "db"}, "path": "p", "field": "f"}))
+                .unwrap_err();
+        assert_eq!(ProviderError::from(engine).kind(), ErrorKind::Unsupported);
+        let dot_dot = parse(json!("a/../b/field")).unwrap_err();
+        assert_eq!(ProviderError::from(dot_dot).kind(), ErrorKind::Config);
+        assert_eq!(
+            ProviderError::from(ReferenceError::WrongType).kind(),
+            ErrorKind::Config
         );
     }
 }
