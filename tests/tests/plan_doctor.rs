@@ -355,11 +355,16 @@ struct DoctorRun {
 
 impl DoctorRun {
     fn new(job: &str, ca_pem: Option<String>, format: &str) -> Self {
+        Self::with_env(job, ca_pem, format, &[])
+    }
+
+    fn with_env(job: &str, ca_pem: Option<String>, format: &str, env: &[(&str, &str)]) -> Self {
         let harness = Harness::demo_tls();
         let ca = ca_pem.unwrap_or_else(|| harness.emulator.ca_pem().unwrap());
         let project = Project::new();
         let file = project.write(".gitlab-ci.yml", job);
         let mut command: Command = project.cli();
+        command.envs(env.iter().copied());
         let output = command
             .args(["doctor", "--job", "deploy", "--format", format, "--ci-file"])
             .arg(&file)
@@ -607,4 +612,112 @@ fn doctor_says_what_it_could_not_check_for_a_provider_without_diagnostics() {
         }])
     );
     assert!(!stdout(&output).contains(TESTKV_VALUE));
+}
+
+/// An HTTP proxy on a local port that only tunnels (`CONNECT`), as
+/// corporate proxies for HTTPS do, and records each request line.
+struct TunnellingProxy {
+    port: u16,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl TunnellingProxy {
+    fn start() -> Self {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = requests.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                let seen = seen.clone();
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(client.try_clone().unwrap());
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    let request_line = line.trim_end().to_string();
+                    loop {
+                        let mut header = String::new();
+                        if reader.read_line(&mut header).unwrap() == 0 || header == "\r\n" {
+                            break;
+                        }
+                    }
+                    seen.lock().unwrap().push(request_line.clone());
+                    let mut client = client;
+                    let target = request_line
+                        .strip_prefix("CONNECT ")
+                        .and_then(|rest| rest.split(' ').next())
+                        .and_then(|authority| std::net::TcpStream::connect(authority).ok());
+                    let Some(target) = target else {
+                        let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n");
+                        return;
+                    };
+                    client
+                        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                        .unwrap();
+                    let (mut up_read, mut up_write) = (target.try_clone().unwrap(), target);
+                    let mut down_write = client.try_clone().unwrap();
+                    let mut down_read = reader;
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut up_read, &mut down_write);
+                        let _ = down_write.shutdown(std::net::Shutdown::Write);
+                    });
+                    let _ = std::io::copy(&mut down_read, &mut up_write);
+                    let _ = up_write.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+        Self { port, requests }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+#[test]
+fn doctor_goes_through_https_proxy_as_the_http_client_does() {
+    let proxy = TunnellingProxy::start();
+    let job = doctor_job(&["/demo/static/password"], DEMO_ACCESS_KEY);
+    let run = DoctorRun::with_env(&job, None, "json", &[("HTTPS_PROXY", &proxy.url())]);
+    assert_eq!(code(&run.output), 0, "stdout: {}", stdout(&run.output));
+    assert_eq!(
+        run.checks(),
+        checks(&[
+            ("proxy", true),
+            ("DNS", true),
+            ("TCP", true),
+            ("proxy tunnel", true),
+            ("TLS", true),
+            ("login", true),
+            ("describe /demo/static/password", true),
+        ])
+    );
+    assert_eq!(
+        run.check("proxy")["detail"],
+        format!(
+            "requests go through {} (HTTP(S)_PROXY, ALL_PROXY, NO_PROXY)",
+            proxy.url()
+        )
+    );
+    assert_eq!(
+        run.check("TCP")["detail"],
+        format!("connected to 127.0.0.1:{}", proxy.port)
+    );
+    // The doctor's TLS check and the provider's own calls both went through
+    // tunnels to the emulator: nothing reached it directly.
+    let authority = reqwest::Url::parse(&run.harness.url()).unwrap();
+    let connect = format!(
+        "CONNECT {}:{} HTTP/1.1",
+        authority.host_str().unwrap(),
+        authority.port().unwrap()
+    );
+    let requests = proxy.requests();
+    assert!(requests.len() >= 2, "{requests:?}");
+    assert!(requests.iter().all(|line| *line == connect), "{requests:?}");
 }

@@ -9,6 +9,7 @@
 //!   the permission to describe each item). No value is fetched.
 
 mod network;
+mod proxy;
 mod report;
 mod tls;
 
@@ -237,6 +238,7 @@ pub async fn doctor(
     let settings = config.http_settings()?;
     let timeout = settings.connect_timeout;
     let trust = tls::Trust::system(&settings.extra_ca_pem);
+    let proxies = proxy::Proxies::from_env();
     let http = HttpFactory::new(settings);
     let prepared = prepare(&planned, config, &http, &cancel);
 
@@ -291,6 +293,7 @@ pub async fn doctor(
                 requests,
                 variables,
                 trust.as_ref(),
+                &proxies,
                 timeout,
             ));
         }
@@ -339,6 +342,7 @@ async fn diagnose_identity(
     requests: Vec<SecretRequest>,
     variables: Vec<String>,
     trust: Result<&tls::Trust, &String>,
+    proxies: &proxy::Proxies,
     timeout: std::time::Duration,
 ) -> IdentityDiagnosis {
     let mut checks: Vec<Check> = Vec::new();
@@ -347,9 +351,9 @@ async fn diagnose_identity(
         .and_then(|identity| identity.endpoint.clone().map(|url| (identity, url)));
     if let Some((identity, endpoint)) = endpoint {
         match trust {
-            Ok(trust) => {
-                checks.extend(network::endpoint_checks(identity, &endpoint, trust, timeout).await)
-            }
+            Ok(trust) => checks.extend(
+                network::endpoint_checks(identity, &endpoint, trust, proxies, timeout).await,
+            ),
             Err(err) => checks.push(
                 Check::fail("TLS", err.clone())
                     .with_hint("Set [http] ca_file to a PEM certificate file"),

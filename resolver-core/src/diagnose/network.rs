@@ -1,6 +1,7 @@
 //! The checks every identity's endpoint gets before its provider's own:
 //! DNS, TCP and, for `https://`, TLS. They tell "the server is unreachable"
-//! apart from "the server refused the login".
+//! apart from "the server refused the login". Where a proxy applies, DNS and
+//! TCP are the proxy's, and TLS goes through its tunnel (see [`super::proxy`]).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use url::{Host, Url};
 
+use super::proxy::{self, Proxies, Proxy};
 use super::tls::{self, Trust};
 
 /// DNS, TCP and TLS checks of the identity's endpoint, stopping at the
@@ -18,6 +20,7 @@ pub(crate) async fn endpoint_checks(
     identity: &Identity,
     endpoint: &Url,
     trust: &Trust,
+    proxies: &Proxies,
     timeout: Duration,
 ) -> Vec<Check> {
     let mut checks = Vec::new();
@@ -28,11 +31,48 @@ pub(crate) async fn endpoint_checks(
         ));
         return checks;
     };
-    let addresses = match resolve(&host, port, timeout).await {
+    let proxy = proxies.for_endpoint(endpoint);
+    let (connect_host, connect_port) = match &proxy {
+        None => (host.to_owned(), port),
+        Some(Proxy::Http {
+            host: proxy_host,
+            port: proxy_port,
+            ..
+        }) => match Host::parse(proxy_host) {
+            Ok(proxy_host) => {
+                checks.push(Check::pass(
+                    "proxy",
+                    format!(
+                        "requests go through {} (HTTP(S)_PROXY, ALL_PROXY, NO_PROXY)",
+                        proxy.as_ref().map(Proxy::shown).unwrap_or_default()
+                    ),
+                ));
+                (proxy_host, *proxy_port)
+            }
+            Err(err) => {
+                checks.push(Check::fail(
+                    "proxy",
+                    format!("the proxy host {proxy_host} is not valid: {err}"),
+                ));
+                return checks;
+            }
+        },
+        Some(unchecked @ Proxy::Unusable(_)) => {
+            checks.push(Check::pass(
+                "proxy",
+                format!(
+                    "requests go through {}; the doctor checks the way through http:// proxies only",
+                    unchecked.shown()
+                ),
+            ));
+            return checks;
+        }
+    };
+    let addresses = match resolve(&connect_host, connect_port, timeout).await {
         Ok(addresses) => {
             checks.push(Check::pass(
                 "DNS",
-                match &host {
+                match &connect_host {
                     Host::Domain(name) => format!("{name} resolves to {}", join(&addresses)),
                     _ => "an IP address: nothing to resolve".to_string(),
                 },
@@ -44,7 +84,7 @@ pub(crate) async fn endpoint_checks(
             return checks;
         }
     };
-    let stream = match connect(&addresses, timeout).await {
+    let mut stream = match connect(&addresses, timeout).await {
         Ok((stream, address)) => {
             checks.push(Check::pass("TCP", format!("connected to {address}")));
             stream
@@ -57,6 +97,15 @@ pub(crate) async fn endpoint_checks(
     if endpoint.scheme() != "https" {
         checks.push(Check::pass("TLS", "not used (http://)"));
         return checks;
+    }
+    if let Some(Proxy::Http { intercept, .. }) = &proxy {
+        let authority = format!("{host}:{port}");
+        let check = proxy::tunnel(&mut stream, intercept, &authority, timeout).await;
+        let passed = check.passed;
+        checks.push(check);
+        if !passed {
+            return checks;
+        }
     }
     let trust = match identity.ca_pem.as_deref().map(|pem| trust.with_pem(pem)) {
         None => trust.clone(),
@@ -95,12 +144,12 @@ pub(crate) async fn endpoint_checks(
 }
 
 async fn resolve(
-    host: &Host<&str>,
+    host: &Host<String>,
     port: u16,
     timeout: Duration,
 ) -> Result<Vec<SocketAddr>, Check> {
     let name = match host {
-        Host::Domain(name) => *name,
+        Host::Domain(name) => name.as_str(),
         Host::Ipv4(ip) => return Ok(vec![SocketAddr::new((*ip).into(), port)]),
         Host::Ipv6(ip) => return Ok(vec![SocketAddr::new((*ip).into(), port)]),
     };
@@ -142,7 +191,7 @@ async fn connect(
         }
     }
     Err(Check::fail("TCP", format!("cannot connect: {}", failures.join("; "))).with_hint(
-        "Check that the server is up and that no firewall blocks the port (this check does not go through HTTP(S)_PROXY)",
+        "Check that the server (or the proxy that HTTP(S)_PROXY names) is up and that no firewall blocks the port",
     ))
 }
 
