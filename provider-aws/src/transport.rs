@@ -2,17 +2,21 @@
 //!
 //! The SDK cannot send through `ci-secrets-provider-api`'s reqwest client, so
 //! this module applies the same settings to the SDK's own client: rustls on
-//! ring with the system roots plus the run's extra CA roots, the connect and
-//! per-attempt timeouts, and standard-mode retries (jittered exponential
-//! backoff) with the run's attempt count. Every attempt is counted into the
-//! run's metrics. The overall deadline is applied by the caller.
+//! ring with the system roots plus the run's extra CA roots, the proxies of
+//! `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` (read as reqwest
+//! reads them: both use hyper-util's matcher), the connect and per-attempt
+//! timeouts, and standard-mode retries (jittered exponential backoff) with the
+//! run's attempt count. Every attempt is counted into the run's metrics. The
+//! overall deadline is applied by the caller.
 //!
 //! Endpoints can be overridden from the job's variables, as the AWS SDKs and
 //! CLI do from the environment: `AWS_ENDPOINT_URL_STS` and
 //! `AWS_ENDPOINT_URL_SECRETS_MANAGER`, else `AWS_ENDPOINT_URL` for both.
 
 use aws_config::{AppName, BehaviorVersion, Region};
+use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
+use aws_smithy_http_client::{Builder, Connector};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
@@ -69,14 +73,19 @@ pub(crate) struct Transport {
 }
 
 impl Transport {
+    /// The clients of the run, through the proxies of the environment.
     pub(crate) fn new(ctx: &ResolveContext) -> Result<Self, ProviderError> {
+        Self::with_proxies(ctx, ProxyConfig::from_env())
+    }
+
+    fn with_proxies(ctx: &ResolveContext, proxies: ProxyConfig) -> Result<Self, ProviderError> {
         let settings = ctx.http().settings();
         // The shared layer parses the run's extra roots now, so a bad PEM is a
         // config error here rather than a TLS failure on the first request
         // (the SDK's client parses them lazily).
         ctx.http().client(None)?;
         Ok(Self {
-            http: http_client(settings)?,
+            http: http_client(settings, proxies)?,
             retry: RetryConfig::standard()
                 .with_max_attempts(settings.max_attempts.max(1))
                 .with_initial_backoff(settings.initial_backoff)
@@ -145,8 +154,11 @@ fn app_name() -> Option<AppName> {
 }
 
 /// The SDK's hyper client on rustls with ring: the system roots plus the
-/// run's extra CA roots.
-fn http_client(settings: &HttpSettings) -> Result<SharedHttpClient, ProviderError> {
+/// run's extra CA roots, through `proxies`.
+fn http_client(
+    settings: &HttpSettings,
+    proxies: ProxyConfig,
+) -> Result<SharedHttpClient, ProviderError> {
     let trust_store = settings
         .extra_ca_pem
         .iter()
@@ -162,12 +174,23 @@ fn http_client(settings: &HttpSettings) -> Result<SharedHttpClient, ProviderErro
                 format!("cannot set up TLS for AWS: {err}"),
             )
         })?;
-    Ok(aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .tls_context(tls_context)
-        .build_https())
+    // `Builder::build_https` takes no proxy settings; the connector it would
+    // build does, so the connector is built here the way `build_https` builds
+    // it (the SDK's timeouts and sleep from the runtime), plus the proxies.
+    Ok(
+        Builder::new().build_with_connector_fn(move |settings, components| {
+            let mut connector = Connector::builder();
+            connector.set_connector_settings(settings.cloned());
+            connector.set_sleep_impl(components.and_then(|components| components.sleep_impl()));
+            connector
+                .proxy_config(proxies.clone())
+                .tls_provider(tls::Provider::Rustls(
+                    tls::rustls_provider::CryptoMode::Ring,
+                ))
+                .tls_context(tls_context.clone())
+                .build()
+        }),
+    )
 }
 
 #[cfg(test)]
@@ -213,5 +236,61 @@ mod tests {
             .build();
         let err = Transport::new(&ctx).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Config);
+    }
+
+    /// Requests take the proxy: with an STS endpoint no resolver knows,
+    /// the only way the request line can reach anyone is through it.
+    #[tokio::test]
+    async fn requests_go_through_the_proxy() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy = format!("http://{}", listener.local_addr().unwrap());
+        let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let seen = heads.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && socket.read_exact(&mut byte).await.is_ok() {
+                    head.push(byte[0]);
+                }
+                seen.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&head).into_owned());
+                let _ = socket
+                    .write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+                    .await;
+            }
+        });
+        let mut settings = HttpSettings::default();
+        settings.max_attempts = 1;
+        let ctx = ResolveContext::builder("deploy")
+            .variables(JobVariables::from_iter([(
+                "AWS_ENDPOINT_URL_STS",
+                "http://sts.example.invalid:8443",
+            )]))
+            .http(ci_secrets_provider_api::HttpFactory::new(settings))
+            .build();
+        let transport = Transport::with_proxies(&ctx, ProxyConfig::all(&proxy).unwrap()).unwrap();
+        let outcome = transport
+            .sts("eu-west-1")
+            .assume_role_with_web_identity()
+            .role_arn("arn:aws:iam::123456789012:role/ci")
+            .role_session_name("ci")
+            .web_identity_token("not-a-real-token")
+            .send()
+            .await;
+        assert!(outcome.is_err(), "the proxy answers 502");
+        let heads = heads.lock().unwrap().clone();
+        assert!(!heads.is_empty(), "nothing reached the proxy");
+        assert!(
+            heads[0]
+                .lines()
+                .next()
+                .unwrap()
+                .contains("sts.example.invalid:8443"),
+            "{heads:?}"
+        );
     }
 }
