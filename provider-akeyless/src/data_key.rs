@@ -190,4 +190,72 @@ mod tests {
         let err = deliver(json!(42), Some("k"), "/s").unwrap_err().to_string();
         assert!(err.contains("is a number"), "{err}");
     }
+
+    /// Stored values are made of upper-case letters and digits, keys of
+    /// lower-case letters, so a value can never be mistaken for a key name
+    /// in a message.
+    fn stored_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            "[A-Z0-9]{4,12}".prop_map(Value::String),
+            any::<u32>().prop_map(|n| json!(n)),
+            any::<bool>().prop_map(Value::Bool),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-c]{1,2}", inner, 0..4)
+                    .prop_map(|map| Value::Object(map.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Every string leaf of `value`.
+    fn strings(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::String(text) => out.push(text.clone()),
+            Value::Array(items) => items.iter().for_each(|item| strings(item, out)),
+            Value::Object(map) => map.values().for_each(|item| strings(item, out)),
+            _ => {}
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the stored value and the key, `deliver` answers what
+        /// `serde_json` finds there (raw for a string, compact JSON
+        /// otherwise) or an error that quotes no stored string; stored as a
+        /// JSON string, the same value gives the same answer.
+        #[test]
+        fn data_key_finds_what_serde_json_finds_and_never_quotes_a_value(
+            value in stored_value(),
+            key in "[a-c]{1,2}|(/([a-c]{1,2}|[0-3]|~[01]|)){1,3}",
+            as_text in proptest::bool::ANY,
+        ) {
+            let stored = if as_text { Value::String(value.to_string()) } else { value.clone() };
+            let expected = match &value {
+                Value::Object(_) if key.starts_with('/') => value.pointer(&key).cloned(),
+                Value::Object(map) => map.get(&key).cloned(),
+                _ => None,
+            };
+            match (deliver(stored, Some(&key), "/item"), expected) {
+                (Ok(delivered), Some(Value::String(found))) => {
+                    proptest::prop_assert_eq!(text(delivered), found);
+                }
+                (Ok(delivered), Some(found)) => {
+                    proptest::prop_assert_eq!(text(delivered), found.to_string());
+                }
+                (Err(err), None) => {
+                    let message = err.to_string();
+                    let mut values = Vec::new();
+                    strings(&value, &mut values);
+                    for secret in values {
+                        proptest::prop_assert!(!message.contains(&secret), "{message} quotes a value");
+                    }
+                }
+                (outcome, expected) => {
+                    proptest::prop_assert!(false, "{:?} where serde_json finds {expected:?}", outcome.map(|_| "a value"));
+                }
+            }
+        }
+    }
 }
