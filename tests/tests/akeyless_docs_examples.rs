@@ -243,9 +243,12 @@ fn azure_ad_takes_a_managed_identity_token_from_imds() {
     let request = &received[0];
     assert_eq!(request.path, "/metadata/identity/oauth2/token");
     assert_eq!(request.header("metadata"), Some("true"));
-    assert_eq!(request.query_value("resource"), Some(DEMO_AZURE_AUDIENCE));
     assert_eq!(
-        request.query_value("object_id"),
+        request.query_value("resource").as_deref(),
+        Some(DEMO_AZURE_AUDIENCE)
+    );
+    assert_eq!(
+        request.query_value("object_id").as_deref(),
         Some("00000000-aaaa-bbbb-cccc-000000000001")
     );
     assert_eq!(harness.stats().logins, 1);
@@ -255,10 +258,7 @@ fn azure_ad_takes_a_managed_identity_token_from_imds() {
 fn gcp_takes_an_id_token_from_the_metadata_server() {
     let harness = Harness::demo();
     let metadata = harness.metadata_server(|request| {
-        let audience = request
-            .query_value("audience")
-            .unwrap_or_default()
-            .to_string();
+        let audience = request.query_value("audience").unwrap_or_default();
         (
             200,
             TestKeys::rsa().jwt(Some(&audience), Duration::from_secs(600)),
@@ -283,7 +283,10 @@ fn gcp_takes_an_id_token_from_the_metadata_server() {
         "/computeMetadata/v1/instance/service-accounts/default/identity"
     );
     assert_eq!(received[0].header("metadata-flavor"), Some("Google"));
-    assert_eq!(received[0].query_value("audience"), Some("akeyless.io"));
+    assert_eq!(
+        received[0].query_value("audience").as_deref(),
+        Some("akeyless.io")
+    );
     assert_eq!(harness.stats().logins, 1);
 }
 

@@ -2,11 +2,7 @@
 //! request, for checks on the wire (paths, bodies, headers) and for the
 //! conformance rows whose server answers are given.
 
-use std::sync::{Arc, Mutex};
-
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use ci_secrets_test_support::{HeaderMap, RecordingServer};
 use serde_json::{Value, json};
 
 /// One canned answer: `method path` → `status` with a JSON body.
@@ -60,78 +56,44 @@ impl Recorded {
     }
 }
 
+/// The running server; it stops when dropped.
 #[derive(Debug)]
-struct Shared {
-    routes: Vec<Route>,
-    requests: Mutex<Vec<Recorded>>,
-}
-
-/// The running server; it stops with the test's runtime.
-#[derive(Debug, Clone)]
 pub struct Recorder {
     pub url: String,
-    shared: Arc<Shared>,
+    server: RecordingServer,
 }
 
 impl Recorder {
     /// Serves `routes` on a free loopback port; anything else gets Vault's
     /// 404 answer `{"errors":[]}`.
     pub async fn start(routes: Vec<Route>) -> Recorder {
-        let shared = Arc::new(Shared {
-            routes,
-            requests: Mutex::new(Vec::new()),
-        });
-        let app = axum::Router::new()
-            .fallback(answer)
-            .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a loopback port");
-        let url = format!(
-            "http://{}",
-            listener.local_addr().expect("the bound address")
-        );
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Recorder { url, shared }
+        let server = RecordingServer::start(move |request| {
+            let route = routes
+                .iter()
+                .find(|route| route.method == request.method && route.path == request.path);
+            match route {
+                Some(route) => (route.status, "application/json", route.body.to_string()),
+                None => (404, "application/json", json!({"errors": []}).to_string()),
+            }
+        })
+        .await;
+        Recorder {
+            url: server.url(),
+            server,
+        }
     }
 
     /// Every request received so far, in order.
     pub fn requests(&self) -> Vec<Recorded> {
-        self.shared
-            .requests
-            .lock()
-            .expect("the request log")
-            .clone()
-    }
-}
-
-async fn answer(
-    State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> (StatusCode, axum::Json<Value>) {
-    let path = uri.path().to_string();
-    shared
-        .requests
-        .lock()
-        .expect("the request log")
-        .push(Recorded {
-            method: method.to_string(),
-            path: path.clone(),
-            headers,
-            body: serde_json::from_slice(&body).unwrap_or(Value::Null),
-        });
-    let route = shared
-        .routes
-        .iter()
-        .find(|route| route.method == method.as_str() && route.path == path);
-    match route {
-        Some(route) => (
-            StatusCode::from_u16(route.status).expect("a valid status"),
-            axum::Json(route.body.clone()),
-        ),
-        None => (StatusCode::NOT_FOUND, axum::Json(json!({"errors": []}))),
+        self.server
+            .received()
+            .into_iter()
+            .map(|received| Recorded {
+                body: received.json(),
+                method: received.method,
+                path: received.path,
+                headers: received.headers,
+            })
+            .collect()
     }
 }

@@ -3,10 +3,9 @@
 //! metadata servers and checks that no secret leaks into the output.
 #![allow(dead_code)]
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use akeyless_emulator::demo::{
@@ -15,9 +14,6 @@ use akeyless_emulator::demo::{
 };
 use akeyless_emulator::testing::TestKeys;
 use akeyless_emulator::{Emulator, EmulatorBuilder, FaultController, RunningEmulator, Stats};
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
 
 /// GitLab's message when `AKEYLESS_ACCESS_ID` is missing (D8).
 pub const PROVIDER_NOT_FOUND: &str =
@@ -320,7 +316,10 @@ impl Harness {
         &self,
         reply: impl Fn(&Received) -> (u16, String) + Send + Sync + 'static,
     ) -> MetadataServer {
-        self.runtime.block_on(MetadataServer::start(reply))
+        self.runtime.block_on(MetadataServer::start(move |request| {
+            let (status, body) = reply(request);
+            (status, "application/json", body)
+        }))
     }
 }
 
@@ -347,111 +346,10 @@ pub fn demo_aws_env() -> [(&'static str, String); 2] {
     ]
 }
 
-/// One request a [`MetadataServer`] received.
-#[derive(Debug, Clone)]
-pub struct Received {
-    pub path: String,
-    pub query: Vec<(String, String)>,
-    pub headers: HeaderMap,
-}
-
-impl Received {
-    pub fn query_value(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-    }
-
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-}
-
-type Reply = Arc<dyn Fn(&Received) -> (u16, String) + Send + Sync>;
-
-#[derive(Clone)]
-struct ServerState {
-    reply: Reply,
-    received: Arc<Mutex<Vec<Received>>>,
-}
-
-/// A tiny HTTP server on 127.0.0.1 playing a cloud metadata service
-/// (Azure IMDS, the GCE metadata server). It records what it receives.
-pub struct MetadataServer {
-    pub addr: SocketAddr,
-    received: Arc<Mutex<Vec<Received>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl MetadataServer {
-    async fn start(reply: impl Fn(&Received) -> (u16, String) + Send + Sync + 'static) -> Self {
-        let state = ServerState {
-            reply: Arc::new(reply),
-            received: Arc::default(),
-        };
-        let received = state.received.clone();
-        let app = axum::Router::new().fallback(answer).with_state(state);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
-        Self {
-            addr,
-            received,
-            task,
-        }
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// `host:port`, for `GCE_METADATA_HOST`.
-    pub fn host(&self) -> String {
-        self.addr.to_string()
-    }
-
-    pub fn received(&self) -> Vec<Received> {
-        self.received.lock().unwrap().clone()
-    }
-}
-
-impl Drop for MetadataServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl std::fmt::Debug for MetadataServer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MetadataServer")
-            .field("addr", &self.addr)
-            .finish()
-    }
-}
-
-async fn answer(
-    State(state): State<ServerState>,
-    uri: Uri,
-    Query(query): Query<Vec<(String, String)>>,
-    headers: HeaderMap,
-) -> Response {
-    let received = Received {
-        path: uri.path().to_string(),
-        query,
-        headers,
-    };
-    let (status, body) = (state.reply)(&received);
-    state.received.lock().unwrap().push(received);
-    (
-        StatusCode::from_u16(status).unwrap(),
-        [("content-type", "application/json")],
-        body,
-    )
-        .into_response()
-}
+/// A local HTTP server playing a cloud metadata service (Azure IMDS, the
+/// GCE metadata server); it records what it receives.
+#[allow(unused_imports)] // Each test binary that includes this module uses a part.
+pub use ci_secrets_test_support::{Received, RecordingServer as MetadataServer};
 
 /// Runs a tool (`openssl`, `ssh-keygen`) and returns its stdout; panics with
 /// its stderr when it fails.
