@@ -281,16 +281,7 @@ async fn invalid(backend: &Backend, seen: &mut Transcript) -> Outcome {
                 }
             }
             Ok(()) => {
-                let results = provider.resolve(&ctx, &requests).await;
-                provider.finish(&ctx.for_cleanup(CLEANUP)).await;
-                seen.results(&results);
-                if results.len() != requests.len() {
-                    return Err(Verdict::Failed(format!(
-                        "{} results for {} requests",
-                        results.len(),
-                        requests.len()
-                    )));
-                }
+                let results = resolve_run(provider.as_ref(), &ctx, &requests, seen).await?;
                 expect_value(backend, &requests[0], &results[0])?;
                 expect_kind(&item.variable, &results[1], ErrorKind::Config)?;
             }
