@@ -100,6 +100,33 @@ impl Case {
         run(&mut self.command(api, deadline))
     }
 
+    /// `ci-secrets doctor --format json` against `api`: exit 3 (a check
+    /// failed) and the TLS check of the Akeyless identity.
+    fn doctor_tls_check(&self, api: &str) -> serde_json::Value {
+        let mut command = self.project.cli();
+        command
+            .args(["doctor", "--job", "job", "--format", "json", "--var"])
+            .arg(format!("API={api}"))
+            .arg("--var")
+            .arg(format!("KEY={ACCESS_KEY}"));
+        if let Ok(ca) = std::fs::read_to_string(self.project.path().join("gateway-ca.pem")) {
+            command.arg("--var").arg(format!("GATEWAY_CA={ca}"));
+        }
+        let run = run(&mut command);
+        assert_eq!(run.code(), 3, "{}", run.stdout());
+        assert_no_leak("stdout", &run.output.stdout, &[ACCESS_KEY, VALUE, KV_VALUE]);
+        let report: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+        report["identities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|identity| identity["provider"] == "akeyless")
+            .flat_map(|identity| identity["checks"].as_array().unwrap().iter())
+            .find(|check| check["name"] == "TLS")
+            .cloned()
+            .unwrap_or_else(|| panic!("no TLS check: {report}"))
+    }
+
     fn files_left(&self) -> Vec<String> {
         std::fs::read_dir(&self.files)
             .map(|dir| {
@@ -314,6 +341,52 @@ fn a_certificate_for_another_name_is_a_tls_error_that_says_so() {
         "{stderr}"
     );
     assert!(server.requests().is_empty());
+}
+
+#[test]
+fn doctor_names_the_certificate_names_when_the_host_is_not_one_of_them() {
+    let pki = TestPki::new(&["gateway.example.internal"]);
+    let server = tls_server(&pki, json_response("200 OK", &serde_json::json!({})));
+    let case = Case::new(FAST_RETRIES, Some(&pki.ca_pem));
+    let tls = case.doctor_tls_check(&format!("https://{}", server.addr()));
+    assert_eq!(tls["passed"], false, "{tls}");
+    assert_eq!(
+        tls["detail"],
+        "certificate is not valid for 127.0.0.1 (it names gateway.example.internal)"
+    );
+    assert!(
+        tls["hint"]
+            .as_str()
+            .unwrap()
+            .starts_with("Use a host name the certificate names"),
+        "{tls}"
+    );
+    assert!(
+        server.requests().is_empty(),
+        "no request after a failed handshake"
+    );
+}
+
+#[test]
+fn doctor_says_when_the_certificate_expired() {
+    let pki = TestPki::expired(&["127.0.0.1"]);
+    let server = tls_server(&pki, json_response("200 OK", &serde_json::json!({})));
+    let case = Case::new(FAST_RETRIES, Some(&pki.ca_pem));
+    let tls = case.doctor_tls_check(&format!("https://{}", server.addr()));
+    assert_eq!(tls["passed"], false, "{tls}");
+    let detail = tls["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("certificate expired on 2021-12-31"),
+        "{detail}"
+    );
+    assert_eq!(
+        tls["hint"],
+        "Renew the server's certificate (or check this machine's clock)"
+    );
+    assert!(
+        server.requests().is_empty(),
+        "no request after a failed handshake"
+    );
 }
 
 /// The token expires between the login and the first data call: one new

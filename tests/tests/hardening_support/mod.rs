@@ -365,6 +365,16 @@ pub struct TestPki {
 impl TestPki {
     /// A fresh CA and a server certificate for `names` (DNS names or IPs).
     pub fn new(names: &[&str]) -> Self {
+        Self::issue(names, false)
+    }
+
+    /// Like [`TestPki::new`], but the server certificate expired at the end
+    /// of 2021.
+    pub fn expired(names: &[&str]) -> Self {
+        Self::issue(names, true)
+    }
+
+    fn issue(names: &[&str], expired: bool) -> Self {
         let ca_key = rcgen::KeyPair::generate().unwrap();
         let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
         ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -379,9 +389,13 @@ impl TestPki {
         let ca_cert = ca_params.self_signed(&ca_key).unwrap();
         let issuer = rcgen::Issuer::new(ca_params, ca_key);
         let server_key = rcgen::KeyPair::generate().unwrap();
-        let params =
+        let mut params =
             rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
                 .unwrap();
+        if expired {
+            params.not_before = rcgen::date_time_ymd(2021, 1, 1);
+            params.not_after = rcgen::date_time_ymd(2021, 12, 31);
+        }
         let server_cert = params.signed_by(&server_key, &issuer).unwrap();
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let server_config = rustls::ServerConfig::builder_with_provider(provider)
