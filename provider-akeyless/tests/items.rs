@@ -9,23 +9,10 @@ use std::process::Command;
 
 use akeyless_emulator::Operation;
 use akeyless_emulator::demo::*;
-use ci_secrets_provider_api::{ErrorKind, SecretRequest};
+use ci_secrets_provider_api::ErrorKind;
+use common::demo_item as item;
 use common::*;
 use serde_json::{Value, json};
-
-/// A request read with the demo access key.
-fn item(variable: &str, url: &str, name: &str, extra: Value) -> SecretRequest {
-    let mut block = json!({
-        "name": name,
-        "akeyless_api_url": url,
-        "akeyless_access_type": "access_key",
-        "akeyless_access_key": DEMO_ACCESS_KEY,
-    });
-    if let (Some(map), Value::Object(extra)) = (block.as_object_mut(), extra) {
-        map.extend(extra);
-    }
-    request(variable, block, None)
-}
 
 fn demo_context() -> ci_secrets_provider_api::ResolveContext {
     context(&[("AKEYLESS_ACCESS_ID", DEMO_ACCESS_KEY_ID)])

@@ -8,40 +8,14 @@ mod common;
 
 use akeyless_emulator::demo::*;
 use ci_secrets_provider_akeyless::AkeylessProvider;
-use ci_secrets_provider_api::{JobVariables, ResolveContext, SecretRequest};
+use ci_secrets_provider_api::ResolveContextBuilder;
 use ci_secrets_provider_conformance::{Backend, run};
-use common::*;
-use serde_json::{Value, json};
+use ci_secrets_test_support::refused_url;
+use common::{context_builder, demo_emulator, demo_item as item};
+use serde_json::json;
 
-/// A demo item read with the demo access key from the API at `url`.
-fn item(variable: &str, url: &str, name: &str, extra: Value) -> SecretRequest {
-    let mut block = json!({
-        "name": name,
-        "akeyless_api_url": url,
-        "akeyless_access_type": "access_key",
-        "akeyless_access_key": DEMO_ACCESS_KEY,
-    });
-    if let (Some(map), Value::Object(extra)) = (block.as_object_mut(), extra) {
-        map.extend(extra);
-    }
-    request(variable, block, None)
-}
-
-fn demo_context() -> ci_secrets_provider_api::ResolveContextBuilder {
-    ResolveContext::builder("deploy")
-        .variables(JobVariables::from_iter([(
-            "AKEYLESS_ACCESS_ID",
-            DEMO_ACCESS_KEY_ID,
-        )]))
-        .http(fast_http())
-}
-
-/// A local port nothing listens on.
-fn closed_port_url() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
-    format!("http://127.0.0.1:{port}")
+fn demo_context() -> ResolveContextBuilder {
+    context_builder(&[("AKEYLESS_ACCESS_ID", DEMO_ACCESS_KEY_ID)])
 }
 
 #[tokio::test]
@@ -72,7 +46,7 @@ async fn akeyless_passes_the_provider_conformance_suite() {
             "demo-rotated-password",
         ),
     ];
-    let unreachable = closed_port_url();
+    let unreachable = refused_url();
     let mut backend = Backend::new(
         "akeyless (emulator)",
         || Box::new(AkeylessProvider::new()),

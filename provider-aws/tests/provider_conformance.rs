@@ -82,9 +82,7 @@ fn job(variables: Vec<(String, String)>) -> impl Fn() -> ResolveContextBuilder +
 /// The same variables with `AWS_ENDPOINT_URL` on a loopback port nothing
 /// listens on (bound, then released), so every connect is refused at once.
 fn unreachable(variables: &[(String, String)]) -> Vec<(String, String)> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let closed = format!("http://{}", listener.local_addr().unwrap());
-    drop(listener);
+    let closed = ci_secrets_test_support::refused_url();
     let mut variables = variables.to_vec();
     let endpoint = variables
         .iter_mut()

@@ -5,13 +5,9 @@
 
 mod support;
 
-use std::net::TcpListener;
-use std::time::Duration;
-
-use ci_secrets_provider_api::{
-    HttpFactory, HttpSettings, JobVariables, ResolveContext, ResolveContextBuilder, SecretRequest,
-};
+use ci_secrets_provider_api::{ResolveContextBuilder, SecretRequest};
 use ci_secrets_provider_conformance::{Backend, run};
+use ci_secrets_test_support::refused_url;
 use serde_json::json;
 use support::openbao::{self, AUDIENCE, ROLE};
 
@@ -19,33 +15,16 @@ use support::openbao::{self, AUDIENCE, ROLE};
 const ID_TOKEN_VARIABLE: &str = "VAULT_ID_TOKEN";
 
 /// A job context builder for the Vault server at `server_url`, logging in
-/// with `jwt` as the job's first ID token. The suite sets the deadline and
-/// the cancellation itself, so `support::context` (which builds the context
-/// with its own deadline) cannot serve here; the HTTP settings are the same
-/// short ones, so that the unreachable server costs milliseconds, not the
-/// default backoffs.
+/// with `jwt` as the job's first ID token; the suite sets the deadline.
 fn job_context(server_url: &str, jwt: &str) -> ResolveContextBuilder {
-    let mut settings = HttpSettings::default();
-    settings.initial_backoff = Duration::from_millis(1);
-    settings.max_backoff = Duration::from_millis(5);
-    settings.max_attempts = 2;
-    ResolveContext::builder("deploy")
-        .variables(JobVariables::from_iter([
+    support::context_builder(
+        &[
             ("VAULT_SERVER_URL", server_url),
             ("VAULT_AUTH_ROLE", ROLE),
             (ID_TOKEN_VARIABLE, jwt),
-        ]))
-        .id_token_names(vec![ID_TOKEN_VARIABLE.to_string()])
-        .http(HttpFactory::new(settings))
-}
-
-/// `http://127.0.0.1:<port>` where nothing listens: the port was free a
-/// moment ago and its listener is dropped, so connections are refused.
-fn closed_local_url() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
-    format!("http://127.0.0.1:{port}")
+        ],
+        &[ID_TOKEN_VARIABLE],
+    )
 }
 
 #[tokio::test]
@@ -95,7 +74,7 @@ async fn passes_the_suite(config: serde_json::Value) {
         .map(|(request, _)| request.clone())
         .collect();
 
-    let unreachable_url = closed_local_url();
+    let unreachable_url = refused_url();
     let unreachable_jwt = job_jwt.clone();
     let context_jwt = job_jwt.clone();
     let mut backend = Backend::new(

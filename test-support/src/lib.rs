@@ -38,6 +38,22 @@ use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
+/// `http://127.0.0.1:<port>` where nothing listens: the port was free a
+/// moment ago and its listener is dropped, so connections are refused at
+/// once (unless another process takes the port in between, which tests
+/// accept).
+pub fn refused_url() -> String {
+    format!("http://127.0.0.1:{}", free_port())
+}
+
+/// A loopback port that was free when asked for.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .unwrap_or_else(|err| panic!("a free loopback port: {err}"))
+}
+
 /// The headers of a [`Received`] request.
 pub use axum::http::HeaderMap;
 

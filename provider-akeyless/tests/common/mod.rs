@@ -9,7 +9,8 @@ use std::time::Duration;
 use akeyless_emulator::{Emulator, RunningEmulator, Seed};
 use ci_secrets_provider_akeyless::AkeylessProvider;
 use ci_secrets_provider_api::{
-    HttpFactory, HttpSettings, JobVariables, Provider, ResolveContext, SecretRequest, SecretResult,
+    HttpFactory, HttpSettings, JobVariables, Provider, ResolveContext, ResolveContextBuilder,
+    SecretRequest, SecretResult,
 };
 use serde_json::Value;
 
@@ -24,11 +25,31 @@ pub fn fast_http() -> HttpFactory {
 
 /// A context with these variables, fast retries and a 20 s deadline.
 pub fn context(variables: &[(&str, &str)]) -> ResolveContext {
+    context_builder(variables)
+        .timeout(Duration::from_secs(20))
+        .build()
+}
+
+/// [`context`] before its deadline is set, for callers that set their own.
+pub fn context_builder(variables: &[(&str, &str)]) -> ResolveContextBuilder {
     ResolveContext::builder("deploy")
         .variables(JobVariables::from_iter(variables.iter().copied()))
         .http(fast_http())
-        .timeout(Duration::from_secs(20))
-        .build()
+}
+
+/// Demo item `name` read with the demo access key from the API at `url`,
+/// the block extended with `extra`.
+pub fn demo_item(variable: &str, url: &str, name: &str, extra: Value) -> SecretRequest {
+    let mut block = serde_json::json!({
+        "name": name,
+        "akeyless_api_url": url,
+        "akeyless_access_type": "access_key",
+        "akeyless_access_key": akeyless_emulator::demo::DEMO_ACCESS_KEY,
+    });
+    if let (Some(map), Value::Object(extra)) = (block.as_object_mut(), extra) {
+        map.extend(extra);
+    }
+    request(variable, block, None)
 }
 
 /// Preflight, then resolve, with a fresh provider.

@@ -12,7 +12,6 @@
 //! directory (log, recording), since statics are never dropped.
 
 use std::fs::File;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, Command, Stdio};
 use std::time::Duration;
@@ -69,13 +68,6 @@ fn moto_binary() -> PathBuf {
         })
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free loopback port")
-}
-
 /// The role a test assumes; its account isolates the test's secrets.
 pub fn role_arn(account: &str) -> String {
     format!("arn:aws:iam::{account}:role/ci-secrets-test")
@@ -86,7 +78,7 @@ impl Moto {
         let dir = tempfile::tempdir().expect("a temporary directory").keep();
         let recording = dir.join("recording.jsonl");
         let server_log = dir.join("server.log");
-        let port = free_port();
+        let port = ci_secrets_test_support::free_port();
         let log = File::create(&server_log).expect("create the server log");
         let mut guard = Command::new("sh")
             .arg("-c")

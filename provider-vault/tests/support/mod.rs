@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ci_secrets_provider_api::{
     HttpFactory, HttpSettings, JobVariables, Provider, ProviderConfig, ResolveContext,
-    SecretRequest, SecretResult, SecretValue,
+    ResolveContextBuilder, SecretRequest, SecretResult, SecretValue,
 };
 
 /// The provider as the core finds it: through its `inventory` registration.
@@ -22,9 +22,17 @@ pub fn provider(config: serde_json::Value) -> Box<dyn Provider> {
     (registration.build)(&ProviderConfig::new(config, "test config")).expect("the provider builds")
 }
 
-/// A job context with these variables and `id_tokens:` names, and an HTTP
-/// layer that retries quickly so failure tests stay fast.
+/// A job context with these variables and `id_tokens:` names, a 20 s
+/// deadline, and an HTTP layer that retries quickly so failure tests stay
+/// fast.
 pub fn context(variables: &[(&str, &str)], id_tokens: &[&str]) -> ResolveContext {
+    context_builder(variables, id_tokens)
+        .timeout(Duration::from_secs(20))
+        .build()
+}
+
+/// [`context`] before its deadline is set, for callers that set their own.
+pub fn context_builder(variables: &[(&str, &str)], id_tokens: &[&str]) -> ResolveContextBuilder {
     let mut settings = HttpSettings::default();
     settings.initial_backoff = Duration::from_millis(1);
     settings.max_backoff = Duration::from_millis(5);
@@ -32,9 +40,7 @@ pub fn context(variables: &[(&str, &str)], id_tokens: &[&str]) -> ResolveContext
     ResolveContext::builder("deploy")
         .variables(JobVariables::from_iter(variables.iter().copied()))
         .id_token_names(id_tokens.iter().map(|name| name.to_string()).collect())
-        .timeout(Duration::from_secs(20))
         .http(HttpFactory::new(settings))
-        .build()
 }
 
 /// Preflight, resolve, then finish the run, as the core does.

@@ -9,7 +9,6 @@
 //! deletes the server's directory (config, logs), since statics are never dropped.
 
 use std::fs::File;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -103,13 +102,6 @@ fn bao_binary() -> PathBuf {
         })
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free loopback port")
-}
-
 impl OpenBao {
     async fn start() -> OpenBao {
         let bao = bao_binary();
@@ -129,7 +121,7 @@ impl OpenBao {
         )
         .expect("write the OpenBao config");
 
-        let port = free_port();
+        let port = ci_secrets_test_support::free_port();
         let address = format!("http://127.0.0.1:{port}");
         let log = File::create(&server_log).expect("create the server log");
         let mut guard = Command::new("sh")

@@ -219,12 +219,14 @@ mod tests {
         assert_eq!(unusable.shown(), "socks5://proxy.example:1080");
     }
 
-    /// A proxy on a local port that answers one `CONNECT` with `answer` and
-    /// hands back the request head it read.
-    async fn proxy_answering(answer: &'static str) -> (u16, tokio::task::JoinHandle<String>) {
+    /// Asks a proxy on a local port (with `credentials`, `user:password@`
+    /// or empty, in its URL) for a tunnel to `gw.example:8000`; the proxy
+    /// answers one `CONNECT` with `answer`. Returns the check and the
+    /// request head the proxy read.
+    async fn tunnel_through(credentials: &str, answer: &'static str) -> (Check, String) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let task = tokio::spawn(async move {
+        let proxy = tokio::spawn(async move {
             let (mut socket, _) = listener.accept().await.unwrap();
             let mut head = Vec::new();
             let mut byte = [0u8; 1];
@@ -235,31 +237,32 @@ mod tests {
             socket.write_all(answer.as_bytes()).await.unwrap();
             String::from_utf8(head).unwrap()
         });
-        (port, task)
-    }
-
-    fn intercept(proxies: &Proxies) -> Intercept {
-        match proxies.for_endpoint(&url("https://gw.example:8000")) {
-            Some(Proxy::Http { intercept, .. }) => intercept,
-            _ => panic!("an http:// proxy applies"),
-        }
-    }
-
-    #[tokio::test]
-    async fn a_tunnel_is_asked_for_with_the_proxy_credentials() {
-        let (port, head) = proxy_answering("HTTP/1.1 200 Connection established\r\n\r\n").await;
-        let proxies = Proxies::all(&format!("http://ci:hunter2-proxy@127.0.0.1:{port}"), "");
+        let proxies = Proxies::all(&format!("http://{credentials}127.0.0.1:{port}"), "");
+        let Some(Proxy::Http { intercept, .. }) =
+            proxies.for_endpoint(&url("https://gw.example:8000"))
+        else {
+            panic!("an http:// proxy applies");
+        };
         let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
         let check = tunnel(
             &mut stream,
-            &intercept(&proxies),
+            &intercept,
             "gw.example:8000",
             Duration::from_secs(5),
         )
         .await;
+        (check, proxy.await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_tunnel_is_asked_for_with_the_proxy_credentials() {
+        let (check, head) = tunnel_through(
+            "ci:hunter2-proxy@",
+            "HTTP/1.1 200 Connection established\r\n\r\n",
+        )
+        .await;
         assert!(check.passed, "{check}");
         assert_eq!(check.detail, "CONNECT gw.example:8000 answered 200");
-        let head = head.await.unwrap();
         assert!(
             head.starts_with("CONNECT gw.example:8000 HTTP/1.1\r\n"),
             "{head}"
@@ -274,17 +277,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_proxy_that_wants_credentials_says_where_to_put_them() {
-        let (port, _head) = proxy_answering(
+        let (check, _head) = tunnel_through(
+            "",
             "HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n",
-        )
-        .await;
-        let proxies = Proxies::all(&format!("http://127.0.0.1:{port}"), "");
-        let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-        let check = tunnel(
-            &mut stream,
-            &intercept(&proxies),
-            "gw.example:8000",
-            Duration::from_secs(5),
         )
         .await;
         assert!(!check.passed);
@@ -297,16 +292,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_tunnel_names_the_answer() {
-        let (port, _head) = proxy_answering("HTTP/1.1 403 Forbidden\r\n\r\n").await;
-        let proxies = Proxies::all(&format!("http://127.0.0.1:{port}"), "");
-        let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-        let check = tunnel(
-            &mut stream,
-            &intercept(&proxies),
-            "gw.example:8000",
-            Duration::from_secs(5),
-        )
-        .await;
+        let (check, _head) = tunnel_through("", "HTTP/1.1 403 Forbidden\r\n\r\n").await;
         assert!(!check.passed);
         assert_eq!(
             check.detail,
