@@ -13,6 +13,7 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::filter::FilterExt as _;
 use tracing_subscriber::{EnvFilter, Layer as _};
 
 use crate::args::{Command, GlobalArgs, LogFormat};
@@ -26,7 +27,8 @@ pub struct Telemetry {
 }
 
 /// Installs the global subscriber and starts trace export if configured.
-/// `RUST_LOG`, when set, wins over the flags for stderr.
+/// `RUST_LOG`, when set, wins over the flags for stderr, except that no
+/// dependency logs below [`DEPENDENCY_MAX_LEVEL`].
 pub fn init(global: &GlobalArgs) -> Telemetry {
     let (mut export, setup_error) = match TraceExport::from_env() {
         Ok(export) => (export, None),
@@ -50,7 +52,11 @@ pub fn init(global: &GlobalArgs) -> Telemetry {
             .boxed(),
     };
     let installed = tracing_subscriber::registry()
-        .with(stderr_layer.with_filter(stderr_filter(global)))
+        .with(
+            stderr_layer.with_filter(
+                stderr_filter(global).and(tracing_subscriber::filter::filter_fn(safe_to_log)),
+            ),
+        )
         .with(export.as_ref().map(TraceExport::layer))
         .try_init();
     if installed.is_err() {
@@ -115,7 +121,7 @@ fn warn(quiet: bool, message: &str) {
 }
 
 /// Our crates (every `ci_secrets*` target) at the chosen level,
-/// dependencies one step quieter.
+/// dependencies one step quieter. `RUST_LOG`, when set, replaces this.
 fn stderr_filter(global: &GlobalArgs) -> EnvFilter {
     let level = if global.quiet {
         "error"
@@ -127,32 +133,30 @@ fn stderr_filter(global: &GlobalArgs) -> EnvFilter {
             _ => "trace",
         }
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+    EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         EnvFilter::new(format!("warn,ci_secrets={level},akeyless_emulator={level}"))
-    });
-    // Libraries that log raw request or response bodies at debug/trace (the
-    // AWS SDK's wire logs hold tokens and secret values) stay capped, even
-    // under RUST_LOG=trace: a more specific directive wins.
-    BODY_LOGGING_TARGETS
-        .iter()
-        .filter_map(|directive| directive.parse().ok())
-        .fold(filter, EnvFilter::add_directive)
+    })
 }
 
-/// Targets capped at `info` whatever the verbosity.
-const BODY_LOGGING_TARGETS: &[&str] = &[
-    "aws_smithy_runtime=info",
-    "aws_smithy_runtime_api=info",
-    "aws_smithy_http_client=info",
-    "aws_sdk_sts=info",
-    "aws_sdk_secretsmanager=info",
-    "aws_config=info",
-    "hyper=info",
-    "hyper_util=info",
-    "h2=info",
-    "reqwest=info",
-    "rustls=info",
-];
+/// The most verbose level any dependency may log at, whatever `RUST_LOG`
+/// or `-v` say. Libraries see credentials and values and log them below
+/// it: the signing library logs its canonical request (with
+/// `x-amz-security-token`) at trace, the AWS SDK and HTTP stacks log wire
+/// bodies at debug. A list of such crates would miss the next one, so the
+/// rule covers every crate that is not ours.
+const DEPENDENCY_MAX_LEVEL: tracing::Level = tracing::Level::INFO;
+
+/// Targets logged at the level the user asks for: our own crates.
+const OWN_TARGETS: &[&str] = &["ci_secrets", "akeyless_emulator"];
+
+/// Whether an event or span may reach stderr: ours at any level,
+/// dependencies at [`DEPENDENCY_MAX_LEVEL`] and above.
+fn safe_to_log(metadata: &tracing::Metadata<'_>) -> bool {
+    *metadata.level() <= DEPENDENCY_MAX_LEVEL
+        || OWN_TARGETS
+            .iter()
+            .any(|own| metadata.target().starts_with(own))
+}
 
 /// Stderr, with the progress bar (if one is drawn) lifted off the screen
 /// while a log line is written.

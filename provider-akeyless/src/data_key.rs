@@ -8,7 +8,7 @@
 //!   as compact JSON. A missing key names the keys that do exist, never the
 //!   values.
 
-use ci_secrets_provider_api::SecretValue;
+use ci_secrets_provider_api::{SecretValue, ServerText};
 use serde_json::Value;
 use zeroize::Zeroizing;
 
@@ -89,7 +89,8 @@ fn available_keys(object: &Value, key: &str) -> String {
             // Sorted, so the message does not depend on the server's order.
             let mut keys: Vec<&str> = map.keys().map(String::as_str).collect();
             keys.sort_unstable();
-            keys.join(", ")
+            // Key names come from the item, so from the server: one safe line.
+            ServerText::new(&keys.join(", "), &[]).into_string()
         }
         Value::Array(items) => format!("indices 0 to {}", items.len().saturating_sub(1)),
         _ => "none".to_string(),

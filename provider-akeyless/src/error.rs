@@ -2,8 +2,9 @@
 //! [`ErrorKind`] and a message.
 //!
 //! Messages name what failed and where (the item, the operation, the HTTP
-//! status) and quote the server's `error` text, scrubbed of every token and
-//! key that was submitted. They never contain a secret value. The core
+//! status) and quote the server's `error` text as a `ServerText`: scrubbed
+//! of every token and key that was submitted, on one line, escaped. They
+//! never contain a secret value. The core
 //! prefixes each message with the variable and the provider. Where GitLab
 //! Runner had an exact message that was not misleading, its wording is kept
 //! (`unknown Access type: …`, `secret … not found`, `failed to extract a key
@@ -132,9 +133,11 @@ pub(crate) enum Failure {
     DataKey(String),
 }
 
+/// The server's text in quotes. It is a [`ServerText`](ci_secrets_provider_api::ServerText)
+/// already (one line, escaped, scrubbed), so it is not escaped again.
 fn quote(server_text: &Option<String>) -> String {
     match server_text {
-        Some(text) => format!(": {text:?}"),
+        Some(text) => format!(": \"{text}\""),
         None => String::new(),
     }
 }

@@ -79,7 +79,7 @@ impl fmt::Display for ErrorKind {
 
 /// An error from a provider. Its message must never contain a secret value
 /// or a credential: providers build it from item names, statuses and
-/// scrubbed server text only (see [`crate::http::scrub`]).
+/// server text made safe as a [`crate::ServerText`].
 ///
 /// ```
 /// use ci_secrets_provider_api::{ErrorKind, ProviderError};

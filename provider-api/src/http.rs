@@ -12,10 +12,12 @@ use std::time::Duration;
 use rand::Rng;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
+use tracing::Instrument as _;
 
 use crate::error::{ErrorKind, ProviderError};
 use crate::metrics::Metrics;
 use crate::provider::ResolveContext;
+use crate::server_text::ServerText;
 
 /// Settings shared by every HTTP client of a run.
 ///
@@ -178,12 +180,26 @@ impl HttpFactory {
     }
 }
 
+/// Redirects are followed only within the origin (scheme, host and port)
+/// of the first request, and never from https to http. Every request of
+/// this client carries a credential (a token header, a token or key in a
+/// JSON body, an assertion in a form), and a 307/308 re-sends the body and
+/// reqwest keeps custom headers, so a redirect to another origin would hand
+/// the credential to a host the user never named.
 fn redirect_policy() -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(|attempt| {
+        let target = attempt.url().origin();
+        let first = attempt.previous().first().map(url::Url::origin);
         let downgrade = attempt.url().scheme() == "http"
             && attempt.previous().iter().any(|url| url.scheme() == "https");
         if downgrade {
             attempt.error("refused a redirect from https to http")
+        } else if first.is_some_and(|first| first != target) {
+            let message = format!(
+                "refused a redirect to another origin ({}): the request carries credentials",
+                target.ascii_serialization()
+            );
+            attempt.error(message)
         } else if attempt.previous().len() >= 5 {
             attempt.error("too many redirects")
         } else {
@@ -243,7 +259,8 @@ impl HttpResponse {
         }
     }
 
-    /// The server's `Retry-After` delay, in seconds form, capped at 60 s.
+    /// The server's `Retry-After` delay (seconds or HTTP-date form), capped
+    /// at 60 s.
     ///
     /// ```
     /// # use ci_secrets_provider_api::HttpResponse;
@@ -287,8 +304,9 @@ impl HttpResponse {
         })
     }
 
-    /// The `error` (or `errors`) text of a JSON error body, scrubbed of
-    /// `secrets` and cut to 300 characters; `None` when the body has none.
+    /// The `error` (or `errors`) text of a JSON error body, made safe as a
+    /// [`ServerText`] (`secrets` masked, one line, cut to 300 characters);
+    /// `None` when the body has none.
     ///
     /// ```
     /// # use ci_secrets_provider_api::HttpResponse;
@@ -309,7 +327,7 @@ impl HttpResponse {
         if text.trim().is_empty() {
             return None;
         }
-        Some(truncate(&scrub(&text, secrets), 300))
+        Some(ServerText::new(&text, secrets).into_string())
     }
 }
 
@@ -320,45 +338,6 @@ fn classify_json_error(err: &serde_json::Error) -> &'static str {
         serde_json::error::Category::Data => "unexpected shape",
         serde_json::error::Category::Eof => "truncated",
     }
-}
-
-fn truncate(text: &str, max_chars: usize) -> String {
-    match text.char_indices().nth(max_chars) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_string(),
-    }
-}
-
-/// Replaces every occurrence of each secret, and of its base64, JSON-escaped
-/// and URL-encoded forms, in `text` with `[MASKED]`. Use it on any server
-/// text before showing it: a server may echo a submitted token back in its
-/// error. Secrets under 4 bytes are left alone (masking them would garble
-/// the text and protect nothing).
-///
-/// ```
-/// use ci_secrets_provider_api::scrub;
-/// assert_eq!(scrub("token abc123 is expired", &["abc123"]), "token [MASKED] is expired");
-/// assert_eq!(scrub(r#"bad key "k\"ey1""#, &["k\"ey1"]), r#"bad key "[MASKED]""#);
-/// assert_eq!(scrub("url ?t=a%2Fb%3Dc", &["a/b=c"]), "url ?t=[MASKED]");
-/// ```
-pub fn scrub(text: &str, secrets: &[&str]) -> String {
-    use base64::Engine as _;
-    let mut out = text.to_string();
-    for secret in secrets.iter().filter(|s| s.len() >= 4) {
-        let json = serde_json::Value::String((*secret).to_string()).to_string();
-        let forms = [
-            (*secret).to_string(),
-            base64::engine::general_purpose::STANDARD.encode(secret),
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret),
-            json[1..json.len() - 1].to_string(),
-            percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
-                .to_string(),
-        ];
-        for form in forms.iter().filter(|form| form.len() >= 4) {
-            out = out.replace(form.as_str(), "[MASKED]");
-        }
-    }
-    out
 }
 
 /// An HTTP client bound to the run's settings and counters. Cheap to clone.
@@ -384,12 +363,51 @@ impl HttpClient {
     /// classify it with its own error format (see [`status_kind`]). Returns an
     /// error for transport failures, TLS failures, the deadline, and bodies
     /// larger than the cap.
+    ///
+    /// Each call is one `http.request` span (target
+    /// `ci_secrets_provider_api::http`) with the operation, the number of
+    /// attempts, and `http.response.status_code` of the last answer, success
+    /// or not; a call that ends without a 2xx/3xx answer is marked as an
+    /// error (`otel.status_code`, and `error.type` when no answer came).
     pub async fn send(
         &self,
         ctx: &ResolveContext,
         what: &str,
         mode: RetryMode,
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<HttpResponse, ProviderError> {
+        let span = tracing::info_span!(
+            "http.request",
+            operation = what,
+            attempts = tracing::field::Empty,
+            "http.response.status_code" = tracing::field::Empty,
+            "error.type" = tracing::field::Empty,
+            "otel.status_code" = tracing::field::Empty,
+        );
+        let outcome = self
+            .send_attempts(ctx, what, mode, build, &span)
+            .instrument(span.clone())
+            .await;
+        let failed = match &outcome {
+            Ok(response) => response.status >= 400,
+            Err(err) => {
+                span.record("error.type", err.kind().as_str());
+                true
+            }
+        };
+        if failed {
+            span.record("otel.status_code", "ERROR");
+        }
+        outcome
+    }
+
+    async fn send_attempts(
+        &self,
+        ctx: &ResolveContext,
+        what: &str,
+        mode: RetryMode,
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+        span: &tracing::Span,
     ) -> Result<HttpResponse, ProviderError> {
         let _permit = self.permits.acquire().await.map_err(|_| {
             ProviderError::new(ErrorKind::Transient, "the HTTP client was shut down")
@@ -409,6 +427,10 @@ impl HttpClient {
                     return Err(ProviderError::new(ErrorKind::Deadline, format!("{what}: cancelled")));
                 }
             };
+            span.record("attempts", attempt);
+            if let Ok(response) = &outcome {
+                span.record("http.response.status_code", response.status);
+            }
             let retry_after = match &outcome {
                 Ok(response) if retryable_status(response.status, mode) => {
                     Some(response.retry_after)
@@ -474,8 +496,7 @@ impl HttpClient {
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.trim().parse::<u64>().ok())
-            .map(|seconds| Duration::from_secs(seconds.min(60)));
+            .and_then(|value| parse_retry_after(value, std::time::SystemTime::now()));
         if let Some(length) = response.content_length() {
             if length > self.settings.max_body_bytes as u64 {
                 return Err(AttemptFailure::TooLarge(self.settings.max_body_bytes));
@@ -500,6 +521,24 @@ impl HttpClient {
             retry_after,
         })
     }
+}
+
+/// Longest `Retry-After` honoured; the run's deadline caps it further.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// A `Retry-After` value in either form RFC 9110 allows: delay-seconds or
+/// an HTTP date (a date in the past means "now"), capped at
+/// [`MAX_RETRY_AFTER`]. `None` when it is neither.
+fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    let delay = match value.parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => httpdate::parse_http_date(value)
+            .ok()?
+            .duration_since(now)
+            .unwrap_or(Duration::ZERO),
+    };
+    Some(delay.min(MAX_RETRY_AFTER))
 }
 
 fn retryable_status(status: u16, mode: RetryMode) -> bool {
@@ -643,14 +682,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn scrub_masks_raw_and_base64() {
-        let text = "echo c2VjcmV0LXRva2Vu and secret-token";
-        assert_eq!(scrub(text, &["secret-token"]), "echo [MASKED] and [MASKED]");
-    }
-
-    #[test]
-    fn short_secrets_are_not_scrubbed_to_avoid_masking_everything() {
-        assert_eq!(scrub("a b c", &["a"]), "a b c");
+    fn retry_after_in_seconds_and_as_an_http_date() {
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
+        assert_eq!(parse_retry_after(" 7 ", now), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after("3600", now), Some(MAX_RETRY_AFTER));
+        // 1_445_412_480 is Wed, 21 Oct 2015 07:28:00 GMT.
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:09 GMT", now),
+            Some(Duration::from_secs(9))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(
+            parse_retry_after("Thu, 22 Oct 2015 07:28:00 GMT", now),
+            Some(MAX_RETRY_AFTER)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
     }
 
     #[test]

@@ -12,6 +12,8 @@
 //! - [`ProviderError`] and [`ErrorKind`]: errors a caller can branch on.
 //! - [`HttpFactory`] and [`HttpClient`]: the shared HTTP layer with timeouts,
 //!   retries, a body cap and TLS roots, so every provider behaves alike.
+//! - [`ServerText`]: a server's error text made safe to show (credentials
+//!   masked, one line, control characters escaped).
 //! - [`diagnostics`]: what a provider tells `ci-secrets plan` and checks for
 //!   `ci-secrets doctor` ([`SecretPlan`], [`Identity`], [`Check`]).
 //!
@@ -30,13 +32,12 @@ pub mod metrics;
 pub mod provider;
 pub mod registry;
 pub mod secret;
+pub mod server_text;
 
 pub use async_trait::async_trait;
 pub use diagnostics::{Check, Identity, PlannedCall, SecretPlan};
 pub use error::{ErrorKind, ProviderError};
-pub use http::{
-    HttpClient, HttpFactory, HttpResponse, HttpSettings, RetryMode, scrub, status_kind,
-};
+pub use http::{HttpClient, HttpFactory, HttpResponse, HttpSettings, RetryMode, status_kind};
 pub use inventory;
 pub use metrics::{Metrics, MetricsSnapshot};
 pub use provider::{
@@ -48,3 +49,4 @@ pub use registry::{
 };
 pub use secrecy;
 pub use secret::SecretValue;
+pub use server_text::{ServerText, scrub};

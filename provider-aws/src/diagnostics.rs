@@ -10,12 +10,11 @@ use std::collections::HashMap;
 use ci_secrets_provider_api::diagnostics::{Check, Identity, PlannedCall, SecretPlan};
 use ci_secrets_provider_api::{ErrorKind, ProviderError, ResolveContext, SecretRequest};
 use futures::future::join_all;
-use secrecy::ExposeSecret;
 use url::Url;
 
 use crate::access::{Access, Credentials};
 use crate::failure::Failure;
-use crate::login::login;
+use crate::login::{credential_texts, login};
 use crate::provider::within_deadline;
 use crate::reference::SecretReference;
 use crate::transport::{Endpoints, Transport};
@@ -174,11 +173,8 @@ pub(crate) async fn diagnose(ctx: &ResolveContext, requests: &[SecretRequest]) -
             return checks;
         }
     };
-    let client = transport.secrets_manager(&access.region, credentials);
-    let scrub: Vec<&str> = match &access.credentials {
-        Credentials::WebIdentity { token, .. } => vec![token.expose_secret()],
-        Credentials::Default => Vec::new(),
-    };
+    let scrub = credential_texts(&access, &credentials);
+    let client = transport.secrets_manager(&access.region, credentials.clone());
     let mut secret_ids: Vec<&str> = Vec::new();
     for (reference, _) in &parsed {
         if !secret_ids.contains(&reference.secret_id.as_str()) {

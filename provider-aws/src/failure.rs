@@ -6,7 +6,7 @@ use std::error::Error as StdError;
 
 use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use ci_secrets_provider_api::{ErrorKind, scrub, status_kind};
+use ci_secrets_provider_api::{ErrorKind, ServerText, status_kind};
 
 /// One failed SDK call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,7 +15,7 @@ pub(crate) enum Failure {
     Service {
         /// `ResourceNotFoundException`, `AccessDenied`, ...
         code: String,
-        /// The service's message, scrubbed.
+        /// The service's message, made safe as a [`ServerText`].
         message: String,
         status: u16,
     },
@@ -25,16 +25,19 @@ pub(crate) enum Failure {
 }
 
 impl Failure {
-    /// Reads an SDK error; `secrets` are removed from every text kept.
+    /// Reads an SDK error; every text kept is a [`ServerText`]: `secrets`
+    /// masked, one line, control characters escaped.
     pub(crate) fn from_sdk<E>(err: &SdkError<E, HttpResponse>, secrets: &[&str]) -> Self
     where
         E: ProvideErrorMetadata + StdError + 'static,
     {
-        let detail = || scrub(&error_chain(err), secrets);
+        let detail = || ServerText::new(&error_chain(err), secrets).into_string();
         match err {
             SdkError::ServiceError(service) => Failure::Service {
-                code: service.err().code().unwrap_or("UnknownError").to_string(),
-                message: scrub(service.err().message().unwrap_or_default(), secrets),
+                code: ServerText::new(service.err().code().unwrap_or("UnknownError"), secrets)
+                    .into_string(),
+                message: ServerText::new(service.err().message().unwrap_or_default(), secrets)
+                    .into_string(),
                 status: service.raw().status().as_u16(),
             },
             SdkError::TimeoutError(_) => Failure::NoAnswer {

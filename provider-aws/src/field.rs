@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use ci_secrets_provider_api::ServerText;
 use serde_json::value::RawValue;
 
 /// Why a field cannot be delivered. Messages name keys, never values.
@@ -47,7 +48,8 @@ fn available_keys(keys: &[String]) -> String {
     if keys.is_empty() {
         "none".to_string()
     } else {
-        keys.join(", ")
+        // Key names come from the secret, so from the server: one safe line.
+        ServerText::new(&keys.join(", "), &[]).into_string()
     }
 }
 

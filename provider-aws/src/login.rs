@@ -72,6 +72,28 @@ pub(crate) async fn login(
     }
 }
 
+/// Every credential a Secrets Manager call made with `credentials` carries
+/// or was obtained with: the ID token of `access` (when it logs in with
+/// one), and the access key, secret key and session token from the login.
+/// Server text answering such a call is scrubbed of all of them.
+pub(crate) fn credential_texts<'a>(
+    access: &'a Access,
+    credentials: &'a AwsCredentials,
+) -> Vec<&'a str> {
+    let token = match &access.credentials {
+        Credentials::WebIdentity { token, .. } => Some(token.expose_secret()),
+        Credentials::Default => None,
+    };
+    token
+        .into_iter()
+        .chain([
+            credentials.access_key_id(),
+            credentials.secret_access_key(),
+        ])
+        .chain(credentials.session_token())
+        .collect()
+}
+
 /// The runner's default session name (the AWS Go SDK's): the current time
 /// in Unix nanoseconds.
 fn default_session_name() -> String {

@@ -11,13 +11,12 @@ use ci_secrets_provider_api::{
     SecretResult, SecretValue, async_trait,
 };
 use futures::future::join_all;
-use secrecy::ExposeSecret;
 use tokio::sync::Semaphore;
 
-use crate::access::{Access, Credentials};
+use crate::access::Access;
 use crate::fetch::{Payload, get_secret_value};
 use crate::field;
-use crate::login::login;
+use crate::login::{credential_texts, login};
 use crate::reference::SecretReference;
 use crate::transport::Transport;
 
@@ -231,12 +230,8 @@ async fn resolve_group(
                 .collect();
         }
     };
-    let client = transport.secrets_manager(&access.region, credentials);
-    let token = match &access.credentials {
-        Credentials::WebIdentity { token, .. } => Some(token.expose_secret()),
-        Credentials::Default => None,
-    };
-    let scrub: Vec<&str> = token.into_iter().collect();
+    let scrub = credential_texts(access, &credentials);
+    let client = transport.secrets_manager(&access.region, credentials.clone());
     let reads = group.members.iter().map(|(index, reference)| {
         let client = &client;
         let scrub = &scrub;
@@ -285,6 +280,7 @@ fn deliver(payload: Payload, reference: &SecretReference) -> SecretResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::access::Credentials;
 
     fn reference(field: Option<&str>) -> SecretReference {
         SecretReference {

@@ -28,6 +28,10 @@ const REGION: &str = "ap-southeast-2";
 const ACCESS_KEY_ID: &str = "AKIACONFORMANCE7Q2X";
 const SECRET_ACCESS_KEY: &str = "conformance-secret-access-key-9f2e61";
 
+const ECHO_SECRET_ACCESS_KEY: &str = "echo-secret-access-key-Pq71";
+/// Sent as `x-amz-security-token` on every signed request.
+const ECHO_SESSION_TOKEN: &str = "echo-session-token-Fv22nR8k";
+
 /// Distinctive values (the suite searches every message for each of them),
 /// one per form the provider reads: the string form, a JSON field, the hash
 /// form with a version stage, and a binary secret.
@@ -140,7 +144,38 @@ fn backend(name: &str, variables: Vec<(String, String)>) -> Backend {
     for (request, expected) in readable {
         backend = backend.readable(request, expected);
     }
+    echoing_logins(backend)
+}
+
+/// Echoing cases: the ID token login (STS answers in XML) and static keys
+/// with a session token (Secrets Manager answers in JSON), each against a
+/// server that repeats every request, signed headers included.
+fn echoing_logins(backend: Backend) -> Backend {
+    let request = || vec![SecretRequest::new("ECHOED", json!("conformance/plain"))];
     backend
+        .credential(ID_TOKEN)
+        .credential(ECHO_SECRET_ACCESS_KEY)
+        .credential(ECHO_SESSION_TOKEN)
+        .echoing(move |url| {
+            (
+                job(job_variables(url, ROLE_ACCOUNT, REGION))(),
+                request(),
+            )
+        })
+        .echoing(move |url| {
+            let variables = [
+                ("AWS_ENDPOINT_URL", url),
+                ("AWS_REGION", REGION),
+                ("AWS_ACCESS_KEY_ID", "AKIAECHOECHO0000001"),
+                ("AWS_SECRET_ACCESS_KEY", ECHO_SECRET_ACCESS_KEY),
+                ("AWS_SESSION_TOKEN", ECHO_SESSION_TOKEN),
+            ];
+            let variables = variables
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.to_string()))
+                .collect();
+            (job(variables)(), request())
+        })
 }
 
 /// What both runs must show: every check passed but the two about a denied
@@ -160,7 +195,7 @@ fn assert_all_but_denied(report: &Report) {
             .all(|(check, _)| check.contains("denied")),
         "{report}"
     );
-    assert_eq!(report.passed().len(), 12, "{report}");
+    assert_eq!(report.passed().len(), 13, "{report}");
 }
 
 #[tokio::test]

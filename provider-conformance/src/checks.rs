@@ -75,6 +75,10 @@ pub(crate) async fn run_all(backend: &Backend) -> Report {
         doctor_flags_denied(backend, seen).await,
     );
     report.record(
+        "no credential in any error when the server echoes every request",
+        echoed_credentials(backend, seen).await,
+    );
+    report.record(
         "no value or credential in any message, plan or Debug",
         no_leaks(backend, &transcript),
     );
@@ -473,6 +477,66 @@ async fn doctor_flags_denied(backend: &Backend, seen: &mut Transcript) -> Outcom
     }
     provider.finish(&ctx.for_cleanup(CLEANUP)).await;
     outcome
+}
+
+/// Every way of logging in the backend describes, against a server that
+/// echoes each request back in its errors: resolution and `doctor` fail,
+/// and no declared credential shows in what they say.
+async fn echoed_credentials(backend: &Backend, seen: &mut Transcript) -> Outcome {
+    if backend.echoing.is_empty() {
+        return Err(Verdict::Skipped("the backend describes no echoing server"));
+    }
+    if backend.credentials.is_empty() {
+        return Err(Verdict::Skipped("the backend declares no credential"));
+    }
+    let server = crate::echo::EchoServer::start()
+        .await
+        .map_err(|err| Verdict::Failed(format!("cannot start the echoing server: {err}")))?;
+    let mut echoed = Transcript::default();
+    for (number, case) in backend.echoing.iter().enumerate() {
+        let before = server.requests();
+        let (context, requests) = case(server.url());
+        let ctx = context.timeout(DEADLINE).build();
+        let provider = (backend.provider)();
+        let results = resolve(provider.as_ref(), &ctx, &requests, &mut echoed).await?;
+        diagnose(provider.as_ref(), &ctx, &requests, &mut echoed).await;
+        provider.finish(&ctx.for_cleanup(CLEANUP)).await;
+        if let Some((request, _)) = requests.iter().zip(&results).find(|(_, r)| r.is_ok()) {
+            return Err(Verdict::Failed(format!(
+                "echoing case {number}: {} resolved from a server that answers only errors",
+                request.variable
+            )));
+        }
+        if server.requests() == before {
+            return Err(Verdict::Failed(format!(
+                "echoing case {number}: no request reached the echoing server"
+            )));
+        }
+    }
+    let leaked = credential_leak(backend, &echoed);
+    seen.texts.extend(echoed.texts);
+    leaked
+}
+
+/// That no declared credential appears in `transcript`.
+fn credential_leak(backend: &Backend, transcript: &Transcript) -> Outcome {
+    for (number, credential) in backend.credentials.iter().enumerate() {
+        let needle = credential.as_bytes();
+        if needle.len() < MIN_LEAK_LEN {
+            continue;
+        }
+        if transcript
+            .texts
+            .iter()
+            .any(|text| contains(text.as_bytes(), needle))
+        {
+            // Named by its position: the message never holds the credential.
+            return Err(Verdict::Failed(format!(
+                "credential {number} (in the order declared) appears in an error"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn no_leaks(backend: &Backend, transcript: &Transcript) -> Outcome {

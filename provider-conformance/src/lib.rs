@@ -22,7 +22,10 @@
 //! - `ci-secrets doctor` ([`Provider::diagnose`], per identity that `plan`
 //!   names) passes every readable item, and flags a denied one;
 //! - no value and no credential appears in any error (`Display` or `Debug`),
-//!   any plan, or the provider's `Debug`.
+//!   any plan, or the provider's `Debug`;
+//! - no credential appears in any error even when the server echoes every
+//!   request it gets back in its error texts, raw and base64-decoded (see
+//!   [`Backend::echoing`]).
 //!
 //! The suite runs every check, then [`Report::assert_passed`] fails the test
 //! with the list of what went wrong. Checks that need something the backend
@@ -70,6 +73,7 @@
 //! ```
 
 mod checks;
+mod echo;
 mod report;
 
 use ci_secrets_provider_api::{Provider, ResolveContextBuilder, SecretRequest};
@@ -80,6 +84,9 @@ pub use report::Report;
 type ProviderFactory = Box<dyn Fn() -> Box<dyn Provider> + Send + Sync>;
 /// Builds a context (variables, config, HTTP settings) that reaches a server.
 type ContextFactory = Box<dyn Fn() -> ResolveContextBuilder + Send + Sync>;
+/// Builds a context and requests that send everything to the server at the
+/// given URL.
+type EchoCase = Box<dyn Fn(&str) -> (ResolveContextBuilder, Vec<SecretRequest>) + Send + Sync>;
 
 /// A backend under test, described by the provider's tests.
 pub struct Backend {
@@ -91,6 +98,7 @@ pub struct Backend {
     denied: Vec<SecretRequest>,
     invalid: Vec<SecretRequest>,
     unreachable: Option<(ContextFactory, Vec<SecretRequest>)>,
+    echoing: Vec<EchoCase>,
     credentials: Vec<String>,
 }
 
@@ -103,6 +111,7 @@ impl std::fmt::Debug for Backend {
             .field("denied", &self.denied.len())
             .field("invalid", &self.invalid.len())
             .field("unreachable", &self.unreachable.is_some())
+            .field("echoing", &self.echoing.len())
             .finish_non_exhaustive()
     }
 }
@@ -138,6 +147,7 @@ impl Backend {
             denied: Vec::new(),
             invalid: Vec::new(),
             unreachable: None,
+            echoing: Vec::new(),
             credentials: Vec::new(),
         }
     }
@@ -244,6 +254,41 @@ impl Backend {
         requests: impl IntoIterator<Item = SecretRequest>,
     ) -> Self {
         self.unreachable = Some((Box::new(context), requests.into_iter().collect()));
+        self
+    }
+
+    /// `case(url)` gives a context and requests that send every request
+    /// (logins, token exchanges, metadata, reads) to the server at `url`. The suite runs a hostile server there that answers each
+    /// request with an error repeating the whole request, headers and body,
+    /// and the decoding of every base64 run in it. No credential declared
+    /// with [`credential`](Self::credential) may then appear in any error.
+    /// Call it once per way of logging in, each with its credentials in the
+    /// context, so that a credential a provider forgets to mask is caught.
+    ///
+    /// ```
+    /// # use ci_secrets_provider_api::{async_trait, JobVariables, Provider, ResolveContext, SecretRequest, SecretResult};
+    /// # #[derive(Debug)] struct Quiet;
+    /// # #[async_trait] impl Provider for Quiet {
+    /// #     async fn resolve(&self, _: &ResolveContext, _: &[SecretRequest]) -> Vec<SecretResult> { Vec::new() }
+    /// # }
+    /// # use ci_secrets_provider_conformance::Backend;
+    /// let backend = Backend::new("quiet", || Box::new(Quiet), || ResolveContext::builder("job"))
+    ///     .credential("access-key-0123456789")
+    ///     .echoing(|url| {
+    ///         let variables = JobVariables::from_iter([
+    ///             ("SERVER_URL", url),
+    ///             ("ACCESS_KEY", "access-key-0123456789"),
+    ///         ]);
+    ///         let requests = vec![SecretRequest::new("A", "a".into())];
+    ///         (ResolveContext::builder("job").variables(variables), requests)
+    ///     });
+    /// assert!(format!("{backend:?}").contains("echoing: 1"));
+    /// ```
+    pub fn echoing(
+        mut self,
+        case: impl Fn(&str) -> (ResolveContextBuilder, Vec<SecretRequest>) + Send + Sync + 'static,
+    ) -> Self {
+        self.echoing.push(Box::new(case));
         self
     }
 

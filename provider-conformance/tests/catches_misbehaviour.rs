@@ -110,6 +110,7 @@ async fn a_well_behaved_provider_passes() {
             "a denied item fails alone, as Denied",
             "an unreachable server fails every secret, as Transient",
             "doctor flags a denied item",
+            "no credential in any error when the server echoes every request",
         ]
     );
 }
@@ -182,4 +183,101 @@ async fn a_missing_result_is_caught() {
     let report = report(Fault::DropsLastResult).await;
     let (_, why) = &report.failed()[0];
     assert!(why.contains("2 results for 3 requests"), "{report}");
+}
+
+/// Reads from `SERVER_URL` with the key `KEY` in a header and the token
+/// `TOKEN` in the body when that variable is set; otherwise like `Memory`.
+/// It scrubs the server's error text of the key, and of the token unless
+/// it forgets to.
+#[derive(Debug)]
+struct OverHttp {
+    forgets_the_token: bool,
+}
+
+#[async_trait]
+impl Provider for OverHttp {
+    async fn resolve(&self, ctx: &ResolveContext, requests: &[SecretRequest]) -> Vec<SecretResult> {
+        let Some(url) = ctx.variables().get("SERVER_URL").map(str::to_string) else {
+            return Memory { fault: Fault::None }.resolve(ctx, requests).await;
+        };
+        let key = ctx.variables().get("KEY").unwrap_or_default().to_string();
+        let token = ctx.variables().get("TOKEN").unwrap_or_default().to_string();
+        let mut results = Vec::new();
+        for _ in requests {
+            let client = ctx.http().client(None).unwrap();
+            let sent = client
+                .send(ctx, "POST /read", ci_secrets_provider_api::RetryMode::Idempotent, |http| {
+                    http.post(format!("{url}/read"))
+                        .header("x-key", &key)
+                        .json(&serde_json::json!({"token": token}))
+                })
+                .await;
+            let scrub: Vec<&str> = if self.forgets_the_token {
+                vec![key.as_str()]
+            } else {
+                vec![key.as_str(), token.as_str()]
+            };
+            results.push(match sent {
+                Ok(response) => Err(ProviderError::new(
+                    ErrorKind::Denied,
+                    format!(
+                        "read refused: {}",
+                        response.error_text(&scrub).unwrap_or_default()
+                    ),
+                )),
+                Err(err) => Err(err),
+            });
+        }
+        results
+    }
+}
+
+async fn echo_report(forgets_the_token: bool) -> Report {
+    let mut backend = Backend::new(
+        "over http",
+        move || Box::new(OverHttp { forgets_the_token }),
+        || ResolveContext::builder("job"),
+    )
+    .credential("key-0123456789abcdef")
+    .credential("token-0123456789abcdef")
+    .echoing(|url| {
+        let variables = ci_secrets_provider_api::JobVariables::from_iter([
+            ("SERVER_URL", url),
+            ("KEY", "key-0123456789abcdef"),
+            ("TOKEN", "token-0123456789abcdef"),
+        ]);
+        let requests = vec![SecretRequest::new("A", "alpha".into())];
+        (ResolveContext::builder("job").variables(variables), requests)
+    });
+    for (index, (item, value)) in ITEMS.iter().enumerate() {
+        backend = backend.readable(
+            SecretRequest::new(format!("VAR_{index}"), (*item).into()),
+            *value,
+        );
+    }
+    run(&backend).await
+}
+
+const ECHO_CHECK: &str = "no credential in any error when the server echoes every request";
+
+#[tokio::test]
+async fn a_credential_echoed_by_the_server_is_caught() {
+    let report = echo_report(true).await;
+    let (_, why) = report
+        .failed()
+        .iter()
+        .find(|(check, _)| *check == ECHO_CHECK)
+        .unwrap_or_else(|| panic!("echoed token not caught: {report}"));
+    assert!(why.contains("credential 1"), "{why}");
+    assert!(!report.to_string().contains("token-0123456789abcdef"));
+}
+
+#[tokio::test]
+async fn every_credential_masked_passes_the_echo_check() {
+    let report = echo_report(false).await;
+    assert!(
+        !failed_checks(&report).contains(&ECHO_CHECK)
+            && !report.skipped().iter().any(|(check, _)| *check == ECHO_CHECK),
+        "{report}"
+    );
 }

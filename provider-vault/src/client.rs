@@ -37,6 +37,14 @@ struct LoginBody<'a> {
 #[derive(Deserialize)]
 struct LoginAnswer {
     auth: Option<LoginAuth>,
+    /// Where a login answer without `auth` carries its token, as Vault's Go
+    /// client reads it (`Secret.TokenID()`, which GitLab Runner uses).
+    data: Option<LoginData>,
+}
+
+#[derive(Deserialize)]
+struct LoginData {
+    id: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -118,21 +126,15 @@ impl VaultClient {
             return Err(answer_error(kind, &what, "refused", &response, &secrets));
         }
         let answer: LoginAnswer = response.json(&what)?;
-        answer
-            .auth
-            .and_then(|auth| auth.client_token)
-            .filter(|token| !token.is_empty())
-            .map(|token| VaultToken(SecretString::from(token)))
-            .ok_or_else(|| {
+        login_token(answer)
+            .map_err(|missing| {
                 ProviderError::new(
                     ErrorKind::Protocol,
-                    format!(
-                        "{what} answered HTTP {} without auth.client_token",
-                        response.status
-                    ),
+                    format!("{what} answered HTTP {} {missing}", response.status),
                 )
                 .with_status(response.status)
             })
+            .map(|token| VaultToken(SecretString::from(token)))
     }
 
     /// Reads an API path with a token and returns the answer whatever its
@@ -205,6 +207,26 @@ impl VaultClient {
     }
 }
 
+/// The token of a login answer, read as Vault's Go client reads it
+/// (`Secret.TokenID()`): `auth.client_token`, else `data.id`. The error says
+/// what the answer lacked.
+fn login_token(answer: LoginAnswer) -> Result<String, &'static str> {
+    if let Some(token) = answer
+        .auth
+        .and_then(|auth| auth.client_token)
+        .filter(|token| !token.is_empty())
+    {
+        return Ok(token);
+    }
+    match answer.data.and_then(|data| data.id) {
+        Some(serde_json::Value::String(id)) if !id.is_empty() => Ok(id),
+        Some(serde_json::Value::String(_)) | Some(serde_json::Value::Null) | None => {
+            Err("without auth.client_token or data.id")
+        }
+        Some(_) => Err("with a data.id that is not a string"),
+    }
+}
+
 /// An error for a non-2xx answer, quoting Vault's `errors` (scrubbed).
 pub(crate) fn answer_error(
     kind: ErrorKind,
@@ -255,6 +277,29 @@ mod tests {
                 .as_str(),
             "https://proxy.example.com/vault/v1/auth/jwt/login"
         );
+    }
+
+    fn token_of(answer: serde_json::Value) -> Result<String, &'static str> {
+        login_token(serde_json::from_value(answer).unwrap())
+    }
+
+    #[test]
+    fn a_login_token_is_auth_client_token_else_data_id() {
+        assert_eq!(
+            token_of(serde_json::json!({"auth": {"client_token": "hvs.a"}, "data": {"id": "b"}})),
+            Ok("hvs.a".to_string())
+        );
+        assert_eq!(
+            token_of(serde_json::json!({"auth": null, "data": {"id": "hvs.from-data"}})),
+            Ok("hvs.from-data".to_string())
+        );
+        assert_eq!(
+            token_of(serde_json::json!({"auth": {"client_token": ""}, "data": {"id": "hvs.c"}})),
+            Ok("hvs.c".to_string())
+        );
+        assert!(token_of(serde_json::json!({"data": {"id": 7}})).is_err());
+        assert!(token_of(serde_json::json!({"data": {}})).is_err());
+        assert!(token_of(serde_json::json!({})).is_err());
     }
 
     #[test]

@@ -115,8 +115,17 @@ async fn passes_the_suite(config: serde_json::Value) {
             move || job_context(&unreachable_url, &unreachable_jwt),
             readable_requests,
         )
-        .credential(job_jwt)
-        .credential(release_jwt);
+        .credential(job_jwt.clone())
+        .credential(release_jwt.clone())
+        // The login's JWT, and a `token:` one, echoed by the server.
+        .echoing(move |url| {
+            let requests = vec![
+                SecretRequest::new("ECHOED", json!("production/db/password")),
+                SecretRequest::new("ECHOED_TOKEN", json!("team/app/api_key@secret"))
+                    .with_token(release_jwt.clone()),
+            ];
+            (job_context(url, &job_jwt), requests)
+        });
 
     let report = run(&backend).await;
     report.assert_passed();

@@ -407,3 +407,34 @@ async fn preflight_names_the_variable_of_a_bad_block() {
         "BAD: the vault: block is not valid: missing field `field`"
     );
 }
+
+/// A login answer without `auth` whose token is `data.id`, as Vault's Go
+/// client (and so GitLab Runner) accepts it: the token reads the secret.
+#[tokio::test]
+async fn a_login_answer_with_only_data_id_is_the_token() {
+    let recorder = Recorder::start(vec![
+        Route::new(
+            "PUT",
+            "/v1/auth/jwt/login",
+            200,
+            json!({"auth": null, "data": {"id": "vault-token-from-data", "policies": ["default"]}}),
+        ),
+        Route::new(
+            "GET",
+            "/v1/kv-v2/data/app",
+            200,
+            json!({"data": {"data": {"a": "1"}}}),
+        ),
+    ])
+    .await;
+    let ctx = context(
+        &[("VAULT_SERVER_URL", recorder.url.as_str()), ("ID", "the-jwt")],
+        &["ID"],
+    );
+    let requests = [SecretRequest::new("A", json!("app/a"))];
+    let results = resolve(&*provider(json!({})), &ctx, &requests).await;
+    assert_eq!(text(&results[0]), "1");
+    let sent = recorder.requests();
+    assert_eq!(sent[1].path, "/v1/kv-v2/data/app");
+    assert_eq!(sent[1].header("x-vault-token"), Some("vault-token-from-data"));
+}

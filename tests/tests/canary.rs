@@ -487,6 +487,66 @@ fn server_error_texts_that_echo_credentials_are_scrubbed() {
     }
 }
 
+/// AWS credentials pass through the signing library, which logs the
+/// canonical request (with `x-amz-security-token`) at trace level: at the
+/// most verbose settings, in both log formats, neither the session token
+/// nor the secret key reaches stderr, through the Akeyless `aws_iam` login
+/// (signed by hand) or the AWS provider (signed by the SDK).
+#[test]
+fn aws_credentials_stay_out_of_trace_logs_of_the_libraries_that_sign() {
+    const SESSION_TOKEN: &str = "CNRY-aws-session-token-Gk27xQ";
+    const SECRET_KEY: &str = "CNRY-aws-secret-key-Nb61sP";
+    let server = RawServer::start(|mut stream, _request, _stop| {
+        use std::io::Write as _;
+        let _ = stream.write_all(&hardening_support::response(
+            "400 Bad Request",
+            &[
+                ("Content-Type", "application/x-amz-json-1.1"),
+                ("x-amzn-ErrorType", "AccessDeniedException"),
+            ],
+            br#"{"__type":"AccessDeniedException","message":"denied","error":"denied"}"#,
+        ));
+    });
+    let project = Project::new();
+    project.write(
+        ".gitlab-ci.yml",
+        "job:\n  script: [x]\n  variables:\n    AKEYLESS_ACCESS_ID: p-canaryaws001\n  secrets:\n    AK_AWS:\n      akeyless: {name: /x, akeyless_api_url: $URL, akeyless_access_type: aws_iam}\n    SM:\n      aws_secrets_manager: {secret_id: canary/app}\n",
+    );
+    for log_format in ["text", "json"] {
+        let run = run(project
+            .cli()
+            .env("RUST_LOG", "trace")
+            .args(["-vvv", "--log-format", log_format])
+            .args(["resolve", "--job", "job", "--format", "json", "--deadline", "10"])
+            .arg("--var")
+            .arg(format!("URL={}", server.url()))
+            .arg("--var")
+            .arg(format!("AWS_ENDPOINT_URL={}", server.url()))
+            .args(["--var", "AWS_REGION=eu-west-1"])
+            .args(["--var", "AWS_ACCESS_KEY_ID=AKIACANARY0000000001"])
+            .arg("--var")
+            .arg(format!("AWS_SECRET_ACCESS_KEY={SECRET_KEY}"))
+            .arg("--var")
+            .arg(format!("AWS_SESSION_TOKEN={SESSION_TOKEN}")));
+        assert_eq!(run.code(), 3, "{}", run.stderr());
+        // Both providers signed with the token: the requests carried it.
+        let signed = server
+            .requests()
+            .iter()
+            .filter(|request| {
+                let text = String::from_utf8_lossy(&request.body).into_owned() + &request.head;
+                text.contains(SESSION_TOKEN) || text.contains("cloud-id")
+            })
+            .count();
+        assert!(signed >= 2, "{log_format}: {signed} signed requests");
+        assert_stderr_clean(
+            &format!("AWS signing at trace level, {log_format} logs"),
+            &run,
+            &[SESSION_TOKEN, SECRET_KEY],
+        );
+    }
+}
+
 // ------------------------------------------------------------ Debug
 
 mod debug_of_public_types {

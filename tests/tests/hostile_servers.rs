@@ -428,3 +428,189 @@ fn a_token_that_expires_mid_run_costs_one_new_login() {
         "exactly one new login"
     );
 }
+
+/// A 307 or 308 to another origin would re-send the request, credentials
+/// in its body or headers, to a host the job never named: the redirect is
+/// refused before anything reaches that host. Akeyless (the access key in
+/// the JSON body of `/auth`) and Vault (the token in `X-Vault-Token` of a
+/// read) alike.
+#[test]
+fn a_redirect_to_another_origin_is_refused_before_the_credentials_follow() {
+    for status in ["307 Temporary Redirect", "308 Permanent Redirect"] {
+        let other = emulator();
+        let location = format!("{}/auth", other.url());
+        let server = RawServer::start(move |mut stream, _request, _stop| {
+            let _ = stream.write_all(&response(status, &[("Location", &location)], b""));
+        });
+        let case = Case::new(FAST_RETRIES, None);
+        let run = case.resolve(&server.url(), 10.0);
+        let stderr = case.assert_clean_failure(&run, 10.0);
+        assert!(stderr.contains("another origin"), "{status}: {stderr}");
+        assert_eq!(
+            other.stats().requests(Operation::Auth),
+            0,
+            "{status}: the access key followed the redirect"
+        );
+        assert_eq!(server.requests().len(), 1, "{status}: {stderr}");
+    }
+
+    const VAULT_TOKEN: &str = "hvs.hostile-redirected-token-Jq4";
+    let elsewhere = RawServer::start(|mut stream, _request, _stop| {
+        let _ = stream.write_all(&json_response("200 OK", &serde_json::json!({})));
+    });
+    let location = format!("{}/v1/kv/data/app", elsewhere.url());
+    let vault = RawServer::start(move |mut stream, request, _stop| {
+        let reply = if request.path().ends_with("/login") {
+            json_response(
+                "200 OK",
+                &serde_json::json!({"auth": {"client_token": VAULT_TOKEN}}),
+            )
+        } else {
+            response("307 Temporary Redirect", &[("Location", &location)], b"")
+        };
+        let _ = stream.write_all(&reply);
+    });
+    let run = vault_job(&vault.url(), "APP: {vault: app/password@kv, file: false}");
+    assert_eq!(run.code(), 3, "{}", run.stderr());
+    assert!(run.stderr().contains("another origin"), "{}", run.stderr());
+    assert!(
+        elsewhere.requests().is_empty(),
+        "the Vault token followed the redirect"
+    );
+    assert_no_leak("stderr", &run.output.stderr, &[VAULT_TOKEN]);
+}
+
+/// `resolve` of a job whose one secret is `secret` (a YAML mapping entry),
+/// against a Vault server at `url`, logging in with an ID token.
+fn vault_job(url: &str, secret: &str) -> Run {
+    let project = Project::new();
+    project.write(
+        ".gitlab-ci.yml",
+        &format!(
+            "job:\n  script: [x]\n  id_tokens:\n    VAULT_ID_TOKEN:\n      aud: https://vault.example\n  secrets:\n    {secret}\n"
+        ),
+    );
+    run(project
+        .cli()
+        .args(["resolve", "--job", "job", "--format", "json", "--deadline", "10"])
+        .arg("--var")
+        .arg(format!("VAULT_SERVER_URL={url}"))
+        .args(["--var", "VAULT_ID_TOKEN=eyJhbGciOiJSUzI1NiJ9.e30.c2ln"]))
+}
+
+/// Server text meant to forge job-log lines: a newline and a carriage
+/// return, ANSI colour, GitLab's collapsible-section markers, a Unicode
+/// line separator and a right-to-left override.
+const HOSTILE_TEXT: &str = "denied\n\u{1b}[32;1mFORGED: all secrets resolved\u{1b}[0m\r\u{1b}[0Ksection_end:1700000000:step_script\r\u{1b}[0K\u{2028}FORGED-2\u{202e}evil";
+
+/// The server's text is shown, on the line of the error that quotes it,
+/// with every control character escaped.
+fn assert_server_text_is_one_escaped_line(provider: &str, run: &Run) {
+    let bytes = &run.output.stderr;
+    let stderr = run.stderr();
+    assert_eq!(run.code(), 3, "{provider}: {stderr}");
+    assert!(
+        !bytes.contains(&0x1b) && !bytes.contains(&b'\r'),
+        "{provider}: a raw escape or carriage return on stderr: {stderr:?}"
+    );
+    assert!(
+        !stderr.contains('\u{2028}') && !stderr.contains('\u{202e}'),
+        "{provider}: {stderr:?}"
+    );
+    let quoting = stderr
+        .lines()
+        .find(|line| line.contains("denied"))
+        .unwrap_or_else(|| panic!("{provider}: the server's text is not shown: {stderr}"));
+    for part in ["FORGED: all", "section_end:1700000000", "FORGED-2", "evil"] {
+        assert!(
+            quoting.contains(part),
+            "{provider}: {part:?} is not on the quoting line {quoting:?}"
+        );
+    }
+    assert!(
+        !stderr.lines().any(|line| line.starts_with("FORGED")
+            || line.starts_with("section_end")
+            || line.starts_with("\\u{1b}")),
+        "{provider}: {stderr}"
+    );
+}
+
+#[test]
+fn akeyless_error_text_cannot_forge_log_lines() {
+    let server = RawServer::start(|mut stream, _request, _stop| {
+        let _ = stream.write_all(&json_response(
+            "401 Unauthorized",
+            &serde_json::json!({"error": HOSTILE_TEXT}),
+        ));
+    });
+    let case = Case::new(FAST_RETRIES, None);
+    let run = case.resolve(&server.url(), 10.0);
+    case.assert_clean_failure(&run, 10.0);
+    assert_server_text_is_one_escaped_line("akeyless", &run);
+}
+
+#[test]
+fn vault_error_text_cannot_forge_log_lines() {
+    let server = RawServer::start(|mut stream, _request, _stop| {
+        let _ = stream.write_all(&json_response(
+            "400 Bad Request",
+            &serde_json::json!({"errors": [HOSTILE_TEXT, "second"]}),
+        ));
+    });
+    let run = vault_job(&server.url(), "APP: {vault: app/password@kv, file: false}");
+    assert_server_text_is_one_escaped_line("vault", &run);
+}
+
+#[test]
+fn aws_error_text_cannot_forge_log_lines() {
+    let server = RawServer::start(|mut stream, _request, _stop| {
+        let body = serde_json::json!({"__type": "AccessDeniedException", "message": HOSTILE_TEXT});
+        let _ = stream.write_all(&response(
+            "400 Bad Request",
+            &[
+                ("Content-Type", "application/x-amz-json-1.1"),
+                ("x-amzn-ErrorType", "AccessDeniedException"),
+            ],
+            body.to_string().as_bytes(),
+        ));
+    });
+    let project = Project::new();
+    project.write(
+        ".gitlab-ci.yml",
+        "job:\n  script: [x]\n  secrets:\n    APP:\n      file: false\n      aws_secrets_manager: {secret_id: app/password}\n",
+    );
+    let run = run(project
+        .cli()
+        .args(["resolve", "--job", "job", "--format", "json", "--deadline", "10"])
+        .arg("--var")
+        .arg(format!("AWS_ENDPOINT_URL={}", server.url()))
+        .args(["--var", "AWS_REGION=eu-west-1"])
+        .args(["--var", "AWS_ACCESS_KEY_ID=AKIAHOSTILE000000001"])
+        .args(["--var", "AWS_SECRET_ACCESS_KEY=hostile-secret-key-Vb3"]));
+    assert_server_text_is_one_escaped_line("aws_secrets_manager", &run);
+}
+
+/// `Retry-After` as an HTTP date far away, with a 10 s deadline: the
+/// date is honoured, so no retry fits and the run ends at once saying so,
+/// instead of retrying on its own backoff as if the server had said nothing.
+#[test]
+fn a_retry_after_http_date_is_honoured_within_the_deadline() {
+    let server = RawServer::start(|mut stream, _request, _stop| {
+        let _ = stream.write_all(&response(
+            "503 Service Unavailable",
+            &[
+                ("Retry-After", "Fri, 01 Jan 2100 00:00:00 GMT"),
+                ("Content-Type", "application/json"),
+            ],
+            b"{}",
+        ));
+    });
+    let case = Case::new(FAST_RETRIES, None);
+    let run = case.resolve(&server.url(), 10.0);
+    let stderr = case.assert_clean_failure(&run, 10.0);
+    assert!(
+        stderr.contains("the resolution deadline leaves no time to retry"),
+        "{stderr}"
+    );
+    assert_eq!(server.requests().len(), 1, "{stderr}");
+}

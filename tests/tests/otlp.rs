@@ -4,6 +4,7 @@
 //! feed the same observability pipelines.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly.
 
+mod hardening_support;
 mod support;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -491,4 +492,83 @@ fn json_logs_are_structured_and_value_free() {
             .iter()
             .all(|event| event["level"].is_string() && event["timestamp"].is_string())
     );
+}
+
+/// Every HTTP call of a provider is an `http.request` span carrying the
+/// status the server answered, a failed call included (and marked as an
+/// error).
+#[test]
+fn http_call_spans_carry_the_response_status_also_on_failure() {
+    use akeyless_emulator::demo::{DEMO_ACCESS_KEY, DEMO_ACCESS_KEY_ID};
+    let emulator = hardening_support::Emulator::start(
+        akeyless_emulator::Emulator::builder().seed(akeyless_emulator::Seed::demo()),
+    );
+    let project = project();
+    project.write(
+        ".gitlab-ci.yml",
+        &format!(
+            "deploy:\n  script: [echo]\n  variables:\n    AKEYLESS_ACCESS_ID: {DEMO_ACCESS_KEY_ID}\n  secrets:\n    GONE:\n      file: false\n      akeyless: {{name: /demo/static/no-such-item, akeyless_api_url: $URL, akeyless_access_type: access_key, akeyless_access_key: {DEMO_ACCESS_KEY}}}\n"
+        ),
+    );
+    let collector = Collector::start();
+    let output = cli(&project)
+        .args(["resolve", "--job", "deploy", "--format", "json", "--var"])
+        .arg(format!("URL={}", emulator.url()))
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint())
+        .env("CI_SECRETS_OTEL_FLUSH_TIMEOUT_MS", "20000")
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 3, "{}", stderr(&output));
+    let exported = spans(&collector.received());
+    let calls: Vec<&Exported> = exported
+        .iter()
+        .filter(|e| e.span.name == "http.request")
+        .collect();
+    let login = calls
+        .iter()
+        .find(|call| call.attribute("operation").as_deref() == Some("POST /auth"))
+        .unwrap_or_else(|| panic!("no span of the login in {calls:?}"));
+    assert_eq!(
+        login.attribute("http.response.status_code").as_deref(),
+        Some("200")
+    );
+    let failed = calls
+        .iter()
+        .find(|call| {
+            call.attribute("http.response.status_code")
+                .and_then(|status| status.parse::<u16>().ok())
+                .is_some_and(|status| status >= 400)
+        })
+        .unwrap_or_else(|| panic!("no span of the failed call in {calls:?}"));
+    // OTLP status code 2 is ERROR.
+    assert_eq!(failed.span.status.as_ref().map(|status| status.code), Some(2));
+}
+
+/// A collector that answers every export with a retryable 503 gets one
+/// attempt: the exporter does not retry at exit, where each retry would
+/// delay the job.
+#[test]
+fn a_failing_collector_gets_one_export_attempt() {
+    let project = project();
+    let collector = hardening_support::RawServer::start(|mut stream, _request, _stop| {
+        use std::io::Write as _;
+        let _ = stream.write_all(&hardening_support::response(
+            "503 Service Unavailable",
+            &[("Content-Type", "application/x-protobuf")],
+            b"",
+        ));
+    });
+    let output = cli(&project)
+        .args(["resolve", "--job", "deploy", "--format", "json"])
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url())
+        .env("CI_SECRETS_OTEL_FLUSH_TIMEOUT_MS", "20000")
+        .output()
+        .unwrap();
+    assert_resolved(&output);
+    assert!(
+        stderr(&output).contains("503"),
+        "the lost export is reported: {}",
+        stderr(&output)
+    );
+    assert_eq!(collector.requests().len(), 1, "{}", stderr(&output));
 }

@@ -26,6 +26,7 @@ use aws_smithy_http_client::tls;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use ci_secrets_provider_api::ErrorKind;
+use zeroize::Zeroizing;
 
 use crate::env::Env;
 use crate::error::Failure;
@@ -42,11 +43,23 @@ fn failure(kind: ErrorKind, reason: impl Into<String>) -> Failure {
     }
 }
 
-/// The cloud id for the credentials the environment provides.
-pub(super) async fn cloud_id(env: &Env<'_>) -> Result<String, Failure> {
+/// The cloud id for the credentials the environment provides, and those
+/// credentials (secret key and session token): the session token travels
+/// inside the cloud id, so a server that decodes it could echo it.
+pub(super) async fn cloud_id(env: &Env<'_>) -> Result<(String, Vec<Zeroizing<String>>), Failure> {
     let region = region(env).await;
     let credentials = credentials(env, &region).await?;
-    signed_cloud_id(&credentials, &region, SystemTime::now())
+    let cloud_id = signed_cloud_id(&credentials, &region, SystemTime::now())?;
+    let sources = [
+        Some(credentials.access_key_id()),
+        Some(credentials.secret_access_key()),
+        credentials.session_token(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|text| Zeroizing::new(text.to_string()))
+    .collect();
+    Ok((cloud_id, sources))
 }
 
 async fn region(env: &Env<'_>) -> String {

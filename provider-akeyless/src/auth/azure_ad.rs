@@ -126,7 +126,7 @@ async fn imds_resource(ctx: &ResolveContext, imds: &str) -> &'static str {
         az_environment: String,
     }
     let url = format!("{imds}/metadata/instance?api-version=2021-02-01&format=json");
-    match metadata::get(ctx, &url, &[("Metadata", "true")]).await {
+    match metadata::get(ctx, &url, &[("Metadata", "true")], &[]).await {
         Ok(body) => serde_json::from_str::<Instance>(&body)
             .ok()
             .and_then(|instance| resource_of_cloud(&instance.compute.az_environment))
@@ -164,6 +164,7 @@ async fn managed_identity(
         ctx,
         url.as_str(),
         &[("Metadata", "true"), ("User-Agent", "AKEYLESS")],
+        &[],
     )
     .await
     .map_err(|err| {
@@ -200,7 +201,12 @@ async fn app_service(
             (None, None) => &mut query,
         };
     }
-    let body = metadata::get(ctx, url.as_str(), &[("X-IDENTITY-HEADER", header)])
+    let body = metadata::get(
+        ctx,
+        url.as_str(),
+        &[("X-IDENTITY-HEADER", header)],
+        &[header],
+    )
         .await
         .map_err(|err| {
             failure(
@@ -273,7 +279,7 @@ async fn workload_identity(
             format!(
                 "workload identity exchange failed: POST {url}: HTTP {}: {}",
                 response.status,
-                metadata::body_error(body)
+                metadata::body_error(body, &[assertion.as_str()])
             ),
         ));
     }

@@ -66,7 +66,7 @@ async fn from_metadata_server(
     url.query_pairs_mut()
         .append_pair("audience", audience)
         .append_pair("format", "full");
-    metadata::get(ctx, url.as_str(), &[("Metadata-Flavor", "Google")])
+    metadata::get(ctx, url.as_str(), &[("Metadata-Flavor", "Google")], &[])
         .await
         .map_err(|err| {
             failure(
@@ -171,7 +171,7 @@ async fn from_key_file(
             format!(
                 "failed to retrieve signed JWT: POST {token_uri}: HTTP {}: {}",
                 response.status,
-                metadata::body_error(body)
+                metadata::body_error(body, &[assertion.as_str()])
             ),
         ));
     }

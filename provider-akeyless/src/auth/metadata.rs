@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use ci_secrets_provider_api::{ErrorKind, ResolveContext};
+use ci_secrets_provider_api::{ErrorKind, ResolveContext, ServerText};
 use zeroize::Zeroizing;
 
 const ATTEMPTS: u32 = 4;
@@ -24,11 +24,13 @@ pub(super) struct MetadataError {
     pub message: String,
 }
 
-/// Sends `GET url` with `headers` and returns the 2xx body.
+/// Sends `GET url` with `headers` and returns the 2xx body. `secrets` are
+/// the credentials among the header values, masked in error text.
 pub(super) async fn get(
     ctx: &ResolveContext,
     url: &str,
     headers: &[(&str, &str)],
+    secrets: &[&str],
 ) -> Result<Zeroizing<String>, MetadataError> {
     let client = reqwest::Client::builder()
         .no_proxy()
@@ -58,7 +60,7 @@ pub(super) async fn get(
                 let status = response.status().as_u16();
                 match read_body(response).await {
                     Ok(body) if (200..300).contains(&status) => return Ok(body),
-                    Ok(body) => (status, body_error(&body)),
+                    Ok(body) => (status, body_error(&body, secrets)),
                     Err(message) => (0, message),
                 }
             }
@@ -105,8 +107,9 @@ async fn read_body(mut response: reqwest::Response) -> Result<Zeroizing<String>,
 }
 
 /// The `error_description` / `error` of an OAuth-style error body, never the
-/// whole body (a success-shaped body may hold a token).
-pub(super) fn body_error(body: &str) -> String {
+/// whole body (a success-shaped body may hold a token), as a quoted
+/// [`ServerText`] with `secrets` (what the request carried) masked.
+pub(super) fn body_error(body: &str, secrets: &[&str]) -> String {
     let parsed: Option<serde_json::Value> = serde_json::from_str(body).ok();
     let text = parsed.as_ref().and_then(|value| {
         ["error_description", "message", "error"]
@@ -121,7 +124,7 @@ pub(super) fn body_error(body: &str) -> String {
             })
     });
     match text {
-        Some(text) => format!("{:?}", text.chars().take(300).collect::<String>()),
+        Some(text) => format!("\"{}\"", ServerText::new(&text, secrets)),
         None => "no error text".to_string(),
     }
 }
@@ -148,10 +151,23 @@ mod tests {
     #[test]
     fn error_bodies_show_only_the_error_text() {
         assert_eq!(
-            body_error(r#"{"error":"invalid_grant","error_description":"bad assertion"}"#),
+            body_error(
+                r#"{"error":"invalid_grant","error_description":"bad assertion"}"#,
+                &[]
+            ),
             "\"bad assertion\""
         );
-        assert_eq!(body_error(r#"{"access_token":"secret"}"#), "no error text");
-        assert_eq!(body_error("<html>"), "no error text");
+        assert_eq!(
+            body_error(r#"{"access_token":"secret"}"#, &[]),
+            "no error text"
+        );
+        assert_eq!(body_error("<html>", &[]), "no error text");
+        assert_eq!(
+            body_error(
+                r#"{"error_description":"bad assertion eyJ.assert.ion\n\u001b[31m"}"#,
+                &["eyJ.assert.ion"]
+            ),
+            r#""bad assertion [MASKED]\n\u{1b}[31m""#
+        );
     }
 }

@@ -120,6 +120,8 @@ pub(crate) async fn login(
         oci_auth_type: "apikey",
         ..AuthRequest::default()
     };
+    // Credentials that went into the request only in encoded form.
+    let mut cloud_sources: Vec<Zeroizing<String>> = Vec::new();
     match credential {
         Credential::Jwt(token) => jwt::fill(&mut request, token),
         Credential::AccessKey(key) => access_key::fill(&mut request, key),
@@ -137,7 +139,11 @@ pub(crate) async fn login(
             )
             .await?
         }
-        Credential::AwsIam => request.cloud_id = Some(aws_iam::cloud_id(&env).await?),
+        Credential::AwsIam => {
+            let (cloud_id, sources) = aws_iam::cloud_id(&env).await?;
+            request.cloud_id = Some(cloud_id);
+            cloud_sources = sources;
+        }
         Credential::AzureAd { object_id } => {
             request.cloud_id = Some(azure_ad::cloud_id(ctx, &env, object_id.as_deref()).await?)
         }
@@ -147,15 +153,27 @@ pub(crate) async fn login(
             request.gcp_audience = audience.clone();
         }
     }
+    let given_k8s_token = match credential {
+        Credential::K8s {
+            service_account_token: Some(token),
+            ..
+        } => Some(token.expose_secret().trim()),
+        _ => None,
+    };
+    // Every credential the request carries, in the form sent and in the
+    // forms it was made from (the k8s token before base64, the AWS keys
+    // inside the signed cloud id): a server may decode and echo any of them.
     let secrets: Vec<&str> = [
         request.access_key.as_deref(),
         request.jwt.as_deref(),
         request.cloud_id.as_deref(),
         request.uid_token.as_deref(),
         request.k8s_service_account_token.as_deref(),
+        given_k8s_token,
     ]
     .into_iter()
     .flatten()
+    .chain(cloud_sources.iter().map(|source| source.as_str()))
     .collect();
     api.auth(ctx, &request, &secrets)
         .await

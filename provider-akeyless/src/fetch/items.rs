@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use ci_secrets_provider_api::{ErrorKind, ResolveContext};
+use ci_secrets_provider_api::{ErrorKind, ResolveContext, ServerText};
 use futures::future::join_all;
 use indexmap::IndexMap;
 use secrecy::ExposeSecret;
@@ -352,7 +352,7 @@ fn unwrap_dynamic(name: &str, value: Value) -> Result<Value, Failure> {
         if !error.trim().is_empty() {
             return Err(Failure::DynamicSecret {
                 name: name.to_string(),
-                text: format!("{:?}", error.chars().take(300).collect::<String>()),
+                text: format!("\"{}\"", ServerText::new(error, &[])),
             });
         }
     }

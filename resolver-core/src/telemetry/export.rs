@@ -72,6 +72,11 @@ impl TraceExport {
             .with_http()
             .with_protocol(Protocol::HttpBinary)
             .with_timeout(settings.request_timeout)
+            // One attempt: export happens at exit, inside the flush budget,
+            // and the exporter's default three retries with backoff cost
+            // every run against an absent collector most of a second. A
+            // lost batch is reported once instead.
+            .with_retry_policy(opentelemetry_otlp::RetryPolicy::disabled())
             .with_http_client(client)
             .build()
             .map_err(|err| TelemetryError::Setup(err.to_string()))?;
