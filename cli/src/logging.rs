@@ -9,11 +9,11 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use ci_secrets_core::telemetry::{TraceExport, suspend_progress};
+use tracing_subscriber::filter::FilterExt as _;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
-use tracing_subscriber::filter::FilterExt as _;
 use tracing_subscriber::{EnvFilter, Layer as _};
 
 use crate::args::{Command, GlobalArgs, LogFormat};
@@ -52,11 +52,9 @@ pub fn init(global: &GlobalArgs) -> Telemetry {
             .boxed(),
     };
     let installed = tracing_subscriber::registry()
-        .with(
-            stderr_layer.with_filter(
-                stderr_filter(global).and(tracing_subscriber::filter::filter_fn(safe_to_log)),
-            ),
-        )
+        .with(stderr_layer.with_filter(
+            stderr_filter(global).and(tracing_subscriber::filter::filter_fn(safe_to_log)),
+        ))
         .with(export.as_ref().map(TraceExport::layer))
         .try_init();
     if installed.is_err() {

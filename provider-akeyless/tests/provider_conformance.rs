@@ -153,7 +153,8 @@ fn echoing_logins(backend: Backend, workload_dir: &tempfile::TempDir) -> Backend
     .into_iter()
     .fold(backend, Backend::credential)
     .echoing(move |url| {
-        let extra = json!({"akeyless_access_type": "access_key", "akeyless_access_key": ECHO_ACCESS_KEY});
+        let extra =
+            json!({"akeyless_access_type": "access_key", "akeyless_access_key": ECHO_ACCESS_KEY});
         (with(&[]), vec![item(url, extra)])
     })
     .echoing(move |url| {
@@ -161,7 +162,8 @@ fn echoing_logins(backend: Backend, workload_dir: &tempfile::TempDir) -> Backend
         (with(&[]), vec![request])
     })
     .echoing(move |url| {
-        let extra = json!({"akeyless_access_type": "universal_identity", "uid_token": ECHO_UID_TOKEN});
+        let extra =
+            json!({"akeyless_access_type": "universal_identity", "uid_token": ECHO_UID_TOKEN});
         (with(&[]), vec![item(url, extra)])
     })
     .echoing(move |url| {

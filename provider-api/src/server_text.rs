@@ -233,7 +233,12 @@ mod tests {
         assert!(!shown.as_str().chars().any(char::is_control), "{shown:?}");
         let markers = "ok\r\n\u{1b}[0Ksection_end:1:step_script\r\u{1b}[0K\u{2028}\u{202e}evil";
         let shown = ServerText::new(markers, &[]);
-        assert!(!shown.as_str().chars().any(|c| c.is_control() || is_invisible_layout(c)));
+        assert!(
+            !shown
+                .as_str()
+                .chars()
+                .any(|c| c.is_control() || is_invisible_layout(c))
+        );
         assert!(shown.as_str().starts_with(r"ok\r\n\u{1b}[0Ksection_end:1:"));
     }
 

@@ -173,7 +173,7 @@ pub(crate) async fn diagnose(ctx: &ResolveContext, requests: &[SecretRequest]) -
             return checks;
         }
     };
-    let scrub = credential_texts(&access, &credentials);
+    let scrub = credential_texts(access, &credentials);
     let client = transport.secrets_manager(&access.region, credentials.clone());
     let mut secret_ids: Vec<&str> = Vec::new();
     for (reference, _) in &parsed {

@@ -86,10 +86,7 @@ pub(crate) fn credential_texts<'a>(
     };
     token
         .into_iter()
-        .chain([
-            credentials.access_key_id(),
-            credentials.secret_access_key(),
-        ])
+        .chain([credentials.access_key_id(), credentials.secret_access_key()])
         .chain(credentials.session_token())
         .collect()
 }

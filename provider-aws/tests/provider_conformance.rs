@@ -156,12 +156,7 @@ fn echoing_logins(backend: Backend) -> Backend {
         .credential(ID_TOKEN)
         .credential(ECHO_SECRET_ACCESS_KEY)
         .credential(ECHO_SESSION_TOKEN)
-        .echoing(move |url| {
-            (
-                job(job_variables(url, ROLE_ACCOUNT, REGION))(),
-                request(),
-            )
-        })
+        .echoing(move |url| (job(job_variables(url, ROLE_ACCOUNT, REGION))(), request()))
         .echoing(move |url| {
             let variables = [
                 ("AWS_ENDPOINT_URL", url),

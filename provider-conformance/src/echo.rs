@@ -194,8 +194,10 @@ mod tests {
     #[test]
     fn the_echo_holds_decoded_layers() {
         let inner = base64::engine::general_purpose::STANDARD.encode("session-token-0123456789");
-        let outer = base64::engine::general_purpose::STANDARD.encode(format!("{{\"h\":\"{inner}\"}}"));
-        let echo = echo_text(format!("POST / HTTP/1.1\r\n\r\n{{\"cloud-id\":\"{outer}\"}}").as_bytes());
+        let outer =
+            base64::engine::general_purpose::STANDARD.encode(format!("{{\"h\":\"{inner}\"}}"));
+        let echo =
+            echo_text(format!("POST / HTTP/1.1\r\n\r\n{{\"cloud-id\":\"{outer}\"}}").as_bytes());
         assert!(echo.contains("session-token-0123456789"), "{echo}");
     }
 }

@@ -206,11 +206,16 @@ impl Provider for OverHttp {
         for _ in requests {
             let client = ctx.http().client(None).unwrap();
             let sent = client
-                .send(ctx, "POST /read", ci_secrets_provider_api::RetryMode::Idempotent, |http| {
-                    http.post(format!("{url}/read"))
-                        .header("x-key", &key)
-                        .json(&serde_json::json!({"token": token}))
-                })
+                .send(
+                    ctx,
+                    "POST /read",
+                    ci_secrets_provider_api::RetryMode::Idempotent,
+                    |http| {
+                        http.post(format!("{url}/read"))
+                            .header("x-key", &key)
+                            .json(&serde_json::json!({"token": token}))
+                    },
+                )
                 .await;
             let scrub: Vec<&str> = if self.forgets_the_token {
                 vec![key.as_str()]
@@ -247,7 +252,10 @@ async fn echo_report(forgets_the_token: bool) -> Report {
             ("TOKEN", "token-0123456789abcdef"),
         ]);
         let requests = vec![SecretRequest::new("A", "alpha".into())];
-        (ResolveContext::builder("job").variables(variables), requests)
+        (
+            ResolveContext::builder("job").variables(variables),
+            requests,
+        )
     });
     for (index, (item, value)) in ITEMS.iter().enumerate() {
         backend = backend.readable(
@@ -277,7 +285,10 @@ async fn every_credential_masked_passes_the_echo_check() {
     let report = echo_report(false).await;
     assert!(
         !failed_checks(&report).contains(&ECHO_CHECK)
-            && !report.skipped().iter().any(|(check, _)| *check == ECHO_CHECK),
+            && !report
+                .skipped()
+                .iter()
+                .any(|(check, _)| *check == ECHO_CHECK),
         "{report}"
     );
 }

@@ -428,7 +428,10 @@ async fn a_login_answer_with_only_data_id_is_the_token() {
     ])
     .await;
     let ctx = context(
-        &[("VAULT_SERVER_URL", recorder.url.as_str()), ("ID", "the-jwt")],
+        &[
+            ("VAULT_SERVER_URL", recorder.url.as_str()),
+            ("ID", "the-jwt"),
+        ],
         &["ID"],
     );
     let requests = [SecretRequest::new("A", json!("app/a"))];
@@ -436,5 +439,8 @@ async fn a_login_answer_with_only_data_id_is_the_token() {
     assert_eq!(text(&results[0]), "1");
     let sent = recorder.requests();
     assert_eq!(sent[1].path, "/v1/kv-v2/data/app");
-    assert_eq!(sent[1].header("x-vault-token"), Some("vault-token-from-data"));
+    assert_eq!(
+        sent[1].header("x-vault-token"),
+        Some("vault-token-from-data")
+    );
 }

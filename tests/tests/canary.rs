@@ -517,7 +517,15 @@ fn aws_credentials_stay_out_of_trace_logs_of_the_libraries_that_sign() {
             .cli()
             .env("RUST_LOG", "trace")
             .args(["-vvv", "--log-format", log_format])
-            .args(["resolve", "--job", "job", "--format", "json", "--deadline", "10"])
+            .args([
+                "resolve",
+                "--job",
+                "job",
+                "--format",
+                "json",
+                "--deadline",
+                "10",
+            ])
             .arg("--var")
             .arg(format!("URL={}", server.url()))
             .arg("--var")

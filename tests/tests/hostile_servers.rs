@@ -492,7 +492,15 @@ fn vault_job(url: &str, secret: &str) -> Run {
     );
     run(project
         .cli()
-        .args(["resolve", "--job", "job", "--format", "json", "--deadline", "10"])
+        .args([
+            "resolve",
+            "--job",
+            "job",
+            "--format",
+            "json",
+            "--deadline",
+            "10",
+        ])
         .arg("--var")
         .arg(format!("VAULT_SERVER_URL={url}"))
         .args(["--var", "VAULT_ID_TOKEN=eyJhbGciOiJSUzI1NiJ9.e30.c2ln"]))
@@ -581,7 +589,15 @@ fn aws_error_text_cannot_forge_log_lines() {
     );
     let run = run(project
         .cli()
-        .args(["resolve", "--job", "job", "--format", "json", "--deadline", "10"])
+        .args([
+            "resolve",
+            "--job",
+            "job",
+            "--format",
+            "json",
+            "--deadline",
+            "10",
+        ])
         .arg("--var")
         .arg(format!("AWS_ENDPOINT_URL={}", server.url()))
         .args(["--var", "AWS_REGION=eu-west-1"])

@@ -541,7 +541,10 @@ fn http_call_spans_carry_the_response_status_also_on_failure() {
         })
         .unwrap_or_else(|| panic!("no span of the failed call in {calls:?}"));
     // OTLP status code 2 is ERROR.
-    assert_eq!(failed.span.status.as_ref().map(|status| status.code), Some(2));
+    assert_eq!(
+        failed.span.status.as_ref().map(|status| status.code),
+        Some(2)
+    );
 }
 
 /// A collector that answers every export with a retryable 503 gets one

@@ -207,16 +207,16 @@ async fn app_service(
         &[("X-IDENTITY-HEADER", header)],
         &[header],
     )
-        .await
-        .map_err(|err| {
-            failure(
-                err.kind,
-                format!(
-                    "no managed-identity token from IDENTITY_ENDPOINT ({})",
-                    err.message
-                ),
-            )
-        })?;
+    .await
+    .map_err(|err| {
+        failure(
+            err.kind,
+            format!(
+                "no managed-identity token from IDENTITY_ENDPOINT ({})",
+                err.message
+            ),
+        )
+    })?;
     access_token(&body, "IDENTITY_ENDPOINT")
 }
 
