@@ -15,6 +15,7 @@ use akeyless_emulator::testing::TestKeys;
 use akeyless_emulator::{Access, Emulator, Item, Operation, Seed};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use ci_secrets_test_support::refused_url;
 use common::*;
 use serde_json::{Value, json};
 
@@ -526,4 +527,58 @@ async fn bare_akeyless_reuses_the_jwt_login_for_the_token() {
     // A bare block goes to the public API by default: only check the block parses to token mode.
     let bare = [request("AKEYLESS_TOKEN", Value::Null, Some(&jwt))];
     assert!(ci_secrets_provider_api::Provider::preflight(&provider, &ctx, &bare).is_ok());
+}
+
+/// The GCP assertion is signed at run time, so no test can declare it in
+/// advance: a token endpoint that echoes it (and its base64 payload,
+/// decoded) in its error must not get it into the message.
+#[tokio::test]
+async fn gcp_assertion_echoed_by_the_token_endpoint_is_masked() {
+    let rsa = TestKeys::rsa();
+    let token_server = LocalServer::start(move |request| {
+        let assertion = request
+            .form()
+            .into_iter()
+            .find(|(k, _)| k == "assertion")
+            .map(|(_, v)| v)
+            .unwrap_or_default();
+        let payload = assertion.split('.').nth(1).unwrap_or_default().to_string();
+        let claims = String::from_utf8(URL_SAFE_NO_PAD.decode(&payload).unwrap_or_default())
+            .unwrap_or_default();
+        (
+            400,
+            "application/json",
+            json!({"error": "invalid_grant", "error_description": format!("bad assertion {assertion} with claims {claims}")})
+                .to_string(),
+        )
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("key.json");
+    let key = json!({
+        "type": "service_account",
+        "client_email": "ci@project.iam.gserviceaccount.com",
+        "private_key_id": "kid-1",
+        "private_key": rsa.private_key_pem(),
+        "token_uri": format!("{}/token", token_server.url()),
+    });
+    std::fs::write(&key_file, key.to_string()).unwrap();
+    let ctx = context(&[
+        ("AKEYLESS_ACCESS_ID", "p-gcpecho"),
+        ("GOOGLE_APPLICATION_CREDENTIALS", key_file.to_str().unwrap()),
+    ]);
+    let extra = json!({"akeyless_access_type": "gcp"});
+    let results = resolve(&ctx, &[request("S", block(&refused_url(), extra), None)]).await;
+    let err = results[0].as_ref().unwrap_err();
+    let assertion = token_server.received()[0]
+        .form()
+        .into_iter()
+        .find(|(k, _)| k == "assertion")
+        .map(|(_, v)| v)
+        .unwrap();
+    let payload = assertion.split('.').nth(1).unwrap().to_string();
+    let shown = format!("{err} {err:?}");
+    assert!(shown.contains("bad assertion [MASKED]"), "{shown}");
+    assert!(!shown.contains(&assertion), "{shown}");
+    assert!(!shown.contains(&payload), "{shown}");
 }
