@@ -49,7 +49,10 @@ impl Found {
         match self.incomplete_from {
             Some(earliest) if earliest < from => {}
             Some(earliest) if earliest == from => {
-                self.recheck_at = Some(self.recheck_at.map_or(recheck_at, |old| old.min(recheck_at)));
+                self.recheck_at = Some(
+                    self.recheck_at
+                        .map_or(recheck_at, |old| old.min(recheck_at)),
+                );
             }
             _ => {
                 self.incomplete_from = Some(from);
@@ -83,7 +86,9 @@ impl Matcher {
         let mut candidates: Vec<Vec<usize>> = Vec::new();
         for (range, id) in keyed {
             match fingerprints.last() {
-                Some(last) if fingerprint_bytes[last.clone()] == fingerprint_bytes[range.clone()] => {
+                Some(last)
+                    if fingerprint_bytes[last.clone()] == fingerprint_bytes[range.clone()] =>
+                {
                     if let Some(list) = candidates.last_mut() {
                         list.push(id);
                     }
@@ -152,7 +157,10 @@ impl Matcher {
     /// The longest suffix of `haystack` that is a proper prefix of a
     /// fingerprint: bytes that may still turn out to start a match.
     fn held_suffix_len(&self, haystack: &[u8]) -> Option<usize> {
-        let longest = self.longest_fingerprint.saturating_sub(1).min(haystack.len());
+        let longest = self
+            .longest_fingerprint
+            .saturating_sub(1)
+            .min(haystack.len());
         (1..=longest).rev().find(|&len| {
             let suffix = &haystack[haystack.len() - len..];
             let at = self

@@ -36,7 +36,9 @@ pub enum MaskWarningKind {
 /// value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MaskWarning {
-    #[error("{variable} is shorter than {MIN_MASK_LEN} bytes and is not masked in the command's output")]
+    #[error(
+        "{variable} is shorter than {MIN_MASK_LEN} bytes and is not masked in the command's output"
+    )]
     NotMasked { variable: String },
     #[error(
         "{variable} is shorter than {RECOMMENDED_MIN_LEN} bytes (GitLab's minimum for masked variables): it is masked, and so is every occurrence of the same text in the command's output, even inside ordinary words"
@@ -80,7 +82,10 @@ impl std::fmt::Debug for MaskSet {
         f.debug_struct("MaskSet")
             .field(
                 "forms",
-                &self.inner.as_ref().map_or(0, |inner| inner.forms.forms.len()),
+                &self
+                    .inner
+                    .as_ref()
+                    .map_or(0, |inner| inner.forms.forms.len()),
             )
             .finish()
     }

@@ -218,13 +218,18 @@ fn short_values_do_not_get_base64_cores_that_match_random_text() {
     use base64::Engine as _;
     let encoded = B64.encode("xmain");
     assert_eq!(masks.mask_all(encoded.as_bytes()), encoded.as_bytes());
-    assert_eq!(masks.mask_all(b"git checkout main"), b"git checkout [MASKED]");
+    assert_eq!(
+        masks.mask_all(b"git checkout main"),
+        b"git checkout [MASKED]"
+    );
 }
 
 #[test]
 fn a_large_value_builds_quickly_into_a_small_set_and_still_masks() {
     // Linear build: with the old quadratic hold-back this took minutes.
-    let value: Vec<u8> = (0..1u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let value: Vec<u8> = (0..1u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     let (masks, _) = MaskSet::new([("BIG", value.as_slice())]);
     let mut text = b"head ".to_vec();
     text.extend_from_slice(&value);
@@ -275,9 +280,16 @@ mod properties {
             2 => super::B64_URL.encode(&plain).into_bytes(),
             3 => {
                 let encoded = super::B64.encode(&plain);
-                encoded.as_bytes().chunks(7).collect::<Vec<_>>().join(&b"\r\n"[..])
+                encoded
+                    .as_bytes()
+                    .chunks(7)
+                    .collect::<Vec<_>>()
+                    .join(&b"\r\n"[..])
             }
-            4 => value.iter().flat_map(|b| format!("%{b:02X}").into_bytes()).collect(),
+            4 => value
+                .iter()
+                .flat_map(|b| format!("%{b:02X}").into_bytes())
+                .collect(),
             _ => serde_json::to_string(&String::from_utf8_lossy(value))
                 .unwrap_or_default()
                 .into_bytes(),
