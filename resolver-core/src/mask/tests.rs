@@ -359,3 +359,12 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn a_line_end_is_written_at_a_pause() {
+    let masks = set(&[("A", "s3cr3t-value")]);
+    let mut stream = masks.stream();
+    let mut out = stream.feed(b"/tmp/dir/CERT_FILE\n");
+    out.extend(stream.flush_pause());
+    assert_eq!(out, b"/tmp/dir/CERT_FILE\n");
+}
