@@ -98,8 +98,8 @@ impl StreamMasker {
         let mut matches: Vec<_> = found
             .matches
             .iter()
-            .cloned()
             .filter(|found| found.start >= self.decided)
+            .cloned()
             .collect();
         matches.sort_by_key(|found| (found.start, found.end));
 
