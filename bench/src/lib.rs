@@ -8,6 +8,7 @@
 
 pub mod inprocess;
 pub mod machine;
+pub mod masking;
 pub mod measure;
 pub mod openbao;
 pub mod pipeline;

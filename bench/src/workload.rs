@@ -25,6 +25,9 @@ pub const MIXED_EACH: usize = 20;
 
 const STATIC_FOLDER: &str = "/bench/static";
 const MIXED_FOLDER: &str = "/bench/mixed";
+const LARGE_FOLDER: &str = "/bench/large";
+/// Sizes of the large static items (MiB), for the masker's start-up cost.
+pub const LARGE_MIB: [usize; 2] = [1, 4];
 const SSH_USER: &str = "deploy";
 const PKI_DOMAIN: &str = "bench.local";
 
@@ -297,7 +300,41 @@ pub fn seed() -> Seed {
                 Item::pki_cert_issuer([PKI_DOMAIN], Duration::from_secs(3600)),
             );
     }
+    for mib in LARGE_MIB {
+        seed = seed.with_item(large_name(mib), Item::static_text(large_value(mib)));
+    }
     seed
+}
+
+fn large_name(mib: usize) -> String {
+    format!("{LARGE_FOLDER}/secret-{mib}mib")
+}
+
+/// A value of `mib` MiB: one line of base64-alphabet text, different at
+/// every position (a repeated pattern would be an easy case for a matcher).
+pub fn large_value(mib: usize) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15 ^ mib as u64;
+    (0..mib << 20)
+        .map(|_| {
+            // xorshift64: deterministic, no dependency.
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            char::from(ALPHABET[(state >> 58) as usize])
+        })
+        .collect()
+}
+
+/// A job with the large item of `mib` MiB as the file secret `LARGE`.
+pub fn large_secrets_file(mib: usize) -> String {
+    let block = json!({
+        "name": large_name(mib),
+        "akeyless_api_url": "$BENCH_AKEYLESS_URL",
+        "akeyless_access_type": "api_key",
+        "akeyless_access_key": ACCESS_KEY,
+    });
+    json!({ "secrets": { "LARGE": { "file": true, "akeyless": block } } }).to_string()
 }
 
 /// A human summary of the seed, for the report's method section.
@@ -306,8 +343,9 @@ pub fn seed_summary() -> String {
     let _ = write!(
         text,
         "{MAX_STATIC} static items in `{STATIC_FOLDER}/`, and {MIXED_EACH} each of static (JSON), \
-         dynamic, rotated, SSH certificate issuer and PKI certificate issuer items in `{MIXED_FOLDER}/`; \
-         one access-key identity may read `/bench/*`"
+         dynamic, rotated, SSH certificate issuer and PKI certificate issuer items in `{MIXED_FOLDER}/`, \
+         static items of {} MiB in `{LARGE_FOLDER}/`; one access-key identity may read `/bench/*`",
+        LARGE_MIB.map(|mib| mib.to_string()).join(" and ")
     );
     text
 }

@@ -11,12 +11,15 @@ use std::time::Instant;
 use akeyless_emulator::{Operation, RunningEmulator};
 use ci_secrets_bench::inprocess::{resolve_once, start_emulator};
 use ci_secrets_bench::machine::{Machine, command_line};
+use ci_secrets_bench::masking::{self, LargeSecret, MaskingReport, Throughput};
 use ci_secrets_bench::measure::{HELPER_ARG, Invocation, run_helper};
 use ci_secrets_bench::openbao::{self, OpenBao};
 use ci_secrets_bench::plot::{self, Series};
 use ci_secrets_bench::report::{AkeylessCase, Check, Report, ToolRuns, call_summary};
 use ci_secrets_bench::stats::ApiCalls;
-use ci_secrets_bench::workload::{ACCESS_ID, KeyMaterial, RTT, Workload, seed_summary};
+use ci_secrets_bench::workload::{
+    ACCESS_ID, KeyMaterial, LARGE_MIB, RTT, Workload, large_secrets_file, seed_summary,
+};
 use ci_secrets_bench::{BenchError, median, pipeline};
 use clap::Parser;
 
@@ -52,6 +55,18 @@ struct Args {
     /// How the tables name `--previous`.
     #[arg(long, value_name = "TEXT")]
     previous_label: Option<String>,
+    /// Run only these cases and replace only their section of an existing
+    /// BENCHMARKS.md (a full run takes minutes; this takes about one).
+    #[arg(long, value_enum)]
+    only: Option<Only>,
+}
+
+/// Sections that can be measured on their own.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Only {
+    /// `exec` masking throughput (10 and 1000 secrets, against `cat`) and
+    /// the cost of a large secret.
+    Masking,
 }
 
 fn main() -> ExitCode {
@@ -141,6 +156,16 @@ fn run(args: &Args) -> Result<(), BenchError> {
         repetitions: args.repetitions.max(1),
         baseline_repetitions: args.baseline_repetitions.max(1),
     };
+
+    if let Some(Only::Masking) = args.only {
+        let section = harness.masking_report()?.markdown();
+        let path = out_dir.join("BENCHMARKS.md");
+        let document = std::fs::read_to_string(&path).unwrap_or_default();
+        write_file(&path, &masking::splice(&document, &section))?;
+        eprintln!("replaced the masking section of {}", path.display());
+        print!("{section}");
+        return Ok(());
+    }
 
     // Warm the page cache for both interpreters so the first case is not
     // charged with loading them from disk.
@@ -296,15 +321,17 @@ fn run(args: &Args) -> Result<(), BenchError> {
         notes,
         plot: "docs/bench-wall-time.svg".into(),
     };
+    eprintln!("measuring exec masking ...");
+    let markdown = masking::splice(&report.markdown(), &harness.masking_report()?.markdown());
     let path = out_dir.join("BENCHMARKS.md");
-    std::fs::write(&path, report.markdown())
+    std::fs::write(&path, &markdown)
         .map_err(|err| BenchError::io(format!("writing {}", path.display()), err))?;
     eprintln!(
         "wrote {} and {}",
         path.display(),
         plot_dir.join("bench-wall-time.svg").display()
     );
-    print!("{}", report.markdown());
+    print!("{markdown}");
     Ok(())
 }
 
@@ -590,6 +617,86 @@ impl Harness {
             target: "≥ 10× faster than 50 runs of `bao kv get`".into(),
             result: format!("{ours_ms:.1} ms vs {bao_total:.1} ms: {speedup:.1}× faster"),
             pass: Some(speedup >= 10.0),
+        })
+    }
+
+    /// The masking section: `cat` of the output, `exec` piping it with 10
+    /// and with 1000 secrets, and the large-secret cases.
+    fn masking_report(&self) -> Result<MaskingReport, BenchError> {
+        let runs = self.repetitions.clamp(1, 5);
+        let output = self.dir().join("masking-output.txt");
+        let inserted = masking::write_output(&output)?;
+        let url = self.emulator.url();
+        let exec = |label: &str, job: &Path| {
+            Invocation::new(label, &self.ci_secrets, self.dir())
+                .args(["--quiet", "exec", "--secrets"])
+                .args([job.as_os_str()])
+                .args(["--var", &format!("BENCH_AKEYLESS_URL={url}")])
+                .args(["--var", &format!("AKEYLESS_ACCESS_ID={ACCESS_ID}")])
+                .env("XDG_CONFIG_HOME", &self.dir().to_string_lossy())
+        };
+        // Every inserted value must come out masked, and nothing else.
+        let expected_masks = inserted;
+        let count_masks: fn(&str) -> Option<usize> = |out| Some(out.matches("[MASKED]").count());
+        let empty: fn(&str) -> Option<usize> = |out| Some(usize::from(out.is_empty()));
+        let measure = |invocation: &Invocation, expected: usize, count| {
+            self.tool_runs(invocation, 1, expected, count)?;
+            self.tool_runs(invocation, runs, expected, count)
+        };
+
+        let cat = Invocation::new("`cat`", "cat", self.dir()).args([output.as_os_str()]);
+        let mut throughput = vec![Throughput {
+            label: format!("`cat` of the {} MiB", masking::OUTPUT_MIB),
+            piping: measure(&cat, 0, count_masks)?,
+            overhead: None,
+        }];
+        let mut per_secrets = Vec::new();
+        for secrets in [10, 1000] {
+            eprintln!("  exec with {secrets} secrets ...");
+            let workload = Workload::Static(secrets);
+            let job = self.dir().join(format!("masking-{}.yml", workload.id()));
+            write_file(&job, &workload.secrets_file(&self.keys)?)?;
+            let label = format!("`exec` with {secrets} secrets -- cat");
+            let piping = exec(&label, &job).args([
+                "--".into(),
+                "cat".into(),
+                output.clone().into_os_string(),
+            ]);
+            let idle = exec(&label, &job).args(["--", "true"]);
+            let case = Throughput {
+                label,
+                piping: measure(&piping, expected_masks, count_masks)?,
+                overhead: Some(measure(&idle, 1, empty)?),
+            };
+            eprintln!("    {:.0} MiB/s", case.mib_per_s());
+            per_secrets.push(case.mib_per_s());
+            throughput.push(case);
+        }
+        let mut large = Vec::new();
+        for mib in LARGE_MIB {
+            eprintln!("  a {mib} MiB secret ...");
+            let job = self.dir().join(format!("large-{mib}.yml"));
+            write_file(&job, &large_secrets_file(mib))?;
+            let resolve = Invocation::new("resolve large", &self.ci_secrets, self.dir())
+                .args(["--quiet", "resolve", "--secrets"])
+                .args([job.as_os_str()])
+                .args(["--format", "json"])
+                .args(["--var", &format!("BENCH_AKEYLESS_URL={url}")])
+                .args(["--var", &format!("AKEYLESS_ACCESS_ID={ACCESS_ID}")])
+                .env("XDG_CONFIG_HOME", &self.dir().to_string_lossy());
+            let idle = exec("exec large", &job).args(["--", "true"]);
+            large.push(LargeSecret {
+                mib,
+                resolve: measure(&resolve, 1, count_json_object)?,
+                exec: measure(&idle, 1, empty)?,
+            });
+        }
+        Ok(MaskingReport {
+            throughput,
+            ten: per_secrets.first().copied(),
+            thousand: per_secrets.get(1).copied(),
+            large,
+            runs,
         })
     }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ci_secrets_core::deliver::{SecretFiles, env_text};
 use ci_secrets_core::error::{CoreError, EXIT_RESOLUTION};
-use ci_secrets_core::mask::{MIN_MASK_LEN, MaskSet, StreamMasker};
+use ci_secrets_core::mask::{MaskSet, StreamMasker};
 use nix::sys::signal::Signal;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::signal::unix::{SignalKind, signal};
@@ -67,16 +67,14 @@ pub async fn run(global: &GlobalArgs, args: ExecArgs) -> ExitCode {
     let masks = if args.no_mask {
         None
     } else {
-        let (masks, too_short) = MaskSet::new(
+        let (masks, warnings) = MaskSet::new(
             resolution
                 .secrets
                 .iter()
                 .map(|s| (s.variable.as_str(), s.value.expose_bytes())),
         );
-        for variable in too_short {
-            eprintln!(
-                "ci-secrets: warning: {variable} is shorter than {MIN_MASK_LEN} bytes and is not masked in the command's output"
-            );
+        for warning in warnings {
+            eprintln!("ci-secrets: warning: {warning}");
         }
         Some(masks).filter(|masks| !masks.is_empty())
     };

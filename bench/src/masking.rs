@@ -1,0 +1,224 @@
+//! The masking cases of `BENCHMARKS.md` (issue 13): how fast `exec` pipes a
+//! command's output through the masker with 10 and with 1000 secrets, next
+//! to `cat` of the same bytes, and what a large secret costs `exec` before
+//! the command starts. The section can be regenerated on its own
+//! (`bench-report --only masking`): it sits between two markers.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::BenchError;
+use crate::report::ToolRuns;
+
+/// Marks where the section starts in `BENCHMARKS.md`.
+pub const SECTION_START: &str = "<!-- bench-report: masking -->";
+/// Marks where it ends.
+pub const SECTION_END: &str = "<!-- /bench-report: masking -->";
+
+/// Megabytes of output piped through the masker per run.
+pub const OUTPUT_MIB: usize = 64;
+
+/// A secret value inserted into the output every this many bytes, so that
+/// every run masks something and the count can be checked.
+pub const SECRET_EVERY: usize = 64 * 1024;
+
+/// The value inserted (the 4th static item of the seed, in every job).
+pub const INSERTED_VALUE: &str = "static-value-0003";
+
+/// Writes the piped output: build-log lines with paths, percentages and
+/// line breaks (so that every view of the masker is exercised), and
+/// [`INSERTED_VALUE`] every [`SECRET_EVERY`] bytes. Returns how many
+/// values it inserted.
+pub fn write_output(path: &Path) -> Result<usize, BenchError> {
+    let size = OUTPUT_MIB << 20;
+    let mut text = String::with_capacity(size + 1024);
+    let mut inserted = 0;
+    let mut line = 0usize;
+    while text.len() < size {
+        if text.len() / SECRET_EVERY >= inserted {
+            let _ = writeln!(text, "token: {INSERTED_VALUE}");
+            inserted += 1;
+        }
+        let _ = writeln!(
+            text,
+            "[{line:>8}] Compiling crate-{} v0.{}.{} (/builds/group/project/crates/c{}) 100% done, \
+             dGhpcyBpcyBub3QgYSBzZWNyZXQ= url=https://example.com/a%2Fb?q=1",
+            line % 977,
+            line % 13,
+            line % 7,
+            line % 31
+        );
+        line += 1;
+    }
+    std::fs::write(path, text)
+        .map_err(|err| BenchError::io(format!("writing {}", path.display()), err))?;
+    Ok(inserted)
+}
+
+/// Throughput of one exec case: its median wall time minus that of the
+/// same `exec` running `true` (resolution, start-up), over the bytes.
+#[derive(Debug, Clone)]
+pub struct Throughput {
+    /// What ran.
+    pub label: String,
+    /// `exec ... -- cat output` (or `cat output` alone).
+    pub piping: ToolRuns,
+    /// `exec ... -- true`, when the case has an exec.
+    pub overhead: Option<ToolRuns>,
+}
+
+impl Throughput {
+    /// MiB/s through the pipe.
+    pub fn mib_per_s(&self) -> f64 {
+        let overhead = self.overhead.as_ref().map_or(0.0, ToolRuns::median_ms);
+        let piping = self.piping.median_ms() - overhead;
+        if piping > 0.0 {
+            OUTPUT_MIB as f64 / (piping / 1000.0)
+        } else {
+            f64::NAN
+        }
+    }
+}
+
+/// One large-secret case.
+#[derive(Debug, Clone)]
+pub struct LargeSecret {
+    /// The value's size, MiB.
+    pub mib: usize,
+    /// `resolve --format json` of it.
+    pub resolve: ToolRuns,
+    /// `exec -- true` with it (as a file secret: no environment holds 4 MiB).
+    pub exec: ToolRuns,
+}
+
+/// Everything the section shows.
+#[derive(Debug, Clone)]
+pub struct MaskingReport {
+    /// `cat`, then exec with 10 and with 1000 secrets.
+    pub throughput: Vec<Throughput>,
+    /// The 10- and 1000-secret exec cases, for the target.
+    pub ten: Option<f64>,
+    pub thousand: Option<f64>,
+    pub large: Vec<LargeSecret>,
+    /// Runs per row.
+    pub runs: usize,
+}
+
+impl MaskingReport {
+    /// The section, with its markers.
+    pub fn markdown(&self) -> String {
+        let mut md = String::new();
+        let _ = writeln!(md, "{SECTION_START}");
+        let _ = writeln!(
+            md,
+            "## Masking: `exec` output throughput and large secrets\n"
+        );
+        let _ = writeln!(
+            md,
+            "- Output: {OUTPUT_MIB} MiB of build-log lines (paths, `%` escapes, base64-looking words) \
+             with one secret value every {} KiB, written by `cat` to a file through `exec`'s masking \
+             pipes. Every run's output is checked: each inserted value became `[MASKED]`.\n\
+             - Throughput = {OUTPUT_MIB} MiB / (median wall of `exec -- cat` − median wall of the \
+             same `exec -- true`), so resolution and start-up are not counted; `cat` alone is the \
+             ceiling. Secrets are the static items of the Akeyless cases (`static-value-NNNN`), \
+             each masked in all its forms (raw, base64 at three alignments in two alphabets, \
+             percent-encoded, JSON-escaped).\n\
+             - Large secret: one static item of 1 or 4 MiB read as a file secret; wall time and \
+             peak RSS of the whole process, `exec -- true` against `resolve` of the same item.\n\
+             - Medians of {} runs.\n",
+            SECRET_EVERY / 1024,
+            self.runs
+        );
+        let _ = writeln!(
+            md,
+            "| case | median wall (ms) | throughput (MiB/s) | peak RSS (MiB) |"
+        );
+        let _ = writeln!(md, "|---|---:|---:|---:|");
+        for case in &self.throughput {
+            let _ = writeln!(
+                md,
+                "| {} | {:.1} | {:.0} | {:.1} |",
+                case.label,
+                case.piping.median_ms(),
+                case.mib_per_s(),
+                case.piping.peak_rss_mib()
+            );
+            if let Some(overhead) = &case.overhead {
+                let _ = writeln!(
+                    md,
+                    "| {} (`-- true`: no output) | {:.1} | | {:.1} |",
+                    case.label.replace(" -- cat", ""),
+                    overhead.median_ms(),
+                    overhead.peak_rss_mib()
+                );
+            }
+        }
+        if !self.large.is_empty() {
+            let _ = writeln!(
+                md,
+                "\n| large secret | command | median wall (ms) | peak RSS (MiB) |"
+            );
+            let _ = writeln!(md, "|---|---|---:|---:|");
+            for case in &self.large {
+                for (command, runs) in [
+                    ("resolve --format json", &case.resolve),
+                    ("exec -- true", &case.exec),
+                ] {
+                    let _ = writeln!(
+                        md,
+                        "| {} MiB | `{command}` | {:.1} | {:.1} |",
+                        case.mib,
+                        runs.median_ms(),
+                        runs.peak_rss_mib()
+                    );
+                }
+            }
+        }
+        if let (Some(ten), Some(thousand)) = (self.ten, self.thousand) {
+            let pass = thousand * 2.0 >= ten;
+            let _ = writeln!(
+                md,
+                "\nTarget: throughput with 1000 secrets ≥ half of that with 10: {thousand:.0} vs \
+                 {ten:.0} MiB/s ({:.2}×): {}.",
+                thousand / ten,
+                if pass { "pass" } else { "**FAIL**" }
+            );
+        }
+        let _ = writeln!(md, "{SECTION_END}");
+        md
+    }
+}
+
+/// `document` with its masking section replaced by `section` (or `section`
+/// appended when it has none).
+pub fn splice(document: &str, section: &str) -> String {
+    match (document.find(SECTION_START), document.find(SECTION_END)) {
+        (Some(start), Some(end)) if end > start => {
+            let after = &document[end + SECTION_END.len()..];
+            let after = after.strip_prefix('\n').unwrap_or(after);
+            format!("{}{section}{after}", &document[..start])
+        }
+        _ => {
+            let mut out = document.trim_end().to_string();
+            out.push_str("\n\n");
+            out.push_str(section);
+            out
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splice_replaces_only_the_section() {
+        let doc = format!("# B\n\n{SECTION_START}\nold\n{SECTION_END}\n\n## After\n");
+        let new = format!("{SECTION_START}\nnew\n{SECTION_END}\n");
+        assert_eq!(
+            splice(&doc, &new),
+            format!("# B\n\n{SECTION_START}\nnew\n{SECTION_END}\n\n## After\n")
+        );
+        assert_eq!(splice("# B\n", &new), format!("# B\n\n{new}"));
+    }
+}

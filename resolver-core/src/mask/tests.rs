@@ -1,0 +1,370 @@
+//! The masking contract: which forms are masked, and that streaming is
+//! exact whatever the chunking.
+
+use super::*;
+use base64::Engine as _;
+
+fn set(values: &[(&str, &str)]) -> MaskSet {
+    MaskSet::new(values.iter().map(|(n, v)| (*n, v.as_bytes()))).0
+}
+
+#[test]
+fn masks_across_every_chunk_boundary() {
+    let masks = set(&[("A", "s3cr3t-value")]);
+    let input = b"before s3cr3t-value middle s3cr3t-value after";
+    for split in 0..input.len() {
+        let mut stream = masks.stream();
+        let mut out = stream.feed(&input[..split]);
+        out.extend(stream.feed(&input[split..]));
+        out.extend(stream.finish());
+        assert_eq!(
+            out, b"before [MASKED] middle [MASKED] after",
+            "split at {split}"
+        );
+    }
+}
+
+#[test]
+fn byte_by_byte_with_pauses_still_masks() {
+    let masks = set(&[("A", "s3cr3t-value")]);
+    let mut stream = masks.stream();
+    let mut out = Vec::new();
+    for byte in b"x s3cr3t-value y" {
+        out.extend(stream.feed(&[*byte]));
+        out.extend(stream.flush_pause());
+    }
+    out.extend(stream.finish());
+    assert_eq!(out, b"x [MASKED] y");
+}
+
+#[test]
+fn pause_flush_emits_text_that_cannot_be_a_secret() {
+    let masks = set(&[("A", "s3cr3t-value")]);
+    let mut stream = masks.stream();
+    let mut out = stream.feed(b"Password: ");
+    out.extend(stream.flush_pause());
+    assert_eq!(out, b"Password: ");
+}
+
+#[test]
+fn multi_line_values_mask_each_line_and_encodings() {
+    let pem = "-----BEGIN KEY-----\nMIIBkeyline1\nMIIBkeyline2\n-----END KEY-----";
+    let masks = set(&[("K", pem)]);
+    let out = masks.mask_all(b"line: MIIBkeyline2\n");
+    assert_eq!(out, b"line: [MASKED]\n");
+    let b64 = base64::engine::general_purpose::STANDARD.encode("p@ss w0rd/x");
+    let masks = set(&[("P", "p@ss w0rd/x")]);
+    let text = format!("{b64} p%40ss%20w0rd%2Fx p%40ss+w0rd%2Fx");
+    assert_eq!(
+        masks.mask_all(text.as_bytes()),
+        b"[MASKED] [MASKED] [MASKED]"
+    );
+}
+
+#[test]
+fn short_values_are_reported_by_name_not_value() {
+    let (masks, warnings) = MaskSet::new([
+        ("SHORT", b"abc".as_slice()),
+        ("WORD", b"true".as_slice()),
+        ("LONG", b"abcdefgh".as_slice()),
+        ("EMPTY", b"".as_slice()),
+    ]);
+    assert_eq!(
+        warnings,
+        vec![
+            MaskWarning::NotMasked {
+                variable: "SHORT".into()
+            },
+            MaskWarning::Short {
+                variable: "WORD".into()
+            },
+        ]
+    );
+    assert_eq!(warnings[1].kind(), MaskWarningKind::Short);
+    let text = warnings[1].to_string();
+    assert!(text.contains("WORD") && !text.contains("true"), "{text}");
+    assert_eq!(
+        masks.mask_all(b"abc true abcdefgh"),
+        b"abc [MASKED] [MASKED]"
+    );
+}
+
+#[test]
+fn a_pause_after_a_value_that_prefixes_another_leaks_nothing() {
+    let masks = set(&[("A", "abcd1234"), ("B", "abcd1234-tail-of-long")]);
+    let mut stream = masks.stream();
+    let mut out = stream.feed(b"token=abcd1234");
+    out.extend(stream.flush_pause());
+    out.extend(stream.feed(b"-tail-of-long\n"));
+    out.extend(stream.finish());
+    assert_eq!(out, b"token=[MASKED]\n");
+}
+
+#[test]
+fn longer_value_sharing_a_prefix_wins() {
+    let masks = set(&[("A", "abcd"), ("B", "abcdefgh")]);
+    let mut stream = masks.stream();
+    let mut out = stream.feed(b"xx abcdef");
+    out.extend(stream.feed(b"gh yy"));
+    out.extend(stream.finish());
+    assert_eq!(out, b"xx [MASKED] yy");
+}
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+const B64_NO_PAD: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD_NO_PAD;
+const B64_URL: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// 33 bytes, with `+` and `/` in its base64 at every alignment, `"` and `\`
+/// for JSON, and `/`, `:` and spaces for URLs.
+const VALUE: &str = "p4ss/w0rd \"q\" \\ ~?>>>:+~~~ end";
+
+fn masked(text: &[u8]) -> String {
+    String::from_utf8_lossy(&set(&[("S", VALUE)]).mask_all(text)).into_owned()
+}
+
+fn assert_fully_masked(label: &str, encoded: &str) {
+    let out = masked(format!("<{encoded}>").as_bytes());
+    assert!(
+        out.starts_with("<[MASKED]") && out.len() <= "<[MASKED]".len() + 4,
+        "{label}: {encoded} -> {out}"
+    );
+}
+
+#[test]
+fn base64_is_masked_at_every_alignment_and_with_any_neighbours() {
+    use base64::Engine as _;
+    for before in ["", "x", "u:", "user:", "longer prefix "] {
+        for after in ["", "\n", "\r\n", "@host", "z"] {
+            let plain = format!("{before}{VALUE}{after}");
+            for (engine, name) in [(B64, "padded"), (B64_NO_PAD, "unpadded"), (B64_URL, "url")] {
+                let encoded = engine.encode(&plain);
+                let out = masked(encoded.as_bytes());
+                assert!(out.contains("[MASKED]"), "{name} {plain:?}: {out}");
+                // At most the characters that also depend on the
+                // neighbours are left: 2 on each side, plus the neighbours'
+                // own characters and padding.
+                let left = out.len() - "[MASKED]".len();
+                let neighbours = (before.len() + after.len()) * 4 / 3 + 6;
+                assert!(left <= neighbours, "{name} {plain:?}: {out}");
+            }
+        }
+    }
+}
+
+#[test]
+fn wrapped_base64_is_masked_across_line_breaks() {
+    use base64::Engine as _;
+    let long = VALUE.repeat(5);
+    let masks = set(&[("S", &long)]);
+    for prefix in ["", "a", "ab"] {
+        let encoded = B64.encode(format!("{prefix}{long}\n"));
+        for newline in ["\n", "\r\n"] {
+            for width in [76, 64, 17] {
+                let wrapped: Vec<&str> = encoded
+                    .as_bytes()
+                    .chunks(width)
+                    .map(|line| std::str::from_utf8(line).unwrap_or_default())
+                    .collect();
+                let text = wrapped.join(newline);
+                let out = String::from_utf8_lossy(&masks.mask_all(text.as_bytes())).into_owned();
+                assert!(
+                    out.matches("[MASKED]").count() == 1 && out.len() < "[MASKED]".len() + 12,
+                    "width {width} {newline:?} prefix {prefix:?}: {out}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn percent_encodings_are_masked_in_either_case_and_with_any_safe_set() {
+    let upper: String = VALUE
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    assert_fully_masked("RFC 3986", &upper);
+    assert_fully_masked("lower-case hex", &upper.to_lowercase());
+    // Python's urllib.parse.quote keeps `/`.
+    assert_fully_masked("quote", &upper.replace("%2F", "/"));
+    // Forms: spaces as `+`.
+    assert_fully_masked("form", &upper.replace("%20", "+"));
+    // Everything escaped.
+    let all: String = VALUE.bytes().map(|b| format!("%{b:02x}")).collect();
+    assert_fully_masked("all escaped", &all);
+}
+
+#[test]
+fn json_escaped_values_are_masked() {
+    let plain = serde_json::to_string(VALUE).unwrap_or_default();
+    assert_fully_masked("serde_json", plain.trim_matches('"'));
+    assert_fully_masked("php", &plain.trim_matches('"').replace('/', "\\/"));
+    let unicode = "pässwörd-\u{1F600}-secret";
+    let masks = set(&[("S", unicode)]);
+    // json.dumps in Python: ASCII only.
+    let python = "\"p\\u00e4ssw\\u00f6rd-\\ud83d\\ude00-secret\"";
+    assert_eq!(masks.mask_all(python.as_bytes()), b"\"[MASKED]\"");
+}
+
+#[test]
+fn short_values_do_not_get_base64_cores_that_match_random_text() {
+    // A 4-byte value has cores of at most 5 characters: too short to mask.
+    let masks = set(&[("S", "main")]);
+    use base64::Engine as _;
+    let encoded = B64.encode("xmain");
+    assert_eq!(masks.mask_all(encoded.as_bytes()), encoded.as_bytes());
+    assert_eq!(
+        masks.mask_all(b"git checkout main"),
+        b"git checkout [MASKED]"
+    );
+}
+
+#[test]
+fn a_large_value_builds_quickly_into_a_small_set_and_still_masks() {
+    // Linear build: with the old quadratic hold-back this took minutes.
+    let value: Vec<u8> = (0..1u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let (masks, _) = MaskSet::new([("BIG", value.as_slice())]);
+    let mut text = b"head ".to_vec();
+    text.extend_from_slice(&value);
+    text.extend_from_slice(b" tail");
+    let mut stream = masks.stream();
+    let mut out = Vec::new();
+    for chunk in text.chunks(16 * 1024) {
+        out.extend(stream.feed(chunk));
+    }
+    out.extend(stream.finish());
+    assert_eq!(out, b"head [MASKED] tail");
+}
+
+mod properties {
+    use base64::Engine as _;
+    use proptest::prelude::*;
+
+    use super::super::*;
+
+    /// The forms the test itself derives from a value: it must find none of
+    /// them in the output.
+    fn forbidden_forms(value: &[u8]) -> Vec<Vec<u8>> {
+        let mut forms = vec![value.to_vec()];
+        for offset in 0..3 {
+            let mut input = vec![b'Q'; offset];
+            input.extend_from_slice(value);
+            let encoded = super::B64_NO_PAD.encode(&input);
+            let core = (8 * offset).div_ceil(6)..8 * (offset + value.len()) / 6;
+            forms.push(encoded.as_bytes()[core.clone()].to_vec());
+            let url = super::B64_URL.encode(&input);
+            forms.push(url.as_bytes()[core].to_vec());
+        }
+        forms.push(
+            value
+                .iter()
+                .flat_map(|b| format!("%{b:02x}").into_bytes())
+                .collect(),
+        );
+        forms
+    }
+
+    fn encode(value: &[u8], how: u8, neighbour: &[u8]) -> Vec<u8> {
+        let mut plain = neighbour.to_vec();
+        plain.extend_from_slice(value);
+        match how % 6 {
+            0 => value.to_vec(),
+            1 => super::B64.encode(&plain).into_bytes(),
+            2 => super::B64_URL.encode(&plain).into_bytes(),
+            3 => {
+                let encoded = super::B64.encode(&plain);
+                encoded
+                    .as_bytes()
+                    .chunks(7)
+                    .collect::<Vec<_>>()
+                    .join(&b"\r\n"[..])
+            }
+            4 => value
+                .iter()
+                .flat_map(|b| format!("%{b:02X}").into_bytes())
+                .collect(),
+            _ => serde_json::to_string(&String::from_utf8_lossy(value))
+                .unwrap_or_default()
+                .into_bytes(),
+        }
+    }
+
+    fn value() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(
+            prop::sample::select(b"abAB01+/=-_%\"\\ :\n~".to_vec()),
+            8..40,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn streaming_equals_one_shot_and_no_form_survives(
+            values in proptest::collection::vec(value(), 1..4),
+            pieces in proptest::collection::vec(
+                (proptest::collection::vec(prop::sample::select(b"ab01 %\n\r+/xyz".to_vec()), 0..12),
+                 any::<u8>(), 0usize..4, proptest::collection::vec(any::<u8>(), 0..3)),
+                0..8),
+            chunks in proptest::collection::vec((1usize..20, any::<bool>()), 1..10),
+        ) {
+            let named: Vec<(String, Vec<u8>)> = values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (format!("V{i}"), v.clone()))
+                .collect();
+            let (masks, _) = MaskSet::new(named.iter().map(|(n, v)| (n.as_str(), v.as_slice())));
+            let mut text = Vec::new();
+            for (noise, how, which, neighbour) in &pieces {
+                text.extend_from_slice(noise);
+                text.extend(encode(&values[which % values.len()], *how, neighbour));
+            }
+            let whole = masks.mask_all(&text);
+
+            let mut stream = masks.stream();
+            let mut streamed = Vec::new();
+            let mut at = 0;
+            let mut index = 0;
+            while at < text.len() {
+                let (size, pause) = chunks[index % chunks.len()];
+                let end = (at + size).min(text.len());
+                streamed.extend(stream.feed(&text[at..end]));
+                if pause {
+                    streamed.extend(stream.flush_pause());
+                }
+                at = end;
+                index += 1;
+            }
+            streamed.extend(stream.finish());
+            prop_assert_eq!(&streamed, &whole);
+
+            for value in &values {
+                for form in forbidden_forms(value) {
+                    prop_assert!(
+                        !whole.windows(form.len()).any(|w| w == form.as_slice()),
+                        "form {:?} of {:?} survived in {:?}",
+                        String::from_utf8_lossy(&form),
+                        String::from_utf8_lossy(value),
+                        String::from_utf8_lossy(&whole)
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_line_end_is_written_at_a_pause() {
+    let masks = set(&[("A", "s3cr3t-value")]);
+    let mut stream = masks.stream();
+    let mut out = stream.feed(b"/tmp/dir/CERT_FILE\n");
+    out.extend(stream.flush_pause());
+    assert_eq!(out, b"/tmp/dir/CERT_FILE\n");
+}
