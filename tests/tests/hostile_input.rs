@@ -54,6 +54,8 @@ fn limited(project: &Project) -> Command {
 
 /// Runs `command` to completion; asserts that its peak RSS stayed under
 /// [`PEAK_RSS`].
+// The child is reaped by `wait4` in `wait_with_peak_rss`, not by `Child::wait`.
+#[allow(clippy::zombie_processes)]
 fn run(command: &mut Command) -> Run {
     command
         .stdin(Stdio::null())
