@@ -10,7 +10,7 @@ use std::path::Path;
 
 use ci_secrets_core::expand::expand;
 use ci_secrets_core::mask::{MASK, MaskSet};
-use ci_secrets_core::pipeline::{load_pipeline, load_secrets_file};
+use ci_secrets_core::pipeline::{load_pipeline, load_pipeline_for_job, load_secrets_file};
 use ci_secrets_core::validate::{
     is_valid_variable_name, job_secret_specs, validate_job_secrets, validate_pipeline,
 };
@@ -30,7 +30,8 @@ use expansion_model::expand_model;
 const INCLUDED_NAMES: [&str; 3] = ["a.yml", "b.yml", "c.yml"];
 
 /// The pipeline loader never panics, whatever the files hold, and what it
-/// loads can be validated and planned without panicking.
+/// loads can be validated and planned without panicking. Loading one job
+/// alone gives that job exactly as the whole pipeline has it.
 pub fn pipeline_loader(data: &[u8], dir: &Path) {
     let mut parts = split(data, FILE_SEPARATOR);
     let main = parts.remove(0);
@@ -47,7 +48,18 @@ pub fn pipeline_loader(data: &[u8], dir: &Path) {
         for job in pipeline.jobs.values() {
             let _ = pipeline.global_variables_for(job);
             let _ = job_secret_specs(job);
+            if !job.hidden {
+                let alone = load_pipeline_for_job(&path, &job.name)
+                    .unwrap_or_else(|error| panic!("job {:?} alone: {error}", job.name));
+                assert_eq!(alone.job(&job.name).ok(), Some(job), "job {:?}", job.name);
+                assert_eq!(
+                    alone.global_variables_for(job),
+                    pipeline.global_variables_for(job)
+                );
+            }
         }
+    } else {
+        let _ = load_pipeline_for_job(&path, "job");
     }
     if let Ok(job) = load_secrets_file(&path) {
         let _ = job_secret_specs(&job);

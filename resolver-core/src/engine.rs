@@ -51,7 +51,8 @@ pub fn load_job(source: &JobSource) -> Result<LoadedJob, CoreError> {
     let _span = tracing::info_span!("load").entered();
     match source {
         JobSource::CiFile { path, job } => {
-            let pipeline = pipeline::load_pipeline(path)?;
+            // Only this job is expanded: the others may be many, big, or broken.
+            let pipeline = pipeline::load_pipeline_for_job(path, job)?;
             let job = pipeline.job(job)?.clone();
             Ok(LoadedJob {
                 global_variables: pipeline.global_variables_for(&job),

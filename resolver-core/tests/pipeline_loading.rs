@@ -7,7 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use ci_secrets_core::pipeline::{
-    InheritGlobal, MAX_EXTENDS_DEPTH, PipelineError, load_pipeline, load_secrets_file,
+    Expansion, ExpansionLimit, InheritGlobal, MAX_EXPANDED_BYTES, MAX_EXTENDS_DEPTH, MAX_NODES,
+    PipelineError, load_pipeline, load_pipeline_for_job, load_secrets_file,
 };
 use ci_secrets_core::validate::{job_secret_specs, validate_pipeline};
 use proptest::prelude::*;
@@ -358,7 +359,19 @@ fn nested_references_resolve_up_to_the_limit() {
 #[test]
 fn hostile_yaml_fails_fast() {
     let error = error_of(&fixture("errors/alias-bomb.yml"));
-    assert!(matches!(error, PipelineError::Yaml { .. }), "{error}");
+    // The parser's own repetition limit or the node budget, whichever comes first.
+    assert!(
+        matches!(
+            error,
+            PipelineError::Yaml { .. }
+                | PipelineError::ExpansionTooLarge {
+                    expansion: Expansion::Yaml { .. },
+                    limit: ExpansionLimit::Nodes(MAX_NODES),
+                    ..
+                }
+        ),
+        "{error}"
+    );
     assert!(error.to_string().contains("alias bomb"), "{error}");
 
     // Quadratic alias expansion: one big anchor repeated many times.
@@ -380,6 +393,140 @@ fn hostile_yaml_fails_fast() {
             .to_string()
             .contains("deeper than 100")
     );
+}
+
+/// Writes `text` as `.gitlab-ci.yml` in a fresh directory and loads job `job` alone.
+fn load_job_text(
+    text: &str,
+    job: &str,
+) -> Result<ci_secrets_core::pipeline::Pipeline, PipelineError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(".gitlab-ci.yml");
+    std::fs::write(&path, text).unwrap();
+    load_pipeline_for_job(&path, job)
+}
+
+/// A template of `bytes` bytes of text and `jobs` jobs that copy it with `how`.
+fn fan_out(bytes: usize, jobs: usize, how: &str) -> String {
+    let mut text = format!(".big:\n  variables:\n    BIG: \"{}\"\n", "x".repeat(bytes));
+    for index in 0..jobs {
+        text.push_str(&format!("job_{index}: {{{how}script: [x]}}\n"));
+    }
+    text
+}
+
+#[test]
+fn every_copy_counts_against_the_expansion_budget_in_bytes() {
+    let per_copy = 1 << 20;
+    let copies_allowed = MAX_EXPANDED_BYTES / per_copy;
+    // Fewer copies than the budget holds load; a few more do not, and the error names the job
+    // that went over and what it copied.
+    assert!(load_text(&fan_out(per_copy, copies_allowed - 2, "extends: .big, ")).is_ok());
+    let error = load_text(&fan_out(per_copy, copies_allowed + 2, "extends: .big, ")).unwrap_err();
+    match &error {
+        PipelineError::ExpansionTooLarge {
+            key: Some(job),
+            expansion: Expansion::Extends { parent },
+            limit: ExpansionLimit::Bytes(MAX_EXPANDED_BYTES),
+            ..
+        } => {
+            assert!(job.starts_with("job_"), "{error}");
+            assert_eq!(parent, ".big");
+        }
+        other => panic!("{other}"),
+    }
+    let error = load_text(&fan_out(
+        per_copy,
+        copies_allowed + 2,
+        "variables: !reference [.big, variables], ",
+    ))
+    .unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            PipelineError::ExpansionTooLarge {
+                expansion: Expansion::Reference { .. },
+                limit: ExpansionLimit::Bytes(_),
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains(r#"`!reference [".big", "variables"]`"#),
+        "{error}"
+    );
+}
+
+#[test]
+fn one_job_is_loaded_without_expanding_or_checking_the_others() {
+    let text = format!(
+        "{}broken: {{extends: .missing}}\nlooped: {{extends: looped}}\n",
+        fan_out(1 << 20, 200, "extends: .big, ")
+    );
+    assert!(load_text(&text).is_err());
+    let pipeline = load_job_text(&text, "job_199").unwrap();
+    assert_eq!(pipeline.jobs.len(), 1);
+    let job = pipeline.job("job_199").unwrap();
+    assert_eq!(job.variables["BIG"].value.len(), 1 << 20);
+    let error = load_job_text(&text, "broken").unwrap_err();
+    assert!(
+        matches!(error, PipelineError::ExtendsUnknown { .. }),
+        "{error}"
+    );
+}
+
+#[test]
+fn one_job_sees_what_a_full_load_sees() {
+    let full = load_pipeline(&fixture("full/.gitlab-ci.yml")).unwrap();
+    for (name, job) in full.jobs.iter().filter(|(_, job)| !job.hidden) {
+        let alone = load_pipeline_for_job(&fixture("full/.gitlab-ci.yml"), name).unwrap();
+        assert_eq!(alone.job(name).unwrap(), job, "{name}");
+        assert_eq!(
+            alone.global_variables_for(job),
+            full.global_variables_for(job),
+            "{name}"
+        );
+    }
+    // References read entries as they were after `extends:`, the job's own included.
+    let text = ".a: {script: [a]}\n.b: {extends: .a, variables: {X: '1'}}\n\
+        job: {extends: .b, script: [j], secrets: {S: !reference [job, script]}, variables: !reference [.b, variables]}\n";
+    let full = load_text(text).unwrap();
+    let alone = load_job_text(text, "job").unwrap();
+    assert_eq!(alone.job("job").unwrap(), full.job("job").unwrap());
+    assert_eq!(alone.job("job").unwrap().secrets, Some(json!({"S": ["j"]})));
+    // The nesting limit of references holds for one job too.
+    let mut chain = String::from(".r0:\n  script: [echo deep]\n");
+    for level in 1..=12 {
+        chain.push_str(&format!(
+            ".r{level}:\n  script: !reference [.r{}, script]\n",
+            level - 1
+        ));
+    }
+    chain.push_str("deploy:\n  script: !reference [.r12, script]\n");
+    let message = load_job_text(&chain, "deploy").unwrap_err().to_string();
+    assert!(message.contains("nested more than 10 levels"), "{message}");
+}
+
+#[test]
+fn one_job_unknown_or_hidden_is_the_same_error_as_from_a_full_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(".gitlab-ci.yml");
+    std::fs::write(
+        &path,
+        "deploy: {script: [x]}\n.template: {script: [x]}\nvariables: {A: '1'}\n",
+    )
+    .unwrap();
+    let full = load_pipeline(&path).unwrap();
+    for name in ["deplyo", ".template", "variables"] {
+        assert_eq!(
+            load_pipeline_for_job(&path, name).unwrap_err().to_string(),
+            full.job(name).unwrap_err().to_string(),
+            "{name}"
+        );
+    }
 }
 
 #[test]

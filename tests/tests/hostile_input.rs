@@ -1,7 +1,8 @@
 //! Hostile input through the binary: each case gets a clear error that
-//! names what is wrong and where, quickly, with bounded memory (the binary
-//! runs under `prlimit --as`, so a blow-up fails the run instead of the
-//! machine). Also replays the committed fuzz corpus (`fuzz/corpus/`)
+//! names what is wrong and where, quickly, with bounded memory: every run's
+//! peak RSS (from `wait4`, after it exits) stays under [`PEAK_RSS`], and the
+//! binary runs under `prlimit --as`, so a blow-up fails the run instead of
+//! the machine. Also replays the committed fuzz corpus (`fuzz/corpus/`)
 //! through the same checks the fuzz targets run.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly.
@@ -9,11 +10,13 @@
 mod hardening_support;
 mod support;
 
+use std::io::Read;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Duration;
+use std::process::{Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
 
-use hardening_support::{Run, run};
+use hardening_support::Run;
 use support::Project;
 
 #[path = "../../fuzz/src/lib.rs"]
@@ -24,6 +27,9 @@ mod fuzz_checks;
 /// needs when handled well, far below what an alias bomb or a 50 MB
 /// document tree would take.
 const ADDRESS_SPACE: u64 = 1 << 30;
+
+/// Peak resident memory allowed to the binary on any of these inputs.
+const PEAK_RSS: u64 = 256 << 20;
 
 /// Each error must come this fast.
 const QUICK: Duration = Duration::from_secs(5);
@@ -46,11 +52,83 @@ fn limited(project: &Project) -> Command {
     command
 }
 
+/// Runs `command` to completion; asserts that its peak RSS stayed under
+/// [`PEAK_RSS`].
+// The child is reaped by `wait4` in `wait_with_peak_rss`, not by `Child::wait`.
+#[allow(clippy::zombie_processes)]
+fn run(command: &mut Command) -> Run {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let started = Instant::now();
+    let mut child = command.spawn().unwrap();
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            pipe.read_to_end(&mut bytes).unwrap();
+            bytes
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let (status, peak_rss) = wait_with_peak_rss(child.id());
+    let elapsed = started.elapsed();
+    let output = Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    };
+    assert!(
+        peak_rss < PEAK_RSS,
+        "peak RSS {} MiB (limit {} MiB), exit {:?}, stderr:\n{}",
+        peak_rss >> 20,
+        PEAK_RSS >> 20,
+        status.code(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Run { output, elapsed }
+}
+
+/// Reaps child `pid` and returns its status and peak RSS in bytes. `wait4`
+/// reports this one child's peak, unlike `getrusage(RUSAGE_CHILDREN)`,
+/// which mixes in the children of the other tests of this process.
+#[allow(unsafe_code)]
+fn wait_with_peak_rss(pid: u32) -> (ExitStatus, u64) {
+    use nix::libc;
+    let pid = libc::pid_t::try_from(pid).unwrap();
+    let mut status: libc::c_int = 0;
+    // SAFETY: `rusage` is plain data, valid when zeroed.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: wait4 writes only through the two pointers, which point to
+        // live locals of the right types.
+        let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if reaped == pid {
+            break;
+        }
+        let error = std::io::Error::last_os_error();
+        assert_eq!(
+            error.kind(),
+            std::io::ErrorKind::Interrupted,
+            "wait4: {error}"
+        );
+    }
+    // Linux reports `ru_maxrss` in KiB.
+    let peak = u64::try_from(usage.ru_maxrss).unwrap() * 1024;
+    (ExitStatus::from_raw(status), peak)
+}
+
 /// Resolves job `job` of the project's pipeline; returns the run.
 fn resolve(project: &Project, job: &str, extra: &[&str]) -> Run {
     run(limited(project)
         .args(["resolve", "--job", job, "--format", "json"])
         .args(extra))
+}
+
+/// Runs the binary with `args` in the project; returns the run.
+fn cli(project: &Project, args: &[&str]) -> Run {
+    run(limited(project).args(args))
 }
 
 /// Asserts a clean, quick failure with `code` whose stderr holds every
@@ -247,6 +325,257 @@ fn a_var_without_equals_is_a_usage_error_naming_it() {
         2,
         &["--var", "NO_EQUALS_SIGN", "="],
     );
+}
+
+// ------------------------------------------------------------ amplification
+//
+// A small pipeline can describe a huge one: an alias, an `extends:`, a
+// `!reference`, an inherited `default:` or an `include:` copies a whole
+// value. Each copy counts against one budget of the whole load (nodes and
+// bytes of text), so each of these stops with an error naming the file and
+// the job where it can, inside the memory bound; and loading one job
+// expands only what that job needs.
+
+const MIB: usize = 1 << 20;
+
+/// A job that resolves one `testkv` secret, with `extra` (flow-style keys)
+/// in its hash.
+fn small_job(name: &str, extra: &str) -> String {
+    format!("{name}: {{{extra}script: [x], secrets: {{A: {{testkv: {{key: k}}, file: false}}}}}}\n")
+}
+
+/// `count` jobs `job_0`.. made by `small_job` with `extra`.
+fn many_jobs(count: usize, extra: &str) -> String {
+    (0..count)
+        .map(|index| small_job(&format!("job_{index}"), extra))
+        .collect()
+}
+
+/// Asserts that a run of one job resolved its secret.
+fn assert_resolved(run: &Run) {
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let secrets: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    assert_eq!(secrets["A"], "value", "{}", run.stdout());
+}
+
+/// Resolves job `job` of a project whose store holds `k = value`.
+fn resolve_one(project: &Project, job: &str) -> Run {
+    let store = project.store(&[("k", "value")]);
+    resolve(
+        project,
+        job,
+        &["--var", &format!("TESTKV_STORE={}", store.display())],
+    )
+}
+
+fn validate(project: &Project) -> Run {
+    cli(project, &["validate"])
+}
+
+/// Asserts that `validate` of the whole pipeline is refused for making the
+/// expanded pipeline too large, naming the file and every one of `needles`.
+fn assert_validate_refuses_expansion(project: &Project, needles: &[&str]) -> String {
+    let run = validate(project);
+    let text = format!("{}{}", run.stdout(), run.stderr());
+    assert_eq!(run.code(), 1, "{text}");
+    assert!(run.elapsed < QUICK, "took {:?}: {text}", run.elapsed);
+    for needle in [".gitlab-ci.yml", "makes the expanded pipeline larger than"]
+        .iter()
+        .chain(needles)
+    {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+    assert!(!text.contains("panicked"), "{text}");
+    text
+}
+
+#[test]
+fn aliases_of_a_big_string_are_refused_naming_the_file() {
+    let mut yaml = format!(
+        ".big: &big \"{}\"\njob:\n  script: [x]\n  variables:\n",
+        "x".repeat(MIB)
+    );
+    for index in 0..1_000 {
+        yaml.push_str(&format!("    V{index}: *big\n"));
+    }
+    let project = project_with(yaml.as_bytes());
+    let stderr = assert_refused(
+        &resolve(&project, "job", &[]),
+        1,
+        &[".gitlab-ci.yml", "64 MiB of text", "alias", "line "],
+    );
+    assert!(
+        stderr.contains("makes the expanded pipeline larger"),
+        "{stderr}"
+    );
+}
+
+/// Billion laughs in hashes: many small nodes, each a hash entry.
+#[test]
+fn an_alias_bomb_of_small_hashes_is_refused_within_the_memory_bound() {
+    let mut yaml = String::from(".l0: &l0 {a: x, b: x, c: x, d: x, e: x, f: x, g: x, h: x}\n");
+    for level in 1..8 {
+        let previous = level - 1;
+        let entries: Vec<String> = "abcdefgh"
+            .chars()
+            .map(|key| format!("{key}: *l{previous}"))
+            .collect();
+        yaml.push_str(&format!(
+            ".l{level}: &l{level} {{{}}}\n",
+            entries.join(", ")
+        ));
+    }
+    yaml.push_str(&small_job("job", "variables: {X: '1'}, bomb: *l7, "));
+    let project = project_with(yaml.as_bytes());
+    assert_refused(
+        &resolve(&project, "job", &[]),
+        1,
+        &[".gitlab-ci.yml", "alias"],
+    );
+}
+
+/// 2 000 jobs that extend a job holding a 1 MiB variable: 2 GiB once
+/// expanded. `validate` of the whole pipeline is refused at the job that
+/// goes over; one job resolves, plans and runs, expanding only itself.
+#[test]
+fn extends_fan_out_of_a_big_job_is_bounded_and_one_job_expands_alone() {
+    let mut yaml = format!(".big:\n  variables:\n    BIG: \"{}\"\n", "x".repeat(MIB));
+    yaml.push_str(&many_jobs(2_000, "extends: .big, "));
+    let project = project_with(yaml.as_bytes());
+    let text = assert_validate_refuses_expansion(&project, &["`extends: .big`", "job_"]);
+    assert!(!text.contains(&"x".repeat(64)), "the value is not printed");
+
+    assert_resolved(&resolve_one(&project, "job_1999"));
+    let store = project.store(&[("k", "value")]);
+    let store_var = format!("TESTKV_STORE={}", store.display());
+    let plan = cli(&project, &["plan", "--job", "job_7", "--var", &store_var]);
+    assert_eq!(plan.code(), 0, "{}", plan.stderr());
+    let exec = cli(
+        &project,
+        &[
+            "exec",
+            "--job",
+            "job_3",
+            "--var",
+            &store_var,
+            "--",
+            "sh",
+            "-c",
+            "test \"$A\" = value",
+        ],
+    );
+    assert_eq!(exec.code(), 0, "{}", exec.stderr());
+    let one = cli(&project, &["validate", "--job", "job_0"]);
+    assert_eq!(one.code(), 0, "{}{}", one.stdout(), one.stderr());
+}
+
+#[test]
+fn reference_fan_out_of_a_big_value_is_bounded_and_one_job_expands_alone() {
+    let mut yaml = format!(".big:\n  variables:\n    BIG: \"{}\"\n", "x".repeat(MIB));
+    yaml.push_str(&many_jobs(
+        2_000,
+        "variables: !reference [.big, variables], ",
+    ));
+    let project = project_with(yaml.as_bytes());
+    assert_validate_refuses_expansion(
+        &project,
+        &["`!reference [\".big\", \"variables\"]`", "job_"],
+    );
+    assert_resolved(&resolve_one(&project, "job_1500"));
+}
+
+/// `default:` is inherited by every job: its `id_tokens:` names are copied
+/// into each (and charged), its other keywords are not copied at all.
+#[test]
+fn a_big_default_over_many_jobs_is_bounded() {
+    let mut yaml = String::from("default:\n  id_tokens:\n");
+    for index in 0..40_000 {
+        yaml.push_str(&format!("    TOKEN_{index:05}: {{aud: x}}\n"));
+    }
+    yaml.push_str(&many_jobs(2_000, ""));
+    let project = project_with(yaml.as_bytes());
+    assert_validate_refuses_expansion(&project, &["inheriting `default: id_tokens:`", "job_"]);
+
+    let mut yaml = format!("default:\n  before_script: [\"{}\"]\n", "x".repeat(MIB));
+    yaml.push_str(&many_jobs(2_000, ""));
+    let project = project_with(yaml.as_bytes());
+    let run = validate(&project);
+    assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
+}
+
+/// Every included file counts: a chain of files whose aliases each expand.
+#[test]
+fn includes_count_every_time_and_are_bounded() {
+    // 150 files of 100 kB, each an alias expanding to 2 MB under its own key.
+    let project = Project::new();
+    for index in 0..150 {
+        let next = if index + 1 < 150 {
+            format!("include: part{}.yml\n", index + 1)
+        } else {
+            String::new()
+        };
+        let aliases = vec!["*a"; 20].join(", ");
+        project.write(
+            &format!("part{index}.yml"),
+            &format!(
+                "{next}.a{index}: &a \"{}\"\n.b{index}: [{aliases}]\n",
+                "y".repeat(100_000)
+            ),
+        );
+    }
+    project.write(
+        ".gitlab-ci.yml",
+        &format!("include: part0.yml\n{}", small_job("job", "")),
+    );
+    assert_refused(
+        &resolve(&project, "job", &[]),
+        1,
+        &["part", ".yml", "64 MiB of text"],
+    );
+}
+
+/// A big global `variables:` block copied into every job, by an alias or by
+/// `!reference [variables]`.
+#[test]
+fn a_big_variables_block_referenced_everywhere_is_bounded() {
+    let mut variables = String::from("variables: &vars\n");
+    for index in 0..100 {
+        variables.push_str(&format!("  V{index}: \"{}\"\n", "v".repeat(10_000)));
+    }
+    let project =
+        project_with(format!("{variables}{}", many_jobs(2_000, "variables: *vars, ")).as_bytes());
+    assert_refused(
+        &resolve(&project, "job_0", &[]),
+        1,
+        &[".gitlab-ci.yml", "alias", "64 MiB of text"],
+    );
+
+    let project = project_with(
+        format!(
+            "{variables}{}",
+            many_jobs(2_000, "variables: !reference [variables], ")
+        )
+        .as_bytes(),
+    );
+    assert_validate_refuses_expansion(&project, &["`!reference [\"variables\"]`", "job_"]);
+    assert_resolved(&resolve_one(&project, "job_42"));
+}
+
+/// The budget itself fits the memory bound: a pipeline just under both
+/// limits (nodes and bytes) after `extends:` loads and validates in full.
+#[test]
+fn a_pipeline_just_under_the_budget_validates_within_the_memory_bound() {
+    let mut yaml = format!(
+        ".big:\n  variables:\n    BIG: \"{}\"\n  secrets:\n",
+        "x".repeat(MIB)
+    );
+    for index in 0..4_000 {
+        yaml.push_str(&format!("    S{index}: {{testkv: {{key: k}}}}\n"));
+    }
+    yaml.push_str(&many_jobs(19, "extends: .big, "));
+    let project = project_with(yaml.as_bytes());
+    let run = validate(&project);
+    assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
 }
 
 // ------------------------------------------------------------ fuzz corpus

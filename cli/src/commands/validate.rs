@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use ci_secrets_core::error::EXIT_INVALID;
-use ci_secrets_core::pipeline::{load_pipeline, load_secrets_file};
+use ci_secrets_core::pipeline::{load_pipeline, load_pipeline_for_job, load_secrets_file};
 use ci_secrets_core::validate::{validate_job_secrets, validate_pipeline};
 
 use crate::args::{ReportFormat, ValidateArgs};
@@ -50,7 +50,12 @@ fn collect_errors(args: &ValidateArgs) -> Vec<String> {
             Err(err) => vec![err.to_string()],
         };
     }
-    let pipeline = match load_pipeline(&args.ci_file) {
+    // With `--job`, only that job is expanded and checked.
+    let loaded = match &args.job {
+        None => load_pipeline(&args.ci_file),
+        Some(name) => load_pipeline_for_job(&args.ci_file, name),
+    };
+    let pipeline = match loaded {
         Ok(pipeline) => pipeline,
         Err(err) => return vec![err.to_string()],
     };

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use super::budget::ExpansionLimit;
+
 /// Why a `.gitlab-ci.yml` (or a `--secrets` file) could not be loaded.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -149,6 +151,19 @@ pub enum PipelineError {
         /// What is wrong, with the reference.
         message: String,
     },
+    /// Expanding the pipeline (YAML aliases, `include:`, `extends:`, `!reference`, inherited
+    /// `default:` values) would build more than the loader's budget allows.
+    #[error("{}: {}{expansion} makes the expanded pipeline larger than {limit} (ci-secrets' limit; every alias, include, `extends:`, `!reference` and `default:` copy counts)", file.display(), Key(key))]
+    ExpansionTooLarge {
+        /// The file being read, or the one defining `key`.
+        file: PathBuf,
+        /// The job (or other top-level key) being expanded, when the copy belongs to one.
+        key: Option<String>,
+        /// What made the copy.
+        expansion: Expansion,
+        /// The limit it went over.
+        limit: ExpansionLimit,
+    },
     /// A job's keyword that ci-secrets reads has a wrong shape.
     #[error("{}: job `{job}`: {message}", file.display())]
     Job {
@@ -186,6 +201,71 @@ impl PipelineError {
         Self::Invalid {
             path: path.to_owned(),
             message: message.into(),
+        }
+    }
+}
+
+/// What made a copy that went over the expansion budget.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Expansion {
+    /// Reading a file: its values with every YAML alias replayed, on top of the files read
+    /// before it.
+    Yaml {
+        /// Where the parser was (1-based), when it says.
+        line: Option<usize>,
+        /// The column there (1-based).
+        column: Option<usize>,
+    },
+    /// Copying a parent named in `extends:`.
+    Extends {
+        /// The parent.
+        parent: String,
+    },
+    /// Copying the value a `!reference` points to.
+    Reference {
+        /// The reference as GitLab prints it (`[".setup", "script"]`).
+        path: String,
+    },
+    /// Keeping a job's value as it was before its `!reference` tags are replaced, for the
+    /// references that read it.
+    ReferenceSnapshot,
+    /// Inheriting a `default:` keyword.
+    Default {
+        /// The keyword.
+        keyword: String,
+    },
+}
+
+impl fmt::Display for Expansion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Yaml { line, column } => {
+                f.write_str("the YAML")?;
+                if let Some(line) = line {
+                    write!(f, " up to line {line}")?;
+                    if let Some(column) = column {
+                        write!(f, " column {column}")?;
+                    }
+                }
+                f.write_str(" (aliases expanded, earlier files included; a YAML alias bomb?)")
+            }
+            Self::Extends { parent } => write!(f, "`extends: {parent}`"),
+            Self::Reference { path } => write!(f, "`!reference {path}`"),
+            Self::ReferenceSnapshot => f.write_str("the copy its `!reference` tags read"),
+            Self::Default { keyword } => write!(f, "inheriting `default: {keyword}:`"),
+        }
+    }
+}
+
+/// `` `key`: `` when there is a key.
+struct Key<'a>(&'a Option<String>);
+
+impl fmt::Display for Key<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(key) => write!(f, "`{key}`: "),
+            None => Ok(()),
         }
     }
 }

@@ -7,33 +7,30 @@ use std::path::{Path, PathBuf};
 
 use serde_norway::{Mapping, Value};
 
-use super::PipelineError;
-use super::merge::{deep_merge, mapping_node_count};
-use super::source::NodeBudget;
+use super::budget::{ExpansionBudget, Size};
+use super::merge::deep_merge;
 use super::suggest::closest;
+use super::{Expansion, PipelineError};
 
 /// GitLab's `Extendable::Entry::MAX_NESTING_LEVELS`: at most 10 ancestors above a job, so a
 /// chain holds at most 11 jobs.
 pub const MAX_EXTENDS_DEPTH: usize = 10;
 
-/// Resolves `extends:` in every top-level entry of `config`.
+/// Resolves `extends:` in the top-level entries `names` of `config` (and in their parents).
 pub(crate) fn resolve_extends(
     file: &Path,
     origins: &HashMap<String, PathBuf>,
     config: &mut Mapping,
-    budget: &NodeBudget,
+    names: &[String],
+    budget: &ExpansionBudget,
 ) -> Result<(), PipelineError> {
-    let names: Vec<String> = config
-        .keys()
-        .filter_map(|k| k.as_str().map(str::to_owned))
-        .collect();
     let mut resolver = Resolver {
         file,
         origins,
         budget,
         lineage: HashMap::new(),
     };
-    for name in &names {
+    for name in names {
         resolver.resolve(config, name, &mut Vec::new())?;
     }
     Ok(())
@@ -42,7 +39,7 @@ pub(crate) fn resolve_extends(
 struct Resolver<'a> {
     file: &'a Path,
     origins: &'a HashMap<String, PathBuf>,
-    budget: &'a NodeBudget,
+    budget: &'a ExpansionBudget,
     /// Resolved entries, each with its longest chain of ancestors (parent first).
     lineage: HashMap<String, Vec<String>>,
 }
@@ -117,12 +114,16 @@ impl Resolver<'_> {
             };
             // Every copy counts against the node budget: wide `extends` fan-out of a big
             // template must not exhaust memory.
-            if !self.budget.take(mapping_node_count(base)) {
-                return Err(self.invalid(
-                    name,
-                    "`extends` expands the pipeline beyond the YAML node limit",
-                ));
-            }
+            self.budget.take(Size::of_mapping(base)).map_err(|limit| {
+                PipelineError::ExpansionTooLarge {
+                    file: self.file_of(name),
+                    key: Some(name.to_owned()),
+                    expansion: Expansion::Extends {
+                        parent: parent.clone(),
+                    },
+                    limit,
+                }
+            })?;
             if merged.is_empty() {
                 merged = base.clone();
             } else {

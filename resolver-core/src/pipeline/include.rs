@@ -13,8 +13,9 @@ use std::path::{Component, Path, PathBuf};
 use serde_norway::{Mapping, Value};
 
 use super::PipelineError;
+use super::budget::ExpansionBudget;
 use super::merge::deep_merge;
-use super::source::{NodeBudget, read_yaml};
+use super::source::read_yaml;
 
 /// GitLab's default `ci_max_includes`: included files per pipeline, nested ones included. It
 /// also bounds the nesting depth.
@@ -33,7 +34,10 @@ pub(crate) struct Merged {
 }
 
 /// Loads `root_file` and its local includes.
-pub(crate) fn load_merged(root_file: &Path, budget: &NodeBudget) -> Result<Merged, PipelineError> {
+pub(crate) fn load_merged(
+    root_file: &Path,
+    budget: &ExpansionBudget,
+) -> Result<Merged, PipelineError> {
     let project_dir = root_file.parent().unwrap_or(Path::new("."));
     let project_dir = if project_dir.as_os_str().is_empty() {
         Path::new(".")
@@ -65,7 +69,7 @@ pub(crate) fn load_merged(root_file: &Path, budget: &NodeBudget) -> Result<Merge
 struct Includer<'a> {
     project_dir: &'a Path,
     canonical_root: PathBuf,
-    budget: &'a NodeBudget,
+    budget: &'a ExpansionBudget,
     count: usize,
 }
 

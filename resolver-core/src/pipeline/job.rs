@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 use serde_norway::{Mapping, Value};
 
+use super::budget::{ExpansionBudget, Size};
 use super::scalar::{scalar_to_string, yaml_to_json};
-use super::{InheritGlobal, Job, PipelineError, VariableDef};
+use super::{Expansion, InheritGlobal, Job, PipelineError, VariableDef};
 
 /// Top-level keys that are global keywords, not jobs.
 pub const GLOBAL_KEYWORDS: [&str; 11] = [
@@ -34,10 +35,14 @@ pub(crate) struct Built {
     pub jobs: IndexMap<String, Job>,
 }
 
+/// Builds the global variables and every job of `config`, or only job `only_job`. `config` is
+/// consumed entry by entry, so each job's configuration is freed once its [`Job`] is built.
 pub(crate) fn build(
     file: &Path,
     origins: &HashMap<String, PathBuf>,
-    config: &Mapping,
+    config: Mapping,
+    only_job: Option<&str>,
+    budget: &ExpansionBudget,
 ) -> Result<Built, PipelineError> {
     let file_of = |key: &str| origins.get(key).cloned().unwrap_or_else(|| file.to_owned());
     let default = match config.get("default") {
@@ -73,11 +78,12 @@ pub(crate) fn build(
     let mut jobs = IndexMap::new();
     for (key, value) in config {
         let name = match key {
-            Value::String(name) => name.clone(),
-            other => scalar_to_string(other)
+            Value::String(name) => name,
+            other => scalar_to_string(&other)
                 .ok_or_else(|| PipelineError::invalid(file, "a top-level key is not a string"))?,
         };
-        if GLOBAL_KEYWORDS.contains(&name.as_str()) {
+        if GLOBAL_KEYWORDS.contains(&name.as_str()) || only_job.is_some_and(|wanted| wanted != name)
+        {
             continue;
         }
         let hidden = name.starts_with('.');
@@ -86,7 +92,7 @@ pub(crate) fn build(
             job: name.clone(),
             message,
         };
-        let definition = match value {
+        let definition = match &value {
             Value::Mapping(definition) => definition,
             // Hidden keys may hold anything (often just an anchored value); they are not jobs.
             _ if hidden => continue,
@@ -96,10 +102,44 @@ pub(crate) fn build(
                 ));
             }
         };
-        let job = build_job(&name, hidden, definition, &default).map_err(job_error)?;
+        let job =
+            build_job(&name, hidden, definition, &default, budget).map_err(
+                |problem| match problem {
+                    JobProblem::Invalid(message) => job_error(message),
+                    JobProblem::TooLarge { keyword, limit } => PipelineError::ExpansionTooLarge {
+                        file: file_of(&name),
+                        key: Some(name.clone()),
+                        expansion: Expansion::Default { keyword },
+                        limit,
+                    },
+                },
+            )?;
         jobs.insert(name, job);
     }
     Ok(Built { variables, jobs })
+}
+
+/// Why a job could not be built.
+enum JobProblem {
+    /// A keyword has a wrong shape (the message names it).
+    Invalid(String),
+    /// Inheriting `default:`'s `keyword` would go over the expansion budget.
+    TooLarge {
+        keyword: String,
+        limit: super::ExpansionLimit,
+    },
+}
+
+impl From<String> for JobProblem {
+    fn from(message: String) -> Self {
+        Self::Invalid(message)
+    }
+}
+
+impl From<&str> for JobProblem {
+    fn from(message: &str) -> Self {
+        Self::Invalid(message.to_owned())
+    }
 }
 
 fn build_job(
@@ -107,14 +147,28 @@ fn build_job(
     hidden: bool,
     definition: &Mapping,
     default: &Mapping,
-) -> Result<Job, String> {
+    budget: &ExpansionBudget,
+) -> Result<Job, JobProblem> {
     let (inherit_default, inherit_variables) = parse_inherit(definition.get("inherit"))?;
     let variables = parse_variables(definition.get("variables"))
         .map_err(|message| format!("`variables:` {message}"))?;
     // Hidden jobs are templates: `default:` applies to the jobs that use them, not to them.
     let id_tokens_value = match definition.get("id_tokens") {
         Some(value) => Some(value),
-        None if !hidden && inherit_default.includes("id_tokens") => default.get("id_tokens"),
+        None if !hidden && inherit_default.includes("id_tokens") => {
+            let inherited = default.get("id_tokens");
+            // Every job gets its own copy of the inherited names: a big `default:` over many
+            // jobs is an amplification like any other.
+            if let Some(Value::Mapping(tokens)) = inherited {
+                budget
+                    .take(Size::of_keys(tokens))
+                    .map_err(|limit| JobProblem::TooLarge {
+                        keyword: "id_tokens".to_owned(),
+                        limit,
+                    })?;
+            }
+            inherited
+        }
         None => None,
     };
     let id_tokens = parse_id_tokens(id_tokens_value)?;

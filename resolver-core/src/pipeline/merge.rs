@@ -19,24 +19,6 @@ pub(crate) fn deep_merge(base: &mut Mapping, overlay: Mapping) {
     }
 }
 
-/// Number of nodes in `value`, the unit of the loader's node budget.
-pub(crate) fn node_count(value: &Value) -> usize {
-    match value {
-        Value::Sequence(items) => 1 + items.iter().map(node_count).sum::<usize>(),
-        Value::Mapping(map) => mapping_node_count(map),
-        Value::Tagged(tagged) => 1 + node_count(&tagged.value),
-        _ => 1,
-    }
-}
-
-/// [`node_count`] of a hash.
-pub(crate) fn mapping_node_count(map: &Mapping) -> usize {
-    1 + map
-        .iter()
-        .map(|(k, v)| node_count(k) + node_count(v))
-        .sum::<usize>()
-}
-
 #[cfg(test)]
 mod tests {
     use super::deep_merge;

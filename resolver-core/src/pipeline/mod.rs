@@ -7,9 +7,15 @@
 //!
 //! Hostile input fails fast with bounded memory: files over 2 MiB (GitLab's default YAML size
 //! limit), invalid UTF-8, NUL bytes, nesting over 100 levels (GitLab's default depth limit),
-//! alias bombs (a node budget over the whole load), include and `extends:` loops, and more than
-//! 150 includes (GitLab's default) are errors that name the file.
+//! include and `extends:` loops, more than 150 includes (GitLab's default), and amplification:
+//! every node and byte of text the load builds (alias replays, included files, `extends:`,
+//! `!reference` and `default:` copies) is charged to one budget ([`MAX_NODES`],
+//! [`MAX_EXPANDED_BYTES`]) before it is built. All are errors that name the file.
+//!
+//! [`load_pipeline_for_job`] expands only what one job needs, so one job of a pipeline of
+//! thousands costs what that job costs; [`load_pipeline`] expands every job.
 
+mod budget;
 mod error;
 mod extends;
 mod include;
@@ -17,6 +23,7 @@ mod job;
 mod merge;
 mod reference;
 mod scalar;
+mod select;
 mod source;
 mod suggest;
 
@@ -26,12 +33,13 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 use serde_norway::Value;
 
-pub use error::PipelineError;
+pub use budget::{ExpansionLimit, MAX_EXPANDED_BYTES, MAX_NODES};
+pub use error::{Expansion, PipelineError};
 pub use extends::MAX_EXTENDS_DEPTH;
 pub use include::MAX_INCLUDES;
 pub use job::GLOBAL_KEYWORDS;
 pub use reference::MAX_REFERENCE_DEPTH;
-pub use source::{MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES};
+pub use source::{MAX_DEPTH, MAX_FILE_BYTES};
 
 /// A loaded pipeline: global variables and every job, with `include:`, `extends:`, `default:`
 /// and `!reference` resolved.
@@ -154,16 +162,105 @@ impl InheritGlobal {
 /// assert_eq!(deploy.secrets.as_ref().unwrap()["DB"]["vault"], "db/password@ops");
 /// ```
 pub fn load_pipeline(path: &Path) -> Result<Pipeline, PipelineError> {
-    let budget = source::NodeBudget::new();
+    load(path, None)
+}
+
+/// Loads what job `job` of the pipeline at `path` needs: every file (`include:`), then
+/// `extends:`, `!reference` and `default:` for that job, the entries it names and the global
+/// `variables:` only. The result holds that one job; other jobs are neither expanded nor
+/// checked. An unknown or hidden `job` is an error, as from [`Pipeline::job`].
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let path = dir.path().join(".gitlab-ci.yml");
+/// std::fs::write(&path, "
+/// .vault: {secrets: {DB: {vault: db/password@ops}}}
+/// deploy: {extends: .vault, script: [./deploy]}
+/// broken: {extends: .missing}
+/// ").unwrap();
+/// let pipeline = ci_secrets_core::pipeline::load_pipeline_for_job(&path, "deploy").unwrap();
+/// let deploy = pipeline.job("deploy").unwrap();
+/// assert_eq!(deploy.secrets.as_ref().unwrap()["DB"]["vault"], "db/password@ops");
+/// assert_eq!(pipeline.jobs.len(), 1);
+/// ```
+pub fn load_pipeline_for_job(path: &Path, job: &str) -> Result<Pipeline, PipelineError> {
+    load(path, Some(job))
+}
+
+fn load(path: &Path, only_job: Option<&str>) -> Result<Pipeline, PipelineError> {
+    let budget = budget::ExpansionBudget::new();
     let merged = include::load_merged(path, &budget)?;
     let mut config = merged.config;
-    extends::resolve_extends(path, &merged.origins, &mut config, &budget)?;
-    reference::resolve_references(path, &merged.origins, &mut config, &budget)?;
-    let built = job::build(path, &merged.origins, &config)?;
+    let (needed, rewritten) = match only_job {
+        None => {
+            let all: Vec<String> = config
+                .keys()
+                .filter_map(|key| key.as_str().map(str::to_owned))
+                .collect();
+            (all.clone(), all)
+        }
+        Some(name) if check_selectable(path, &config, name)? => {
+            let needed = select::needed_by(&config, name);
+            let rewritten = needed
+                .iter()
+                .filter(|key| *key == name || select::GLOBALS_A_JOB_READS.contains(&key.as_str()))
+                .cloned()
+                .collect();
+            (needed, rewritten)
+        }
+        // A job named by a number or a boolean (`123:`): rare enough to expand everything.
+        Some(_) => {
+            let all: Vec<String> = config
+                .keys()
+                .filter_map(|key| key.as_str().map(str::to_owned))
+                .collect();
+            (all.clone(), all)
+        }
+    };
+    extends::resolve_extends(path, &merged.origins, &mut config, &needed, &budget)?;
+    reference::resolve_references(path, &merged.origins, &mut config, &rewritten, &budget)?;
+    let built = job::build(path, &merged.origins, config, only_job, &budget)?;
     Ok(Pipeline {
         path: path.to_owned(),
         variables: built.variables,
         jobs: built.jobs,
+    })
+}
+
+/// Whether job `name` can be selected by its string key; the error [`Pipeline::job`] gives when
+/// `name` is not a job GitLab runs, checked before anything is expanded.
+fn check_selectable(
+    path: &Path,
+    config: &serde_norway::Mapping,
+    name: &str,
+) -> Result<bool, PipelineError> {
+    let is_job = |key: &str| !GLOBAL_KEYWORDS.contains(&key);
+    if is_job(name) && config.contains_key(name) {
+        if name.starts_with('.') {
+            return Err(PipelineError::HiddenJob {
+                file: path.to_owned(),
+                job: name.to_owned(),
+            });
+        }
+        return Ok(true);
+    }
+    let key_names = config.iter().filter_map(|(key, value)| {
+        scalar::scalar_to_string(key).map(|key_name| (key.is_string(), key_name, value))
+    });
+    let mut available = Vec::new();
+    for (is_string, key_name, value) in key_names {
+        if key_name == name && !is_string {
+            return Ok(false);
+        }
+        if value.is_mapping() && is_job(&key_name) && !key_name.starts_with('.') {
+            available.push(key_name);
+        }
+    }
+    Err(PipelineError::UnknownJob {
+        file: path.to_owned(),
+        job: name.to_owned(),
+        suggestion: suggest::closest(name, available.iter().map(String::as_str)),
+        available,
     })
 }
 
@@ -184,7 +281,7 @@ const SECRETS_FILE_KEYS: [&str; 3] = ["secrets", "variables", "id_tokens"];
 /// assert_eq!(job.id_tokens, ["AKEYLESS_JWT"]);
 /// ```
 pub fn load_secrets_file(path: &Path) -> Result<Job, PipelineError> {
-    let budget = source::NodeBudget::new();
+    let budget = budget::ExpansionBudget::new();
     let Value::Mapping(config) = source::read_yaml(path, &budget, false)? else {
         return Err(PipelineError::invalid(
             path,
@@ -217,7 +314,7 @@ pub fn load_secrets_file(path: &Path) -> Result<Job, PipelineError> {
         .collect();
     let mut wrapped = serde_norway::Mapping::new();
     wrapped.insert(Value::String("secrets".to_owned()), Value::Mapping(config));
-    let mut built = job::build(path, &Default::default(), &wrapped)?;
+    let mut built = job::build(path, &Default::default(), wrapped, None, &budget)?;
     built
         .jobs
         .shift_remove("secrets")

@@ -7,42 +7,94 @@ use std::path::{Path, PathBuf};
 
 use serde_norway::{Mapping, Value};
 
-use super::PipelineError;
-use super::merge::node_count;
-use super::source::{NodeBudget, REFERENCE_TAG};
+use super::budget::{ExpansionBudget, Size};
+use super::source::REFERENCE_TAG;
+use super::{Expansion, PipelineError};
 
 /// GitLab's documented limit of nested `!reference` tags.
 pub const MAX_REFERENCE_DEPTH: usize = 10;
 
-/// Replaces every `!reference` in `config` with the value it points to.
+/// Replaces every `!reference` in the top-level entries `keys` of `config` with the value it
+/// points to.
 pub(crate) fn resolve_references(
     file: &Path,
     origins: &HashMap<String, PathBuf>,
     config: &mut Mapping,
-    budget: &NodeBudget,
+    keys: &[String],
+    budget: &ExpansionBudget,
 ) -> Result<(), PipelineError> {
-    // Most pipelines have no `!reference`: skip the snapshot copy, the
-    // largest allocation of loading a big pipeline.
-    if !config.values().any(contains_reference) {
-        return Ok(());
+    let file_of = |key: &str| origins.get(key).cloned().unwrap_or_else(|| file.to_owned());
+    // References read the configuration as it was after `extends:`, not as being rewritten. Only
+    // the entries that get rewritten need their earlier state kept; most pipelines have none.
+    let mut before = Mapping::new();
+    for key in keys {
+        if let Some(value) = config
+            .get(key.as_str())
+            .filter(|value| contains_reference(value))
+        {
+            budget
+                .take(Size::of(value))
+                .map_err(|limit| PipelineError::ExpansionTooLarge {
+                    file: file_of(key),
+                    key: Some(key.clone()),
+                    expansion: Expansion::ReferenceSnapshot,
+                    limit,
+                })?;
+            before.insert(Value::String(key.clone()), value.clone());
+        }
     }
-    // References read the configuration as it was after `extends:`, not as being rewritten.
-    let snapshot = config.clone();
-    for (key, value) in config.iter_mut() {
-        let key = key.as_str().unwrap_or_default();
+    let rewritten: Vec<String> = before
+        .keys()
+        .filter_map(|key| key.as_str().map(str::to_owned))
+        .collect();
+    for key in rewritten {
+        let Some(slot) = config.get_mut(key.as_str()) else {
+            continue;
+        };
+        // Taken out so the rest of `config` can be read while it is rewritten; `before` holds
+        // its earlier state for the references that read it.
+        let mut value = std::mem::take(slot);
         let resolver = Resolver {
-            snapshot: &snapshot,
+            before: &before,
+            config: &*config,
             budget,
         };
-        resolver
-            .replace_in(value, &mut Vec::new())
-            .map_err(|message| PipelineError::Reference {
-                file: origins.get(key).cloned().unwrap_or_else(|| file.to_owned()),
-                key: key.to_owned(),
+        let resolved = resolver.replace_in(&mut value, &mut Vec::new());
+        if let Some(slot) = config.get_mut(key.as_str()) {
+            *slot = value;
+        }
+        resolved.map_err(|problem| match problem {
+            Problem::Invalid(message) => PipelineError::Reference {
+                file: file_of(&key),
+                key: key.clone(),
                 message,
-            })?;
+            },
+            Problem::TooLarge { path, limit } => PipelineError::ExpansionTooLarge {
+                file: file_of(&key),
+                key: Some(key.clone()),
+                expansion: Expansion::Reference { path },
+                limit,
+            },
+        })?;
     }
     Ok(())
+}
+
+/// Why a reference could not be replaced.
+enum Problem {
+    /// GitLab's message.
+    Invalid(String),
+    /// The copy would go over the expansion budget.
+    TooLarge {
+        path: String,
+        limit: super::ExpansionLimit,
+    },
+}
+
+impl From<String> for Problem {
+    fn from(message: String) -> Self {
+        Self::Invalid(message)
+    }
 }
 
 /// Whether `value` holds a `!reference` tag anywhere.
@@ -56,16 +108,19 @@ fn contains_reference(value: &Value) -> bool {
 }
 
 struct Resolver<'a> {
-    snapshot: &'a Mapping,
-    budget: &'a NodeBudget,
+    /// The entries being rewritten, as they were after `extends:`.
+    before: &'a Mapping,
+    /// The other entries, which are not rewritten.
+    config: &'a Mapping,
+    budget: &'a ExpansionBudget,
 }
 
 impl Resolver<'_> {
     /// Replaces the references inside `value`; `stack` holds the references being resolved.
-    fn replace_in(&self, value: &mut Value, stack: &mut Vec<Vec<String>>) -> Result<(), String> {
+    fn replace_in(&self, value: &mut Value, stack: &mut Vec<Vec<String>>) -> Result<(), Problem> {
         match value {
             Value::Tagged(tagged) if tagged.tag == REFERENCE_TAG => {
-                let path = reference_path(&tagged.value)?;
+                let path = reference_path(&tagged.value).map_err(Problem::Invalid)?;
                 *value = self.resolve(path, stack)?;
             }
             // The loader refuses every other tag; a stray one is kept as data.
@@ -85,25 +140,24 @@ impl Resolver<'_> {
         Ok(())
     }
 
-    fn resolve(&self, path: Vec<String>, stack: &mut Vec<Vec<String>>) -> Result<Value, String> {
+    fn resolve(&self, path: Vec<String>, stack: &mut Vec<Vec<String>>) -> Result<Value, Problem> {
         let shown = show(&path);
         if stack.contains(&path) {
-            return Err(format!("!reference {shown} is part of a circular chain"));
+            return Err(format!("!reference {shown} is part of a circular chain").into());
         }
         if stack.len() >= MAX_REFERENCE_DEPTH {
             return Err(format!(
                 "!reference {shown} is nested more than {MAX_REFERENCE_DEPTH} levels deep"
-            ));
+            )
+            .into());
         }
-        let mut target = self
+        let found = self
             .lookup(&path)
-            .ok_or_else(|| format!("!reference {shown} could not be found"))?
-            .clone();
-        if !self.budget.take(node_count(&target)) {
-            return Err(format!(
-                "!reference {shown} expands the pipeline beyond the YAML node limit"
-            ));
-        }
+            .ok_or_else(|| format!("!reference {shown} could not be found"))?;
+        self.budget
+            .take(Size::of(found))
+            .map_err(|limit| Problem::TooLarge { path: shown, limit })?;
+        let mut target = found.clone();
         stack.push(path);
         let resolved = self.replace_in(&mut target, stack);
         stack.pop();
@@ -112,7 +166,10 @@ impl Resolver<'_> {
 
     fn lookup(&self, path: &[String]) -> Option<&Value> {
         let (first, rest) = path.split_first()?;
-        let mut current = self.snapshot.get(first.as_str())?;
+        let mut current = match self.before.get(first.as_str()) {
+            Some(earlier) => earlier,
+            None => self.config.get(first.as_str())?,
+        };
         for key in rest {
             current = current.as_mapping()?.get(key.as_str())?;
         }

@@ -1,7 +1,6 @@
-//! Reading one YAML file safely: size cap, UTF-8 and NUL checks, a node budget that stops alias
-//! bombs, a depth cap, merge keys (`<<:`), and only the `!reference` custom tag.
+//! Reading one YAML file safely: size cap, UTF-8 and NUL checks, the expansion budget (which
+//! stops alias bombs), a depth cap, merge keys (`<<:`), and only the `!reference` custom tag.
 
-use std::cell::Cell;
 use std::fmt;
 use std::io::Read;
 use std::path::Path;
@@ -12,7 +11,8 @@ use serde::de::{
 use serde_norway::value::{Tag, TaggedValue};
 use serde_norway::{Mapping, Value};
 
-use super::PipelineError;
+use super::budget::{ExpansionBudget, Size};
+use super::{Expansion, PipelineError};
 
 /// GitLab's default `max_yaml_size_bytes` (2 MiB) per CI/CD YAML file.
 pub const MAX_FILE_BYTES: u64 = 2 * 1024 * 1024;
@@ -20,43 +20,13 @@ pub const MAX_FILE_BYTES: u64 = 2 * 1024 * 1024;
 /// GitLab's default `max_yaml_depth`.
 pub const MAX_DEPTH: usize = 100;
 
-/// How many YAML nodes (after alias expansion) one load may build, over all its files. A
-/// 2 MiB file without aliases stays far below; an alias bomb reaches it after a bounded amount of
-/// work and memory.
-pub const MAX_NODES: usize = 1_000_000;
-
-/// The node budget shared by every file of one load.
-#[derive(Debug)]
-pub(crate) struct NodeBudget {
-    remaining: Cell<usize>,
-}
-
-impl NodeBudget {
-    pub(crate) fn new() -> Self {
-        Self {
-            remaining: Cell::new(MAX_NODES),
-        }
-    }
-
-    /// Takes `count` nodes from the budget; false when it is exhausted.
-    pub(crate) fn take(&self, count: usize) -> bool {
-        match self.remaining.get().checked_sub(count) {
-            Some(left) => {
-                self.remaining.set(left);
-                true
-            }
-            None => false,
-        }
-    }
-}
-
 /// The custom tag ci-secrets understands.
 pub(crate) const REFERENCE_TAG: &str = "!reference";
 
 /// Reads and parses `path`; `allow_reference` says whether `!reference` tags are allowed.
 pub(crate) fn read_yaml(
     path: &Path,
-    budget: &NodeBudget,
+    budget: &ExpansionBudget,
     allow_reference: bool,
 ) -> Result<Value, PipelineError> {
     let bytes = read_capped(path)?;
@@ -75,7 +45,18 @@ pub(crate) fn read_yaml(
     };
     let value = seed
         .deserialize(document)
-        .map_err(|error| yaml_error(path, &error))?;
+        .map_err(|error| match budget.exceeded() {
+            Some(limit) => PipelineError::ExpansionTooLarge {
+                file: path.to_owned(),
+                key: None,
+                expansion: Expansion::Yaml {
+                    line: error.location().map(|at| at.line()),
+                    column: error.location().map(|at| at.column()),
+                },
+                limit,
+            },
+            None => yaml_error(path, &error),
+        })?;
     if documents.next().is_some() {
         return Err(PipelineError::invalid(
             path,
@@ -261,10 +242,11 @@ fn check_text<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str, PipelineError
     Ok(text)
 }
 
-/// Builds a [`Value`] while counting nodes (alias replays included) and depth.
+/// Builds a [`Value`] while charging every node (alias replays included) to the budget, before
+/// building it, and checking the depth.
 #[derive(Clone, Copy)]
 struct NodeSeed<'a> {
-    budget: &'a NodeBudget,
+    budget: &'a ExpansionBudget,
     depth: usize,
     allow_reference: bool,
 }
@@ -278,13 +260,17 @@ impl NodeSeed<'_> {
     }
 
     fn count<E: de::Error>(self) -> Result<(), E> {
-        if self.budget.take(1) {
-            Ok(())
-        } else {
-            Err(E::custom(format_args!(
-                "more than {MAX_NODES} YAML nodes after alias expansion (a YAML alias bomb?)"
-            )))
-        }
+        self.charge(0)
+    }
+
+    /// Charges one node of `bytes` bytes of text. The error text is replaced by a typed error
+    /// in [`read_yaml`], which asks the budget which limit was hit.
+    fn charge<E: de::Error>(self, bytes: usize) -> Result<(), E> {
+        self.budget.take(Size::node(bytes)).map_err(|limit| {
+            E::custom(format_args!(
+                "more than {limit} after alias expansion (a YAML alias bomb?)"
+            ))
+        })
     }
 }
 
@@ -329,12 +315,12 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
-        self.count()?;
+        self.charge(v.len())?;
         Ok(Value::String(v.to_owned()))
     }
 
     fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
-        self.count()?;
+        self.charge(v.len())?;
         Ok(Value::String(v))
     }
 
@@ -372,8 +358,8 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
     }
 
     fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Value, A::Error> {
-        self.count()?;
         let (tag, variant) = data.variant::<String>()?;
+        self.charge(tag.len())?;
         let tag = Tag::new(tag);
         if !(self.allow_reference && tag == REFERENCE_TAG) {
             let allowed = if self.allow_reference {
