@@ -43,5 +43,5 @@ async fn testkv_passes_the_provider_conformance_suite() {
     // NotFound) and reads a local file, so there is no denied item (for
     // resolution nor for doctor), no invalid block and no server to be
     // unreachable.
-    assert_eq!(report.skipped().len(), 4, "{report}");
+    assert_eq!(report.skipped().len(), 5, "{report}");
 }
