@@ -5,8 +5,11 @@
 # scripts/requirements-test.txt): the official Akeyless Python SDK and
 # akeyless-cloud-id (for the emulator's SDK cross-check), OpenBao's `bao`
 # server (the Vault tests run against it) and moto's server (the AWS Secrets
-# Manager tests). Then it builds every binary and runs every Rust test suite,
-# the end-to-end tests of the binary and the doctests.
+# Manager tests) and python-dotenv; and Node's dotenv into tests/node
+# (pinned in tests/node/package-lock.json). The two dotenv readers read
+# `resolve --format dotenv` back in tests/tests/dotenv_roundtrip.rs. Then it
+# builds every binary and runs every Rust test suite, the end-to-end tests of
+# the binary and the doctests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +18,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
 export PATH="$PWD/.venv/bin:$PATH"
+npm ci --prefix tests/node --no-audit --no-fund --silent
 
 # End-to-end tests run the real `ci-secrets` binary: build it first.
 cargo build --workspace --bins

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ci_secrets_provider_api::HttpSettings;
-use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::providers::{Format, Serialized, Toml};
+use figment::{Figment, Provider};
 use serde::{Deserialize, Serialize};
 
 /// The effective configuration.
@@ -127,10 +127,66 @@ const ENV_KEYS: &[&str] = &["deadline_seconds", "http", "providers"];
 #[serde(transparent)]
 struct FlagOverrides(serde_json::Value);
 
-/// Values from an injected environment (tests); the type name marks their origin.
-#[derive(Serialize)]
-#[serde(transparent)]
-struct EnvOverrides(serde_json::Value);
+/// One `CI_SECRETS_*` variable as a configuration layer of its own, so that
+/// `ci-secrets config` and every error name the variable that set a value.
+struct EnvOverride {
+    variable: String,
+    value: Serialized<serde_json::Value>,
+}
+
+impl Provider for EnvOverride {
+    fn metadata(&self) -> figment::Metadata {
+        figment::Metadata::from(ENV_ORIGIN, figment::Source::Custom(self.variable.clone()))
+    }
+
+    fn data(
+        &self,
+    ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+        self.value.data()
+    }
+}
+
+const ENV_ORIGIN: &str = "environment variable";
+
+/// The `CI_SECRETS_*` overrides, from `injected` or else the process
+/// environment, through one path. The prefix matches in any case (as
+/// figment's `Env` did), the rest is lower-cased and `__` nests
+/// (`CI_SECRETS_HTTP__MAX_ATTEMPTS` sets `http.max_attempts`).
+fn env_overrides(injected: Option<&[(String, String)]>) -> Vec<EnvOverride> {
+    const PREFIX: &str = "CI_SECRETS_";
+    let process: Vec<(String, String)>;
+    let vars = match injected {
+        Some(vars) => vars,
+        None => {
+            // A variable that is not UTF-8 cannot be one of ours.
+            process = std::env::vars_os()
+                .filter_map(|(name, value)| {
+                    Some((name.into_string().ok()?, value.into_string().ok()?))
+                })
+                .collect();
+            &process
+        }
+    };
+    let mut overrides: Vec<EnvOverride> = vars
+        .iter()
+        .filter_map(|(name, value)| {
+            let head = name.get(..PREFIX.len())?;
+            if !head.eq_ignore_ascii_case(PREFIX) {
+                return None;
+            }
+            let key = name[PREFIX.len()..].to_lowercase().replace("__", ".");
+            let top = key.split('.').next().unwrap_or_default();
+            ENV_KEYS.contains(&top).then(|| EnvOverride {
+                variable: name.clone(),
+                value: Serialized::default(&key, parse_env_value(value)),
+            })
+        })
+        .collect();
+    // The environment has no order; sorting makes the winner of two
+    // spellings of one key (`CI_SECRETS_X` and `ci_secrets_x`) stable.
+    overrides.sort_by(|a, b| a.variable.cmp(&b.variable));
+    overrides
+}
 
 /// The loaded configuration and its figment, for origins.
 #[derive(Debug)]
@@ -168,28 +224,9 @@ impl LoadedConfig {
                 }
             }
         }
-        let env = Env::prefixed("CI_SECRETS_")
-            .split("__")
-            .filter(|key| ENV_KEYS.iter().any(|known| key.as_str().starts_with(known)));
-        figment = match &sources.env {
-            Some(vars) => {
-                let mut map = serde_json::Map::new();
-                for (name, value) in vars {
-                    if let Some(key) = name.strip_prefix("CI_SECRETS_") {
-                        insert_dotted(
-                            &mut map,
-                            &key.to_lowercase().replace("__", "."),
-                            parse_env_value(value),
-                        );
-                    }
-                }
-                map.retain(|key, _| ENV_KEYS.contains(&key.as_str()));
-                figment.merge(Serialized::defaults(EnvOverrides(
-                    serde_json::Value::Object(map),
-                )))
-            }
-            None => figment.merge(env),
-        };
+        for variable in env_overrides(sources.env.as_deref()) {
+            figment = figment.merge(variable);
+        }
         let mut flags = serde_json::Map::new();
         for (key, value) in &sources.flags {
             insert_dotted(&mut flags, key, value.clone());
@@ -249,9 +286,8 @@ impl LoadedConfig {
         match self.figment.find_metadata(key) {
             Some(meta) => match &meta.source {
                 Some(figment::Source::File(path)) => path.display().to_string(),
-                Some(figment::Source::Custom(text)) => text.clone(),
+                Some(figment::Source::Custom(text)) => format!("{} {text}", meta.name),
                 _ if meta.name.contains("FlagOverrides") => "command line".to_string(),
-                _ if meta.name.contains("EnvOverrides") => "CI_SECRETS_* environment".to_string(),
                 Some(figment::Source::Code(_)) | None => "defaults".to_string(),
                 Some(_) => meta.name.to_string(),
             },
@@ -286,14 +322,15 @@ impl LoadedConfig {
     }
 
     /// Every leaf value as `(dotted key, value, origin)`, for `ci-secrets
-    /// config`. Provider values whose key suggests a credential are redacted.
+    /// config`. Provider values whose key suggests a credential are redacted;
+    /// a boolean such as `revoke_token` carries no credential and is shown.
     pub fn describe(&self) -> Vec<(String, serde_json::Value, String)> {
         let mut out = Vec::new();
         let value = serde_json::to_value(&self.config).unwrap_or(serde_json::Value::Null);
         flatten("", &value, &mut out);
         out.into_iter()
             .map(|(key, value)| {
-                let shown = if looks_secret(&key) && !value.is_null() {
+                let shown = if looks_secret(&key) && !value.is_null() && !value.is_boolean() {
                     serde_json::Value::String("<redacted>".into())
                 } else {
                     value
@@ -409,6 +446,10 @@ mod tests {
         let loaded = LoadedConfig::load(&src).unwrap();
         assert_eq!(loaded.config.deadline_seconds, 5.0);
         assert_eq!(loaded.config.http.max_attempts, 7);
+        assert_eq!(
+            loaded.origin("http.max_attempts"),
+            "environment variable CI_SECRETS_HTTP__MAX_ATTEMPTS"
+        );
         assert_eq!(loaded.config.providers["vault"]["revoke_token"], true);
         assert!(
             loaded.origin("providers.vault").contains("ci-secrets.toml"),
@@ -462,11 +503,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("ci-secrets.toml"),
-            "[providers.x]\napi_token = \"abc\"\n",
+            "[providers.x]\napi_token = \"abc\"\nrevoke_token = true\n",
         )
         .unwrap();
         let loaded = LoadedConfig::load(&sources(dir.path())).unwrap();
         let shown = format!("{:?}", loaded.describe());
         assert!(!shown.contains("abc"), "{shown}");
+        assert!(
+            shown.contains("\"providers.x.revoke_token\", Bool(true)"),
+            "a flag is not a credential: {shown}"
+        );
     }
 }

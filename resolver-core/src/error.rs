@@ -1,7 +1,7 @@
 //! The core's error: every way a run can fail, with its exit status.
 
 use crate::config::ConfigError;
-use crate::deliver::{EnvValueError, FileError};
+use crate::deliver::{EnvValueError, FileError, FormatError};
 use crate::dispatch::DispatchError;
 use crate::pipeline::PipelineError;
 use crate::plan::PlanError;
@@ -37,6 +37,9 @@ pub enum CoreError {
     /// A value cannot be delivered as an environment value.
     #[error(transparent)]
     EnvValue(#[from] EnvValueError),
+    /// A value or path cannot be printed exactly in the chosen format.
+    #[error(transparent)]
+    Output(#[from] FormatError),
 }
 
 /// Exit status: invalid pipeline or config.
@@ -58,9 +61,10 @@ impl CoreError {
             CoreError::Variables(_) => EXIT_USAGE,
             CoreError::Dispatch(DispatchError::ProviderConfig { .. })
             | CoreError::Dispatch(DispatchError::Preflight(_)) => EXIT_INVALID,
-            CoreError::Dispatch(_) | CoreError::Files(_) | CoreError::EnvValue(_) => {
-                EXIT_RESOLUTION
-            }
+            CoreError::Dispatch(_)
+            | CoreError::Files(_)
+            | CoreError::EnvValue(_)
+            | CoreError::Output(_) => EXIT_RESOLUTION,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! inside a GitLab job holds the CI/CD variables), job `variables:`, global
 //! `variables:`.
 
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use ci_secrets_provider_api::JobVariables;
@@ -43,6 +44,15 @@ pub enum VariableError {
         scope: &'static str,
         /// The variable.
         name: String,
+    },
+    /// The env file is larger than any env file needs to be (`/dev/zero`,
+    /// a log given by mistake): refused before it fills memory.
+    #[error("--env-file {path}: larger than {limit} bytes; an env file holds variables, not data")]
+    EnvFileTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The largest size accepted.
+        limit: u64,
     },
     /// The env file could not be read or parsed.
     #[error("--env-file {path}: {message}")]
@@ -105,14 +115,30 @@ fn check_entry(origin: &str, name: &str, value: &str) -> Result<(), VariableErro
     Ok(())
 }
 
+/// The largest `--env-file` read: far above any real list of variables,
+/// far below what would strain memory.
+pub const MAX_ENV_FILE_BYTES: u64 = 1024 * 1024;
+
 fn read_env_file(path: &Path) -> Result<Vec<(String, String)>, VariableError> {
     let env_error = |message: String| VariableError::EnvFile {
         path: path.to_path_buf(),
         message,
     };
-    let iter = dotenvy::from_path_iter(path).map_err(|err| env_error(describe_dotenv(&err)))?;
+    let file = std::fs::File::open(path).map_err(|err| env_error(err.to_string()))?;
+    // Read at most one byte past the limit: enough to know it is too large,
+    // whatever the file is (a device, a pipe, a growing log).
+    let mut content = zeroize::Zeroizing::new(Vec::new());
+    file.take(MAX_ENV_FILE_BYTES + 1)
+        .read_to_end(&mut content)
+        .map_err(|err| env_error(err.to_string()))?;
+    if content.len() as u64 > MAX_ENV_FILE_BYTES {
+        return Err(VariableError::EnvFileTooLarge {
+            path: path.to_path_buf(),
+            limit: MAX_ENV_FILE_BYTES,
+        });
+    }
     let mut entries = Vec::new();
-    for item in iter {
+    for item in dotenvy::from_read_iter(&content[..]) {
         let (name, value) = item.map_err(|err| env_error(describe_dotenv(&err)))?;
         check_entry(&path.display().to_string(), &name, &value)?;
         entries.push((name, value));
@@ -225,6 +251,37 @@ mod tests {
         let vars = layer(&global, &job, &VariableSources::default()).unwrap();
         assert_eq!(vars.get("URL"), Some("https://x/api"));
         assert_eq!(vars.get("RAW"), Some("$BASE"));
+    }
+
+    #[test]
+    fn an_env_file_past_the_limit_is_refused_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let env_file = dir.path().join("big.env");
+        let line = "A=0123456789012345678901234567890123456789\n";
+        let lines = (MAX_ENV_FILE_BYTES as usize) / line.len() + 1;
+        std::fs::write(&env_file, line.repeat(lines)).unwrap();
+        for path in [env_file.as_path(), Path::new("/dev/zero")] {
+            let sources = VariableSources {
+                env_file: Some(path.to_path_buf()),
+                ..VariableSources::default()
+            };
+            let err = layer(&IndexMap::new(), &IndexMap::new(), &sources).unwrap_err();
+            assert!(
+                matches!(err, VariableError::EnvFileTooLarge { .. }),
+                "{err}"
+            );
+            assert!(
+                err.to_string().contains(&path.display().to_string()),
+                "{err}"
+            );
+        }
+        // At the limit it is read.
+        std::fs::write(&env_file, line.repeat(lines - 1)).unwrap();
+        let sources = VariableSources {
+            env_file: Some(env_file),
+            ..VariableSources::default()
+        };
+        assert!(layer(&IndexMap::new(), &IndexMap::new(), &sources).is_ok());
     }
 
     #[test]

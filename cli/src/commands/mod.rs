@@ -110,6 +110,7 @@ pub async fn resolve_job(
         Ok(resolution) => {
             print_summary(global, &resolution);
             drop(section);
+            resolve::warn_risky_names(&resolution.secrets);
             Ok(resolution)
         }
         Err(err) => {

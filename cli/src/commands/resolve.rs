@@ -1,10 +1,13 @@
 //! `ci-secrets resolve`: resolve and print.
 
 use std::io::{IsTerminal, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use ci_secrets_core::deliver::{OutputEntry, OutputFormat, SecretFiles, env_text, render};
+use ci_secrets_core::deliver::{
+    EntryKind, OutputEntry, OutputFormat, SecretFiles, env_text, render, risky_names,
+};
 use ci_secrets_core::dispatch::ResolvedSecret;
 use ci_secrets_core::error::{CoreError, EXIT_RESOLUTION, EXIT_USAGE};
 
@@ -47,7 +50,7 @@ pub async fn run(global: &GlobalArgs, args: ResolveArgs) -> ExitCode {
         .filter(|secret| secret.file && format != OutputFormat::Json)
         .collect();
     let mut files = None;
-    let mut paths: Vec<(String, String)> = Vec::new();
+    let mut paths: Vec<(String, PathBuf)> = Vec::new();
     if !file_secrets.is_empty() {
         let mut created = match files_dir(args.files_dir.as_deref()) {
             Ok(files) => files,
@@ -67,29 +70,36 @@ pub async fn run(global: &GlobalArgs, args: ResolveArgs) -> ExitCode {
 
     let mut entries = Vec::with_capacity(resolution.secrets.len());
     for secret in &resolution.secrets {
-        let text = match paths.iter().find(|(name, _)| *name == secret.variable) {
-            Some((_, path)) => path.as_str(),
-            None => match env_text(secret) {
-                Ok(text) => text,
-                Err(err) => {
-                    if let Some(files) = files.as_mut() {
-                        files.discard();
-                    }
-                    return fail(&CoreError::from(err));
-                }
-            },
+        let entry = match paths.iter().find(|(name, _)| *name == secret.variable) {
+            // The path exactly as created, even when it is not UTF-8.
+            Some((_, path)) => Ok((path.as_os_str().as_bytes(), EntryKind::FilePath)),
+            None => env_text(secret).map(|text| (text.as_bytes(), EntryKind::Value)),
         };
-        entries.push(OutputEntry {
-            name: &secret.variable,
-            text,
-        });
+        match entry {
+            Ok((text, kind)) => entries.push(OutputEntry {
+                name: &secret.variable,
+                text,
+                kind,
+            }),
+            Err(err) => {
+                if let Some(files) = files.as_mut() {
+                    files.discard();
+                }
+                return fail(&CoreError::from(err));
+            }
+        }
     }
-    let output = render(format, &entries);
+    let output = match render(format, &entries) {
+        Ok(output) => output,
+        Err(err) => {
+            if let Some(files) = files.as_mut() {
+                files.discard();
+            }
+            return fail(&CoreError::from(err));
+        }
+    };
     let mut stdout = std::io::stdout().lock();
-    if let Err(err) = stdout
-        .write_all(output.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
+    if let Err(err) = stdout.write_all(&output).and_then(|()| stdout.flush()) {
         if let Some(files) = files.as_mut() {
             files.discard();
         }
@@ -100,6 +110,15 @@ pub async fn run(global: &GlobalArgs, args: ResolveArgs) -> ExitCode {
         files.keep();
     }
     ExitCode::SUCCESS
+}
+
+/// Warns, for `resolve` and `exec` alike, about each secret whose name
+/// changes how a shell, the loader or an interpreter runs. Printed even with
+/// `--quiet`: it is about what the job will do, not about progress.
+pub(super) fn warn_risky_names(secrets: &[ResolvedSecret]) {
+    for risky in risky_names(secrets) {
+        eprintln!("ci-secrets: warning: {risky}");
+    }
 }
 
 /// `--files-dir`, else `$RUNNER_TEMP_PROJECT_DIR`, else a new private
@@ -120,7 +139,7 @@ fn files_dir(explicit: Option<&std::path::Path>) -> Result<SecretFiles, CoreErro
 fn write_files(
     files: &mut SecretFiles,
     secrets: &[&ResolvedSecret],
-) -> Result<Vec<(String, String)>, CoreError> {
+) -> Result<Vec<(String, PathBuf)>, CoreError> {
     let written = files.write_all(
         secrets
             .iter()
@@ -130,7 +149,7 @@ fn write_files(
         Ok(paths) => Ok(secrets
             .iter()
             .zip(paths)
-            .map(|(secret, path)| (secret.variable.clone(), path.display().to_string()))
+            .map(|(secret, path)| (secret.variable.clone(), path))
             .collect()),
         Err(err) => {
             files.discard();

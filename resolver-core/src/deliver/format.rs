@@ -1,6 +1,14 @@
 //! Printing resolved values for `resolve`: JSON, dotenv and POSIX shell.
+//!
+//! The dotenv dialect is the part that every common reader reads the same
+//! way: python-dotenv (`dotenv_values`, interpolation on), Node's `dotenv`
+//! (`parse`), dotenvy (our own `--env-file`) and a POSIX shell (`set -a; .
+//! file`). A value goes in single quotes, where all of them take the text
+//! literally, unless it holds a single quote; then in double quotes, when
+//! it holds nothing that any of them would interpret there. A value that
+//! fits neither is refused, naming its variable: never printed damaged.
 
-use std::fmt::Write as _;
+use std::io::Write as _;
 
 /// An output format of `ci-secrets resolve`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -14,84 +22,204 @@ pub enum OutputFormat {
     Shell,
 }
 
+impl OutputFormat {
+    fn name(self) -> &'static str {
+        match self {
+            OutputFormat::Json => "json",
+            OutputFormat::Dotenv => "dotenv",
+            OutputFormat::Shell => "shell",
+        }
+    }
+}
+
+/// What an entry prints: a secret's value, or the path of its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// The secret's value.
+    Value,
+    /// The path of the file holding the secret.
+    FilePath,
+}
+
+impl std::fmt::Display for EntryKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EntryKind::Value => "value",
+            EntryKind::FilePath => "file path",
+        })
+    }
+}
+
 /// One variable ready to print: the value, or the path of its file.
 #[derive(Debug)]
 pub struct OutputEntry<'a> {
     /// The variable name (validated: `[A-Za-z_][A-Za-z0-9_]*`).
     pub name: &'a str,
-    /// The text to print.
-    pub text: &'a str,
+    /// The bytes to print: UTF-8 for a value, any bytes for a path.
+    pub text: &'a [u8],
+    /// Whether `text` is a value or a path.
+    pub kind: EntryKind,
 }
 
-/// Renders entries. The returned string holds secrets: write it to stdout and
-/// drop it (it is zeroed on drop).
-pub fn render(format: OutputFormat, entries: &[OutputEntry<'_>]) -> zeroize::Zeroizing<String> {
-    let mut out = zeroize::Zeroizing::new(String::new());
+/// Why an entry cannot be printed exactly in the chosen format. Names the
+/// variable and the kind of character, never the value.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FormatError {
+    /// JSON and dotenv are text; a path that is not UTF-8 has no exact form there.
+    #[error(
+        "the {kind} of {variable} is not UTF-8, which --format {format} cannot carry exactly; use --format shell"
+    )]
+    NotUtf8 {
+        /// The variable.
+        variable: String,
+        /// Value or path.
+        kind: EntryKind,
+        /// The format asked for.
+        format: &'static str,
+    },
+    /// A value outside the dotenv dialect.
+    #[error(
+        "the {kind} of {variable} holds {limit}, which --format dotenv cannot carry exactly for every dotenv reader; use --format shell or json, or file: true"
+    )]
+    Dotenv {
+        /// The variable.
+        variable: String,
+        /// Value or path.
+        kind: EntryKind,
+        /// What the dialect cannot carry.
+        limit: DotenvLimit,
+    },
+}
+
+/// What the dotenv dialect cannot carry, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DotenvLimit {
+    /// Python and Node read a carriage return as a line end.
+    #[error("a carriage return (python-dotenv and Node's dotenv read it as a line end)")]
+    CarriageReturn,
+    /// python-dotenv expands `${NAME}` even inside single quotes.
+    #[error("`${{` followed by `}}` (python-dotenv expands it even inside single quotes)")]
+    BraceReference,
+    /// A single quote rules out single quotes; then `"`, `$`, `` ` `` or `\`
+    /// rule out double quotes, where the readers disagree about them.
+    #[error(
+        "a single quote together with a double quote, `$`, a backtick or a backslash (no quoting reads the same in every dotenv reader)"
+    )]
+    QuoteMix,
+    /// Python reads `\\` in single quotes as one backslash, Node as two; a
+    /// trailing backslash escapes the closing quote for both.
+    #[error(
+        "two backslashes in a row or a trailing backslash (python-dotenv and Node's dotenv read them differently)"
+    )]
+    Backslashes,
+}
+
+/// Renders entries. The returned bytes hold secrets: write them to stdout
+/// and drop them (they are zeroed on drop). Nothing is rendered unless
+/// every entry can be printed exactly.
+pub fn render(
+    format: OutputFormat,
+    entries: &[OutputEntry<'_>],
+) -> Result<zeroize::Zeroizing<Vec<u8>>, FormatError> {
+    let mut out = zeroize::Zeroizing::new(Vec::new());
     match format {
         OutputFormat::Json => {
-            let map: serde_json::Map<String, serde_json::Value> = entries
-                .iter()
-                .map(|entry| (entry.name.to_string(), entry.text.into()))
-                .collect();
+            let mut map = serde_json::Map::new();
+            for entry in entries {
+                map.insert(entry.name.to_string(), text_of(entry, format)?.into());
+            }
             // Serializing a map of strings cannot fail.
-            out.push_str(&serde_json::Value::Object(map).to_string());
-            out.push('\n');
+            out.extend_from_slice(serde_json::Value::Object(map).to_string().as_bytes());
+            out.push(b'\n');
         }
         OutputFormat::Dotenv => {
             for entry in entries {
-                let _ = writeln!(out, "{}={}", entry.name, dotenv_quote(entry.text));
+                let quoted =
+                    dotenv_quote(text_of(entry, format)?).map_err(|limit| FormatError::Dotenv {
+                        variable: entry.name.to_string(),
+                        kind: entry.kind,
+                        limit,
+                    })?;
+                let _ = writeln!(out, "{}={}", entry.name, quoted.as_str());
             }
         }
         OutputFormat::Shell => {
             for entry in entries {
-                let _ = writeln!(out, "export {}={}", entry.name, shell_quote(entry.text));
+                out.extend_from_slice(b"export ");
+                out.extend_from_slice(entry.name.as_bytes());
+                out.push(b'=');
+                out.extend_from_slice(&shell_quote(entry.text));
+                out.push(b'\n');
             }
         }
     }
-    out
+    Ok(out)
 }
 
-/// POSIX single quoting: everything is literal inside `'...'`; a quote is
-/// written as `'\''`.
-pub fn shell_quote(text: &str) -> String {
-    let mut quoted = String::with_capacity(text.len() + 2);
-    quoted.push('\'');
-    for c in text.chars() {
-        if c == '\'' {
-            quoted.push_str("'\\''");
+/// The entry as text, for the formats that are text.
+fn text_of<'a>(entry: &OutputEntry<'a>, format: OutputFormat) -> Result<&'a str, FormatError> {
+    std::str::from_utf8(entry.text).map_err(|_| FormatError::NotUtf8 {
+        variable: entry.name.to_string(),
+        kind: entry.kind,
+        format: format.name(),
+    })
+}
+
+/// POSIX single quoting: every byte is literal inside `'...'` (a shell
+/// reads bytes, so any path is printed exactly); a quote is written as `'\''`.
+pub fn shell_quote(text: &[u8]) -> zeroize::Zeroizing<Vec<u8>> {
+    let mut quoted = zeroize::Zeroizing::new(Vec::with_capacity(text.len() + 2));
+    quoted.push(b'\'');
+    for &byte in text {
+        if byte == b'\'' {
+            quoted.extend_from_slice(b"'\\''");
         } else {
-            quoted.push(c);
+            quoted.push(byte);
         }
     }
-    quoted.push('\'');
+    quoted.push(b'\'');
     quoted
 }
 
-/// dotenv quoting: single quotes (literal) when possible, else double quotes
-/// with the escapes dotenv parsers understand.
-pub fn dotenv_quote(text: &str) -> String {
-    if !text.contains(['\'', '\n', '\r', '\\']) {
-        return format!("'{text}'");
+/// The value in the dotenv dialect (see the module documentation), or what
+/// keeps it out.
+pub fn dotenv_quote(text: &str) -> Result<zeroize::Zeroizing<String>, DotenvLimit> {
+    if text.contains('\r') {
+        return Err(DotenvLimit::CarriageReturn);
     }
-    let mut quoted = String::with_capacity(text.len() + 2);
-    quoted.push('"');
-    for c in text.chars() {
-        match c {
-            '\\' => quoted.push_str("\\\\"),
-            '"' => quoted.push_str("\\\""),
-            '\n' => quoted.push_str("\\n"),
-            '\r' => quoted.push_str("\\r"),
-            '$' => quoted.push_str("\\$"),
-            other => quoted.push(other),
+    if has_brace_reference(text) {
+        return Err(DotenvLimit::BraceReference);
+    }
+    let quote = if !text.contains('\'') {
+        if text.contains("\\\\") || text.ends_with('\\') {
+            return Err(DotenvLimit::Backslashes);
         }
-    }
-    quoted.push('"');
-    quoted
+        '\''
+    } else if !text.contains(['"', '$', '`', '\\']) {
+        '"'
+    } else {
+        return Err(DotenvLimit::QuoteMix);
+    };
+    let mut quoted = zeroize::Zeroizing::new(String::with_capacity(text.len() + 2));
+    quoted.push(quote);
+    quoted.push_str(text);
+    quoted.push(quote);
+    Ok(quoted)
+}
+
+/// `${` with a `}` after it: python-dotenv would expand it (its pattern is
+/// narrower, but any such text is refused rather than reasoned about).
+fn has_brace_reference(text: &str) -> bool {
+    text.find("${")
+        .is_some_and(|start| text[start + 2..].contains('}'))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::ffi::OsStrExt;
 
     const HARD: &[&str] = &[
         "plain",
@@ -102,49 +230,101 @@ mod tests {
         "",
         "trailing newline\n",
         "tab\tand unicode é ✓",
+        "cr\r\nlf",
+        "ends with \\",
+        "  spaces  # not a comment = x",
     ];
 
-    #[test]
-    fn shell_output_round_trips_through_sh() {
-        for value in HARD {
-            let line = format!("export V={}; printf '%s' \"$V\"", shell_quote(value));
-            let out = std::process::Command::new("sh")
-                .arg("-c")
-                .arg(&line)
-                .output()
-                .unwrap();
-            assert_eq!(String::from_utf8(out.stdout).unwrap(), *value, "{line}");
+    fn entry<'a>(name: &'a str, text: &'a str) -> OutputEntry<'a> {
+        OutputEntry {
+            name,
+            text: text.as_bytes(),
+            kind: EntryKind::Value,
         }
     }
 
     #[test]
-    fn dotenv_output_round_trips_through_dotenvy() {
-        let entries: Vec<(String, String)> = HARD
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (format!("V{i}"), v.to_string()))
-            .collect();
-        let borrowed: Vec<OutputEntry<'_>> = entries
-            .iter()
-            .map(|(n, t)| OutputEntry { name: n, text: t })
-            .collect();
-        let text = render(OutputFormat::Dotenv, &borrowed);
-        let parsed: Vec<(String, String)> = dotenvy::from_read_iter(text.as_bytes())
-            .map(Result::unwrap)
-            .collect();
-        assert_eq!(parsed, entries);
+    fn shell_output_round_trips_through_sh() {
+        for value in HARD {
+            let mut line = b"export V=".to_vec();
+            line.extend_from_slice(&shell_quote(value.as_bytes()));
+            line.extend_from_slice(b"; printf '%s' \"$V\"");
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(std::ffi::OsStr::from_bytes(&line))
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8(out.stdout).unwrap(), *value);
+        }
+    }
+
+    #[test]
+    fn dotenv_output_round_trips_through_dotenvy_or_is_refused_by_name() {
+        let mut carried = Vec::new();
+        for (i, value) in HARD.iter().enumerate() {
+            let name = format!("V{i}");
+            match render(OutputFormat::Dotenv, &[entry(&name, value)]) {
+                Ok(text) => {
+                    let parsed: Vec<(String, String)> = dotenvy::from_read_iter(&text[..])
+                        .map(Result::unwrap)
+                        .collect();
+                    assert_eq!(parsed, vec![(name.clone(), value.to_string())]);
+                    carried.push(*value);
+                }
+                Err(err) => {
+                    let message = err.to_string();
+                    assert!(message.contains(&name), "{message}");
+                    assert!(!message.contains(value), "{message}");
+                }
+            }
+        }
+        assert!(carried.contains(&"it's") && carried.contains(&"a\nmulti\nline"));
+    }
+
+    #[test]
+    fn dotenv_refuses_what_a_reader_would_damage() {
+        for (value, limit) in [
+            ("a\rb", DotenvLimit::CarriageReturn),
+            ("x${HOME}y", DotenvLimit::BraceReference),
+            ("it's $5", DotenvLimit::QuoteMix),
+            ("it's \"x\"", DotenvLimit::QuoteMix),
+            ("c:\\\\share", DotenvLimit::Backslashes),
+            ("trailing\\", DotenvLimit::Backslashes),
+        ] {
+            assert_eq!(dotenv_quote(value).unwrap_err(), limit, "{value:?}");
+        }
+        // Nothing is rendered when one entry is refused.
+        let err = render(
+            OutputFormat::Dotenv,
+            &[entry("GOOD", "fine"), entry("BAD", "a\rb")],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("BAD"), "{err}");
+    }
+
+    #[test]
+    fn a_path_that_is_not_utf8_is_exact_in_shell_and_refused_elsewhere() {
+        let path = b"/tmp/\xff\xfe/KEY";
+        let entries = [OutputEntry {
+            name: "KEY",
+            text: path,
+            kind: EntryKind::FilePath,
+        }];
+        let shell = render(OutputFormat::Shell, &entries).unwrap();
+        assert_eq!(&shell[..], b"export KEY='/tmp/\xff\xfe/KEY'\n");
+        for format in [OutputFormat::Dotenv, OutputFormat::Json] {
+            let err = render(format, &entries).unwrap_err();
+            assert!(
+                matches!(err, FormatError::NotUtf8 { ref variable, .. } if variable == "KEY"),
+                "{err}"
+            );
+        }
     }
 
     #[test]
     fn json_output_maps_names_to_values() {
-        let text = render(
-            OutputFormat::Json,
-            &[OutputEntry {
-                name: "A",
-                text: "x\"y",
-            }],
-        );
-        let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let text = render(OutputFormat::Json, &[entry("A", "x\"y")]).unwrap();
+        let parsed: serde_json::Value = serde_json::from_slice(&text).unwrap();
         assert_eq!(parsed["A"], "x\"y");
     }
 }

@@ -4,7 +4,9 @@
 pub mod env;
 pub mod files;
 pub mod format;
+pub mod risky;
 
 pub use env::{EnvValueError, env_text};
 pub use files::{FileError, SecretFiles};
-pub use format::{OutputEntry, OutputFormat, render};
+pub use format::{DotenvLimit, EntryKind, FormatError, OutputEntry, OutputFormat, render};
+pub use risky::{RiskyName, risky_names};
