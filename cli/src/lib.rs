@@ -7,6 +7,8 @@
 pub mod args;
 mod commands;
 mod logging;
+mod pump;
+mod signals;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

@@ -129,6 +129,12 @@ type PreparedProvider<'a> = (
 /// over: the job waits for it, even after a cancellation.
 pub const CLEANUP_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Why a provider's resolution was cut short.
+enum Stopped {
+    Deadline,
+    Cancelled,
+}
+
 /// Resolves every secret of the plan.
 pub async fn dispatch(
     plan: &Plan,
@@ -191,10 +197,26 @@ pub async fn dispatch(
         let span = tracing::info_span!("provider", provider = %key, secrets = requests.len());
         let progress = options.progress.clone();
         async move {
-            let outcome = tokio::time::timeout_at(deadline, provider.resolve(ctx, requests)).await;
+            // A cancelled run stops here whether or not the provider watches
+            // the token itself; `finish_all` below still runs.
+            let outcome = tokio::select! {
+                outcome = tokio::time::timeout_at(deadline, provider.resolve(ctx, requests)) => {
+                    outcome.map_err(|_| Stopped::Deadline)
+                }
+                () = options.cancel.cancelled() => Err(Stopped::Cancelled),
+            };
             progress.inc(requests.len() as u64);
             match outcome {
                 Ok(results) if results.len() == requests.len() => results,
+                Err(Stopped::Cancelled) => requests
+                    .iter()
+                    .map(|_| {
+                        Err(ProviderError::new(
+                            ErrorKind::Deadline,
+                            "resolution was cancelled",
+                        ))
+                    })
+                    .collect(),
                 Ok(results) => {
                     let message = format!(
                         "provider {key} returned {} results for {} secrets",
@@ -206,7 +228,7 @@ pub async fn dispatch(
                         .map(|_| Err(ProviderError::new(ErrorKind::Protocol, message.clone())))
                         .collect()
                 }
-                Err(_) => requests
+                Err(Stopped::Deadline) => requests
                     .iter()
                     .map(|_| {
                         Err(ProviderError::new(

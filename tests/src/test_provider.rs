@@ -7,6 +7,8 @@
 //! `delay_ms` to exercise the deadline. With `[providers.testkv] finish_log`
 //! set to a file, each [`Provider::finish`] call appends a line to it, so
 //! tests see that the core ends every run, even one cut off at the deadline.
+//! With `started_log` set, [`Provider::resolve`] appends a line to it as it
+//! begins, so a test knows the run is under way (to signal it, say).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -23,12 +25,14 @@ use ci_secrets_provider_api::{
 struct TestKvConfig {
     store: Option<String>,
     finish_log: Option<String>,
+    started_log: Option<String>,
 }
 
 #[derive(Debug)]
 struct TestKv {
     config_store: Option<String>,
     finish_log: Option<String>,
+    started_log: Option<String>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -49,6 +53,9 @@ impl Provider for TestKv {
     }
 
     async fn resolve(&self, ctx: &ResolveContext, requests: &[SecretRequest]) -> Vec<SecretResult> {
+        if let Some(path) = &self.started_log {
+            append_line(path, &format!("resolve {}\n", ctx.job_name()));
+        }
         let store = match ctx.check_deadline().and_then(|()| self.load(ctx)) {
             Ok(store) => store,
             Err(err) => {
@@ -90,15 +97,19 @@ impl Provider for TestKv {
         let Some(path) = &self.finish_log else {
             return;
         };
-        let line = format!("finish {}\n", ctx.job_name());
-        let appended = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .and_then(|mut file| std::io::Write::write_all(&mut file, line.as_bytes()));
-        if let Err(err) = appended {
-            tracing::warn!(path = %path, error = %err, "testkv could not write its finish log");
-        }
+        append_line(path, &format!("finish {}\n", ctx.job_name()));
+    }
+}
+
+/// Appends to a log file that tests read.
+fn append_line(path: &str, line: &str) {
+    let appended = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut file| std::io::Write::write_all(&mut file, line.as_bytes()));
+    if let Err(err) = appended {
+        tracing::warn!(path = %path, error = %err, "testkv could not write its log");
     }
 }
 
@@ -138,6 +149,7 @@ fn build(config: &ProviderConfig) -> Result<Box<dyn Provider>, ProviderError> {
     Ok(Box::new(TestKv {
         config_store: parsed.store,
         finish_log: parsed.finish_log,
+        started_log: parsed.started_log,
     }))
 }
 

@@ -1,34 +1,47 @@
 //! `ci-secrets exec`: resolve, then run a command with the secrets in its
-//! environment. The command never starts when resolution fails; file
-//! secrets live in a private directory removed when the command ends;
-//! signals are forwarded; the exit status is the command's.
+//! environment. The command never starts when resolution fails or a signal
+//! came first; file secrets live in a private directory removed when the
+//! command ends; signals are forwarded; the exit status is the command's.
 
+use std::io::{IsTerminal, Write};
+use std::os::fd::AsFd;
 use std::process::{ExitCode, Stdio};
-
-use std::time::Duration;
 
 use ci_secrets_core::deliver::{SecretFiles, env_text};
 use ci_secrets_core::error::{CoreError, EXIT_RESOLUTION};
-use ci_secrets_core::mask::{MaskSet, StreamMasker};
+use ci_secrets_core::mask::MaskSet;
 use nix::sys::signal::Signal;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::signal::unix::{SignalKind, signal};
 use tracing::Instrument;
 
 use ci_secrets_core::telemetry::traceparent_of;
 
 use super::{fail, prepare, resolve_job};
 use crate::args::{ExecArgs, GlobalArgs};
+use crate::pump::{ExitNotice, Pump, Stream, write_turns};
+use crate::signals::{self, Termination};
 
 pub async fn run(global: &GlobalArgs, args: ExecArgs) -> ExitCode {
-    let prepared = match prepare(global, &args.selection) {
+    // Before anything is resolved or written: from here on a signal ends
+    // the run through the clean-up paths below, never abruptly.
+    let mut termination = match Termination::install() {
+        Ok(termination) => termination,
+        Err(err) => {
+            eprintln!("ci-secrets: cannot install signal handlers: {err}");
+            return ExitCode::from(EXIT_RESOLUTION);
+        }
+    };
+    let mut prepared = match prepare(global, &args.selection) {
         Ok(prepared) => prepared,
         Err(err) => return fail(&err),
     };
+    prepared.cancel = termination.cancellation().clone();
     let resolution = match resolve_job(global, &prepared).await {
         Ok(resolution) => resolution,
-        Err(code) => return code,
+        Err(code) => return termination.received().map_or(code, signals::exit_code),
     };
+    if let Some(signal) = termination.received() {
+        return signals::exit_code(signal);
+    }
 
     let file_secrets: Vec<_> = resolution.secrets.iter().filter(|s| s.file).collect();
     let deliver = tracing::info_span!(
@@ -80,6 +93,12 @@ pub async fn run(global: &GlobalArgs, args: ExecArgs) -> ExitCode {
     };
     drop(resolution);
 
+    if let Some(signal) = termination.received() {
+        // Signalled while the files were written or the masker was built:
+        // the command never starts, and `files` is dropped (removed) here.
+        return signals::exit_code(signal);
+    }
+
     let Some((program, rest)) = args.command.split_first() else {
         eprintln!("ci-secrets: exec needs a command after --");
         return ExitCode::from(ci_secrets_core::error::EXIT_USAGE);
@@ -90,19 +109,15 @@ pub async fn run(global: &GlobalArgs, args: ExecArgs) -> ExitCode {
         .envs(env)
         .stdin(Stdio::inherit())
         .kill_on_drop(true);
+    let group = ProcessGroup::for_stdin();
+    if group == ProcessGroup::Own {
+        command.process_group(0);
+    }
     if masks.is_some() {
         command.stdout(Stdio::piped()).stderr(Stdio::piped());
     } else {
         command.stdout(Stdio::inherit()).stderr(Stdio::inherit());
     }
-    // Listen before spawning, so no signal slips between the two.
-    let signals = match Signals::listen() {
-        Ok(signals) => signals,
-        Err(err) => {
-            eprintln!("ci-secrets: cannot install signal handlers: {err}");
-            return ExitCode::from(EXIT_RESOLUTION);
-        }
-    };
     let span = tracing::info_span!("exec", program = %program.to_string_lossy());
     // The command's own traces nest under ours.
     if let Some(traceparent) = traceparent_of(&span) {
@@ -123,23 +138,27 @@ pub async fn run(global: &GlobalArgs, args: ExecArgs) -> ExitCode {
             });
         }
     };
-    let pumps = masks.map(|masks| {
-        let stdout = child
-            .stdout
-            .take()
-            .map(|out| tokio::spawn(masked_copy(out, tokio::io::stdout(), masks.stream())));
-        let stderr = child
-            .stderr
-            .take()
-            .map(|err| tokio::spawn(masked_copy(err, tokio::io::stderr(), masks.stream())));
-        [stdout, stderr]
-    });
-    let status = signals.wait_forwarding(&mut child).instrument(span).await;
+    let mut copies = match masks
+        .map(|masks| Copies::start(&mut child, &masks))
+        .transpose()
+    {
+        Ok(copies) => copies,
+        Err(err) => {
+            eprintln!("ci-secrets: cannot copy the command's output: {err}");
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+            return ExitCode::from(EXIT_RESOLUTION);
+        }
+    };
+    let status = wait_forwarding(&mut termination, &mut child, group)
+        .instrument(span)
+        .await;
     drop(files);
-    // The child is gone; give the pipes a moment to drain (a background
-    // grandchild may hold them open forever).
-    for pump in pumps.into_iter().flatten().flatten() {
-        let _ = tokio::time::timeout(Duration::from_secs(2), pump).await;
+    if let Some(copies) = copies.as_mut() {
+        copies.notice.command_exited();
+    }
+    if let Some(copies) = copies {
+        copies.finish().await;
     }
     match status {
         Ok(status) => exit_code_of(status),
@@ -150,78 +169,131 @@ pub async fn run(global: &GlobalArgs, args: ExecArgs) -> ExitCode {
     }
 }
 
-/// How long the child may be silent before held-back output is flushed.
-const PAUSE: Duration = Duration::from_millis(25);
+/// The masked copies of the command's stdout and stderr.
+struct Copies {
+    notice: ExitNotice,
+    pumps: Vec<(Stream, Pump)>,
+}
 
-/// Copies a child's stream, masking secrets. Output is flushed whenever the
-/// child pauses, so prompts and progress appear without delay.
-async fn masked_copy(
-    mut reader: impl AsyncRead + Unpin,
-    mut writer: impl AsyncWrite + Unpin,
-    mut masker: StreamMasker,
-) -> std::io::Result<()> {
-    let mut buffer = zeroize::Zeroizing::new(vec![0u8; 16 * 1024]);
-    let mut waiting = false;
-    loop {
-        let read = if waiting {
-            match tokio::time::timeout(PAUSE, reader.read(&mut buffer)).await {
-                Ok(read) => read,
-                Err(_) => {
-                    waiting = false;
-                    writer.write_all(&masker.flush_pause()).await?;
-                    writer.flush().await?;
-                    continue;
+impl Copies {
+    fn start(child: &mut tokio::process::Child, masks: &MaskSet) -> std::io::Result<Self> {
+        let stdout = std::fs::File::from(std::io::stdout().as_fd().try_clone_to_owned()?);
+        let stderr = std::fs::File::from(std::io::stderr().as_fd().try_clone_to_owned()?);
+        let [stdout_turns, stderr_turns] = write_turns(&stdout, &stderr);
+        let notice = ExitNotice::new()?;
+        let mut pumps = Vec::with_capacity(2);
+        if let Some(pipe) = child.stdout.take() {
+            let pump = Pump::start(
+                Stream::Stdout,
+                pipe.into_owned_fd()?,
+                stdout,
+                masks.stream(),
+                stdout_turns,
+                &notice,
+            )?;
+            pumps.push((Stream::Stdout, pump));
+        }
+        if let Some(pipe) = child.stderr.take() {
+            let pump = Pump::start(
+                Stream::Stderr,
+                pipe.into_owned_fd()?,
+                stderr,
+                masks.stream(),
+                stderr_turns,
+                &notice,
+            )?;
+            pumps.push((Stream::Stderr, pump));
+        }
+        Ok(Self { notice, pumps })
+    }
+
+    /// Waits until every stream is copied to its end.
+    async fn finish(self) {
+        let Self { notice, pumps } = self;
+        let joined = tokio::task::spawn_blocking(move || {
+            pumps
+                .into_iter()
+                .map(|(stream, pump)| (stream, pump.join()))
+                .collect::<Vec<_>>()
+        })
+        .await;
+        drop(notice);
+        for (stream, outcome) in joined.unwrap_or_default() {
+            match outcome {
+                Ok(()) => {}
+                // Our reader went away: the command saw its pipe close, as in a shell pipeline.
+                Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => {}
+                Err(err) => {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "ci-secrets: copying the command's {} failed: {err}",
+                        stream.name()
+                    );
                 }
             }
+        }
+    }
+}
+
+/// Which process group the command runs in.
+///
+/// In CI (stdin is not a terminal) the command leads a group of its own, so
+/// that a signal we pass on reaches everything it started, and no
+/// background process keeps running with the secrets after it. When stdin
+/// is a terminal the command stays in ours, which is the terminal's
+/// foreground group: a command in another group could not read the terminal
+/// (it would be stopped by SIGTTIN), and the terminal's own Ctrl-C already
+/// reaches every process of the foreground group, grandchildren included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProcessGroup {
+    Own,
+    Shared,
+}
+
+impl ProcessGroup {
+    fn for_stdin() -> Self {
+        if std::io::stdin().is_terminal() {
+            Self::Shared
         } else {
-            reader.read(&mut buffer).await
-        };
-        let count = read?;
-        if count == 0 {
-            writer.write_all(&masker.finish()).await?;
-            writer.flush().await?;
-            return Ok(());
+            Self::Own
         }
-        writer.write_all(&masker.feed(&buffer[..count])).await?;
-        writer.flush().await?;
-        waiting = true;
     }
 }
 
-/// SIGINT, SIGTERM and SIGHUP, caught so that they reach the child and we
-/// live on to remove the secret files.
-struct Signals {
-    interrupt: tokio::signal::unix::Signal,
-    terminate: tokio::signal::unix::Signal,
-    hangup: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    fn listen() -> std::io::Result<Self> {
-        Ok(Self {
-            interrupt: signal(SignalKind::interrupt())?,
-            terminate: signal(SignalKind::terminate())?,
-            hangup: signal(SignalKind::hangup())?,
-        })
-    }
-
-    /// Waits for the child, passing each caught signal on to it.
-    async fn wait_forwarding(
-        mut self,
-        child: &mut tokio::process::Child,
-    ) -> std::io::Result<std::process::ExitStatus> {
-        loop {
-            let forwarded = tokio::select! {
-                status = child.wait() => return status,
-                _ = self.interrupt.recv() => Signal::SIGINT,
-                _ = self.terminate.recv() => Signal::SIGTERM,
-                _ = self.hangup.recv() => Signal::SIGHUP,
-            };
-            if let Some(pid) = child.id().and_then(|pid| i32::try_from(pid).ok()) {
-                tracing::info!(signal = %forwarded, "forwarding signal to the command");
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), forwarded);
+/// Waits for the child, passing every termination signal we receive on to
+/// it (to its whole group when it leads one).
+///
+/// When the command exits after such a signal, what is left of its group
+/// (a background process that ignores the signal, as `sh` makes its
+/// background jobs ignore SIGINT and SIGQUIT) is killed: the run is ending,
+/// and nothing it started may go on holding the secrets.
+async fn wait_forwarding(
+    termination: &mut Termination,
+    child: &mut tokio::process::Child,
+    group: ProcessGroup,
+) -> std::io::Result<std::process::ExitStatus> {
+    let pid = child
+        .id()
+        .and_then(|pid| i32::try_from(pid).ok())
+        .map(nix::unistd::Pid::from_raw);
+    let mut forwarded_any = false;
+    loop {
+        let forwarded: Signal = tokio::select! {
+            status = child.wait() => {
+                if let (true, ProcessGroup::Own, Some(pid)) = (forwarded_any, group, pid) {
+                    let _ = nix::sys::signal::killpg(pid, Signal::SIGKILL);
+                }
+                return status;
             }
-        }
+            signal = termination.next() => signal,
+        };
+        let Some(pid) = pid else { continue };
+        tracing::info!(signal = %forwarded, "forwarding signal to the command");
+        forwarded_any = true;
+        let _ = match group {
+            ProcessGroup::Own => nix::sys::signal::killpg(pid, forwarded),
+            ProcessGroup::Shared => nix::sys::signal::kill(pid, forwarded),
+        };
     }
 }
 

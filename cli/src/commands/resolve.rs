@@ -10,9 +10,11 @@ use ci_secrets_core::deliver::{
 };
 use ci_secrets_core::dispatch::ResolvedSecret;
 use ci_secrets_core::error::{CoreError, EXIT_RESOLUTION, EXIT_USAGE};
+use nix::sys::signal::Signal;
 
 use super::{fail, prepare, resolve_job};
 use crate::args::{GlobalArgs, ResolveArgs, ResolveFormat};
+use crate::signals::{self, Termination};
 
 pub async fn run(global: &GlobalArgs, args: ResolveArgs) -> ExitCode {
     if std::io::stdout().is_terminal() && !args.reveal {
@@ -21,14 +23,27 @@ pub async fn run(global: &GlobalArgs, args: ResolveArgs) -> ExitCode {
         );
         return ExitCode::from(EXIT_USAGE);
     }
-    let prepared = match prepare(global, &args.selection) {
+    // Before anything is resolved or written: a signal then cancels the
+    // resolution (the providers still clean up) or removes the files.
+    let mut termination = match Termination::install() {
+        Ok(termination) => termination,
+        Err(err) => {
+            eprintln!("ci-secrets: cannot install signal handlers: {err}");
+            return ExitCode::from(EXIT_RESOLUTION);
+        }
+    };
+    let mut prepared = match prepare(global, &args.selection) {
         Ok(prepared) => prepared,
         Err(err) => return fail(&err),
     };
+    prepared.cancel = termination.cancellation().clone();
     let resolution = match resolve_job(global, &prepared).await {
         Ok(resolution) => resolution,
-        Err(code) => return code,
+        Err(code) => return termination.received().map_or(code, signals::exit_code),
     };
+    if let Some(signal) = termination.received() {
+        return signals::exit_code(signal);
+    }
 
     let format = match args.format {
         ResolveFormat::Json => OutputFormat::Json,
@@ -98,13 +113,17 @@ pub async fn run(global: &GlobalArgs, args: ResolveArgs) -> ExitCode {
             return fail(&CoreError::from(err));
         }
     };
-    let mut stdout = std::io::stdout().lock();
-    if let Err(err) = stdout.write_all(&output).and_then(|()| stdout.flush()) {
+    if let Err(failure) = print_unless_signalled(output, &mut termination).await {
         if let Some(files) = files.as_mut() {
             files.discard();
         }
-        eprintln!("ci-secrets: cannot write the output: {err}");
-        return ExitCode::from(EXIT_RESOLUTION);
+        return match failure {
+            PrintFailure::Signalled(signal) => signals::exit_code(signal),
+            PrintFailure::Write(err) => {
+                eprintln!("ci-secrets: cannot write the output: {err}");
+                ExitCode::from(EXIT_RESOLUTION)
+            }
+        };
     }
     if let Some(files) = files {
         files.keep();
@@ -118,6 +137,40 @@ pub async fn run(global: &GlobalArgs, args: ResolveArgs) -> ExitCode {
 pub(super) fn warn_risky_names(secrets: &[ResolvedSecret]) {
     for risky in risky_names(secrets) {
         eprintln!("ci-secrets: warning: {risky}");
+    }
+}
+
+/// Why the output was not printed whole.
+enum PrintFailure {
+    Signalled(Signal),
+    Write(std::io::Error),
+}
+
+/// Prints the output, unless a signal comes first (before or while the
+/// write waits on a reader that does not read): the caller then removes the
+/// files, since output cut short names files nobody will use. The write
+/// runs on a blocking thread so that the signal is seen while it waits; a
+/// write still blocked is abandoned when the process exits.
+async fn print_unless_signalled(
+    output: zeroize::Zeroizing<Vec<u8>>,
+    termination: &mut Termination,
+) -> Result<(), PrintFailure> {
+    if let Some(signal) = termination.received() {
+        return Err(PrintFailure::Signalled(signal));
+    }
+    let write = tokio::task::spawn_blocking(move || {
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(&output).and_then(|()| stdout.flush())
+    });
+    tokio::select! {
+        // A signal that arrives together with the end of the write still counts.
+        biased;
+        signal = termination.next() => Err(PrintFailure::Signalled(signal)),
+        written = write => match written {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(err)) => Err(PrintFailure::Write(err)),
+            Err(join) => Err(PrintFailure::Write(std::io::Error::other(join))),
+        },
     }
 }
 

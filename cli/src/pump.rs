@@ -1,0 +1,310 @@
+//! Copying a command's output through the masker, on plain threads.
+//!
+//! Each stream (stdout, stderr) gets a thread that reads the command's pipe
+//! and writes our own file descriptor with blocking writes. Every byte is
+//! copied until the pipe ends, however slowly our reader reads: a slow
+//! reader only makes our *write* wait. The single exception is a pipe that
+//! stays open after the command has exited, held by a process the command
+//! left behind: once the command is gone and the pipe stays idle for
+//! [`ABANDON_AFTER`], the copy stops and says so on stderr.
+//!
+//! Output is written a line at a time (a line that does not fit
+//! [`LONG_LINE`] goes out in pieces), so that when the user merges both
+//! streams (`2>&1`) no line of one is spliced into a line of the other, and
+//! when both of our descriptors are the same file the two threads take
+//! turns. A pause of [`PAUSE`] flushes the unfinished line, so prompts and
+//! progress show. The masker holds back only what could still become a
+//! match.
+
+use std::fs::File;
+use std::io::{ErrorKind, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use ci_secrets_core::mask::StreamMasker;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+
+/// How long the command may be silent before an unfinished line is shown.
+pub const PAUSE: Duration = Duration::from_millis(25);
+
+/// How long a pipe may stay idle after the command exited before we stop
+/// copying it (a background process still holds it).
+pub const ABANDON_AFTER: Duration = Duration::from_secs(2);
+
+/// An unfinished line longer than this is written without waiting for its end.
+pub const LONG_LINE: usize = 64 * 1024;
+
+/// Bytes read from the command's pipe at a time.
+const READ_SIZE: usize = 256 * 1024;
+
+/// Which of the command's streams a pump copies (for messages).
+#[derive(Debug, Clone, Copy)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+impl Stream {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Stdout => "stdout",
+            Self::Stderr => "stderr",
+        }
+    }
+}
+
+/// Told when the command has exited: every pump watches the read end, which
+/// becomes readable (end of file) once [`ExitNotice::command_exited`] drops
+/// the write end.
+#[derive(Debug)]
+pub struct ExitNotice {
+    write_end: Option<OwnedFd>,
+    read_end: OwnedFd,
+}
+
+impl ExitNotice {
+    pub fn new() -> std::io::Result<Self> {
+        let (read_end, write_end) = nix::unistd::pipe()?;
+        Ok(Self {
+            write_end: Some(write_end),
+            read_end,
+        })
+    }
+
+    fn watcher(&self) -> std::io::Result<OwnedFd> {
+        self.read_end.try_clone()
+    }
+
+    pub fn command_exited(&mut self) {
+        self.write_end = None;
+    }
+}
+
+/// Turns taken by the pumps when they write to the same file.
+pub type WriteTurns = Arc<Mutex<()>>;
+
+/// One lock for both pumps when our stdout and stderr are the same file
+/// (a merged `2>&1`), otherwise one each, so a blocked stdout does not
+/// hold up stderr.
+pub fn write_turns(stdout: &File, stderr: &File) -> [WriteTurns; 2] {
+    let identity = |file: &File| file.metadata().ok().map(|meta| (meta.dev(), meta.ino()));
+    let shared = Arc::new(Mutex::new(()));
+    match (identity(stdout), identity(stderr)) {
+        (Some(out), Some(err)) if out == err => [Arc::clone(&shared), shared],
+        _ => [shared, Arc::new(Mutex::new(()))],
+    }
+}
+
+/// A running copy of one stream.
+#[derive(Debug)]
+pub struct Pump {
+    thread: JoinHandle<std::io::Result<()>>,
+}
+
+impl Pump {
+    /// Starts copying `source` (the command's pipe) to `sink` (our own
+    /// descriptor), masking with `masker`.
+    pub fn start(
+        stream: Stream,
+        source: OwnedFd,
+        sink: File,
+        masker: StreamMasker,
+        turns: WriteTurns,
+        notice: &ExitNotice,
+    ) -> std::io::Result<Self> {
+        let exited = notice.watcher()?;
+        let thread = std::thread::Builder::new()
+            .name(format!("ci-secrets-{}", stream.name()))
+            .spawn(move || {
+                let copy = Copy {
+                    stream,
+                    source: File::from(source),
+                    sink,
+                    masker,
+                    turns,
+                    line: Vec::new(),
+                };
+                copy.run(exited)
+            })?;
+        Ok(Self { thread })
+    }
+
+    /// Waits until the stream is copied (or abandoned).
+    pub fn join(self) -> std::io::Result<()> {
+        self.thread
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the output copy panicked")))
+    }
+}
+
+struct Copy {
+    stream: Stream,
+    source: File,
+    sink: File,
+    masker: StreamMasker,
+    turns: WriteTurns,
+    /// Masked output after the last line end, not yet written.
+    line: Vec<u8>,
+}
+
+/// What waiting on the pipe found.
+enum Ready {
+    Data,
+    Paused,
+    CommandExited,
+}
+
+impl Copy {
+    fn run(mut self, exited: OwnedFd) -> std::io::Result<()> {
+        let mut buffer = zeroize::Zeroizing::new(vec![0u8; READ_SIZE]);
+        let mut command_running = true;
+        // Output was taken in since the last pause: a pause must flush it.
+        let mut unflushed = false;
+        loop {
+            let timeout = if unflushed {
+                Some(PAUSE)
+            } else if command_running {
+                None
+            } else {
+                Some(ABANDON_AFTER)
+            };
+            let watch = command_running.then(|| exited.as_fd());
+            match wait(self.source.as_fd(), watch, timeout)? {
+                Ready::CommandExited => {
+                    command_running = false;
+                    continue;
+                }
+                Ready::Paused if unflushed => {
+                    let held = self.masker.flush_pause();
+                    self.take(&held);
+                    let line = std::mem::take(&mut self.line);
+                    self.write(&line)?;
+                    unflushed = false;
+                    continue;
+                }
+                Ready::Paused => {
+                    self.end()?;
+                    // Best effort: our stderr may be the very pipe in question.
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "ci-secrets: the command exited, but a process it started still holds its {} open; stopped copying it",
+                        self.stream.name()
+                    );
+                    return Ok(());
+                }
+                Ready::Data => {}
+            }
+            let count = match self.source.read(&mut buffer) {
+                Ok(count) => count,
+                Err(err)
+                    if matches!(err.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock) =>
+                {
+                    continue;
+                }
+                Err(err) => return Err(err),
+            };
+            if count == 0 {
+                return self.end();
+            }
+            let mut masked = self.masker.feed(&buffer[..count]);
+            masked.extend_from_slice(&self.masker.flush_pause());
+            self.take(&masked);
+            self.write_lines()?;
+            unflushed = true;
+        }
+    }
+
+    /// Adds masked output to the unfinished line.
+    fn take(&mut self, masked: &[u8]) {
+        self.line.extend_from_slice(masked);
+    }
+
+    /// Writes every finished line (or all of a very long one), keeping the rest.
+    fn write_lines(&mut self) -> std::io::Result<()> {
+        let end = if self.line.len() > LONG_LINE {
+            self.line.len()
+        } else {
+            match self.line.iter().rposition(|&byte| byte == b'\n') {
+                Some(last) => last + 1,
+                None => return Ok(()),
+            }
+        };
+        let rest = self.line.split_off(end);
+        let lines = std::mem::replace(&mut self.line, rest);
+        self.write(&lines)
+    }
+
+    /// End of the stream: everything goes out.
+    fn end(&mut self) -> std::io::Result<()> {
+        let rest = self.masker.finish();
+        self.take(&rest);
+        let line = std::mem::take(&mut self.line);
+        self.write(&line)
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        // A poisoned lock only means the other pump panicked; turns still work.
+        let _turn = self
+            .turns
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        write_all_blocking(&mut self.sink, bytes)
+    }
+}
+
+/// Waits until the pipe has data (or its end), the command exits, or the
+/// timeout passes.
+fn wait(
+    source: BorrowedFd<'_>,
+    exited: Option<BorrowedFd<'_>>,
+    timeout: Option<Duration>,
+) -> std::io::Result<Ready> {
+    let timeout = match timeout {
+        Some(timeout) => PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX),
+        None => PollTimeout::NONE,
+    };
+    let mut fds = vec![PollFd::new(source, PollFlags::POLLIN)];
+    if let Some(exited) = exited {
+        fds.push(PollFd::new(exited, PollFlags::POLLIN));
+    }
+    loop {
+        match poll(&mut fds, timeout) {
+            Ok(0) => return Ok(Ready::Paused),
+            Ok(_) => break,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(errno) => return Err(errno.into()),
+        }
+    }
+    let ready = |fd: &PollFd<'_>| fd.revents().is_some_and(|events| !events.is_empty());
+    // Data first: the command's last output is copied before its exit counts.
+    if ready(&fds[0]) {
+        return Ok(Ready::Data);
+    }
+    Ok(Ready::CommandExited)
+}
+
+/// `write_all` that also waits out a non-blocking descriptor.
+fn write_all_blocking(sink: &mut File, mut bytes: &[u8]) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        match sink.write(bytes) {
+            Ok(0) => return Err(ErrorKind::WriteZero.into()),
+            Ok(written) => bytes = &bytes[written..],
+            Err(err) if err.kind() == ErrorKind::Interrupted => {}
+            Err(err) if err.kind() == ErrorKind::WouldBlock => {
+                let mut fds = [PollFd::new(sink.as_fd(), PollFlags::POLLOUT)];
+                match poll(&mut fds, PollTimeout::NONE) {
+                    Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                    Err(errno) => return Err(errno.into()),
+                }
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(())
+}
