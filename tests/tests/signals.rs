@@ -5,13 +5,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
+mod hardening_support;
 mod support;
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use hardening_support::{RawServer, json_response, response, stall};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use support::Project;
@@ -314,4 +316,71 @@ fn a_completed_resolve_keeps_its_files() {
         std::fs::read_to_string(files_dir.join("CERT_FILE")).unwrap(),
         "cert-secret-value"
     );
+}
+
+/// Item 6 of issue 13 as it was seen: with `revoke_token = true`, a Vault
+/// token obtained before the signal is revoked after it, as on a timeout.
+/// The server answers the login, then holds the read until the run ends.
+#[test]
+fn a_signal_while_vault_reads_still_revokes_the_vault_token() {
+    const VAULT_TOKEN: &str = "hvs.signal-test-token-Xk2";
+    for signal in [Signal::SIGINT, Signal::SIGTERM] {
+        let vault = RawServer::start(|mut stream, request, stop| {
+            if request.path().ends_with("/login") {
+                let login = serde_json::json!({"auth": {"client_token": VAULT_TOKEN}});
+                let _ = stream.write_all(&json_response("200 OK", &login));
+            } else if request.path().ends_with("/revoke-self") {
+                let _ = stream.write_all(&response("204 No Content", &[], b""));
+            } else {
+                stall(stop);
+            }
+        });
+        let project = Project::new();
+        project.write(
+            ".gitlab-ci.yml",
+            "job:\n  script: [x]\n  id_tokens:\n    VAULT_ID_TOKEN:\n      aud: https://vault.example\n  secrets:\n    APP:\n      vault: app/password@kv\n      file: false\n",
+        );
+        project.write(
+            "ci-secrets.toml",
+            "[providers.vault]\nrevoke_token = true\n",
+        );
+        let child = project
+            .cli()
+            .args(["resolve", "--job", "job", "--format", "json"])
+            .arg("--var")
+            .arg(format!("VAULT_SERVER_URL={}", vault.url()))
+            .args(["--var", "VAULT_ID_TOKEN=eyJhbGciOiJSUzI1NiJ9.e30.c2ln"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let reading = hardening_support::wait_until(Duration::from_secs(30), || {
+            vault
+                .requests()
+                .iter()
+                .any(|request| request.path().contains("/kv/data/app"))
+        });
+        assert!(reading, "{signal}: the read never reached the server");
+        send(&child, signal);
+        let (code, err) = finish(child);
+        assert_eq!(code, Some(128 + signal as i32), "{signal}: {err}");
+        let revoked: Vec<_> = vault
+            .requests()
+            .into_iter()
+            .filter(|request| request.path().ends_with("/auth/token/revoke-self"))
+            .collect();
+        assert_eq!(
+            revoked.len(),
+            1,
+            "{signal}: the token was not revoked: {err}"
+        );
+        assert!(
+            revoked[0].head.to_ascii_lowercase().contains(&format!(
+                "x-vault-token: {}",
+                VAULT_TOKEN.to_ascii_lowercase()
+            )),
+            "{signal}: the revocation did not carry the token"
+        );
+    }
 }
