@@ -32,13 +32,7 @@ fn project_with_store() -> Project {
         ("app/db", "p@ss 'w$rd\""),
         ("app/tls", "-----BEGIN KEY-----\nabc\n-----END KEY-----\n"),
     ]);
-    project.write(
-        "ci-secrets.toml",
-        &format!(
-            "[providers.testkv]\nstore = {:?}\n",
-            store.display().to_string()
-        ),
-    );
+    project.use_store(&store);
     project
 }
 

@@ -27,13 +27,7 @@ fn project_with(secrets: &[(&str, &str, bool)], values: serde_json::Value) -> Pr
     }
     project.write(".gitlab-ci.yml", &pipeline);
     let store = project.write("store.json", &values.to_string());
-    project.write(
-        "ci-secrets.toml",
-        &format!(
-            "[providers.testkv]\nstore = {:?}\n",
-            store.display().to_string()
-        ),
-    );
+    project.use_store(&store);
     project
 }
 

@@ -87,13 +87,7 @@ fn project_with(values: &[(String, &str)]) -> Project {
     }
     project.write(".gitlab-ci.yml", &pipeline);
     let store = project.write("store.json", &serde_json::Value::Object(store).to_string());
-    project.write(
-        "ci-secrets.toml",
-        &format!(
-            "[providers.testkv]\nstore = {:?}\n",
-            store.display().to_string()
-        ),
-    );
+    project.use_store(&store);
     project
 }
 

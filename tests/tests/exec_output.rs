@@ -8,11 +8,10 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::path::Path;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use support::{Project, code};
+use support::{Project, code, wait_for_file};
 
 const PASSWORD: &str = "hunter2-canary-output";
 
@@ -23,27 +22,8 @@ fn project() -> Project {
         "job:\n  script: [x]\n  secrets:\n    PASSWORD:\n      testkv: {key: pw}\n      file: false\n",
     );
     let store = project.store(&[("pw", PASSWORD)]);
-    project.write(
-        "ci-secrets.toml",
-        &format!(
-            "[providers.testkv]\nstore = {:?}\n",
-            store.display().to_string()
-        ),
-    );
+    project.use_store(&store);
     project
-}
-
-/// Waits (bounded, as a safety net) until `path` exists.
-fn wait_for_file(path: &Path) {
-    let started = Instant::now();
-    while !path.exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "{} never appeared",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 #[test]

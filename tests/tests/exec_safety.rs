@@ -20,13 +20,7 @@ fn project() -> Project {
         "job:\n  script: [x]\n  secrets:\n    PASSWORD:\n      testkv: {key: pw}\n      file: false\n    KEY:\n      testkv: {key: pem}\n      file: false\n    PIN:\n      testkv: {key: pin}\n      file: false\n    CERT_FILE:\n      testkv: {key: pem}\n",
     );
     let store = project.store(&[("pw", "hunter2-canary"), ("pem", PEM), ("pin", "123")]);
-    project.write(
-        "ci-secrets.toml",
-        &format!(
-            "[providers.testkv]\nstore = {:?}\n",
-            store.display().to_string()
-        ),
-    );
+    project.use_store(&store);
     project
 }
 

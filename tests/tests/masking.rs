@@ -31,13 +31,7 @@ fn project_with(entries: &[(&str, &str)], file: bool) -> Project {
     }
     project.write(".gitlab-ci.yml", &yaml);
     let store = project.store(entries);
-    project.write(
-        "ci-secrets.toml",
-        &format!(
-            "[providers.testkv]\nstore = {:?}\n",
-            store.display().to_string()
-        ),
-    );
+    project.use_store(&store);
     project
 }
 

@@ -45,13 +45,7 @@ fn project() -> Project {
     let project = Project::new();
     project.write(".gitlab-ci.yml", PIPELINE);
     let store = project.store(&[("app/db", CANARIES[0]), ("app/api", CANARIES[1])]);
-    project.write(
-        "ci-secrets.toml",
-        &format!(
-            "[providers.testkv]\nstore = {:?}\n",
-            store.display().to_string()
-        ),
-    );
+    project.use_store(&store);
     project
 }
 

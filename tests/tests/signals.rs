@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use hardening_support::{RawServer, json_response, response, stall};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use support::Project;
+use support::{Project, wait_for_file};
 
 /// Every signal whose default action ends a process, as users and CI
 /// runners send them.
@@ -60,19 +60,6 @@ fn slow_job() -> SlowJob {
         project,
         started_log,
         finish_log,
-    }
-}
-
-/// Waits (bounded, as a safety net) until `path` exists.
-fn wait_for_file(path: &Path) {
-    let started = Instant::now();
-    while !path.exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "{} never appeared",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -138,13 +125,7 @@ fn file_secret_job(variable: &str) -> Project {
     // small enough for one environment string (Linux caps each at 128 KiB).
     let big = "b".repeat(100_000);
     let store = project.store(&[("cert", "cert-secret-value"), ("big", &big)]);
-    project.write(
-        "ci-secrets.toml",
-        &format!(
-            "[providers.testkv]\nstore = {:?}\n",
-            store.display().to_string()
-        ),
-    );
+    project.use_store(&store);
     project
 }
 

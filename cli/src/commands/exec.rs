@@ -15,33 +15,16 @@ use tracing::Instrument;
 
 use ci_secrets_core::telemetry::traceparent_of;
 
-use super::{fail, prepare, resolve_job};
+use super::{fail, resolve_under_signals};
 use crate::args::{ExecArgs, GlobalArgs};
 use crate::pump::{ExitNotice, Pump, Stream, write_turns};
 use crate::signals::{self, Termination};
 
 pub async fn run(global: &GlobalArgs, args: ExecArgs) -> ExitCode {
-    // Before anything is resolved or written: from here on a signal ends
-    // the run through the clean-up paths below, never abruptly.
-    let mut termination = match Termination::install() {
-        Ok(termination) => termination,
-        Err(err) => {
-            eprintln!("ci-secrets: cannot install signal handlers: {err}");
-            return ExitCode::from(EXIT_RESOLUTION);
-        }
+    let (resolution, mut termination) = match resolve_under_signals(global, &args.selection).await {
+        Ok(resolved) => resolved,
+        Err(code) => return code,
     };
-    let mut prepared = match prepare(global, &args.selection) {
-        Ok(prepared) => prepared,
-        Err(err) => return fail(&err),
-    };
-    prepared.cancel = termination.cancellation().clone();
-    let resolution = match resolve_job(global, &prepared).await {
-        Ok(resolution) => resolution,
-        Err(code) => return termination.received().map_or(code, signals::exit_code),
-    };
-    if let Some(signal) = termination.received() {
-        return signals::exit_code(signal);
-    }
 
     let file_secrets: Vec<_> = resolution.secrets.iter().filter(|s| s.file).collect();
     let deliver = tracing::info_span!(

@@ -14,13 +14,14 @@ use std::process::ExitCode;
 
 use ci_secrets_core::config::{ConfigSources, LoadedConfig};
 use ci_secrets_core::engine::JobSource;
-use ci_secrets_core::error::CoreError;
+use ci_secrets_core::error::{CoreError, EXIT_RESOLUTION};
 use ci_secrets_core::variables::VariableSources;
 use tokio_util::sync::CancellationToken;
 
 use ci_secrets_core::telemetry::GitLabSection;
 
 use crate::args::{Cli, Command, GlobalArgs, LogFormat, SelectionArgs};
+use crate::signals::{self, Termination};
 
 pub async fn dispatch(cli: Cli) -> ExitCode {
     let global = cli.global;
@@ -85,6 +86,30 @@ pub fn prepare(global: &GlobalArgs, selection: &SelectionArgs) -> Result<Prepare
         config,
         cancel: CancellationToken::new(),
     })
+}
+
+/// Installs the handlers of every terminating signal, then resolves the
+/// selected job with them as its cancellation. From before anything is
+/// resolved or written, a signal ends the run through the caller's clean-up
+/// paths (never abruptly) and becomes its exit code; the providers still
+/// release what they acquired.
+pub async fn resolve_under_signals(
+    global: &GlobalArgs,
+    selection: &SelectionArgs,
+) -> Result<(ci_secrets_core::Resolution, Termination), ExitCode> {
+    let termination = Termination::install().map_err(|err| {
+        eprintln!("ci-secrets: cannot install signal handlers: {err}");
+        ExitCode::from(EXIT_RESOLUTION)
+    })?;
+    let mut prepared = prepare(global, selection).map_err(|err| fail(&err))?;
+    prepared.cancel = termination.cancellation().clone();
+    let resolution = resolve_job(global, &prepared)
+        .await
+        .map_err(|code| termination.received().map_or(code, signals::exit_code))?;
+    if let Some(signal) = termination.received() {
+        return Err(signals::exit_code(signal));
+    }
+    Ok((resolution, termination))
 }
 
 /// Resolves the prepared job. Inside GitLab the diagnostics go into a

@@ -12,7 +12,7 @@ use ci_secrets_core::dispatch::ResolvedSecret;
 use ci_secrets_core::error::{CoreError, EXIT_RESOLUTION, EXIT_USAGE};
 use nix::sys::signal::Signal;
 
-use super::{fail, prepare, resolve_job};
+use super::{fail, resolve_under_signals};
 use crate::args::{GlobalArgs, ResolveArgs, ResolveFormat};
 use crate::signals::{self, Termination};
 
@@ -23,27 +23,10 @@ pub async fn run(global: &GlobalArgs, args: ResolveArgs) -> ExitCode {
         );
         return ExitCode::from(EXIT_USAGE);
     }
-    // Before anything is resolved or written: a signal then cancels the
-    // resolution (the providers still clean up) or removes the files.
-    let mut termination = match Termination::install() {
-        Ok(termination) => termination,
-        Err(err) => {
-            eprintln!("ci-secrets: cannot install signal handlers: {err}");
-            return ExitCode::from(EXIT_RESOLUTION);
-        }
+    let (resolution, mut termination) = match resolve_under_signals(global, &args.selection).await {
+        Ok(resolved) => resolved,
+        Err(code) => return code,
     };
-    let mut prepared = match prepare(global, &args.selection) {
-        Ok(prepared) => prepared,
-        Err(err) => return fail(&err),
-    };
-    prepared.cancel = termination.cancellation().clone();
-    let resolution = match resolve_job(global, &prepared).await {
-        Ok(resolution) => resolution,
-        Err(code) => return termination.received().map_or(code, signals::exit_code),
-    };
-    if let Some(signal) = termination.received() {
-        return signals::exit_code(signal);
-    }
 
     let format = match args.format {
         ResolveFormat::Json => OutputFormat::Json,

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 /// The CLI with every shipped provider plus the `testkv` test provider.
 pub fn e2e_bin() -> Command {
@@ -67,6 +68,30 @@ impl Project {
             .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
             .collect();
         self.write("store.json", &serde_json::Value::Object(map).to_string())
+    }
+
+    /// Writes `ci-secrets.toml` pointing the testkv provider at `store`.
+    pub fn use_store(&self, store: &Path) {
+        self.write(
+            "ci-secrets.toml",
+            &format!(
+                "[providers.testkv]\nstore = {:?}\n",
+                store.display().to_string()
+            ),
+        );
+    }
+}
+
+/// Waits (bounded, as a safety net) until `path` exists.
+pub fn wait_for_file(path: &Path) {
+    let started = Instant::now();
+    while !path.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
