@@ -7,7 +7,7 @@ use std::io::{IsTerminal, Write};
 use std::os::fd::AsFd;
 use std::process::{ExitCode, Stdio};
 
-use ci_secrets_core::deliver::{SecretFiles, env_text};
+use ci_secrets_core::deliver::{DeliveryMode, prepare};
 use ci_secrets_core::error::{CoreError, EXIT_RESOLUTION};
 use ci_secrets_core::mask::MaskSet;
 use nix::sys::signal::Signal;
@@ -26,40 +26,11 @@ pub async fn run(global: &GlobalArgs, args: ExecArgs) -> ExitCode {
         Err(code) => return code,
     };
 
-    let file_secrets: Vec<_> = resolution.secrets.iter().filter(|s| s.file).collect();
-    let deliver = tracing::info_span!(
-        "deliver",
-        secrets = resolution.secrets.len(),
-        files = file_secrets.len(),
-        bytes_written = file_secrets.iter().map(|s| s.value.len()).sum::<usize>(),
-    );
-    let deliver_guard = deliver.enter();
-    // Dropped at the end of this function, which removes the directory.
-    let mut files = None;
-    let mut env: Vec<(String, std::ffi::OsString)> = Vec::new();
-    if !file_secrets.is_empty() {
-        let mut created = match SecretFiles::ephemeral(None) {
-            Ok(files) => files,
-            Err(err) => return fail(&CoreError::from(err)),
-        };
-        tracing::info!(dir = %created.dir().display(), "secret files for the command");
-        match created.write_all(file_secrets.iter().map(|s| (s.variable.as_str(), &s.value))) {
-            Ok(paths) => {
-                for (secret, path) in file_secrets.iter().zip(paths) {
-                    env.push((secret.variable.clone(), path.into_os_string()));
-                }
-            }
-            Err(err) => return fail(&CoreError::from(err)),
-        }
-        files = Some(created);
-    }
-    for secret in resolution.secrets.iter().filter(|s| !s.file) {
-        match env_text(secret) {
-            Ok(text) => env.push((secret.variable.clone(), text.into())),
-            Err(err) => return fail(&CoreError::from(err)),
-        }
-    }
-    drop(deliver_guard);
+    // Dropped at the end of this function, which removes the secret files.
+    let delivery = match prepare(&resolution.secrets, &DeliveryMode::Environment) {
+        Ok(delivery) => delivery,
+        Err(err) => return fail(&CoreError::from(err)),
+    };
     let masks = if args.no_mask {
         None
     } else {
@@ -78,7 +49,7 @@ pub async fn run(global: &GlobalArgs, args: ExecArgs) -> ExitCode {
 
     if let Some(signal) = termination.received() {
         // Signalled while the files were written or the masker was built:
-        // the command never starts, and `files` is dropped (removed) here.
+        // the command never starts, and `delivery` is dropped (its files removed) here.
         return signals::exit_code(signal);
     }
 
@@ -89,7 +60,12 @@ pub async fn run(global: &GlobalArgs, args: ExecArgs) -> ExitCode {
     let mut command = tokio::process::Command::new(program);
     command
         .args(rest)
-        .envs(env)
+        .envs(
+            delivery
+                .environment()
+                .iter()
+                .map(|var| (var.name(), var.value())),
+        )
         .stdin(Stdio::inherit())
         .kill_on_drop(true);
     let group = ProcessGroup::for_stdin();
@@ -136,7 +112,7 @@ pub async fn run(global: &GlobalArgs, args: ExecArgs) -> ExitCode {
     let status = wait_forwarding(&mut termination, &mut child, group)
         .instrument(span)
         .await;
-    drop(files);
+    drop(delivery); // the command has ended: its files go now, not after the output copy
     if let Some(copies) = copies.as_mut() {
         copies.notice.command_exited();
     }

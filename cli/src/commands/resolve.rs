@@ -1,16 +1,14 @@
 //! `ci-secrets resolve`: resolve and print.
 
 use std::io::{IsTerminal, Write};
-use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use ci_secrets_core::deliver::{
-    EntryKind, OutputEntry, OutputFormat, SecretFiles, env_text, render, risky_names,
-};
+use ci_secrets_core::deliver::{DeliveryMode, OutputFormat, prepare, risky_names};
 use ci_secrets_core::dispatch::ResolvedSecret;
 use ci_secrets_core::error::{CoreError, EXIT_RESOLUTION, EXIT_USAGE};
 use nix::sys::signal::Signal;
+use zeroize::Zeroizing;
 
 use super::{fail, resolve_under_signals};
 use crate::args::{GlobalArgs, ResolveArgs, ResolveFormat};
@@ -33,85 +31,28 @@ pub async fn run(global: &GlobalArgs, args: ResolveArgs) -> ExitCode {
         ResolveFormat::Dotenv => OutputFormat::Dotenv,
         ResolveFormat::Shell => OutputFormat::Shell,
     };
-    let deliver = tracing::info_span!(
-        "deliver",
-        format = ?format,
-        secrets = resolution.secrets.len(),
-        files = tracing::field::Empty,
-        bytes_written = tracing::field::Empty,
-    );
-    let _deliver = deliver.enter();
-    // JSON carries every value itself; the other formats put file secrets on disk.
-    let file_secrets: Vec<_> = resolution
-        .secrets
-        .iter()
-        .filter(|secret| secret.file && format != OutputFormat::Json)
-        .collect();
-    let mut files = None;
-    let mut paths: Vec<(String, PathBuf)> = Vec::new();
-    if !file_secrets.is_empty() {
-        let mut created = match files_dir(args.files_dir.as_deref()) {
-            Ok(files) => files,
-            Err(err) => return fail(&err),
-        };
-        match write_files(&mut created, &file_secrets) {
-            Ok(written) => paths = written,
-            Err(err) => return fail(&err),
-        }
-        files = Some(created);
-        deliver.record("files", file_secrets.len());
-        deliver.record(
-            "bytes_written",
-            file_secrets.iter().map(|s| s.value.len()).sum::<usize>(),
-        );
-    }
-
-    let mut entries = Vec::with_capacity(resolution.secrets.len());
-    for secret in &resolution.secrets {
-        let entry = match paths.iter().find(|(name, _)| *name == secret.variable) {
-            // The path exactly as created, even when it is not UTF-8.
-            Some((_, path)) => Ok((path.as_os_str().as_bytes(), EntryKind::FilePath)),
-            None => env_text(secret).map(|text| (text.as_bytes(), EntryKind::Value)),
-        };
-        match entry {
-            Ok((text, kind)) => entries.push(OutputEntry {
-                name: &secret.variable,
-                text,
-                kind,
-            }),
-            Err(err) => {
-                if let Some(files) = files.as_mut() {
-                    files.discard();
-                }
-                return fail(&CoreError::from(err));
-            }
-        }
-    }
-    let output = match render(format, &entries) {
-        Ok(output) => output,
-        Err(err) => {
-            if let Some(files) = files.as_mut() {
-                files.discard();
-            }
-            return fail(&CoreError::from(err));
-        }
+    let mode = DeliveryMode::Print {
+        format,
+        files_dir: files_dir(args.files_dir.as_deref()),
     };
-    if let Err(failure) = print_unless_signalled(output, &mut termination).await {
-        if let Some(files) = files.as_mut() {
-            files.discard();
+    let mut delivery = match prepare(&resolution.secrets, &mode) {
+        Ok(delivery) => delivery,
+        Err(err) => return fail(&CoreError::from(err)),
+    };
+    drop(resolution);
+    // Dropped uncommitted on any failure below, which removes the files:
+    // output cut short names files nobody will use.
+    match print_unless_signalled(delivery.take_output(), &mut termination).await {
+        Ok(()) => {
+            delivery.commit();
+            ExitCode::SUCCESS
         }
-        return match failure {
-            PrintFailure::Signalled(signal) => signals::exit_code(signal),
-            PrintFailure::Write(err) => {
-                eprintln!("ci-secrets: cannot write the output: {err}");
-                ExitCode::from(EXIT_RESOLUTION)
-            }
-        };
+        Err(PrintFailure::Signalled(signal)) => signals::exit_code(signal),
+        Err(PrintFailure::Write(err)) => {
+            eprintln!("ci-secrets: cannot write the output: {err}");
+            ExitCode::from(EXIT_RESOLUTION)
+        }
     }
-    if let Some(files) = files {
-        files.keep();
-    }
-    ExitCode::SUCCESS
 }
 
 /// Warns, for `resolve` and `exec` alike, about each secret whose name
@@ -135,7 +76,7 @@ enum PrintFailure {
 /// runs on a blocking thread so that the signal is seen while it waits; a
 /// write still blocked is abandoned when the process exits.
 async fn print_unless_signalled(
-    output: zeroize::Zeroizing<Vec<u8>>,
+    output: Zeroizing<Vec<u8>>,
     termination: &mut Termination,
 ) -> Result<(), PrintFailure> {
     if let Some(signal) = termination.received() {
@@ -157,39 +98,12 @@ async fn print_unless_signalled(
     }
 }
 
-/// `--files-dir`, else `$RUNNER_TEMP_PROJECT_DIR`, else a new private
-/// directory (memory-backed where possible) that outlives this process.
-fn files_dir(explicit: Option<&std::path::Path>) -> Result<SecretFiles, CoreError> {
-    let runner_temp = std::env::var_os("RUNNER_TEMP_PROJECT_DIR")
-        .filter(|dir| !dir.is_empty())
-        .map(PathBuf::from);
-    let files = match explicit.map(std::path::Path::to_path_buf).or(runner_temp) {
-        Some(dir) => SecretFiles::existing(&dir)?,
-        None => SecretFiles::persistent_new(None)?,
-    };
-    tracing::info!(dir = %files.dir().display(), "writing secret files");
-    Ok(files)
-}
-
-/// Writes the file secrets; on failure nothing of this run stays on disk.
-fn write_files(
-    files: &mut SecretFiles,
-    secrets: &[&ResolvedSecret],
-) -> Result<Vec<(String, PathBuf)>, CoreError> {
-    let written = files.write_all(
-        secrets
-            .iter()
-            .map(|secret| (secret.variable.as_str(), &secret.value)),
-    );
-    match written {
-        Ok(paths) => Ok(secrets
-            .iter()
-            .zip(paths)
-            .map(|(secret, path)| (secret.variable.clone(), path))
-            .collect()),
-        Err(err) => {
-            files.discard();
-            Err(err.into())
-        }
-    }
+/// `--files-dir`, else `$RUNNER_TEMP_PROJECT_DIR`; without either, the
+/// delivery makes a new private directory that outlives this process.
+fn files_dir(explicit: Option<&Path>) -> Option<PathBuf> {
+    explicit.map(Path::to_path_buf).or_else(|| {
+        std::env::var_os("RUNNER_TEMP_PROJECT_DIR")
+            .filter(|dir| !dir.is_empty())
+            .map(PathBuf::from)
+    })
 }

@@ -23,7 +23,8 @@ pub enum OutputFormat {
 }
 
 impl OutputFormat {
-    fn name(self) -> &'static str {
+    /// The name `--format` takes.
+    pub fn name(self) -> &'static str {
         match self {
             OutputFormat::Json => "json",
             OutputFormat::Dotenv => "dotenv",
