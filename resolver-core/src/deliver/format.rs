@@ -124,15 +124,23 @@ pub fn render(
     format: OutputFormat,
     entries: &[OutputEntry<'_>],
 ) -> Result<zeroize::Zeroizing<Vec<u8>>, FormatError> {
-    let mut out = zeroize::Zeroizing::new(Vec::new());
+    // Sized up front for the worst case of every format (JSON's `\u00XX`
+    // is 6 bytes a byte), so the buffer never grows: a grown Vec frees its
+    // old allocation without zeroing it.
+    let worst_case: usize = entries
+        .iter()
+        .map(|entry| entry.name.len() + 6 * entry.text.len() + 16)
+        .sum();
+    let mut out = zeroize::Zeroizing::new(Vec::with_capacity(worst_case + 4));
     match format {
         OutputFormat::Json => {
-            let mut map = serde_json::Map::new();
+            let mut map = indexmap::IndexMap::with_capacity(entries.len());
             for entry in entries {
-                map.insert(entry.name.to_string(), text_of(entry, format)?.into());
+                map.insert(entry.name, text_of(entry, format)?);
             }
-            // Serializing a map of strings cannot fail.
-            out.extend_from_slice(serde_json::Value::Object(map).to_string().as_bytes());
+            // Straight into `out`: no intermediate copy of a value. Writing a
+            // map of strings into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *out, &map);
             out.push(b'\n');
         }
         OutputFormat::Dotenv => {
@@ -171,7 +179,10 @@ fn text_of<'a>(entry: &OutputEntry<'a>, format: OutputFormat) -> Result<&'a str,
 /// POSIX single quoting: every byte is literal inside `'...'` (a shell
 /// reads bytes, so any path is printed exactly); a quote is written as `'\''`.
 pub fn shell_quote(text: &[u8]) -> zeroize::Zeroizing<Vec<u8>> {
-    let mut quoted = zeroize::Zeroizing::new(Vec::with_capacity(text.len() + 2));
+    // Exactly the size needed, so the buffer never grows (and never leaves
+    // an unzeroed copy behind).
+    let quotes = text.iter().filter(|&&byte| byte == b'\'').count();
+    let mut quoted = zeroize::Zeroizing::new(Vec::with_capacity(text.len() + 3 * quotes + 2));
     quoted.push(b'\'');
     for &byte in text {
         if byte == b'\'' {
