@@ -104,10 +104,10 @@ impl Telemetry {
 
 impl Drop for Telemetry {
     fn drop(&mut self) {
-        if let Some(export) = self.export.take() {
-            if let Err(err) = export.shutdown() {
-                warn(self.quiet, &err.to_string());
-            }
+        if let Some(export) = self.export.take()
+            && let Err(err) = export.shutdown()
+        {
+            warn(self.quiet, &err.to_string());
         }
     }
 }

@@ -497,10 +497,10 @@ impl HttpClient {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| parse_retry_after(value, std::time::SystemTime::now()));
-        if let Some(length) = response.content_length() {
-            if length > self.settings.max_body_bytes as u64 {
-                return Err(AttemptFailure::TooLarge(self.settings.max_body_bytes));
-            }
+        if let Some(length) = response.content_length()
+            && length > self.settings.max_body_bytes as u64
+        {
+            return Err(AttemptFailure::TooLarge(self.settings.max_body_bytes));
         }
         let mut body = zeroize::Zeroizing::new(Vec::new());
         let read = async {

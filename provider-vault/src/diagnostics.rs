@@ -217,10 +217,10 @@ pub(crate) async fn diagnose(
     }))
     .await;
     checks.extend(outcomes.into_iter().map(|(_, check)| check));
-    if provider.config.revoke_token {
-        if let Err(err) = client.revoke_self(ctx, &token).await {
-            tracing::warn!(error = %err, "could not revoke the doctor's Vault token");
-        }
+    if provider.config.revoke_token
+        && let Err(err) = client.revoke_self(ctx, &token).await
+    {
+        tracing::warn!(error = %err, "could not revoke the doctor's Vault token");
     }
     checks
 }

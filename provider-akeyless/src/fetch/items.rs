@@ -348,18 +348,18 @@ fn unwrap_dynamic(name: &str, value: Value) -> Result<Value, Failure> {
     let Value::Object(map) = &value else {
         return Ok(value);
     };
-    if let Some(Value::String(error)) = map.get("error") {
-        if !error.trim().is_empty() {
-            return Err(Failure::DynamicSecret {
-                name: name.to_string(),
-                text: format!("\"{}\"", ServerText::new(error, &[])),
-            });
-        }
+    if let Some(Value::String(error)) = map.get("error")
+        && !error.trim().is_empty()
+    {
+        return Err(Failure::DynamicSecret {
+            name: name.to_string(),
+            text: format!("\"{}\"", ServerText::new(error, &[])),
+        });
     }
-    if let Some(Value::String(inner)) = map.get("value") {
-        if let Ok(parsed @ Value::Object(_)) = serde_json::from_str::<Value>(inner) {
-            return Ok(parsed);
-        }
+    if let Some(Value::String(inner)) = map.get("value")
+        && let Ok(parsed @ Value::Object(_)) = serde_json::from_str::<Value>(inner)
+    {
+        return Ok(parsed);
     }
     Ok(value)
 }

@@ -161,10 +161,10 @@ impl OpenBao {
         let client = reqwest::Client::new();
         let url = format!("{}/v1/sys/health", self.address);
         for _ in 0..300 {
-            if let Ok(response) = client.get(&url).send().await {
-                if response.status().is_success() {
-                    return;
-                }
+            if let Ok(response) = client.get(&url).send().await
+                && response.status().is_success()
+            {
+                return;
             }
             if let Ok(Some(status)) = guard.try_wait() {
                 panic!(

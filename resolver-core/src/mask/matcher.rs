@@ -147,10 +147,8 @@ impl Matcher {
                 }
             }
         }
-        if !at_end {
-            if let Some(len) = self.held_suffix_len(haystack) {
-                found.hold(haystack.len() - len, haystack.len() + 1);
-            }
+        if !at_end && let Some(len) = self.held_suffix_len(haystack) {
+            found.hold(haystack.len() - len, haystack.len() + 1);
         }
     }
 

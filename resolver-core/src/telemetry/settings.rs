@@ -82,10 +82,9 @@ impl ExportSettings {
                 "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
                 "OTEL_EXPORTER_OTLP_PROTOCOL",
             ],
-        ) {
-            if value.trim() != HTTP_PROTOBUF {
-                return Err(TelemetryError::UnsupportedProtocol { variable, value });
-            }
+        ) && value.trim() != HTTP_PROTOBUF
+        {
+            return Err(TelemetryError::UnsupportedProtocol { variable, value });
         }
         let request_timeout = match first_set(
             env,

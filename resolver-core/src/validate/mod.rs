@@ -143,13 +143,13 @@ fn validate_secret(
     if messages.len() != before {
         return;
     }
-    if let Some(file) = rails::attribute(config, "file") {
-        if !file.is_boolean() {
-            messages.add(
-                &format!("{location}:file"),
-                "config should be a boolean value",
-            );
-        }
+    if let Some(file) = rails::attribute(config, "file")
+        && !file.is_boolean()
+    {
+        messages.add(
+            &format!("{location}:file"),
+            "config should be a boolean value",
+        );
     }
     for provider in PROVIDERS {
         // A null provider block is GitLab's `Undefined` entry: nothing to validate.

@@ -82,10 +82,10 @@ fn vault(messages: &mut Messages, location: &str, config: &Value) {
             presence(messages, location, config, "field");
             string_type(messages, location, config, "field", false);
             // `Configurable#compose!` builds the children only when the hash itself is valid.
-            if messages.len() == before {
-                if let Some(engine) = attribute(config, "engine") {
-                    vault_engine(messages, &format!("{location}:engine"), engine);
-                }
+            if messages.len() == before
+                && let Some(engine) = attribute(config, "engine")
+            {
+                vault_engine(messages, &format!("{location}:engine"), engine);
             }
         }
         _ => messages.add_verbatim(format!("{location} should be a hash or a string")),
@@ -167,13 +167,13 @@ fn gitlab_secrets_manager(
     }
     // GitLab only lets a project read the secrets of the groups above it. Outside GitLab the
     // project is known only when the caller says so (`ValidationContext::project_path`).
-    if let (Some(group), Some(project)) = (source.strip_prefix("group/"), &context.project_path) {
-        if !is_ancestor_group(group, project) {
-            messages.add(
-                location,
-                format!("source group with path '{group}' not found"),
-            );
-        }
+    if let (Some(group), Some(project)) = (source.strip_prefix("group/"), &context.project_path)
+        && !is_ancestor_group(group, project)
+    {
+        messages.add(
+            location,
+            format!("source group with path '{group}' not found"),
+        );
     }
 }
 
