@@ -3,9 +3,7 @@
 //! what reached the API, its `faults()` inject 429, 503, resets, malformed
 //! and oversized bodies. Every failing run is checked for leaked secrets.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly.
-
-mod akeyless_support;
+use crate::akeyless_support;
 
 use std::fmt::Write as _;
 use std::path::Path;

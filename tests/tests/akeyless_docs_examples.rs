@@ -3,9 +3,7 @@
 //! seed). The job files are the provider's `provider-akeyless/tests/jobs/*.yml`;
 //! each header lists the variables passed here and the expected values.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly.
-
-mod akeyless_support;
+use crate::akeyless_support;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -29,9 +29,7 @@
 //! The test checks that these lists cover every vector of the file, and
 //! that no skipped vector has an Akeyless secret.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly.
-
-mod akeyless_support;
+use crate::akeyless_support;
 
 use akeyless_emulator::Operation;
 use akeyless_support::{Harness, PROVIDER_NOT_FOUND, Project, Run, job_file};

@@ -8,10 +8,8 @@
 //! the raw value, its JSON- and Debug-escaped forms, its URL encoding and its
 //! base64 forms at every alignment.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly.
-
-mod hardening_support;
-mod support;
+use crate::hardening_support;
+use crate::support;
 
 use std::path::PathBuf;
 use std::time::Duration;

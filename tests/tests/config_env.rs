@@ -2,9 +2,7 @@
 //! the files, `ci-secrets config` names the variable as the origin, and a
 //! bad one is an error that names the variable.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
-
-mod support;
+use crate::support;
 
 use support::{Project, code, stderr, stdout};
 

@@ -1,9 +1,7 @@
 //! The CLI contract, end to end through the binary, with the `testkv`
 //! provider registered from the test crate.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
-
-mod support;
+use crate::support;
 
 use std::os::unix::fs::PermissionsExt;
 

@@ -3,9 +3,7 @@
 //! directory path that is a symbolic link or not UTF-8), the `--env-file`
 //! size cap, and the warning for secret names that change how programs run.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
-
-mod support;
+use crate::support;
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;

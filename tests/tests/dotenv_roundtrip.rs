@@ -9,9 +9,7 @@
 //! that `scripts/test.sh` makes), Node's dotenv from `tests/node`
 //! (`npm ci --prefix tests/node`, also run by `scripts/test.sh`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
-
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -3,9 +3,7 @@
 //! prompt without waiting for its line end; and does not hang on a pipe
 //! that a background process keeps open.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
-
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::process::Stdio;

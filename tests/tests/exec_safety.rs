@@ -1,9 +1,7 @@
 //! `exec` that a CI user can trust: masked output, forwarded signals, and
 //! secret files that never outlive the command.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
-
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;

@@ -1,9 +1,7 @@
 //! The copy-paste jobs of `examples/gitlab/` run here, `script:` lines and
 //! all, with `sh` against a local Akeyless emulator, so they cannot rot.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
-
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -5,15 +5,11 @@
 //! the machine. Also replays the committed fuzz corpus (`fuzz/corpus/`)
 //! through the same checks the fuzz targets run.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly.
+use crate::hardening_support;
+use crate::support;
 
-mod hardening_support;
-mod support;
-
-use std::io::Read;
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hardening_support::Run;
@@ -54,69 +50,19 @@ fn limited(project: &Project) -> Command {
 
 /// Runs `command` to completion; asserts that its peak RSS stayed under
 /// [`PEAK_RSS`].
-// The child is reaped by `wait4` in `wait_with_peak_rss`, not by `Child::wait`.
-#[allow(clippy::zombie_processes)]
 fn run(command: &mut Command) -> Run {
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
     let started = Instant::now();
-    let mut child = command.spawn().unwrap();
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            pipe.read_to_end(&mut bytes).unwrap();
-            bytes
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().unwrap()));
-    let stderr = drain(Box::new(child.stderr.take().unwrap()));
-    let (status, peak_rss) = wait_with_peak_rss(child.id());
+    let (output, peak_rss) = support::output_with_peak_rss(command.stdin(Stdio::null()));
     let elapsed = started.elapsed();
-    let output = Output {
-        status,
-        stdout: stdout.join().unwrap(),
-        stderr: stderr.join().unwrap(),
-    };
     assert!(
         peak_rss < PEAK_RSS,
         "peak RSS {} MiB (limit {} MiB), exit {:?}, stderr:\n{}",
         peak_rss >> 20,
         PEAK_RSS >> 20,
-        status.code(),
+        output.status.code(),
         String::from_utf8_lossy(&output.stderr)
     );
     Run { output, elapsed }
-}
-
-/// Reaps child `pid` and returns its status and peak RSS in bytes. `wait4`
-/// reports this one child's peak, unlike `getrusage(RUSAGE_CHILDREN)`,
-/// which mixes in the children of the other tests of this process.
-#[allow(unsafe_code)]
-fn wait_with_peak_rss(pid: u32) -> (ExitStatus, u64) {
-    use nix::libc;
-    let pid = libc::pid_t::try_from(pid).unwrap();
-    let mut status: libc::c_int = 0;
-    // SAFETY: `rusage` is plain data, valid when zeroed.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        // SAFETY: wait4 writes only through the two pointers, which point to
-        // live locals of the right types.
-        let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-        if reaped == pid {
-            break;
-        }
-        let error = std::io::Error::last_os_error();
-        assert_eq!(
-            error.kind(),
-            std::io::ErrorKind::Interrupted,
-            "wait4: {error}"
-        );
-    }
-    // Linux reports `ru_maxrss` in KiB.
-    let peak = u64::try_from(usage.ru_maxrss).unwrap() * 1024;
-    (ExitStatus::from_raw(status), peak)
 }
 
 /// Resolves job `job` of the project's pipeline; returns the run.

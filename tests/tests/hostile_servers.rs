@@ -4,10 +4,8 @@
 //! exit 3 within the deadline, with nothing on stdout and no secret file
 //! left in `--files-dir` on failure.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly.
-
-mod hardening_support;
-mod support;
+use crate::hardening_support;
+use crate::support;
 
 use std::io::Write as _;
 use std::path::PathBuf;

@@ -3,9 +3,7 @@
 //! about short values, and a large value that must not make `exec` slow or
 //! huge before the command starts (item 4).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
-
-mod support;
+use crate::support;
 
 use base64::Engine as _;
 use support::{Project, code, stderr, stdout};
@@ -197,13 +195,15 @@ fn a_one_mib_secret_is_masked_within_bounded_memory() {
         printf ' tail\n'
         base64 "$BIG"
     "#;
-    let output = exec(&project, script, &[]);
+    let (output, peak_rss) = crate::support::output_with_peak_rss(
+        project
+            .cli()
+            .args(["exec", "--job", "job", "--", "sh", "-c", script, "sh"]),
+    );
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     let out = stdout(&output);
     assert_eq!(out, "head [MASKED] tail\n[MASKED]\n");
-    let usage =
-        nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).unwrap();
-    let peak_mib = usage.max_rss() / 1024;
+    let peak_mib = peak_rss >> 20;
     assert!(peak_mib < 128, "peak RSS {peak_mib} MiB");
     eprintln!("peak RSS {peak_mib} MiB");
 }

@@ -2,10 +2,8 @@
 //! small collector inside the test, which decodes it with
 //! `opentelemetry-proto`. Also the `--log-format json` diagnostics, which
 //! feed the same observability pipelines.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly.
-
-mod hardening_support;
-mod support;
+use crate::hardening_support;
+use crate::support;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;

@@ -6,10 +6,8 @@
 //! TLS emulator: with the right CA, a wrong CA, a bad access key and a
 //! denied item; it must never fetch a value.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly.
-
-mod akeyless_support;
-mod support;
+use crate::akeyless_support;
+use crate::support;
 
 use std::io::ErrorKind;
 use std::net::TcpListener;

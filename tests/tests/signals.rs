@@ -3,10 +3,8 @@
 //! what they acquired), removes the secret files this run wrote, reaches
 //! the command's whole process group, and ends with `128 + signal`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
-
-mod hardening_support;
-mod support;
+use crate::hardening_support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

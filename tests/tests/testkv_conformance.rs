@@ -2,8 +2,6 @@
 //! core builds any provider, passes the provider conformance suite: the
 //! suite serves a provider from another crate exactly as it serves ours.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly.
-
 use ci_secrets_e2e::test_provider::registration;
 use ci_secrets_provider_api::{ProviderConfig, ResolveContext, SecretRequest};
 use ci_secrets_provider_conformance::{Backend, run};

@@ -1,7 +1,6 @@
 //! Helpers for the Akeyless end-to-end tests: the real `ci-secrets` binary,
 //! run in isolation against an in-process emulator, plus small local cloud
 //! metadata servers and checks that no secret leaks into the output.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

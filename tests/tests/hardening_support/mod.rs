@@ -2,7 +2,6 @@
 //! `hostile_input.rs`): leak detection in every encoded form, the Akeyless
 //! emulator on its own runtime, and tiny HTTP(S) servers that misbehave in
 //! ways the emulator cannot.
-#![allow(dead_code)]
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

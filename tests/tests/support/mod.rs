@@ -1,5 +1,4 @@
 //! Shared helpers for the end-to-end tests.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -105,4 +104,62 @@ pub fn stderr(output: &Output) -> String {
 
 pub fn code(output: &Output) -> i32 {
     output.status.code().unwrap_or(-1)
+}
+
+/// Runs `command` to completion, its output captured, and returns the
+/// output with the command's peak RSS in bytes. The peak comes from `wait4`
+/// on this one child (and what it waited for), unlike
+/// `getrusage(RUSAGE_CHILDREN)`, which mixes in the children of every other
+/// test of this process.
+// The child is reaped by `wait4` in `wait_with_peak_rss`, not by `Child::wait`.
+#[allow(clippy::zombie_processes)]
+pub fn output_with_peak_rss(command: &mut Command) -> (Output, u64) {
+    use std::io::Read;
+    use std::process::Stdio;
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            pipe.read_to_end(&mut bytes).unwrap();
+            bytes
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let (status, peak_rss) = wait_with_peak_rss(child.id());
+    let output = Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    };
+    (output, peak_rss)
+}
+
+/// Reaps child `pid` and returns its status and peak RSS in bytes.
+#[allow(unsafe_code)]
+fn wait_with_peak_rss(pid: u32) -> (std::process::ExitStatus, u64) {
+    use nix::libc;
+    use std::os::unix::process::ExitStatusExt;
+    let pid = libc::pid_t::try_from(pid).unwrap();
+    let mut status: libc::c_int = 0;
+    // SAFETY: `rusage` is plain data, valid when zeroed.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: wait4 writes only through the two pointers, which point to
+        // live locals of the right types.
+        let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if reaped == pid {
+            break;
+        }
+        let error = std::io::Error::last_os_error();
+        assert_eq!(
+            error.kind(),
+            std::io::ErrorKind::Interrupted,
+            "wait4: {error}"
+        );
+    }
+    // Linux reports `ru_maxrss` in KiB.
+    let peak = u64::try_from(usage.ru_maxrss).unwrap() * 1024;
+    (std::process::ExitStatus::from_raw(status), peak)
 }
