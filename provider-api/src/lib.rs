@@ -10,8 +10,10 @@
 //!   Read [`registry`] for the linking trap.
 //! - [`SecretValue`]: bytes that never print and are zeroed on drop.
 //! - [`ProviderError`] and [`ErrorKind`]: errors a caller can branch on.
-//! - [`HttpFactory`] and [`HttpClient`]: the shared HTTP layer with timeouts,
-//!   retries, a body cap and TLS roots, so every provider behaves alike.
+//! - [`HttpSettings`]: the run's HTTP settings, as plain data. The HTTP layer
+//!   itself (pools per CA, retries, a body cap) is the `ci-secrets-http`
+//!   crate, so a provider without HTTP does not compile reqwest.
+//! - [`Extensions`]: state other crates keep with a context (the HTTP pools).
 //! - [`ServerText`]: a server's error text made safe to show (credentials
 //!   masked, one line, control characters escaped).
 //! - [`diagnostics`]: what a provider tells `ci-secrets plan` and checks for
@@ -27,7 +29,8 @@
 
 pub mod diagnostics;
 pub mod error;
-pub mod http;
+pub mod extensions;
+pub mod http_settings;
 pub mod metrics;
 pub mod provider;
 pub mod registry;
@@ -37,7 +40,8 @@ pub mod server_text;
 pub use async_trait::async_trait;
 pub use diagnostics::{Check, Identity, PlannedCall, SecretPlan};
 pub use error::{ErrorKind, ProviderError};
-pub use http::{HttpClient, HttpFactory, HttpResponse, HttpSettings, RetryMode, status_kind};
+pub use extensions::Extensions;
+pub use http_settings::HttpSettings;
 pub use inventory;
 pub use metrics::{Metrics, MetricsSnapshot};
 pub use provider::{

@@ -170,7 +170,7 @@ impl Provider for AwsSecretsManagerProvider {
         }
 
         // One limit for the whole run, as the shared HTTP layer has per client.
-        let in_flight = Arc::new(Semaphore::new(ctx.http().settings().max_concurrency.max(1)));
+        let in_flight = Arc::new(Semaphore::new(ctx.http_settings().max_concurrency.max(1)));
         let groups = group_by_login(plans);
         let outcomes = join_all(
             groups

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly.
 
+use ci_secrets_http::HttpContext as _;
 use ci_secrets_provider_api::{
     ErrorKind, Provider, ProviderError, ResolveContext, SecretRequest, SecretResult, SecretValue,
     async_trait,
@@ -209,7 +210,7 @@ impl Provider for OverHttp {
                 .send(
                     ctx,
                     "POST /read",
-                    ci_secrets_provider_api::RetryMode::Idempotent,
+                    ci_secrets_http::RetryMode::Idempotent,
                     |http| {
                         http.post(format!("{url}/read"))
                             .header("x-key", &key)

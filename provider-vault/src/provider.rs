@@ -4,6 +4,7 @@
 
 use std::sync::{Mutex, PoisonError};
 
+use ci_secrets_http::HttpContext as _;
 use ci_secrets_provider_api::diagnostics::{Check, SecretPlan as PlanReport};
 use ci_secrets_provider_api::{
     ErrorKind, Provider, ProviderConfig, ProviderError, ResolveContext, SecretRequest,
@@ -288,7 +289,7 @@ async fn read_secret(
             .with_status(404),
             403 => answer_error(ErrorKind::Denied, &what, "was denied", &response, &scrub),
             status => answer_error(
-                ci_secrets_provider_api::status_kind(status),
+                ci_secrets_http::status_kind(status),
                 &what,
                 "failed",
                 &response,

@@ -20,6 +20,7 @@ pub(crate) use items::STATIC_BATCH;
 
 use std::collections::HashMap;
 
+use ci_secrets_http::HttpContext as _;
 use ci_secrets_provider_api::{
     ErrorKind, ProviderError, ResolveContext, SecretRequest, SecretResult,
 };
