@@ -30,11 +30,13 @@
 
 mod client;
 mod config;
+mod connection;
 mod diagnostics;
 mod field;
 mod jwt;
 mod provider;
 mod reference;
+mod request;
 mod settings;
 
 use ci_secrets_provider_api::{
