@@ -43,6 +43,7 @@
 
 mod access;
 mod attempts;
+mod deadline;
 mod diagnostics;
 mod failure;
 mod fetch;
@@ -50,6 +51,7 @@ mod field;
 mod login;
 mod provider;
 mod reference;
+mod request;
 mod transport;
 
 use ci_secrets_provider_api::{
