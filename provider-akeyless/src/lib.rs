@@ -40,7 +40,7 @@ mod identity;
 use async_trait::async_trait;
 use ci_secrets_provider_api::{
     BlockForms, Check, Provider, ProviderConfig, ProviderError, ProviderRegistration,
-    ResolveContext, SecretPlan, SecretRequest, SecretResult,
+    ResolveContext, SecretPlan, SecretRequest, SecretResult, grouping,
 };
 use tracing::Instrument as _;
 
@@ -138,11 +138,9 @@ impl Provider for AkeylessProvider {
             return Ok(());
         }
         let access_id = fetch::access_id(ctx)?;
-        for request in requests {
-            fetch::prepare(request, access_id, &self.default_api_url)
-                .map_err(|failure| ProviderError::from(failure).context(&request.variable))?;
-        }
-        Ok(())
+        grouping::check_each(requests, |request| {
+            fetch::prepare(request, access_id, &self.default_api_url).map_err(ProviderError::from)
+        })
     }
 
     async fn resolve(&self, ctx: &ResolveContext, requests: &[SecretRequest]) -> Vec<SecretResult> {

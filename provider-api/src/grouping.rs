@@ -28,7 +28,7 @@ pub fn check_each<T>(
     mut parse: impl FnMut(&SecretRequest) -> Result<T, ProviderError>,
 ) -> Result<(), ProviderError> {
     for request in requests {
-        parse(request).map_err(|err| prefix_variable(err, request))?;
+        parse(request).map_err(|err| err.context(&request.variable))?;
     }
     Ok(())
 }
@@ -141,17 +141,6 @@ where
         .collect()
 }
 
-fn prefix_variable(err: ProviderError, request: &SecretRequest) -> ProviderError {
-    if err
-        .message()
-        .starts_with(&format!("{}: ", request.variable))
-    {
-        err
-    } else {
-        err.context(&request.variable)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,7 +165,7 @@ mod tests {
     }
 
     #[test]
-    fn check_each_names_the_variable_once() {
+    fn check_each_names_the_variable() {
         let requests = [SecretRequest::new("A", serde_json::json!({"x": 1}))];
         let err = check_each(&requests, SecretRequest::parse_block::<String>).unwrap_err();
         assert_eq!(

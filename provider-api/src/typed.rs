@@ -27,8 +27,11 @@ fn deserialize_at<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, St
 
 impl SecretRequest {
     /// The block as the provider's own type. The error, of kind
-    /// [`ErrorKind::Config`], names the variable and the key; it never
-    /// quotes a value, which may be a credential written inline.
+    /// [`ErrorKind::Config`], names the key; it never quotes a value, which
+    /// may be a credential written inline. It does not name the variable:
+    /// the core prefixes `resolve`'s errors with it, and
+    /// [`grouping::check_each`](crate::grouping::check_each) prefixes
+    /// `preflight`'s.
     ///
     /// ```
     /// use ci_secrets_provider_api::SecretRequest;
@@ -48,20 +51,16 @@ impl SecretRequest {
     /// let err = typo.parse_block::<Block>().err().unwrap();
     /// assert_eq!(
     ///     err.to_string(),
-    ///     "A: the block key `optinal`: unknown field `optinal`, expected `key` or `optional`"
+    ///     "the block key `optinal`: unknown field `optinal`, expected `key` or `optional`"
     /// );
     ///
     /// let missing = SecretRequest::new("A", serde_json::json!({}));
     /// let err = missing.parse_block::<Block>().err().unwrap();
-    /// assert_eq!(err.to_string(), "A: the block: missing field `key`");
+    /// assert_eq!(err.to_string(), "the block: missing field `key`");
     /// ```
     pub fn parse_block<T: DeserializeOwned>(&self) -> Result<T, ProviderError> {
-        deserialize_at(self.block.clone()).map_err(|detail| {
-            ProviderError::new(
-                ErrorKind::Config,
-                format!("{}: the block{detail}", self.variable),
-            )
-        })
+        deserialize_at(self.block.clone())
+            .map_err(|detail| ProviderError::new(ErrorKind::Config, format!("the block{detail}")))
     }
 }
 
