@@ -276,7 +276,7 @@ pub fn find_provider(key: &str) -> Option<&'static ProviderRegistration> {
 /// `pub fn registration() -> &'static ProviderRegistration` next to it.
 ///
 /// A provider crate invokes it once, at its root. A binary that ships the
-/// provider calls `registration()` (see [`link_providers!`]): `inventory`
+/// provider calls `registration()` (see [`link_providers!`](crate::link_providers)): `inventory`
 /// only sees crates the linker keeps, and a crate that is a Cargo dependency
 /// but that no code references is dropped, with its provider. The
 /// registration must be a constant expression.

@@ -45,7 +45,7 @@ impl HttpClient {
     /// `POST /auth`).
     ///
     /// Returns the last response whatever its status, so the provider can
-    /// classify it with its own error format (see [`status_kind`]). Returns an
+    /// classify it with its own error format (see [`status_kind`](crate::status_kind)). Returns an
     /// error for transport failures, TLS failures, the deadline, and bodies
     /// larger than the cap.
     ///
