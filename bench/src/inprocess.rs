@@ -7,7 +7,7 @@ use std::time::Duration;
 use akeyless_emulator::{Emulator, RunningEmulator};
 use ci_secrets_provider_akeyless::AkeylessProvider;
 use ci_secrets_provider_api::{
-    HttpFactory, HttpSettings, JobVariables, Provider, ResolveContext, SecretRequest,
+    HttpSettings, JobVariables, Provider, ResolveContext, SecretRequest,
 };
 
 use crate::BenchError;
@@ -28,7 +28,7 @@ pub async fn start_emulator(latency: Duration) -> Result<RunningEmulator, BenchE
 pub async fn resolve_once(requests: &[SecretRequest]) -> Result<usize, BenchError> {
     let ctx = ResolveContext::builder("bench")
         .variables(JobVariables::from_iter([("AKEYLESS_ACCESS_ID", ACCESS_ID)]))
-        .http(HttpFactory::new(HttpSettings::default()))
+        .http(HttpSettings::default())
         .timeout(Duration::from_secs(120))
         .build();
     let provider = AkeylessProvider::new();

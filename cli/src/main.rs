@@ -15,10 +15,10 @@ fn main() -> ExitCode {
     // `inventory` only sees crates the linker keeps: reference every shipped
     // provider so that its registration is linked in (see provider-api's
     // registry docs). A test checks that `ci-secrets providers` lists them.
-    std::hint::black_box([
-        ci_secrets_provider_akeyless::registration(),
-        ci_secrets_provider_vault::registration(),
-        ci_secrets_provider_aws::registration(),
-    ]);
+    ci_secrets_provider_api::link_providers!(
+        ci_secrets_provider_akeyless,
+        ci_secrets_provider_vault,
+        ci_secrets_provider_aws,
+    );
     ci_secrets::run(std::env::args_os())
 }

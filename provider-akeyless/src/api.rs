@@ -8,7 +8,8 @@
 
 use std::collections::HashMap;
 
-use ci_secrets_provider_api::{HttpClient, ResolveContext, RetryMode};
+use ci_secrets_http::{HttpClient, RetryMode};
+use ci_secrets_provider_api::ResolveContext;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 

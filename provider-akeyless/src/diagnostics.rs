@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 
+use ci_secrets_http::HttpContext as _;
 use ci_secrets_provider_api::diagnostics::{
     Check, Identity as PlannedIdentity, PlannedCall, SecretPlan,
 };

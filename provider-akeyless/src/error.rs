@@ -10,7 +10,8 @@
 //! (`unknown Access type: …`, `secret … not found`, `failed to extract a key
 //! out of the json data, …`).
 
-use ci_secrets_provider_api::{ErrorKind, ProviderError, status_kind};
+use ci_secrets_http::status_kind;
+use ci_secrets_provider_api::{ErrorKind, ProviderError};
 
 /// The exact message GitLab shows when `AKEYLESS_ACCESS_ID` is missing (D8).
 pub const MISSING_ACCESS_ID: &str =

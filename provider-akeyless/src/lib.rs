@@ -14,11 +14,14 @@
 //! - `data_key` as a top-level key or JSON Pointer; non-string values as
 //!   compact JSON.
 //!
-//! The binary must reference this crate so that its registration is linked
-//! (see [`ci_secrets_provider_api::registry`]): call [`registration`].
+//! The provider registers itself with
+//! [`register_provider!`](ci_secrets_provider_api::register_provider); a
+//! binary that ships it links it with
+//! [`link_providers!`](ci_secrets_provider_api::link_providers) (see
+//! [`ci_secrets_provider_api::registry`]), which calls [`registration`]:
 //!
 //! ```
-//! let registration = ci_secrets_provider_akeyless::registration();
+//! let [registration] = ci_secrets_provider_api::link_providers!(ci_secrets_provider_akeyless);
 //! assert_eq!(registration.key, "akeyless");
 //! assert_eq!(registration.keys.len(), 15);
 //! assert!(ci_secrets_provider_api::find_provider("akeyless").is_some());
@@ -37,7 +40,7 @@ mod identity;
 use async_trait::async_trait;
 use ci_secrets_provider_api::{
     BlockForms, Check, Provider, ProviderConfig, ProviderError, ProviderRegistration,
-    ResolveContext, SecretPlan, SecretRequest, SecretResult,
+    ResolveContext, SecretPlan, SecretRequest, SecretResult, grouping,
 };
 use tracing::Instrument as _;
 
@@ -135,11 +138,9 @@ impl Provider for AkeylessProvider {
             return Ok(());
         }
         let access_id = fetch::access_id(ctx)?;
-        for request in requests {
-            fetch::prepare(request, access_id, &self.default_api_url)
-                .map_err(|failure| ProviderError::from(failure).context(&request.variable))?;
-        }
-        Ok(())
+        grouping::check_each(requests, |request| {
+            fetch::prepare(request, access_id, &self.default_api_url).map_err(ProviderError::from)
+        })
     }
 
     async fn resolve(&self, ctx: &ResolveContext, requests: &[SecretRequest]) -> Vec<SecretResult> {
@@ -165,21 +166,10 @@ fn build(config: &ProviderConfig) -> Result<Box<dyn Provider>, ProviderError> {
     Ok(Box::new(AkeylessProvider::from_config(config)?))
 }
 
-const fn make_registration() -> ProviderRegistration {
-    ProviderRegistration {
-        key: KEY,
-        description: "Akeyless static, dynamic and rotated secrets, SSH and PKI certificates, and tokens",
-        keys: &BLOCK_KEYS,
-        forms: BlockForms::MAP.with_null(),
-        build,
-    }
-}
-
-inventory::submit! { make_registration() }
-
-/// This provider's registration record. Calling it also makes sure the
-/// crate, and so its `inventory` registration, is linked into a binary.
-pub fn registration() -> &'static ProviderRegistration {
-    static REGISTRATION: ProviderRegistration = make_registration();
-    &REGISTRATION
-}
+ci_secrets_provider_api::register_provider!(ProviderRegistration {
+    key: KEY,
+    description: "Akeyless static, dynamic and rotated secrets, SSH and PKI certificates, and tokens",
+    keys: &BLOCK_KEYS,
+    forms: BlockForms::MAP.with_null(),
+    build,
+});

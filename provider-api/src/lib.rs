@@ -6,12 +6,19 @@
 //! - [`Provider`]: the async trait a provider implements. It receives all of
 //!   its job's secrets at once, so it can share logins and batch calls.
 //! - [`ProviderRegistration`]: the record a provider submits with
-//!   [`inventory::submit!`]; the core finds every linked provider at run time.
-//!   Read [`registry`] for the linking trap.
+//!   [`register_provider!`]; a binary links its providers with
+//!   [`link_providers!`] and collects them once into a [`Registry`]. Read
+//!   [`registry`] for the linking trap.
+//! - [`SecretRequest::parse_block`] and [`ProviderConfig::parse`]: a block
+//!   and a config section as the provider's own `serde` types, unknown keys
+//!   refused with the key named; [`grouping`]: parse each request, log in
+//!   once per identity, resolve the groups concurrently, results in order.
 //! - [`SecretValue`]: bytes that never print and are zeroed on drop.
 //! - [`ProviderError`] and [`ErrorKind`]: errors a caller can branch on.
-//! - [`HttpFactory`] and [`HttpClient`]: the shared HTTP layer with timeouts,
-//!   retries, a body cap and TLS roots, so every provider behaves alike.
+//! - [`HttpSettings`]: the run's HTTP settings, as plain data. The HTTP layer
+//!   itself (pools per CA, retries, a body cap) is the `ci-secrets-http`
+//!   crate, so a provider without HTTP does not compile reqwest.
+//! - [`Extensions`]: state other crates keep with a context (the HTTP pools).
 //! - [`ServerText`]: a server's error text made safe to show (credentials
 //!   masked, one line, control characters escaped).
 //! - [`diagnostics`]: what a provider tells `ci-secrets plan` and checks for
@@ -27,17 +34,21 @@
 
 pub mod diagnostics;
 pub mod error;
-pub mod http;
+pub mod extensions;
+pub mod grouping;
+pub mod http_settings;
 pub mod metrics;
 pub mod provider;
 pub mod registry;
 pub mod secret;
 pub mod server_text;
+mod typed;
 
 pub use async_trait::async_trait;
 pub use diagnostics::{Check, Identity, PlannedCall, SecretPlan};
 pub use error::{ErrorKind, ProviderError};
-pub use http::{HttpClient, HttpFactory, HttpResponse, HttpSettings, RetryMode, status_kind};
+pub use extensions::Extensions;
+pub use http_settings::HttpSettings;
 pub use inventory;
 pub use metrics::{Metrics, MetricsSnapshot};
 pub use provider::{
@@ -45,7 +56,7 @@ pub use provider::{
 };
 pub use registry::{
     BlockForms, BlockKey, KeyType, ProviderConfig, ProviderConstructor, ProviderRegistration,
-    find_provider, registered_providers,
+    Registry, RegistryError, find_provider, registered_providers,
 };
 pub use secrecy;
 pub use secret::SecretValue;

@@ -11,7 +11,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::diagnostics::{Check, SecretPlan};
 use crate::error::{ErrorKind, ProviderError};
-use crate::http::HttpFactory;
+use crate::extensions::Extensions;
+use crate::http_settings::HttpSettings;
 use crate::metrics::Metrics;
 use crate::secret::SecretValue;
 
@@ -205,7 +206,8 @@ pub struct ResolveContext {
     deadline: Instant,
     cancel: CancellationToken,
     config: serde_json::Value,
-    http: HttpFactory,
+    http: Arc<HttpSettings>,
+    extensions: Extensions,
     metrics: Arc<Metrics>,
 }
 
@@ -228,7 +230,7 @@ impl ResolveContext {
             timeout: std::time::Duration::from_secs(60),
             cancel: CancellationToken::new(),
             config: serde_json::Value::Object(Default::default()),
-            http: None,
+            http: HttpSettings::default(),
             metrics: Arc::new(Metrics::default()),
         }
     }
@@ -306,16 +308,30 @@ impl ResolveContext {
         &self.config
     }
 
-    /// The shared HTTP layer: clients with the run's timeouts, proxy, CA roots,
-    /// retries and deadline.
+    /// The run's HTTP settings: timeouts, retries, body cap, concurrency and
+    /// extra CA roots. The `ci-secrets-http` crate builds its clients from
+    /// them (`ctx.http()` through its `HttpContext` trait).
     ///
     /// ```
     /// # use ci_secrets_provider_api::ResolveContext;
-    /// let client = ResolveContext::builder("j").build().http().client(None).unwrap();
-    /// # let _ = client;
+    /// let ctx = ResolveContext::builder("j").build();
+    /// assert_eq!(ctx.http_settings().max_attempts, 5);
     /// ```
-    pub fn http(&self) -> &HttpFactory {
+    pub fn http_settings(&self) -> &HttpSettings {
         &self.http
+    }
+
+    /// State other crates keep for this context, such as the HTTP crate's
+    /// connection pools; shared by every clone of the context.
+    ///
+    /// ```
+    /// # use ci_secrets_provider_api::ResolveContext;
+    /// let ctx = ResolveContext::builder("j").build();
+    /// let pools = ctx.extensions().get_or_insert_with(|| 1_u32);
+    /// assert_eq!(*ctx.clone().extensions().get_or_insert_with(|| 2_u32), *pools);
+    /// ```
+    pub fn extensions(&self) -> &Extensions {
+        &self.extensions
     }
 
     /// Counters of logins, API calls and retries for the run summary.
@@ -396,7 +412,7 @@ pub struct ResolveContextBuilder {
     timeout: std::time::Duration,
     cancel: CancellationToken,
     config: serde_json::Value,
-    http: Option<HttpFactory>,
+    http: HttpSettings,
     metrics: Arc<Metrics>,
 }
 
@@ -462,15 +478,19 @@ impl ResolveContextBuilder {
         self
     }
 
-    /// Shares an HTTP factory (and so its connection pools) with the caller.
+    /// Sets the run's HTTP settings (default [`HttpSettings::default`]).
+    /// Each built context gets connection pools of its own, shared by its
+    /// clones.
     ///
     /// ```
-    /// # use ci_secrets_provider_api::{HttpFactory, HttpSettings, ResolveContext};
-    /// let http = HttpFactory::new(HttpSettings::default());
-    /// let _ = ResolveContext::builder("j").http(http).build();
+    /// # use ci_secrets_provider_api::{HttpSettings, ResolveContext};
+    /// let mut settings = HttpSettings::default();
+    /// settings.max_attempts = 1;
+    /// let ctx = ResolveContext::builder("j").http(settings).build();
+    /// assert_eq!(ctx.http_settings().max_attempts, 1);
     /// ```
-    pub fn http(mut self, http: HttpFactory) -> Self {
-        self.http = Some(http);
+    pub fn http(mut self, settings: HttpSettings) -> Self {
+        self.http = settings;
         self
     }
 
@@ -494,9 +514,6 @@ impl ResolveContextBuilder {
     /// let _ = ResolveContext::builder("j").build();
     /// ```
     pub fn build(self) -> ResolveContext {
-        let http = self
-            .http
-            .unwrap_or_else(|| HttpFactory::new(crate::http::HttpSettings::default()));
         ResolveContext {
             job_name: self.job_name,
             variables: Arc::new(self.variables),
@@ -504,7 +521,8 @@ impl ResolveContextBuilder {
             deadline: Instant::now() + self.timeout,
             cancel: self.cancel,
             config: self.config,
-            http: http.with_metrics(self.metrics.clone()),
+            http: Arc::new(self.http),
+            extensions: Extensions::default(),
             metrics: self.metrics,
         }
     }

@@ -4,12 +4,19 @@
 //!
 //! `inventory` collects registrations from every crate that is *linked into
 //! the final binary*. A provider crate that is only a dependency in
-//! `Cargo.toml`, but that no code references, may be dropped by the linker,
-//! and its provider silently disappears. A binary that ships a provider must
-//! therefore reference the crate, for example with
-//! `use ci_secrets_provider_akeyless as _;` or by calling a function of it.
-//! The `ci-secrets` binary does this for each provider it ships, and a test
-//! checks that `ci-secrets providers` lists every one of them.
+//! `Cargo.toml`, but that no code references, is dropped by the linker, and
+//! its provider silently disappears (`use some_provider as _;` does not
+//! help: it references nothing).
+//!
+//! There is one way to register and one way to link:
+//!
+//! - the provider crate invokes [`register_provider!`](crate::register_provider)
+//!   once; it submits the record and emits `pub fn registration()`;
+//! - the binary calls [`link_providers!`](crate::link_providers) with each
+//!   provider crate it ships, which calls their `registration()`, so the
+//!   linker keeps them.
+//!
+//! The binary then collects the records once into a [`Registry`].
 
 use crate::error::ProviderError;
 use crate::provider::Provider;
@@ -186,7 +193,9 @@ impl ProviderConfig {
 /// Builds a provider from its config section.
 pub type ProviderConstructor = fn(&ProviderConfig) -> Result<Box<dyn Provider>, ProviderError>;
 
-/// A provider's registration record. Submit one from the provider's crate:
+/// A provider's registration record. Submit one from the provider's crate
+/// with [`register_provider!`](crate::register_provider); what the macro does
+/// by hand:
 ///
 /// ```
 /// use async_trait::async_trait;
@@ -261,4 +270,243 @@ pub fn find_provider(key: &str) -> Option<&'static ProviderRegistration> {
     inventory::iter::<ProviderRegistration>
         .into_iter()
         .find(|registration| registration.key == key)
+}
+
+/// Submits a provider's registration to `inventory` and emits
+/// `pub fn registration() -> &'static ProviderRegistration` next to it.
+///
+/// A provider crate invokes it once, at its root. A binary that ships the
+/// provider calls `registration()` (see [`link_providers!`](crate::link_providers)): `inventory`
+/// only sees crates the linker keeps, and a crate that is a Cargo dependency
+/// but that no code references is dropped, with its provider. The
+/// registration must be a constant expression.
+///
+/// ```
+/// use ci_secrets_provider_api::{
+///     async_trait, BlockForms, BlockKey, KeyType, Provider, ProviderConfig, ProviderError,
+///     ProviderRegistration, ResolveContext, SecretRequest, SecretResult, SecretValue,
+/// };
+///
+/// #[derive(Debug)]
+/// struct Echo;
+///
+/// #[async_trait]
+/// impl Provider for Echo {
+///     async fn resolve(&self, _: &ResolveContext, reqs: &[SecretRequest]) -> Vec<SecretResult> {
+///         reqs.iter().map(|r| Ok(SecretValue::text(r.str_field("value").unwrap_or_default()))).collect()
+///     }
+/// }
+///
+/// fn build(_: &ProviderConfig) -> Result<Box<dyn Provider>, ProviderError> {
+///     Ok(Box::new(Echo))
+/// }
+///
+/// ci_secrets_provider_api::register_provider!(ProviderRegistration {
+///     key: "echo-value",
+///     description: "returns the block's `value`",
+///     keys: &[BlockKey::new("value", KeyType::String, "the value to return")],
+///     forms: BlockForms::MAP,
+///     build,
+/// });
+///
+/// assert_eq!(registration().key, "echo-value");
+/// assert!(ci_secrets_provider_api::find_provider("echo-value").is_some());
+/// ```
+#[macro_export]
+macro_rules! register_provider {
+    ($registration:expr $(,)?) => {
+        /// The registration record, as submitted to `inventory`.
+        const __CI_SECRETS_PROVIDER_REGISTRATION: $crate::ProviderRegistration = $registration;
+
+        $crate::inventory::submit! { __CI_SECRETS_PROVIDER_REGISTRATION }
+
+        /// This provider's registration record. A binary that ships the
+        /// provider calls it (for example through
+        /// `ci_secrets_provider_api::link_providers!`), which keeps this
+        /// crate, and so its `inventory` record, linked in.
+        pub fn registration() -> &'static $crate::ProviderRegistration {
+            &__CI_SECRETS_PROVIDER_REGISTRATION
+        }
+    };
+}
+
+/// References the `registration()` of each provider crate named, so that
+/// the linker keeps them (see [`register_provider!`]); evaluates to their
+/// registrations, in the order given. A binary calls it once, in `main`,
+/// with its provider crates: `link_providers!(ci_secrets_provider_vault,
+/// ci_secrets_provider_aws)`. Here with a module standing in for a crate:
+///
+/// ```
+/// mod my_provider {
+///     use ci_secrets_provider_api::{BlockForms, ProviderConfig, ProviderError, ProviderRegistration};
+///     fn build(_: &ProviderConfig) -> Result<Box<dyn ci_secrets_provider_api::Provider>, ProviderError> {
+///         Err(ProviderError::new(ci_secrets_provider_api::ErrorKind::Unsupported, "example"))
+///     }
+///     ci_secrets_provider_api::register_provider!(ProviderRegistration {
+///         key: "mine",
+///         description: "an example",
+///         keys: &[],
+///         forms: BlockForms::MAP,
+///         build,
+///     });
+/// }
+/// let linked = ci_secrets_provider_api::link_providers!(my_provider);
+/// assert_eq!(linked[0].key, "mine");
+/// ```
+#[macro_export]
+macro_rules! link_providers {
+    ($($provider:ident),* $(,)?) => {
+        ::std::hint::black_box([$($provider::registration()),*])
+    };
+}
+
+/// Why the registrations linked into a binary do not form a registry.
+///
+/// ```
+/// use ci_secrets_provider_api::RegistryError;
+/// let err = RegistryError::Duplicate { key: "vault" };
+/// assert!(err.to_string().contains("`vault`"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// Two linked crates register the same YAML key.
+    #[error("two providers are registered under the key `{key}`; link only one of them")]
+    Duplicate {
+        /// The key registered twice.
+        key: &'static str,
+    },
+}
+
+/// The providers of a binary, collected once: sorted by key, each key once.
+///
+/// ```
+/// use ci_secrets_provider_api::Registry;
+///
+/// let registry = Registry::collect().unwrap();
+/// for registration in registry.iter() {
+///     println!("{}: {}", registration.key, registration.description);
+/// }
+/// assert!(registry.get("no-such-provider").is_none());
+/// let _as_slice: &[&'static ci_secrets_provider_api::ProviderRegistration] = registry.as_slice();
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    providers: Vec<&'static ProviderRegistration>,
+}
+
+impl Registry {
+    /// Every registration `inventory` holds in this binary.
+    ///
+    /// ```
+    /// # use ci_secrets_provider_api::Registry;
+    /// let registry = Registry::collect().unwrap();
+    /// assert_eq!(registry.len(), ci_secrets_provider_api::registered_providers().len());
+    /// ```
+    pub fn collect() -> Result<Self, RegistryError> {
+        Self::from_registrations(inventory::iter::<ProviderRegistration>)
+    }
+
+    /// A registry of these registrations, for tests and for binaries that
+    /// choose their providers; a key given twice is an error.
+    ///
+    /// ```
+    /// use ci_secrets_provider_api::{
+    ///     BlockForms, ErrorKind, Provider, ProviderConfig, ProviderError, ProviderRegistration,
+    ///     Registry, RegistryError,
+    /// };
+    ///
+    /// fn build(_: &ProviderConfig) -> Result<Box<dyn Provider>, ProviderError> {
+    ///     Err(ProviderError::new(ErrorKind::Unsupported, "example"))
+    /// }
+    /// static B: ProviderRegistration =
+    ///     ProviderRegistration { key: "b", description: "", keys: &[], forms: BlockForms::MAP, build };
+    /// static A: ProviderRegistration =
+    ///     ProviderRegistration { key: "a", description: "", keys: &[], forms: BlockForms::MAP, build };
+    ///
+    /// let registry = Registry::from_registrations([&B, &A]).unwrap();
+    /// assert_eq!(registry.iter().map(|r| r.key).collect::<Vec<_>>(), ["a", "b"]);
+    /// assert_eq!(
+    ///     Registry::from_registrations([&A, &B, &A]).unwrap_err(),
+    ///     RegistryError::Duplicate { key: "a" }
+    /// );
+    /// ```
+    pub fn from_registrations(
+        registrations: impl IntoIterator<Item = &'static ProviderRegistration>,
+    ) -> Result<Self, RegistryError> {
+        let mut providers: Vec<_> = registrations.into_iter().collect();
+        providers.sort_by_key(|registration| registration.key);
+        if let Some(pair) = providers.windows(2).find(|pair| pair[0].key == pair[1].key) {
+            return Err(RegistryError::Duplicate { key: pair[0].key });
+        }
+        Ok(Self { providers })
+    }
+
+    /// The provider registered under a YAML key.
+    ///
+    /// ```
+    /// # use ci_secrets_provider_api::Registry;
+    /// assert!(Registry::default().get("vault").is_none());
+    /// ```
+    pub fn get(&self, key: &str) -> Option<&'static ProviderRegistration> {
+        self.providers
+            .binary_search_by(|registration| registration.key.cmp(key))
+            .ok()
+            .map(|index| self.providers[index])
+    }
+
+    /// The registrations, sorted by key.
+    ///
+    /// ```
+    /// # use ci_secrets_provider_api::Registry;
+    /// assert_eq!(Registry::default().iter().count(), 0);
+    /// ```
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &'static ProviderRegistration> + '_ {
+        self.providers.iter().copied()
+    }
+
+    /// The registrations, sorted by key, as the slice the validator takes.
+    ///
+    /// ```
+    /// # use ci_secrets_provider_api::Registry;
+    /// assert!(Registry::default().as_slice().is_empty());
+    /// ```
+    pub fn as_slice(&self) -> &[&'static ProviderRegistration] {
+        &self.providers
+    }
+
+    /// How many providers are registered.
+    ///
+    /// ```
+    /// # use ci_secrets_provider_api::Registry;
+    /// assert_eq!(Registry::default().len(), 0);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.providers.len()
+    }
+
+    /// Whether no provider is registered.
+    ///
+    /// ```
+    /// # use ci_secrets_provider_api::Registry;
+    /// assert!(Registry::default().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.providers.is_empty()
+    }
+}
+
+impl AsRef<[&'static ProviderRegistration]> for Registry {
+    fn as_ref(&self) -> &[&'static ProviderRegistration] {
+        self.as_slice()
+    }
+}
+
+impl<'a> IntoIterator for &'a Registry {
+    type Item = &'static ProviderRegistration;
+    type IntoIter = std::iter::Copied<std::slice::Iter<'a, &'static ProviderRegistration>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.providers.iter().copied()
+    }
 }

@@ -133,7 +133,7 @@ impl Access {
 
     /// Whether two secrets can share one login: same region, and the same
     /// role, session name and token (or both the default credentials).
-    pub(crate) fn same_login(&self, other: &Self) -> bool {
+    fn same_login(&self, other: &Self) -> bool {
         self.region == other.region
             && match (&self.credentials, &other.credentials) {
                 (
@@ -183,6 +183,13 @@ fn select_token(
 
 fn config_error(message: String) -> ProviderError {
     ProviderError::new(ErrorKind::Config, message)
+}
+
+/// Two secrets are of one identity when they can share one login.
+impl PartialEq for Access {
+    fn eq(&self, other: &Self) -> bool {
+        self.same_login(other)
+    }
 }
 
 #[cfg(test)]

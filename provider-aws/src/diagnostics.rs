@@ -13,10 +13,10 @@ use futures::future::join_all;
 use url::Url;
 
 use crate::access::{Access, Credentials};
+use crate::deadline::within_deadline;
 use crate::failure::Failure;
 use crate::login::{credential_texts, login};
-use crate::provider::within_deadline;
-use crate::reference::SecretReference;
+use crate::request::AwsRequest;
 use crate::transport::{Endpoints, Transport};
 
 /// The Secrets Manager endpoint of `region`, unless overridden.
@@ -65,16 +65,6 @@ fn identity(access: &Access, endpoints: &Endpoints) -> Identity {
     shown
 }
 
-fn parse(
-    ctx: &ResolveContext,
-    request: &SecretRequest,
-) -> Result<(SecretReference, Access), ProviderError> {
-    let reference = SecretReference::parse(&request.block)
-        .map_err(|err| ProviderError::new(ErrorKind::Config, err.to_string()))?;
-    let access = Access::select(ctx, request, &reference)?;
-    Ok((reference, access))
-}
-
 /// The plan of every request (`Provider::plan`).
 pub(crate) fn plan(ctx: &ResolveContext, requests: &[SecretRequest]) -> Vec<SecretPlan> {
     let endpoints = match Endpoints::from_variables(ctx.variables()) {
@@ -86,13 +76,13 @@ pub(crate) fn plan(ctx: &ResolveContext, requests: &[SecretRequest]) -> Vec<Secr
     requests
         .iter()
         .map(|request| {
-            let (reference, access) = match parse(ctx, request) {
+            let AwsRequest { reference, access } = match AwsRequest::parse(ctx, request) {
                 Ok(parsed) => parsed,
                 Err(err) => return SecretPlan::invalid(&err),
             };
             let position = logins
                 .iter()
-                .position(|(known, _)| known.same_login(&access))
+                .position(|(known, _)| *known == access)
                 .unwrap_or_else(|| {
                     let mut shown = identity(&access, &endpoints);
                     // Logins whose public parts are equal differ by their token.
@@ -124,8 +114,8 @@ pub(crate) async fn diagnose(ctx: &ResolveContext, requests: &[SecretRequest]) -
     let mut checks = Vec::new();
     let mut parsed = Vec::new();
     for request in requests {
-        match parse(ctx, request) {
-            Ok(entry) => parsed.push(entry),
+        match AwsRequest::parse(ctx, request) {
+            Ok(AwsRequest { reference, access }) => parsed.push((reference, access)),
             Err(err) => checks.push(
                 Check::fail(
                     format!("configuration of {}", request.variable),

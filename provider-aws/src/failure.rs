@@ -6,7 +6,8 @@ use std::error::Error as StdError;
 
 use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use ci_secrets_provider_api::{ErrorKind, ServerText, status_kind};
+use ci_secrets_http::status_kind;
+use ci_secrets_provider_api::{ErrorKind, ServerText};
 
 /// One failed SDK call.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,15 +2,19 @@
 //! `secrets:aws_secrets_manager`.
 //!
 //! The provider registers itself under the key `aws_secrets_manager` with
-//! [`inventory::submit!`](ci_secrets_provider_api::inventory::submit); a
-//! binary that ships it must reference this crate (see
-//! [`ci_secrets_provider_api::registry`]), for example by calling
-//! [`registration`]:
+//! [`register_provider!`](ci_secrets_provider_api::register_provider); a
+//! binary that ships it links it with
+//! [`link_providers!`](ci_secrets_provider_api::link_providers) (see
+//! [`ci_secrets_provider_api::registry`]), which calls [`registration`]:
 //!
 //! ```
-//! let registration = ci_secrets_provider_aws::registration();
+//! use ci_secrets_provider_api::ProviderConfig;
+//!
+//! let [registration] = ci_secrets_provider_api::link_providers!(ci_secrets_provider_aws);
 //! assert_eq!(registration.key, "aws_secrets_manager");
 //! assert!(ci_secrets_provider_api::find_provider("aws_secrets_manager").is_some());
+//! let config = ProviderConfig::new(serde_json::json!({}), "ci-secrets.toml");
+//! assert!((registration.build)(&config).is_ok());
 //! ```
 //!
 //! What a job needs, as in GitLab:
@@ -39,6 +43,7 @@
 
 mod access;
 mod attempts;
+mod deadline;
 mod diagnostics;
 mod failure;
 mod fetch;
@@ -46,6 +51,7 @@ mod field;
 mod login;
 mod provider;
 mod reference;
+mod request;
 mod transport;
 
 use ci_secrets_provider_api::{
@@ -57,8 +63,7 @@ pub use provider::AwsSecretsManagerProvider;
 /// The YAML key of the provider.
 pub const KEY: &str = "aws_secrets_manager";
 
-/// The provider's registration record, as submitted to `inventory`.
-const REGISTRATION: ProviderRegistration = ProviderRegistration {
+ci_secrets_provider_api::register_provider!(ProviderRegistration {
     key: KEY,
     description: "AWS Secrets Manager secrets, STS web identity login with the job's ID token",
     keys: &[
@@ -96,23 +101,7 @@ const REGISTRATION: ProviderRegistration = ProviderRegistration {
     ],
     forms: BlockForms::MAP.with_string(),
     build,
-};
-
-ci_secrets_provider_api::inventory::submit! { REGISTRATION }
-
-/// The provider's registration. Calling it also keeps this crate, and so
-/// its `inventory` record, linked into a binary.
-///
-/// ```
-/// use ci_secrets_provider_api::ProviderConfig;
-///
-/// let registration = ci_secrets_provider_aws::registration();
-/// let config = ProviderConfig::new(serde_json::json!({}), "ci-secrets.toml");
-/// assert!((registration.build)(&config).is_ok());
-/// ```
-pub fn registration() -> &'static ProviderRegistration {
-    &REGISTRATION
-}
+});
 
 fn build(config: &ProviderConfig) -> Result<Box<dyn Provider>, ProviderError> {
     Ok(Box::new(AwsSecretsManagerProvider::from_config(config)?))

@@ -2,22 +2,21 @@
 //! once per distinct (region, role, session name, token), then reads the
 //! secrets concurrently, within the run's deadline.
 
-use std::future::Future;
-use std::sync::Arc;
-
 use ci_secrets_provider_api::diagnostics::{Check, SecretPlan as PlanReport};
 use ci_secrets_provider_api::{
     ErrorKind, Provider, ProviderConfig, ProviderError, ResolveContext, SecretRequest,
-    SecretResult, SecretValue, async_trait,
+    SecretResult, SecretValue, async_trait, grouping,
 };
 use futures::future::join_all;
 use tokio::sync::Semaphore;
 
 use crate::access::Access;
+use crate::deadline::within_deadline;
 use crate::fetch::{Payload, get_secret_value};
 use crate::field;
 use crate::login::{credential_texts, login};
 use crate::reference::SecretReference;
+use crate::request::AwsRequest;
 use crate::transport::Transport;
 
 /// Resolves `aws_secrets_manager:` secrets.
@@ -60,72 +59,6 @@ impl AwsSecretsManagerProvider {
     }
 }
 
-/// What one secret needs: which secret, and how to reach it.
-#[derive(Debug)]
-struct SecretPlan {
-    reference: SecretReference,
-    access: Access,
-}
-
-impl SecretPlan {
-    fn new(ctx: &ResolveContext, request: &SecretRequest) -> Result<Self, ProviderError> {
-        let reference = SecretReference::parse(&request.block)
-            .map_err(|err| ProviderError::new(ErrorKind::Config, err.to_string()))?;
-        let access = Access::select(ctx, request, &reference)?;
-        Ok(Self { reference, access })
-    }
-}
-
-/// The secrets that share one login, with their request indexes.
-#[derive(Debug)]
-struct LoginGroup {
-    access: Access,
-    members: Vec<(usize, SecretReference)>,
-}
-
-/// Groups plans by login, keeping first-seen order.
-fn group_by_login(plans: Vec<(usize, SecretPlan)>) -> Vec<LoginGroup> {
-    let mut groups: Vec<LoginGroup> = Vec::new();
-    for (index, plan) in plans {
-        match groups
-            .iter_mut()
-            .find(|group| group.access.same_login(&plan.access))
-        {
-            Some(group) => group.members.push((index, plan.reference)),
-            None => groups.push(LoginGroup {
-                access: plan.access,
-                members: vec![(index, plan.reference)],
-            }),
-        }
-    }
-    groups
-}
-
-/// Runs `work` unless the run's deadline passes or the run is cancelled
-/// first. The SDK's calls do not go through the shared HTTP layer, so this
-/// is where they meet the run's deadline and cancellation; a run already
-/// over does not start `work` at all.
-pub(crate) async fn within_deadline<T>(
-    ctx: &ResolveContext,
-    what: &str,
-    work: impl Future<Output = Result<T, ProviderError>>,
-) -> Result<T, ProviderError> {
-    ctx.check_deadline().map_err(|err| err.context(what))?;
-    tokio::select! {
-        biased;
-        () = ctx.cancellation().cancelled() => Err(ProviderError::new(
-            ErrorKind::Deadline,
-            format!("{what}: resolution was cancelled"),
-        )),
-        outcome = tokio::time::timeout_at(ctx.deadline(), work) => outcome.unwrap_or_else(|_| {
-            Err(ProviderError::new(
-                ErrorKind::Deadline,
-                format!("{what}: the resolution deadline passed"),
-            ))
-        }),
-    }
-}
-
 #[async_trait]
 impl Provider for AwsSecretsManagerProvider {
     /// Checks every block, region, role and token, and the endpoint
@@ -139,10 +72,7 @@ impl Provider for AwsSecretsManagerProvider {
             return Ok(());
         }
         crate::transport::Endpoints::from_variables(ctx.variables())?;
-        for request in requests {
-            SecretPlan::new(ctx, request).map_err(|err| err.context(&request.variable))?;
-        }
-        Ok(())
+        grouping::check_each(requests, |request| AwsRequest::parse(ctx, request))
     }
 
     async fn resolve(&self, ctx: &ResolveContext, requests: &[SecretRequest]) -> Vec<SecretResult> {
@@ -160,44 +90,16 @@ impl Provider for AwsSecretsManagerProvider {
             }
         };
 
-        let mut results: Vec<Option<SecretResult>> = requests.iter().map(|_| None).collect();
-        let mut plans = Vec::new();
-        for (index, request) in requests.iter().enumerate() {
-            match SecretPlan::new(ctx, request) {
-                Ok(plan) => plans.push((index, plan)),
-                Err(err) => results[index] = Some(Err(err)),
-            }
-        }
-
         // One limit for the whole run, as the shared HTTP layer has per client.
-        let in_flight = Arc::new(Semaphore::new(ctx.http().settings().max_concurrency.max(1)));
-        let groups = group_by_login(plans);
-        let outcomes = join_all(
-            groups
-                .iter()
-                .map(|group| resolve_group(ctx, &transport, &in_flight, group)),
+        let in_flight = Semaphore::new(ctx.http_settings().max_concurrency.max(1));
+        grouping::resolve_by_identity(
+            requests,
+            |request| {
+                AwsRequest::parse(ctx, request).map(|parsed| (parsed.access, parsed.reference))
+            },
+            |access, references| resolve_group(ctx, &transport, &in_flight, access, references),
         )
-        .await;
-        for (index, result) in outcomes.into_iter().flatten() {
-            results[index] = Some(result);
-        }
-        results
-            .into_iter()
-            .zip(requests)
-            .map(|(result, request)| {
-                // Every index is filled above: by a planning error, or by its
-                // login group, which answers each of its members.
-                result.unwrap_or_else(|| {
-                    Err(ProviderError::new(
-                        ErrorKind::Protocol,
-                        format!(
-                            "{}: the AWS Secrets Manager provider produced no result",
-                            request.variable
-                        ),
-                    ))
-                })
-            })
-            .collect()
+        .await
     }
 
     /// One login per distinct (region, role, session, token), one
@@ -212,29 +114,20 @@ impl Provider for AwsSecretsManagerProvider {
     }
 }
 
-/// Logs in once for the group, then reads its secrets concurrently.
+/// Logs in once for the group, then reads its secrets concurrently; a failed
+/// login is every member's error.
 async fn resolve_group(
     ctx: &ResolveContext,
     transport: &Transport,
     in_flight: &Semaphore,
-    group: &LoginGroup,
-) -> Vec<(usize, SecretResult)> {
-    let access = &group.access;
-    let credentials = match within_deadline(ctx, "AWS login", login(ctx, transport, access)).await {
-        Ok(credentials) => credentials,
-        Err(err) => {
-            return group
-                .members
-                .iter()
-                .map(|(index, _)| (*index, Err(err.replicate())))
-                .collect();
-        }
-    };
-    let scrub = credential_texts(access, &credentials);
+    access: Access,
+    references: Vec<SecretReference>,
+) -> Result<Vec<SecretResult>, ProviderError> {
+    let credentials = within_deadline(ctx, "AWS login", login(ctx, transport, &access)).await?;
+    let scrub = credential_texts(&access, &credentials);
     let client = transport.secrets_manager(&access.region, credentials.clone());
-    let reads = group.members.iter().map(|(index, reference)| {
-        let client = &client;
-        let scrub = &scrub;
+    let reads = references.iter().map(|reference| {
+        let (client, scrub, access) = (&client, &scrub, &access);
         async move {
             let read = async {
                 // The semaphore is never closed, so `acquire` cannot fail.
@@ -244,11 +137,10 @@ async fn resolve_group(
                 let payload = get_secret_value(client, reference, &access.region, scrub).await?;
                 deliver(payload, reference)
             };
-            let result = within_deadline(ctx, &format!("reading {reference}"), read).await;
-            (*index, result)
+            within_deadline(ctx, &format!("reading {reference}"), read).await
         }
     });
-    join_all(reads).await
+    Ok(join_all(reads).await)
 }
 
 /// The value to deliver: the whole secret, or its `field`.
@@ -323,25 +215,30 @@ mod tests {
         );
     }
 
-    #[test]
-    fn logins_are_grouped_in_first_seen_order() {
-        let access = |region: &str| Access {
-            region: region.into(),
-            credentials: Credentials::Default,
-        };
-        let plan = |region: &str| SecretPlan {
-            reference: reference(None),
-            access: access(region),
-        };
-        let groups = group_by_login(vec![
-            (0, plan("us-east-1")),
-            (1, plan("eu-west-1")),
-            (2, plan("us-east-1")),
-        ]);
-        let members: Vec<Vec<usize>> = groups
-            .iter()
-            .map(|group| group.members.iter().map(|(index, _)| *index).collect())
+    #[tokio::test]
+    async fn logins_are_grouped_in_first_seen_order() {
+        let regions = ["us-east-1", "eu-west-1", "us-east-1"];
+        // Each request's variable is its index; its login is its region's.
+        let requests: Vec<_> = (0..regions.len())
+            .map(|index| SecretRequest::new(index.to_string(), serde_json::Value::Null))
             .collect();
+        let parse = |request: &SecretRequest| {
+            let index: usize = request.variable.parse().unwrap();
+            let access = Access {
+                region: regions[index].into(),
+                credentials: Credentials::Default,
+            };
+            Ok((access, index))
+        };
+        let groups = std::sync::Mutex::new(Vec::new());
+        let results = grouping::resolve_by_identity(&requests, parse, |_, members: Vec<usize>| {
+            let answers = members.iter().map(|_| Ok(SecretValue::text("v"))).collect();
+            groups.lock().unwrap().push(members);
+            async move { Ok(answers) }
+        })
+        .await;
+        assert_eq!(results.len(), 3);
+        let members: Vec<Vec<usize>> = groups.into_inner().unwrap();
         assert_eq!(members, [vec![0, 2], vec![1]]);
     }
 }

@@ -79,11 +79,11 @@ impl Transport {
     }
 
     fn with_proxies(ctx: &ResolveContext, proxies: ProxyConfig) -> Result<Self, ProviderError> {
-        let settings = ctx.http().settings();
+        let settings = ctx.http_settings();
         // The shared layer parses the run's extra roots now, so a bad PEM is a
         // config error here rather than a TLS failure on the first request
         // (the SDK's client parses them lazily).
-        ctx.http().client(None)?;
+        ci_secrets_http::HttpContext::http(ctx).client(None)?;
         Ok(Self {
             http: http_client(settings, proxies)?,
             retry: RetryConfig::standard()
@@ -231,9 +231,7 @@ mod tests {
     fn a_bad_extra_ca_is_a_config_error() {
         let mut settings = HttpSettings::default();
         settings.extra_ca_pem = vec![b"not a certificate".to_vec()];
-        let ctx = ResolveContext::builder("deploy")
-            .http(ci_secrets_provider_api::HttpFactory::new(settings))
-            .build();
+        let ctx = ResolveContext::builder("deploy").http(settings).build();
         let err = Transport::new(&ctx).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Config);
     }
@@ -270,7 +268,7 @@ mod tests {
                 "AWS_ENDPOINT_URL_STS",
                 "http://sts.example.invalid:8443",
             )]))
-            .http(ci_secrets_provider_api::HttpFactory::new(settings))
+            .http(settings)
             .build();
         let transport = Transport::with_proxies(&ctx, ProxyConfig::all(&proxy).unwrap()).unwrap();
         let outcome = transport

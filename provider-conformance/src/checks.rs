@@ -418,12 +418,14 @@ async fn diagnose(
     checks
 }
 
-/// A setup that resolves has nothing for `doctor` to complain about.
+/// A setup that resolves has nothing for `doctor` to complain about. A
+/// provider whose `diagnose` checks nothing is skipped, not passed: no
+/// check cannot show that `doctor` passes what resolves.
 async fn doctor_passes(backend: &Backend, seen: &mut Transcript) -> Outcome {
     let requests = readable(backend)?;
     let provider = (backend.provider)();
     let ctx = context(backend);
-    let mut outcome = Ok(());
+    let mut outcome = Err(Verdict::Skipped("the provider has no diagnose checks"));
     for (_, group) in by_identity(provider.as_ref(), &ctx, &requests) {
         let checks = diagnose(provider.as_ref(), &ctx, &group, seen).await;
         if let Some(failed) = checks.iter().find(|check| !check.passed) {
@@ -431,6 +433,9 @@ async fn doctor_passes(backend: &Backend, seen: &mut Transcript) -> Outcome {
                 "doctor fails items that resolve: {failed}"
             )));
             break;
+        }
+        if !checks.is_empty() {
+            outcome = Ok(());
         }
     }
     provider.finish(&ctx.for_cleanup(CLEANUP)).await;

@@ -29,7 +29,8 @@
 //!
 //! The suite runs every check, then [`Report::assert_passed`] fails the test
 //! with the list of what went wrong. Checks that need something the backend
-//! did not describe (a denied item, say) are reported as skipped.
+//! did not describe (a denied item, say) or that the provider does not
+//! implement (`doctor` checks from `diagnose`) are reported as skipped.
 //!
 //! ```
 //! use ci_secrets_provider_api::{

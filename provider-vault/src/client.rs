@@ -1,9 +1,8 @@
 //! The few Vault HTTP API calls the provider makes, over the shared HTTP
 //! layer: JWT login, read, and token self-revocation.
 
-use ci_secrets_provider_api::{
-    ErrorKind, HttpClient, HttpResponse, ProviderError, ResolveContext, RetryMode, status_kind,
-};
+use ci_secrets_http::{HttpClient, HttpResponse, RetryMode, status_kind};
+use ci_secrets_provider_api::{ErrorKind, ProviderError, ResolveContext};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -249,7 +248,8 @@ pub(crate) fn answer_error(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ci_secrets_provider_api::{HttpFactory, HttpSettings, JobVariables};
+    use ci_secrets_http::{HttpFactory, HttpSettings};
+    use ci_secrets_provider_api::JobVariables;
 
     fn client(server_url: &str) -> VaultClient {
         let settings = ServerSettings::from_variables(&JobVariables::from_iter([(

@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use ci_secrets_provider_api::{ErrorKind, ProviderConfig, ProviderError};
+use ci_secrets_provider_api::{ProviderConfig, ProviderError};
 use serde::Deserialize;
 
 /// The section as written; unknown keys are refused so that a typo is not
@@ -33,36 +33,17 @@ pub(crate) struct VaultConfig {
 impl VaultConfig {
     /// Parses and checks the section; errors name the key and the config's origin.
     pub(crate) fn from_provider_config(config: &ProviderConfig) -> Result<Self, ProviderError> {
-        let section = match config.section() {
-            serde_json::Value::Null => serde_json::Value::Object(Default::default()),
-            section => section.clone(),
-        };
-        let raw: RawConfig = serde_path_to_error::deserialize(section).map_err(|err| {
-            let key = err.path().to_string();
-            let location = if key == "." {
-                String::new()
-            } else {
-                format!(" key `{key}`")
-            };
-            config_error(config, format!("{location}: {}", err.inner()))
-        })?;
+        let raw: RawConfig = config.parse(crate::KEY)?;
         let ca_pem = raw
             .ca_cert
             .as_deref()
-            .map(|value| load_ca_cert(value).map_err(|message| config_error(config, message)))
+            .map(|value| load_ca_cert(value).map_err(|message| config.error(crate::KEY, message)))
             .transpose()?;
         Ok(Self {
             ca_pem,
             revoke_token: raw.revoke_token,
         })
     }
-}
-
-fn config_error(config: &ProviderConfig, detail: String) -> ProviderError {
-    ProviderError::new(
-        ErrorKind::Config,
-        format!("[providers.vault] in {}{detail}", config.origin()),
-    )
 }
 
 /// `ca_cert` holds either PEM text or the path of a PEM file.
@@ -84,6 +65,7 @@ pub(crate) fn read_pem_file(path: &Path) -> Result<Vec<u8>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ci_secrets_provider_api::ErrorKind;
 
     fn parse(section: serde_json::Value) -> Result<VaultConfig, ProviderError> {
         VaultConfig::from_provider_config(&ProviderConfig::new(section, "ci-secrets.toml"))

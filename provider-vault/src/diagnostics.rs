@@ -7,27 +7,15 @@
 //! with secret data.
 
 use ci_secrets_provider_api::diagnostics::{Check, Identity, PlannedCall, SecretPlan};
-use ci_secrets_provider_api::{ErrorKind, ProviderError, ResolveContext, SecretRequest};
+use ci_secrets_provider_api::{ErrorKind, ResolveContext, SecretRequest};
 use futures::future::join_all;
-use secrecy::ExposeSecret;
 
 use crate::client::VaultClient;
+use crate::config::VaultConfig;
+use crate::connection::{ca_pem, connect};
 use crate::jwt::Jwt;
-use crate::provider::VaultProvider;
-use crate::reference::SecretReference;
+use crate::request::VaultRequest;
 use crate::settings::ServerSettings;
-
-/// One request, parsed: where it reads and which JWT it logs in with.
-struct Parsed {
-    reference: SecretReference,
-    jwt: Jwt,
-}
-
-fn parse(ctx: &ResolveContext, request: &SecretRequest) -> Result<Parsed, ProviderError> {
-    let reference = SecretReference::parse(&request.block)?;
-    let jwt = Jwt::select(ctx, request)?;
-    Ok(Parsed { reference, jwt })
-}
 
 /// The login path as shown: `PUT /v1/auth/<path>/login` (GitLab Runner's method).
 fn login_call(settings: &ServerSettings) -> String {
@@ -81,22 +69,9 @@ fn identity(
     shown
 }
 
-/// The CA trusted for the server: the config's `ca_cert`, then `VAULT_CACERT`.
-fn ca_pem(
-    provider: &VaultProvider,
-    settings: &ServerSettings,
-) -> Result<Option<Vec<u8>>, ProviderError> {
-    let mut pem = provider.config.ca_pem.clone().unwrap_or_default();
-    if let Some(job_ca) = settings.read_ca_cert()? {
-        pem.push(b'\n');
-        pem.extend_from_slice(&job_ca);
-    }
-    Ok((!pem.is_empty()).then_some(pem))
-}
-
 /// The plan of every request (`Provider::plan`).
 pub(crate) fn plan(
-    provider: &VaultProvider,
+    config: &VaultConfig,
     ctx: &ResolveContext,
     requests: &[SecretRequest],
 ) -> Vec<SecretPlan> {
@@ -104,7 +79,7 @@ pub(crate) fn plan(
         Ok(settings) => settings,
         Err(err) => return requests.iter().map(|_| SecretPlan::invalid(&err)).collect(),
     };
-    let ca = match ca_pem(provider, &settings) {
+    let ca = match ca_pem(config, &settings) {
         Ok(ca) => ca,
         Err(err) => return requests.iter().map(|_| SecretPlan::invalid(&err)).collect(),
     };
@@ -113,13 +88,11 @@ pub(crate) fn plan(
     requests
         .iter()
         .map(|request| {
-            let parsed = match parse(ctx, request) {
+            let parsed = match VaultRequest::parse(ctx, request) {
                 Ok(parsed) => parsed,
                 Err(err) => return SecretPlan::invalid(&err),
             };
-            let position = logins
-                .iter()
-                .position(|(jwt, _)| jwt.value.expose_secret() == parsed.jwt.value.expose_secret());
+            let position = logins.iter().position(|(jwt, _)| *jwt == parsed.jwt);
             let position = position.unwrap_or_else(|| {
                 let shown = identity(&settings, ca.as_deref(), &parsed.jwt, logins.len() + 1);
                 logins.push((parsed.jwt.clone(), shown));
@@ -132,7 +105,7 @@ pub(crate) fn plan(
                     "GET /v1/{}",
                     parsed.reference.api_segments().join("/")
                 )));
-            if provider.config.revoke_token {
+            if config.revoke_token {
                 plan = plan.with_call(PlannedCall::shared(
                     "POST /v1/auth/token/revoke-self",
                     format!("{} revoke", shown.label),
@@ -146,13 +119,13 @@ pub(crate) fn plan(
 /// The checks of one identity (`Provider::diagnose`): a login, then the
 /// token's capabilities on each secret's path. No secret is read.
 pub(crate) async fn diagnose(
-    provider: &VaultProvider,
+    config: &VaultConfig,
     ctx: &ResolveContext,
     requests: &[SecretRequest],
 ) -> Vec<Check> {
     let mut checks = Vec::new();
     let (settings, client) =
-        match provider.client(ctx) {
+        match connect(config, ctx) {
             Ok(pair) => pair,
             Err(err) => {
                 checks.push(Check::fail("configuration", err.message()).with_hint(
@@ -163,7 +136,7 @@ pub(crate) async fn diagnose(
         };
     let mut parsed = Vec::new();
     for request in requests {
-        match parse(ctx, request) {
+        match VaultRequest::parse(ctx, request) {
             Ok(entry) => parsed.push(entry),
             Err(err) => checks.push(
                 Check::fail(
@@ -217,7 +190,7 @@ pub(crate) async fn diagnose(
     }))
     .await;
     checks.extend(outcomes.into_iter().map(|(_, check)| check));
-    if provider.config.revoke_token
+    if config.revoke_token
         && let Err(err) = client.revoke_self(ctx, &token).await
     {
         tracing::warn!(error = %err, "could not revoke the doctor's Vault token");

@@ -38,6 +38,13 @@ pub(crate) struct Jwt {
     pub(crate) source: JwtSource,
 }
 
+/// Two secrets with the same JWT share a login, whatever variable it came from.
+impl PartialEq for Jwt {
+    fn eq(&self, other: &Self) -> bool {
+        self.value.expose_secret() == other.value.expose_secret()
+    }
+}
+
 impl Jwt {
     /// Picks the JWT the way GitLab builds `server.auth.data.jwt`: the
     /// secret's `token:`, else `$<first id_tokens name>`, else `${CI_JOB_JWT}`.

@@ -2,15 +2,19 @@
 //! `secrets:vault` with JWT login and the KV engines (kv-v2, kv-v1/generic).
 //!
 //! The provider registers itself under the key `vault` with
-//! [`inventory::submit!`](ci_secrets_provider_api::inventory::submit); a
-//! binary that ships it must reference this crate (see
-//! [`ci_secrets_provider_api::registry`]), for example by calling
-//! [`registration`]:
+//! [`register_provider!`](ci_secrets_provider_api::register_provider); a
+//! binary that ships it links it with
+//! [`link_providers!`](ci_secrets_provider_api::link_providers) (see
+//! [`ci_secrets_provider_api::registry`]), which calls [`registration`]:
 //!
 //! ```
-//! let registration = ci_secrets_provider_vault::registration();
+//! use ci_secrets_provider_api::ProviderConfig;
+//!
+//! let [registration] = ci_secrets_provider_api::link_providers!(ci_secrets_provider_vault);
 //! assert_eq!(registration.key, "vault");
 //! assert!(ci_secrets_provider_api::find_provider("vault").is_some());
+//! let config = ProviderConfig::new(serde_json::json!({"revoke_token": true}), "ci-secrets.toml");
+//! assert!((registration.build)(&config).is_ok());
 //! ```
 //!
 //! What a job needs, as in GitLab:
@@ -26,11 +30,13 @@
 
 mod client;
 mod config;
+mod connection;
 mod diagnostics;
 mod field;
 mod jwt;
 mod provider;
 mod reference;
+mod request;
 mod settings;
 
 use ci_secrets_provider_api::{
@@ -42,8 +48,7 @@ pub use provider::VaultProvider;
 /// The YAML key of the provider.
 pub const KEY: &str = "vault";
 
-/// The provider's registration record, as submitted to `inventory`.
-const REGISTRATION: ProviderRegistration = ProviderRegistration {
+ci_secrets_provider_api::register_provider!(ProviderRegistration {
     key: KEY,
     description: "HashiCorp Vault / OpenBao KV secrets (kv-v2, kv-v1), JWT login",
     keys: &[
@@ -65,23 +70,7 @@ const REGISTRATION: ProviderRegistration = ProviderRegistration {
     ],
     forms: BlockForms::MAP.with_string(),
     build,
-};
-
-ci_secrets_provider_api::inventory::submit! { REGISTRATION }
-
-/// The provider's registration. Calling it also keeps this crate, and so
-/// its `inventory` record, linked into a binary.
-///
-/// ```
-/// use ci_secrets_provider_api::ProviderConfig;
-///
-/// let registration = ci_secrets_provider_vault::registration();
-/// let config = ProviderConfig::new(serde_json::json!({"revoke_token": true}), "ci-secrets.toml");
-/// assert!((registration.build)(&config).is_ok());
-/// ```
-pub fn registration() -> &'static ProviderRegistration {
-    &REGISTRATION
-}
+});
 
 fn build(config: &ProviderConfig) -> Result<Box<dyn Provider>, ProviderError> {
     Ok(Box::new(VaultProvider::from_config(config)?))

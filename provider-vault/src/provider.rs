@@ -7,17 +7,18 @@ use std::sync::{Mutex, PoisonError};
 use ci_secrets_provider_api::diagnostics::{Check, SecretPlan as PlanReport};
 use ci_secrets_provider_api::{
     ErrorKind, Provider, ProviderConfig, ProviderError, ResolveContext, SecretRequest,
-    SecretResult, async_trait,
+    SecretResult, async_trait, grouping,
 };
 use futures::future::join_all;
-use secrecy::ExposeSecret;
 use tracing::Instrument as _;
 
 use crate::client::{VaultClient, VaultToken, answer_error};
 use crate::config::VaultConfig;
+use crate::connection::connect;
 use crate::field::{self, FieldLookup};
 use crate::jwt::Jwt;
 use crate::reference::SecretReference;
+use crate::request::VaultRequest;
 use crate::settings::ServerSettings;
 
 /// Resolves `vault:` secrets against HashiCorp Vault or OpenBao.
@@ -52,49 +53,6 @@ impl VaultProvider {
     }
 }
 
-/// What one secret needs: where it is, and the JWT to log in with.
-#[derive(Debug)]
-struct SecretPlan {
-    reference: SecretReference,
-    jwt: Jwt,
-}
-
-impl SecretPlan {
-    fn new(ctx: &ResolveContext, request: &SecretRequest) -> Result<Self, ProviderError> {
-        let reference = SecretReference::parse(&request.block)?;
-        let jwt = Jwt::select(ctx, request)?;
-        Ok(Self { reference, jwt })
-    }
-}
-
-/// The secrets sharing one login. All of a job's secrets share its server,
-/// auth path, role and namespace, so a login group is one distinct JWT.
-#[derive(Debug)]
-struct LoginGroup {
-    jwt: Jwt,
-    /// Indexes into the job's requests, with their references.
-    members: Vec<(usize, SecretReference)>,
-}
-
-/// Groups the planned secrets by JWT, keeping the first-seen order.
-fn group_by_login(plans: Vec<(usize, SecretPlan)>) -> Vec<LoginGroup> {
-    let mut groups: Vec<LoginGroup> = Vec::new();
-    for (index, plan) in plans {
-        let jwt = plan.jwt.value.expose_secret();
-        match groups
-            .iter_mut()
-            .find(|group| group.jwt.value.expose_secret() == jwt)
-        {
-            Some(group) => group.members.push((index, plan.reference)),
-            None => groups.push(LoginGroup {
-                jwt: plan.jwt,
-                members: vec![(index, plan.reference)],
-            }),
-        }
-    }
-    groups
-}
-
 #[async_trait]
 impl Provider for VaultProvider {
     /// Checks the variables, every block and every JWT before any request.
@@ -107,73 +65,40 @@ impl Provider for VaultProvider {
             return Ok(());
         }
         ServerSettings::from_variables(ctx.variables())?;
-        for request in requests {
-            SecretPlan::new(ctx, request).map_err(|err| err.context(&request.variable))?;
-        }
-        Ok(())
+        grouping::check_each(requests, |request| VaultRequest::parse(ctx, request))
     }
 
+    /// One login per distinct JWT (a job's secrets share its server, auth
+    /// path, role and namespace), then the group's reads, concurrently.
     async fn resolve(&self, ctx: &ResolveContext, requests: &[SecretRequest]) -> Vec<SecretResult> {
         if requests.is_empty() {
             return Vec::new();
         }
-        let (settings, client) = match self.client(ctx) {
+        let (settings, client) = match connect(&self.config, ctx) {
             Ok(pair) => pair,
             Err(err) => {
                 return requests.iter().map(|_| Err(err.replicate())).collect();
             }
         };
-
-        let mut results: Vec<Option<SecretResult>> = requests.iter().map(|_| None).collect();
-        let mut plans = Vec::new();
-        for (index, request) in requests.iter().enumerate() {
-            match SecretPlan::new(ctx, request) {
-                Ok(plan) => plans.push((index, plan)),
-                Err(err) => results[index] = Some(Err(err)),
-            }
-        }
-
-        let groups = group_by_login(plans);
         let issued = |token: &VaultToken| self.issued(&client, token);
-        let outcomes = join_all(
-            groups
-                .iter()
-                .map(|group| resolve_group(ctx, &client, &settings, group, &issued)),
+        grouping::resolve_by_identity(
+            requests,
+            |request| {
+                VaultRequest::parse(ctx, request).map(|parsed| (parsed.jwt, parsed.reference))
+            },
+            |jwt, references| resolve_group(ctx, &client, &settings, jwt, references, &issued),
         )
-        .await;
-
-        for group_results in outcomes {
-            for (index, result) in group_results {
-                results[index] = Some(result);
-            }
-        }
-        results
-            .into_iter()
-            .zip(requests)
-            .map(|(result, request)| {
-                // Every index is filled above: by a planning error, or by its
-                // login group, which answers each of its members.
-                result.unwrap_or_else(|| {
-                    Err(ProviderError::new(
-                        ErrorKind::Protocol,
-                        format!(
-                            "{}: the Vault provider produced no result",
-                            request.variable
-                        ),
-                    ))
-                })
-            })
-            .collect()
+        .await
     }
 
     /// One login per distinct JWT, one `GET` per secret (see `diagnostics`).
     fn plan(&self, ctx: &ResolveContext, requests: &[SecretRequest]) -> Vec<PlanReport> {
-        crate::diagnostics::plan(self, ctx, requests)
+        crate::diagnostics::plan(&self.config, ctx, requests)
     }
 
     /// A login, then `sys/capabilities-self` per path; no secret is read.
     async fn diagnose(&self, ctx: &ResolveContext, requests: &[SecretRequest]) -> Vec<Check> {
-        crate::diagnostics::diagnose(self, ctx, requests).await
+        crate::diagnostics::diagnose(&self.config, ctx, requests).await
     }
 
     /// With `revoke_token`, revokes every token the run obtained. A failure
@@ -198,58 +123,24 @@ impl Provider for VaultProvider {
     }
 }
 
-impl VaultProvider {
-    /// The job's server settings and an HTTP client that trusts the config's
-    /// `ca_cert` and the job's `VAULT_CACERT`.
-    pub(crate) fn client(
-        &self,
-        ctx: &ResolveContext,
-    ) -> Result<(ServerSettings, VaultClient), ProviderError> {
-        let settings = ServerSettings::from_variables(ctx.variables())?;
-        let mut ca_pem = self.config.ca_pem.clone().unwrap_or_default();
-        if let Some(job_ca) = settings.read_ca_cert()? {
-            ca_pem.push(b'\n');
-            ca_pem.extend_from_slice(&job_ca);
-        }
-        let http = ctx
-            .http()
-            .client((!ca_pem.is_empty()).then_some(ca_pem.as_slice()))
-            .map_err(|err| {
-                err.context("the Vault CA certificate (VAULT_CACERT or [providers.vault] ca_cert)")
-            })?;
-        let client = VaultClient::new(http, &settings);
-        Ok((settings, client))
-    }
-}
-
 /// Logs in once for the group, hands the token to `issued`, then reads the
-/// group's secrets concurrently.
+/// group's secrets concurrently; a failed login is every member's error.
 async fn resolve_group(
     ctx: &ResolveContext,
     client: &VaultClient,
     settings: &ServerSettings,
-    group: &LoginGroup,
+    jwt: Jwt,
+    references: Vec<SecretReference>,
     issued: &(dyn Fn(&VaultToken) + Sync),
-) -> Vec<(usize, SecretResult)> {
-    let login_span = tracing::info_span!("vault.login", secrets = group.members.len());
-    let token = match client
-        .login(ctx, settings, &group.jwt.value)
+) -> Result<Vec<SecretResult>, ProviderError> {
+    let login_span = tracing::info_span!("vault.login", secrets = references.len());
+    let token = client
+        .login(ctx, settings, &jwt.value)
         .instrument(login_span)
         .await
-    {
-        Ok(token) => token,
-        Err(err) => {
-            let err = err.context(format_args!("logging in with {}", group.jwt.source));
-            return group
-                .members
-                .iter()
-                .map(|(index, _)| (*index, Err(err.replicate())))
-                .collect();
-        }
-    };
+        .map_err(|err| err.context(format_args!("logging in with {}", jwt.source)))?;
     issued(&token);
-    let reads = group.members.iter().map(|(index, reference)| {
-        let token = &token;
+    let reads = references.iter().map(|reference| {
         let span = tracing::info_span!(
             "vault.read",
             engine = %reference.engine_name,
@@ -257,14 +148,9 @@ async fn resolve_group(
             path = %reference.path,
             field = %reference.field,
         );
-        async move {
-            let result = read_secret(ctx, client, token, &group.jwt, reference)
-                .instrument(span)
-                .await;
-            (*index, result)
-        }
+        read_secret(ctx, client, &token, &jwt, reference).instrument(span)
     });
-    join_all(reads).await
+    Ok(join_all(reads).await)
 }
 
 /// Reads one secret and picks its field.
@@ -288,7 +174,7 @@ async fn read_secret(
             .with_status(404),
             403 => answer_error(ErrorKind::Denied, &what, "was denied", &response, &scrub),
             status => answer_error(
-                ci_secrets_provider_api::status_kind(status),
+                ci_secrets_http::status_kind(status),
                 &what,
                 "failed",
                 &response,

@@ -9,7 +9,7 @@ mod support;
 use std::time::Duration;
 
 use ci_secrets_provider_api::{
-    ErrorKind, HttpFactory, HttpSettings, JobVariables, ResolveContext, SecretRequest,
+    ErrorKind, HttpSettings, JobVariables, ResolveContext, SecretRequest,
 };
 use serde_json::{Value, json};
 use support::recording::{Recorder, Route};
@@ -240,7 +240,7 @@ async fn the_token_is_revoked_even_when_the_reads_ran_out_of_time() {
             ("ID", "the-jwt"),
         ]))
         .id_token_names(vec!["ID".to_string()])
-        .http(HttpFactory::new(settings))
+        .http(settings)
         .timeout(Duration::from_millis(500))
         .build();
     let requests = [SecretRequest::new("A", json!("app/a"))];

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ci_secrets_provider_api::{
-    ErrorKind, HttpFactory, JobVariables, Metrics, Provider, ProviderConfig, ProviderError,
+    ErrorKind, HttpSettings, JobVariables, Metrics, Provider, ProviderConfig, ProviderError,
     ResolveContext, SecretRequest, SecretValue, find_provider,
 };
 use futures::future::join_all;
@@ -107,8 +107,8 @@ pub struct ResolvedSecret {
 pub struct DispatchOptions {
     /// Time allowed for everything.
     pub deadline: Duration,
-    /// The shared HTTP layer.
-    pub http: HttpFactory,
+    /// The run's HTTP settings.
+    pub http: HttpSettings,
     /// Counters for the summary.
     pub metrics: Arc<Metrics>,
     /// Cancelled on interruption.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ci_secrets_provider_api::{HttpFactory, JobVariables, Metrics, MetricsSnapshot};
+use ci_secrets_provider_api::{JobVariables, Metrics, MetricsSnapshot};
 use indexmap::IndexMap;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -161,7 +161,7 @@ pub async fn resolve_with_progress(
     };
     let options = DispatchOptions {
         deadline: config.deadline(),
-        http: HttpFactory::new(config.http_settings()?),
+        http: config.http_settings()?,
         metrics: metrics.clone(),
         cancel,
         progress,

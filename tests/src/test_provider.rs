@@ -153,21 +153,13 @@ fn build(config: &ProviderConfig) -> Result<Box<dyn Provider>, ProviderError> {
     }))
 }
 
-inventory::submit! {
-    ProviderRegistration {
-        key: "testkv",
-        description: "test provider: reads values from a JSON store file",
-        keys: &[
-            BlockKey::new("key", KeyType::String, "the key in the store"),
-            BlockKey::new("delay_ms", KeyType::String, "wait this long first"),
-        ],
-        forms: BlockForms::MAP,
-        build,
-    }
-}
-
-/// The registration, referenced by the test binary so it is linked.
-pub fn registration() -> &'static ProviderRegistration {
-    ci_secrets_provider_api::find_provider("testkv")
-        .unwrap_or_else(|| unreachable!("registered by inventory::submit! above"))
-}
+ci_secrets_provider_api::register_provider!(ProviderRegistration {
+    key: "testkv",
+    description: "test provider: reads values from a JSON store file",
+    keys: &[
+        BlockKey::new("key", KeyType::String, "the key in the store"),
+        BlockKey::new("delay_ms", KeyType::String, "wait this long first"),
+    ],
+    forms: BlockForms::MAP,
+    build,
+});

@@ -560,9 +560,8 @@ mod debug_of_public_types {
     use ci_secrets_core::dispatch::ResolvedSecret;
     use ci_secrets_core::pipeline::VariableDef;
     use ci_secrets_core::validate::SecretSpec;
-    use ci_secrets_provider_api::{
-        HttpResponse, JobVariables, MetricsSnapshot, SecretRequest, SecretValue,
-    };
+    use ci_secrets_http::HttpResponse;
+    use ci_secrets_provider_api::{JobVariables, MetricsSnapshot, SecretRequest, SecretValue};
 
     const VALUE: &str = "CNRY-debug-value-Tt5 \"q\"";
     const TOKEN: &str = "CNRY-debug-token-Uu6";
@@ -733,6 +732,7 @@ fn no_panic_message_in_library_code_interpolates_a_value() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let crates = [
         "provider-api",
+        "provider-http",
         "resolver-core",
         "provider-akeyless",
         "provider-vault",

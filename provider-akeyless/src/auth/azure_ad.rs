@@ -18,7 +18,8 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use ci_secrets_provider_api::{ErrorKind, ResolveContext, RetryMode};
+use ci_secrets_http::{HttpContext as _, RetryMode};
+use ci_secrets_provider_api::{ErrorKind, ResolveContext};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
@@ -272,7 +273,7 @@ async fn workload_identity(
     if !response.is_success() {
         let kind = match response.status {
             400 | 401 | 403 => ErrorKind::Auth,
-            status => ci_secrets_provider_api::status_kind(status),
+            status => ci_secrets_http::status_kind(status),
         };
         return Err(failure(
             kind,

@@ -9,7 +9,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use ci_secrets_provider_api::{ErrorKind, ResolveContext, RetryMode};
+use ci_secrets_http::{HttpContext as _, RetryMode};
+use ci_secrets_provider_api::{ErrorKind, ResolveContext};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -164,7 +165,7 @@ async fn from_key_file(
     if !response.is_success() {
         let kind = match response.status {
             400 | 401 | 403 => ErrorKind::Auth,
-            status => ci_secrets_provider_api::status_kind(status),
+            status => ci_secrets_http::status_kind(status),
         };
         return Err(failure(
             kind,

@@ -1,7 +1,7 @@
 //! Resolving all Akeyless secrets of a job.
 //!
 //! 1. Parse each block and find its identity; secrets of one identity form
-//!    a group, and groups run concurrently.
+//!    a group, and groups run concurrently (`grouping::resolve_by_identity`).
 //! 2. Per group: one login (or the given token), then the item types: one
 //!    `/list-items` per folder holding several requested names, one
 //!    `/describe-item` per other name, all concurrently (see `describe`).
@@ -20,10 +20,10 @@ pub(crate) use items::STATIC_BATCH;
 
 use std::collections::HashMap;
 
+use ci_secrets_http::HttpContext as _;
 use ci_secrets_provider_api::{
-    ErrorKind, ProviderError, ResolveContext, SecretRequest, SecretResult,
+    ProviderError, ResolveContext, SecretRequest, SecretResult, grouping,
 };
-use futures::future::join_all;
 use indexmap::IndexMap;
 use secrecy::ExposeSecret;
 
@@ -56,14 +56,17 @@ pub(crate) fn prepare(
     Ok((block, key, identity))
 }
 
-struct Member {
-    index: usize,
-    block: AkeylessBlock,
+/// A group's identity: `key` decides which secrets share a login (it is
+/// what the login cache is keyed by); `identity` is what the login needs.
+struct Keyed {
+    key: IdentityKey,
+    identity: Identity,
 }
 
-struct Group {
-    identity: Identity,
-    members: Vec<Member>,
+impl PartialEq for Keyed {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
 }
 
 /// One result per request, in order.
@@ -73,7 +76,6 @@ pub(crate) async fn resolve_all(
     ctx: &ResolveContext,
     requests: &[SecretRequest],
 ) -> Vec<SecretResult> {
-    let mut results: Vec<Option<SecretResult>> = requests.iter().map(|_| None).collect();
     let access_id = match access_id(ctx) {
         Ok(access_id) => access_id,
         Err(failure) => {
@@ -81,78 +83,47 @@ pub(crate) async fn resolve_all(
             return requests.iter().map(|_| Err(shared.to_error())).collect();
         }
     };
-    let mut groups: IndexMap<IdentityKey, Group> = IndexMap::new();
-    for (index, request) in requests.iter().enumerate() {
-        match prepare(request, access_id, default_api_url) {
-            Ok((block, key, identity)) => groups
-                .entry(key)
-                .or_insert_with(|| Group {
-                    identity,
-                    members: Vec::new(),
-                })
-                .members
-                .push(Member { index, block }),
-            Err(failure) => results[index] = Some(Err(failure.into())),
-        }
-    }
-    let outcomes = join_all(
-        groups
-            .iter()
-            .map(|(key, group)| resolve_group(cache, ctx, key, group)),
-    )
-    .await;
-    for (index, result) in outcomes.into_iter().flatten() {
-        results[index] = Some(result);
-    }
-    results
-        .into_iter()
-        .map(|result| {
-            // Every request is either rejected above or a member of a group,
-            // and every group answers for each of its members.
-            result.unwrap_or_else(|| {
-                Err(ProviderError::new(
-                    ErrorKind::Protocol,
-                    "internal error: the secret was not resolved",
-                ))
-            })
-        })
-        .collect()
+    let parse = |request: &SecretRequest| {
+        let (block, key, identity) = prepare(request, access_id, default_api_url)?;
+        Ok((Keyed { key, identity }, block))
+    };
+    grouping::resolve_by_identity(requests, parse, |keyed, blocks| {
+        resolve_group(cache, ctx, keyed, blocks)
+    })
+    .await
 }
 
+/// Logs in once for the group, learns the item types, reads each distinct
+/// item once, and answers every block in order; a failure before the reads
+/// (the gateway CA, the login) is every block's error.
 async fn resolve_group(
     cache: &LoginCache,
     ctx: &ResolveContext,
-    key: &IdentityKey,
-    group: &Group,
-) -> Vec<(usize, SecretResult)> {
-    let fail_all = |shared: SharedError| {
-        group
-            .members
-            .iter()
-            .map(|member| (member.index, Err(shared.to_error())))
-            .collect::<Vec<_>>()
-    };
-    let client = match ctx.http().client(key.gateway_ca.as_deref()) {
-        Ok(client) => client,
-        Err(err) => {
-            return fail_all(SharedError::from(Failure::InvalidField {
+    keyed: Keyed,
+    blocks: Vec<AkeylessBlock>,
+) -> Result<Vec<SecretResult>, ProviderError> {
+    let key = &keyed.key;
+    let client = ctx
+        .http()
+        .client(key.gateway_ca.as_deref())
+        .map_err(|err| {
+            SharedError::from(Failure::InvalidField {
                 key: "gateway_ca_certificate",
                 reason: err.message().to_string(),
-            }));
-        }
-    };
+            })
+            .to_error()
+        })?;
     let api = AkeylessApi::new(key.api_url.clone(), client);
-    let session = Session::new(cache, key, &group.identity, &api);
-    let token = match session.token(ctx).await {
-        Ok(token) => token,
-        Err(failure) => return fail_all(SharedError::from(failure)),
-    };
+    let session = Session::new(cache, key, &keyed.identity, &api);
+    let token = session
+        .token(ctx)
+        .await
+        .map_err(|failure| SharedError::from(failure).to_error())?;
 
     let names: Vec<&str> = {
-        let unique: IndexMap<&str, ()> = group
-            .members
+        let unique: IndexMap<&str, ()> = blocks
             .iter()
-            .filter_map(|member| member.block.name.as_deref())
+            .filter_map(|block| block.name.as_deref())
             .map(|name| (name, ()))
             .collect();
         unique.into_keys().collect()
@@ -168,17 +139,16 @@ async fn resolve_group(
         _ => learn_types(ctx, &api, &session, &names).await,
     };
 
-    let plans: Vec<Option<Result<Read, SharedError>>> = group
-        .members
+    let plans: Vec<Option<Result<Read, SharedError>>> = blocks
         .iter()
-        .map(|member| {
-            let name = member.block.name.as_deref()?;
+        .map(|block| {
+            let name = block.name.as_deref()?;
             if known_static.contains_key(name) {
                 return Some(Ok(Read::Static(name.to_string())));
             }
             Some(match types.get(name) {
                 Some(Ok(item_type)) => {
-                    Read::plan(name, item_type, &member.block).map_err(SharedError::from)
+                    Read::plan(name, item_type, block).map_err(SharedError::from)
                 }
                 Some(Err(shared)) => Err(shared.clone()),
                 None => Err(SharedError::from(Failure::SecretNotFound(name.to_string()))),
@@ -200,13 +170,12 @@ async fn resolve_group(
             .map(|(name, value)| (Read::Static(name), Ok(value))),
     );
 
-    group
-        .members
+    let results = blocks
         .iter()
         .zip(plans)
-        .map(|(member, plan)| {
-            let data_key = member.block.data_key.as_deref();
-            let result = match plan {
+        .map(|(block, plan)| {
+            let data_key = block.data_key.as_deref();
+            match plan {
                 // Token mode (D7): deliver the Akeyless token itself.
                 None => data_key::deliver(
                     serde_json::Value::String(token.secret.expose_secret().to_string()),
@@ -221,10 +190,10 @@ async fn resolve_group(
                     Some(Err(shared)) => Err(shared.to_error()),
                     None => Err(Failure::SecretNotFound(read.name().to_string()).into()),
                 },
-            };
-            (member.index, result)
+            }
         })
-        .collect()
+        .collect();
+    Ok(results)
 }
 
 /// The values of the names that turned out to be static secrets, and the

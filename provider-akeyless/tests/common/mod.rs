@@ -9,18 +9,18 @@ use std::time::Duration;
 use akeyless_emulator::{Emulator, RunningEmulator, Seed};
 use ci_secrets_provider_akeyless::AkeylessProvider;
 use ci_secrets_provider_api::{
-    HttpFactory, HttpSettings, JobVariables, Provider, ResolveContext, ResolveContextBuilder,
-    SecretRequest, SecretResult,
+    HttpSettings, JobVariables, Provider, ResolveContext, ResolveContextBuilder, SecretRequest,
+    SecretResult,
 };
 use serde_json::Value;
 
 /// HTTP settings with short backoffs, so retry tests take milliseconds.
-pub fn fast_http() -> HttpFactory {
+pub fn fast_http() -> HttpSettings {
     let mut settings = HttpSettings::default();
     settings.initial_backoff = Duration::from_millis(5);
     settings.max_backoff = Duration::from_millis(20);
     settings.request_timeout = Duration::from_secs(5);
-    HttpFactory::new(settings)
+    settings
 }
 
 /// A context with these variables, fast retries and a 20 s deadline.

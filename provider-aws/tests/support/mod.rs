@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ci_secrets_provider_api::{
-    HttpFactory, HttpSettings, JobVariables, Metrics, Provider, ProviderConfig, ResolveContext,
-    SecretRequest, SecretResult, SecretValue,
+    HttpSettings, JobVariables, Metrics, Provider, ProviderConfig, ResolveContext, SecretRequest,
+    SecretResult, SecretValue,
 };
 
 /// The ID token the tests log in with; moto's STS accepts any.
@@ -30,12 +30,12 @@ pub fn provider() -> Box<dyn Provider> {
 }
 
 /// HTTP settings that retry quickly, so failure tests stay fast.
-pub fn fast_http() -> HttpFactory {
+pub fn fast_http() -> HttpSettings {
     let mut settings = HttpSettings::default();
     settings.initial_backoff = Duration::from_millis(1);
     settings.max_backoff = Duration::from_millis(5);
     settings.max_attempts = 2;
-    HttpFactory::new(settings)
+    settings
 }
 
 /// A job context with these variables, fast retries and its own metrics.

@@ -8,8 +8,8 @@ pub mod recording;
 use std::time::Duration;
 
 use ci_secrets_provider_api::{
-    HttpFactory, HttpSettings, JobVariables, Provider, ProviderConfig, ResolveContext,
-    ResolveContextBuilder, SecretRequest, SecretResult, SecretValue,
+    HttpSettings, JobVariables, Provider, ProviderConfig, ResolveContext, ResolveContextBuilder,
+    SecretRequest, SecretResult, SecretValue,
 };
 
 /// The provider as the core finds it: through its `inventory` registration.
@@ -40,7 +40,7 @@ pub fn context_builder(variables: &[(&str, &str)], id_tokens: &[&str]) -> Resolv
     ResolveContext::builder("deploy")
         .variables(JobVariables::from_iter(variables.iter().copied()))
         .id_token_names(id_tokens.iter().map(|name| name.to_string()).collect())
-        .http(HttpFactory::new(settings))
+        .http(settings)
 }
 
 /// Preflight, resolve, then finish the run, as the core does.

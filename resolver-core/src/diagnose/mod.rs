@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use ci_secrets_provider_api::diagnostics::{Check, Identity, SecretPlan};
 use ci_secrets_provider_api::{
-    HttpFactory, Metrics, Provider, ProviderConfig, ResolveContext, SecretRequest, find_provider,
+    HttpSettings, Metrics, Provider, ProviderConfig, ResolveContext, SecretRequest, find_provider,
 };
 use futures::future::join_all;
 use indexmap::IndexMap;
@@ -53,7 +53,7 @@ struct Prepared {
 fn prepare(
     planned: &PlannedJob,
     config: &LoadedConfig,
-    http: &HttpFactory,
+    http: &HttpSettings,
     cancel: &CancellationToken,
 ) -> Vec<Result<Prepared, (String, String)>> {
     let metrics = Arc::new(Metrics::default());
@@ -106,7 +106,7 @@ pub fn plan(
     config: &LoadedConfig,
 ) -> Result<PlanReport, CoreError> {
     let planned = plan_job(source, sources)?;
-    let http = HttpFactory::new(config.http_settings()?);
+    let http = config.http_settings()?;
     let mut plans: Vec<SecretPlan> = planned
         .plan
         .secrets
@@ -239,8 +239,7 @@ pub async fn doctor(
     let timeout = settings.connect_timeout;
     let trust = tls::Trust::system(&settings.extra_ca_pem);
     let proxies = proxy::Proxies::from_env();
-    let http = HttpFactory::new(settings);
-    let prepared = prepare(&planned, config, &http, &cancel);
+    let prepared = prepare(&planned, config, &settings, &cancel);
 
     let mut entries: Vec<IdentityDiagnosis> = Vec::new();
     let mut work = Vec::new();

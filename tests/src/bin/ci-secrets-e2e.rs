@@ -4,11 +4,12 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    std::hint::black_box([
-        ci_secrets_provider_akeyless::registration(),
-        ci_secrets_provider_vault::registration(),
-        ci_secrets_provider_aws::registration(),
-        ci_secrets_e2e::test_provider::registration(),
-    ]);
+    use ci_secrets_e2e::test_provider;
+    ci_secrets_provider_api::link_providers!(
+        ci_secrets_provider_akeyless,
+        ci_secrets_provider_vault,
+        ci_secrets_provider_aws,
+        test_provider,
+    );
     ci_secrets::run(std::env::args_os())
 }
