@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use ci_secrets_provider_api::{
     ErrorKind, HttpFactory, JobVariables, Metrics, Provider, ProviderConfig, ProviderError,
-    ResolveContext, SecretRequest, SecretValue, find_provider,
+    ProviderRegistration, ResolveContext, SecretRequest, SecretValue,
 };
 use futures::future::join_all;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::plan::Plan;
+use crate::plan::{Plan, find_registration};
 use crate::telemetry::ProgressReporter;
 
 /// One secret that could not be resolved.
@@ -131,6 +131,7 @@ pub const CLEANUP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Resolves every secret of the plan.
 pub async fn dispatch(
+    providers: &[&'static ProviderRegistration],
     plan: &Plan,
     variables: &JobVariables,
     id_token_names: &[String],
@@ -141,11 +142,12 @@ pub async fn dispatch(
     let mut prepared: Vec<PreparedProvider<'_>> = Vec::with_capacity(groups.len());
     for (key, indexes) in &groups {
         let (section, origin) = sections(key);
-        let registration = find_provider(key).ok_or_else(|| DispatchError::ProviderConfig {
-            provider: key.to_string(),
-            error: ProviderError::new(ErrorKind::Unsupported, "not built into this binary"),
-            origin: origin.clone(),
-        })?;
+        let registration =
+            find_registration(providers, key).ok_or_else(|| DispatchError::ProviderConfig {
+                provider: key.to_string(),
+                error: ProviderError::new(ErrorKind::Unsupported, "not built into this binary"),
+                origin: origin.clone(),
+            })?;
         let provider = (registration.build)(&ProviderConfig::new(section.clone(), origin.clone()))
             .map_err(|error| DispatchError::ProviderConfig {
                 provider: key.to_string(),

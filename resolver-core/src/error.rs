@@ -1,12 +1,13 @@
 //! The core's error: every way a run can fail, with its exit status.
 
+use ci_secrets_gitlab::pipeline::PipelineError;
+use ci_secrets_gitlab::validate::ValidationErrors;
+use ci_secrets_gitlab::variables::VariableError;
+
 use crate::config::ConfigError;
 use crate::deliver::{EnvValueError, FileError};
 use crate::dispatch::DispatchError;
-use crate::pipeline::PipelineError;
 use crate::plan::PlanError;
-use crate::validate::ValidationErrors;
-use crate::variables::VariableError;
 
 /// Anything that stops a run. Messages name files, jobs, variables and keys,
 /// never secret values.

@@ -560,8 +560,8 @@ fn aws_credentials_stay_out_of_trace_logs_of_the_libraries_that_sign() {
 mod debug_of_public_types {
     use super::*;
     use ci_secrets_core::dispatch::ResolvedSecret;
-    use ci_secrets_core::pipeline::VariableDef;
-    use ci_secrets_core::validate::SecretSpec;
+    use ci_secrets_gitlab::pipeline::VariableDef;
+    use ci_secrets_gitlab::validate::SecretSpec;
     use ci_secrets_provider_api::{
         HttpResponse, JobVariables, MetricsSnapshot, SecretRequest, SecretValue,
     };
@@ -735,6 +735,7 @@ fn no_panic_message_in_library_code_interpolates_a_value() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let crates = [
         "provider-api",
+        "gitlab-ci",
         "resolver-core",
         "provider-akeyless",
         "provider-vault",

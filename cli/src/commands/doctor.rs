@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use ci_secrets_core::diagnose::DoctorReport;
 use ci_secrets_core::error::{EXIT_INVALID, EXIT_RESOLUTION};
+use ci_secrets_provider_api::registered_providers;
 
 use super::{fail, prepare};
 use crate::args::{DoctorArgs, GlobalArgs, ReportFormat};
@@ -17,6 +18,7 @@ pub async fn run(global: &GlobalArgs, args: DoctorArgs) -> ExitCode {
         Err(err) => return fail(&err),
     };
     let report = match ci_secrets_core::diagnose::doctor(
+        &registered_providers(),
         &prepared.source,
         &prepared.variables,
         &prepared.config,

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use ci_secrets_core::diagnose::{IdentityReport, PlanReport};
 use ci_secrets_core::error::EXIT_INVALID;
+use ci_secrets_provider_api::registered_providers;
 use indexmap::IndexMap;
 
 use super::{fail, prepare};
@@ -18,6 +19,7 @@ pub fn run(global: &GlobalArgs, args: PlanArgs) -> ExitCode {
         Err(err) => return fail(&err),
     };
     let report = match ci_secrets_core::diagnose::plan(
+        &registered_providers(),
         &prepared.source,
         &prepared.variables,
         &prepared.config,

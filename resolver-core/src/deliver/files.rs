@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use ci_secrets_provider_api::SecretValue;
 
-use crate::validate::is_valid_variable_name as is_valid_name;
+use ci_secrets_gitlab::validate::is_valid_variable_name as is_valid_name;
 
 /// Errors while writing secret files. They name paths and variables, never values.
 #[derive(Debug, thiserror::Error)]
