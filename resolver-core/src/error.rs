@@ -46,6 +46,10 @@ pub const EXIT_INVALID: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// Exit status: resolution failed (auth, not found, denied, network, deadline).
 pub const EXIT_RESOLUTION: u8 = 3;
+/// Exit status of `ci-secrets doctor` when no check ran: nothing failed, but
+/// nothing was verified either. Distinct so that a CI job can tell it from a
+/// pass and a failure (GitLab's `allow_failure: exit_codes: [4]` accepts it).
+pub const EXIT_NOTHING_CHECKED: u8 = 4;
 
 impl CoreError {
     /// The process exit status for this error.

@@ -6,15 +6,17 @@
 //! `extends:`, `!reference`, `default:`), its `validate` checks `secrets:`
 //! exactly as GitLab does, its `variables` layers the job's variables and its
 //! `expand` expands them as GitLab Runner does. Here, [`plan`] turns secrets
-//! into provider requests,
-//! [`dispatch`] runs the providers concurrently under one deadline, and
-//! [`deliver`] hands the values out as environment values, 0600 files or
-//! printed formats. [`config`] layers the settings; [`engine`] ties the steps
-//! together.
+//! into provider requests, [`dispatch`] runs the providers concurrently under
+//! one deadline, and [`deliver`] hands the values out as environment values,
+//! 0600 files or printed formats. [`config`] layers the settings; [`engine`]
+//! ties the steps together.
+//!
+//! Which providers exist is the caller's choice: every entry point that needs
+//! them takes a `&[&'static ProviderRegistration]`. `ci-secrets plan` and
+//! `ci-secrets doctor` live in `ci-secrets-doctor`, on top of this crate.
 
 pub mod config;
 pub mod deliver;
-pub mod diagnose;
 pub mod dispatch;
 pub mod engine;
 pub mod error;

@@ -737,6 +737,7 @@ fn no_panic_message_in_library_code_interpolates_a_value() {
         "provider-api",
         "gitlab-ci",
         "resolver-core",
+        "doctor",
         "provider-akeyless",
         "provider-vault",
         "provider-aws",

@@ -25,15 +25,15 @@ use futures::future::join_all;
 use indexmap::IndexMap;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::LoadedConfig;
-use crate::engine::{JobSource, PlannedJob, plan_job};
-use crate::error::CoreError;
-use crate::plan::find_registration;
+use ci_secrets_core::config::LoadedConfig;
+use ci_secrets_core::engine::{JobSource, PlannedJob, plan_job};
+use ci_secrets_core::error::CoreError;
+use ci_secrets_core::plan::find_registration;
 use ci_secrets_gitlab::variables::VariableSources;
 
 pub use report::{
-    CallReport, CheckReport, Delivery, DoctorReport, IdentityDiagnosis, IdentityReport, PlanReport,
-    PlanTotals, SecretReport,
+    CallReport, CheckReport, Delivery, DoctorOutcome, DoctorReport, IdentityDiagnosis,
+    IdentityReport, PlanReport, PlanTotals, SecretReport,
 };
 
 /// What to do when a provider's checks before any call fail.
@@ -411,7 +411,7 @@ mod tests {
     use ci_secrets_provider_api::{JobVariables, SecretRequest};
 
     use super::*;
-    use crate::plan::{Plan, PlannedSecret};
+    use ci_secrets_core::plan::{Plan, PlannedSecret};
 
     fn job(secrets: &[(&str, &str, bool)]) -> PlannedJob {
         PlannedJob {
