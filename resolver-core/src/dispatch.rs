@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::plan::{Plan, find_registration};
-use crate::telemetry::ProgressReporter;
+use crate::progress::Progress;
 
 /// One secret that could not be resolved.
 #[derive(Debug)]
@@ -114,7 +114,7 @@ pub struct DispatchOptions {
     /// Cancelled on interruption.
     pub cancel: CancellationToken,
     /// Advanced as each provider finishes (drawn only on a terminal).
-    pub progress: ProgressReporter,
+    pub progress: Arc<dyn Progress>,
 }
 
 /// A provider ready to run: its key, instance, context and requests.

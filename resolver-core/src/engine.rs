@@ -20,7 +20,7 @@ use crate::config::LoadedConfig;
 use crate::dispatch::{DispatchOptions, ResolvedSecret, dispatch};
 use crate::error::CoreError;
 use crate::plan::{Plan, plan};
-use crate::telemetry::ProgressReporter;
+use crate::progress::{NoProgress, Progress};
 
 /// Which job to resolve.
 #[derive(Debug, Clone)]
@@ -153,27 +153,32 @@ pub async fn resolve(
     config: &LoadedConfig,
     cancel: CancellationToken,
 ) -> Result<Resolution, CoreError> {
-    resolve_with_progress(providers, source, sources, config, cancel, false).await
+    resolve_with_progress(
+        providers,
+        source,
+        sources,
+        config,
+        cancel,
+        Arc::new(NoProgress),
+    )
+    .await
 }
 
-/// [`resolve`], drawing a progress bar on stderr when `show_progress` and
-/// stderr is a terminal outside CI and the job has more than 20 secrets.
+/// [`resolve`], telling `progress` how many secrets there are once the job
+/// is planned (nothing is started when planning fails), then as each
+/// provider is done.
 pub async fn resolve_with_progress(
     providers: &[&'static ProviderRegistration],
     source: &JobSource,
     sources: &VariableSources,
     config: &LoadedConfig,
     cancel: CancellationToken,
-    show_progress: bool,
+    progress: Arc<dyn Progress>,
 ) -> Result<Resolution, CoreError> {
     let started = Instant::now();
     let planned = plan_job(providers, source, sources)?;
     let metrics = Arc::new(Metrics::default());
-    let progress = if show_progress {
-        ProgressReporter::start(planned.plan.secrets.len() as u64)
-    } else {
-        ProgressReporter::hidden()
-    };
+    progress.start(planned.plan.secrets.len() as u64);
     let options = DispatchOptions {
         deadline: config.deadline(),
         http: HttpFactory::new(config.http_settings()?),

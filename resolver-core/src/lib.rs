@@ -9,11 +9,12 @@
 //! into provider requests, [`dispatch`] runs the providers concurrently under
 //! one deadline, and [`deliver`] hands the values out as environment values,
 //! 0600 files or printed formats. [`config`] layers the settings; [`engine`]
-//! ties the steps together.
+//! ties the steps together and reports how far it is through [`progress`].
 //!
 //! Which providers exist is the caller's choice: every entry point that needs
 //! them takes a `&[&'static ProviderRegistration]`. `ci-secrets plan` and
-//! `ci-secrets doctor` live in `ci-secrets-doctor`, on top of this crate.
+//! `ci-secrets doctor` live in `ci-secrets-doctor`, on top of this crate; trace
+//! export, job-log sections and the progress bar in `ci-secrets-telemetry`.
 
 pub mod config;
 pub mod deliver;
@@ -22,7 +23,7 @@ pub mod engine;
 pub mod error;
 pub mod mask;
 pub mod plan;
-pub mod telemetry;
+pub mod progress;
 
 pub use config::{Config, ConfigSources, LoadedConfig};
 pub use engine::{JobSource, Resolution, resolve};

@@ -738,6 +738,7 @@ fn no_panic_message_in_library_code_interpolates_a_value() {
         "gitlab-ci",
         "resolver-core",
         "doctor",
+        "telemetry",
         "provider-akeyless",
         "provider-vault",
         "provider-aws",

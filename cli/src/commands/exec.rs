@@ -15,7 +15,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::Instrument;
 
-use ci_secrets_core::telemetry::traceparent_of;
+use ci_secrets_telemetry::traceparent_of;
 
 use super::{fail, prepare, resolve_job};
 use crate::args::{ExecArgs, GlobalArgs};

@@ -19,7 +19,7 @@ use ci_secrets_gitlab::variables::VariableSources;
 use ci_secrets_provider_api::registered_providers;
 use tokio_util::sync::CancellationToken;
 
-use ci_secrets_core::telemetry::GitLabSection;
+use ci_secrets_telemetry::{GitLabSection, TerminalProgress};
 
 use crate::args::{Cli, Command, GlobalArgs, LogFormat, SelectionArgs};
 
@@ -105,7 +105,7 @@ pub async fn resolve_job(
         &prepared.variables,
         &prepared.config,
         prepared.cancel.clone(),
-        !global.quiet,
+        TerminalProgress::for_run(!global.quiet),
     )
     .await;
     match outcome {
