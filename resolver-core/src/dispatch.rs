@@ -138,16 +138,16 @@ pub async fn dispatch(
     sections: &dyn Fn(&str) -> (serde_json::Value, String),
     options: &DispatchOptions,
 ) -> Result<Vec<ResolvedSecret>, DispatchError> {
+    let registered = |key: &str| find_registration(providers, key);
     let groups = plan.by_provider();
     let mut prepared: Vec<PreparedProvider<'_>> = Vec::with_capacity(groups.len());
     for (key, indexes) in &groups {
         let (section, origin) = sections(key);
-        let registration =
-            find_registration(providers, key).ok_or_else(|| DispatchError::ProviderConfig {
-                provider: key.to_string(),
-                error: ProviderError::new(ErrorKind::Unsupported, "not built into this binary"),
-                origin: origin.clone(),
-            })?;
+        let registration = registered(key).ok_or_else(|| DispatchError::ProviderConfig {
+            provider: key.to_string(),
+            error: ProviderError::new(ErrorKind::Unsupported, "not built into this binary"),
+            origin: origin.clone(),
+        })?;
         let provider = (registration.build)(&ProviderConfig::new(section.clone(), origin.clone()))
             .map_err(|error| DispatchError::ProviderConfig {
                 provider: key.to_string(),
