@@ -3,12 +3,12 @@
 //!
 //! Two layers share one subscriber, each with its own filter: stderr
 //! follows the verbosity flags, the exporter always takes our INFO spans
-//! (see `ci_secrets_core::telemetry`).
+//! (see `ci_secrets_telemetry`).
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use ci_secrets_core::telemetry::{TraceExport, suspend_progress};
+use ci_secrets_telemetry::{TraceExport, suspend_progress};
 use tracing_subscriber::filter::FilterExt as _;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::format::FmtSpan;
@@ -86,7 +86,7 @@ pub fn run_span(command: &Command) -> tracing::Span {
         Command::Emulator(_) => "emulator",
         Command::Demo => "demo",
     };
-    ci_secrets_core::telemetry::run_span(name)
+    ci_secrets_telemetry::run_span(name)
 }
 
 impl Telemetry {

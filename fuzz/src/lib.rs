@@ -8,10 +8,10 @@
 
 use std::path::Path;
 
-use ci_secrets_core::expand::expand;
 use ci_secrets_core::mask::{MASK, MaskSet};
-use ci_secrets_core::pipeline::{load_pipeline, load_pipeline_for_job, load_secrets_file};
-use ci_secrets_core::validate::{
+use ci_secrets_gitlab::expand::expand;
+use ci_secrets_gitlab::pipeline::{load_pipeline, load_pipeline_for_job, load_secrets_file};
+use ci_secrets_gitlab::validate::{
     is_valid_variable_name, job_secret_specs, validate_job_secrets, validate_pipeline,
 };
 
@@ -20,9 +20,9 @@ use ci_secrets_core::validate::{
 /// `include:` and `!reference` across files get exercised.
 pub const FILE_SEPARATOR: &[u8] = b"\n--- file ---\n";
 
-// Shared with resolver-core's property tests; the path is relative to this file, so it holds
+// Shared with ci-secrets-gitlab's property tests; the path is relative to this file, so it holds
 // however this file is included.
-#[path = "../../resolver-core/tests/support/expansion_model.rs"]
+#[path = "../../gitlab-ci/tests/support/expansion_model.rs"]
 mod expansion_model;
 
 use expansion_model::expand_model;
@@ -44,10 +44,10 @@ pub fn pipeline_loader(data: &[u8], dir: &Path) {
         write(&dir.join(name), part);
     }
     if let Ok(pipeline) = load_pipeline(&path) {
-        let _ = validate_pipeline(&pipeline);
+        let _ = validate_pipeline(&[], &pipeline);
         for job in pipeline.jobs.values() {
             let _ = pipeline.global_variables_for(job);
-            let _ = job_secret_specs(job);
+            let _ = job_secret_specs(&[], job);
             if !job.hidden {
                 let alone = load_pipeline_for_job(&path, &job.name)
                     .unwrap_or_else(|error| panic!("job {:?} alone: {error}", job.name));
@@ -62,7 +62,7 @@ pub fn pipeline_loader(data: &[u8], dir: &Path) {
         let _ = load_pipeline_for_job(&path, "job");
     }
     if let Ok(job) = load_secrets_file(&path) {
-        let _ = job_secret_specs(&job);
+        let _ = job_secret_specs(&[], &job);
     }
 }
 
@@ -70,7 +70,7 @@ pub fn pipeline_loader(data: &[u8], dir: &Path) {
 /// variable name matches the documented rule.
 pub fn validator(data: &[u8]) {
     if let Ok(secrets) = serde_json::from_slice::<serde_json::Value>(data) {
-        let _messages = validate_job_secrets("job", &secrets);
+        let _messages = validate_job_secrets(&[], "job", &secrets);
         if let Some(map) = secrets.as_object() {
             for name in map.keys() {
                 assert_eq!(is_valid_variable_name(name), name_rule(name), "{name:?}");

@@ -8,14 +8,14 @@ use std::time::Duration;
 
 use ci_secrets_provider_api::{
     ErrorKind, HttpSettings, JobVariables, Metrics, Provider, ProviderConfig, ProviderError,
-    ResolveContext, SecretRequest, SecretValue, find_provider,
+    ProviderRegistration, ResolveContext, SecretRequest, SecretValue,
 };
 use futures::future::join_all;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::plan::Plan;
-use crate::telemetry::ProgressReporter;
+use crate::plan::{Plan, find_registration};
+use crate::progress::Progress;
 
 /// One secret that could not be resolved.
 #[derive(Debug)]
@@ -114,7 +114,7 @@ pub struct DispatchOptions {
     /// Cancelled on interruption.
     pub cancel: CancellationToken,
     /// Advanced as each provider finishes (drawn only on a terminal).
-    pub progress: ProgressReporter,
+    pub progress: Arc<dyn Progress>,
 }
 
 /// A provider ready to run: its key, instance, context and requests.
@@ -137,17 +137,19 @@ enum Stopped {
 
 /// Resolves every secret of the plan.
 pub async fn dispatch(
+    providers: &[&'static ProviderRegistration],
     plan: &Plan,
     variables: &JobVariables,
     id_token_names: &[String],
     sections: &dyn Fn(&str) -> (serde_json::Value, String),
     options: &DispatchOptions,
 ) -> Result<Vec<ResolvedSecret>, DispatchError> {
+    let registered = |key: &str| find_registration(providers, key);
     let groups = plan.by_provider();
     let mut prepared: Vec<PreparedProvider<'_>> = Vec::with_capacity(groups.len());
     for (key, indexes) in &groups {
         let (section, origin) = sections(key);
-        let registration = find_provider(key).ok_or_else(|| DispatchError::ProviderConfig {
+        let registration = registered(key).ok_or_else(|| DispatchError::ProviderConfig {
             provider: key.to_string(),
             error: ProviderError::new(ErrorKind::Unsupported, "not built into this binary"),
             origin: origin.clone(),

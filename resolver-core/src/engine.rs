@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ci_secrets_provider_api::{JobVariables, Metrics, MetricsSnapshot};
+use ci_secrets_gitlab::pipeline::{self, Job, VariableDef};
+use ci_secrets_gitlab::validate::job_secret_specs;
+use ci_secrets_gitlab::variables::{VariableSources, layer};
+use ci_secrets_provider_api::{JobVariables, Metrics, MetricsSnapshot, ProviderRegistration};
 use indexmap::IndexMap;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -14,11 +17,8 @@ use tracing::Instrument;
 use crate::config::LoadedConfig;
 use crate::dispatch::{DispatchOptions, ResolvedSecret, dispatch};
 use crate::error::CoreError;
-use crate::pipeline::{self, Job, VariableDef};
 use crate::plan::{Plan, plan};
-use crate::telemetry::ProgressReporter;
-use crate::validate::job_secret_specs;
-use crate::variables::{VariableSources, layer};
+use crate::progress::{NoProgress, Progress};
 
 /// Which job to resolve.
 #[derive(Debug, Clone)]
@@ -77,17 +77,28 @@ pub struct PlannedJob {
     pub id_tokens: Vec<String>,
 }
 
-/// Loads, validates, layers variables and plans.
-pub fn plan_job(source: &JobSource, sources: &VariableSources) -> Result<PlannedJob, CoreError> {
+/// Loads, validates, layers variables and plans. `providers` are the
+/// providers linked into the binary: a secret may use any of them.
+pub fn plan_job(
+    providers: &[&'static ProviderRegistration],
+    source: &JobSource,
+    sources: &VariableSources,
+) -> Result<PlannedJob, CoreError> {
     let loaded = load_job(source)?;
     let specs = {
         let _span = tracing::info_span!("validate", job = %loaded.job.name).entered();
-        job_secret_specs(&loaded.job)?
+        job_secret_specs(providers, &loaded.job)?
     };
     let variables = layer(&loaded.global_variables, &loaded.job.variables, sources)?;
     let _span =
         tracing::info_span!("plan", job = %loaded.job.name, secrets = specs.len()).entered();
-    let plan = plan(&loaded.job.name, &loaded.job.id_tokens, &specs, &variables)?;
+    let plan = plan(
+        providers,
+        &loaded.job.name,
+        &loaded.job.id_tokens,
+        &specs,
+        &variables,
+    )?;
     Ok(PlannedJob {
         plan,
         variables,
@@ -132,33 +143,40 @@ impl Resolution {
     }
 }
 
-/// Resolves a job end to end.
+/// Resolves a job end to end with `providers` (those linked into the binary).
 pub async fn resolve(
+    providers: &[&'static ProviderRegistration],
     source: &JobSource,
     sources: &VariableSources,
     config: &LoadedConfig,
     cancel: CancellationToken,
 ) -> Result<Resolution, CoreError> {
-    resolve_with_progress(source, sources, config, cancel, false).await
+    resolve_with_progress(
+        providers,
+        source,
+        sources,
+        config,
+        cancel,
+        Arc::new(NoProgress),
+    )
+    .await
 }
 
-/// [`resolve`], drawing a progress bar on stderr when `show_progress` and
-/// stderr is a terminal outside CI and the job has more than 20 secrets.
+/// [`resolve`], telling `progress` how many secrets there are once the job
+/// is planned (nothing is started when planning fails), then as each
+/// provider is done.
 pub async fn resolve_with_progress(
+    providers: &[&'static ProviderRegistration],
     source: &JobSource,
     sources: &VariableSources,
     config: &LoadedConfig,
     cancel: CancellationToken,
-    show_progress: bool,
+    progress: Arc<dyn Progress>,
 ) -> Result<Resolution, CoreError> {
     let started = Instant::now();
-    let planned = plan_job(source, sources)?;
+    let planned = plan_job(providers, source, sources)?;
     let metrics = Arc::new(Metrics::default());
-    let progress = if show_progress {
-        ProgressReporter::start(planned.plan.secrets.len() as u64)
-    } else {
-        ProgressReporter::hidden()
-    };
+    progress.start(planned.plan.secrets.len() as u64);
     let options = DispatchOptions {
         deadline: config.deadline(),
         http: config.http_settings()?,
@@ -167,18 +185,19 @@ pub async fn resolve_with_progress(
         progress,
     };
     let sections = |key: &str| config.provider_section(key);
-    let providers = planned.plan.by_provider().len();
+    let provider_count = planned.plan.by_provider().len();
     let span = tracing::info_span!(
         "resolve",
         job = %planned.plan.job,
         secrets = planned.plan.secrets.len(),
-        providers,
+        providers = provider_count,
         logins = tracing::field::Empty,
         api_calls = tracing::field::Empty,
         retries = tracing::field::Empty,
         cache_hits = tracing::field::Empty,
     );
     let outcome = dispatch(
+        providers,
         &planned.plan,
         &planned.variables,
         &planned.id_tokens,
@@ -197,7 +216,7 @@ pub async fn resolve_with_progress(
         job: planned.plan.job,
         secrets,
         metrics: snapshot,
-        providers,
+        providers: provider_count,
         elapsed: started.elapsed(),
     })
 }

@@ -1,12 +1,13 @@
 //! The core's error: every way a run can fail, with its exit status.
 
+use ci_secrets_gitlab::pipeline::PipelineError;
+use ci_secrets_gitlab::validate::ValidationErrors;
+use ci_secrets_gitlab::variables::VariableError;
+
 use crate::config::ConfigError;
 use crate::deliver::{EnvValueError, FileError, FormatError};
 use crate::dispatch::DispatchError;
-use crate::pipeline::PipelineError;
 use crate::plan::PlanError;
-use crate::validate::ValidationErrors;
-use crate::variables::VariableError;
 
 /// Anything that stops a run. Messages name files, jobs, variables and keys,
 /// never secret values.
@@ -48,6 +49,10 @@ pub const EXIT_INVALID: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// Exit status: resolution failed (auth, not found, denied, network, deadline).
 pub const EXIT_RESOLUTION: u8 = 3;
+/// Exit status of `ci-secrets doctor` when no check ran: nothing failed, but
+/// nothing was verified either. Distinct so that a CI job can tell it from a
+/// pass and a failure (GitLab's `allow_failure: exit_codes: [4]` accepts it).
+pub const EXIT_NOTHING_CHECKED: u8 = 4;
 
 impl CoreError {
     /// The process exit status for this error.

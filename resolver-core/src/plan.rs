@@ -3,11 +3,10 @@
 
 use std::cell::RefCell;
 
-use ci_secrets_provider_api::{JobVariables, SecretRequest, find_provider};
+use ci_secrets_gitlab::expand::expand;
+use ci_secrets_gitlab::validate::SecretSpec;
+use ci_secrets_provider_api::{JobVariables, ProviderRegistration, SecretRequest};
 use indexmap::IndexMap;
-
-use crate::expand::expand;
-use crate::validate::SecretSpec;
 
 /// One secret of the plan.
 #[derive(Debug, Clone)]
@@ -91,9 +90,22 @@ pub enum PlanError {
     },
 }
 
+/// The provider of `providers` registered under `key`.
+pub fn find_registration(
+    providers: &[&'static ProviderRegistration],
+    key: &str,
+) -> Option<&'static ProviderRegistration> {
+    providers
+        .iter()
+        .copied()
+        .find(|registration| registration.key == key)
+}
+
 /// Builds the plan: expands every string of each provider block and each
-/// `token:`, and checks that each provider is linked.
+/// `token:`, and checks that each provider is one of `providers` (those
+/// linked into the binary).
 pub fn plan(
+    providers: &[&'static ProviderRegistration],
     job: &str,
     id_tokens: &[String],
     specs: &[SecretSpec],
@@ -102,12 +114,12 @@ pub fn plan(
     let lookup = |name: &str| variables.get(name).map(str::to_string);
     let mut secrets = Vec::with_capacity(specs.len());
     for spec in specs {
-        if find_provider(&spec.provider).is_none() {
+        if find_registration(providers, &spec.provider).is_none() {
             return Err(PlanError::ProviderNotBuiltIn {
                 job: job.to_string(),
                 variable: spec.variable.clone(),
                 provider: spec.provider.clone(),
-                available: available_providers(),
+                available: available_providers(providers),
             });
         }
         let block = expand_strings(&spec.block, &lookup);
@@ -146,11 +158,13 @@ pub fn plan(
     })
 }
 
-fn available_providers() -> String {
-    let keys: Vec<&str> = ci_secrets_provider_api::registered_providers()
+/// The keys of `providers`, sorted, for a message.
+fn available_providers(providers: &[&'static ProviderRegistration]) -> String {
+    let mut keys: Vec<&str> = providers
         .iter()
         .map(|registration| registration.key)
         .collect();
+    keys.sort_unstable();
     if keys.is_empty() {
         "none".to_string()
     } else {

@@ -558,8 +558,8 @@ fn aws_credentials_stay_out_of_trace_logs_of_the_libraries_that_sign() {
 mod debug_of_public_types {
     use super::*;
     use ci_secrets_core::dispatch::ResolvedSecret;
-    use ci_secrets_core::pipeline::VariableDef;
-    use ci_secrets_core::validate::SecretSpec;
+    use ci_secrets_gitlab::pipeline::VariableDef;
+    use ci_secrets_gitlab::validate::SecretSpec;
     use ci_secrets_http::HttpResponse;
     use ci_secrets_provider_api::{JobVariables, MetricsSnapshot, SecretRequest, SecretValue};
 
@@ -733,7 +733,10 @@ fn no_panic_message_in_library_code_interpolates_a_value() {
     let crates = [
         "provider-api",
         "provider-http",
+        "gitlab-ci",
         "resolver-core",
+        "doctor",
+        "telemetry",
         "provider-akeyless",
         "provider-vault",
         "provider-aws",

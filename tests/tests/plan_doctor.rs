@@ -597,8 +597,11 @@ fn doctor_says_what_it_could_not_check_for_a_provider_without_diagnostics() {
         .arg(format!("TESTKV_STORE={}", store.display()))
         .output()
         .unwrap();
-    assert_eq!(code(&output), 0, "stderr: {}", stderr(&output));
+    // Nothing was checked: not a pass (issue 14; this run exited 0 before).
+    assert_eq!(code(&output), 4, "stderr: {}", stderr(&output));
     let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(report["passed"], false);
+    assert_eq!(report["checked"], 0);
     assert_eq!(
         report["identities"],
         serde_json::json!([{
@@ -610,6 +613,63 @@ fn doctor_says_what_it_could_not_check_for_a_provider_without_diagnostics() {
         }])
     );
     assert!(!stdout(&output).contains(TESTKV_VALUE));
+}
+
+#[test]
+fn doctor_says_nothing_was_checked_in_text_and_does_not_pass() {
+    let project = Project::new();
+    let store = project.store(&[("one", TESTKV_VALUE)]);
+    let file = project.write(
+        ".gitlab-ci.yml",
+        "deploy:\n  script: [x]\n  secrets:\n    KV_ONE:\n      testkv:\n        key: one\n",
+    );
+    let output = project
+        .cli()
+        .args(["doctor", "--job", "deploy", "--ci-file"])
+        .arg(&file)
+        .arg("--var")
+        .arg(format!("TESTKV_STORE={}", store.display()))
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 4, "stderr: {}", stderr(&output));
+    let text = stdout(&output);
+    assert!(
+        text.starts_with(
+            "Job deploy: 1 identity, nothing was checked: no check applies to any of them\n"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("passed"), "{text}");
+    assert!(!text.contains(TESTKV_VALUE));
+}
+
+#[test]
+fn doctor_of_a_job_without_secrets_says_nothing_was_checked() {
+    let project = Project::new();
+    let file = project.write(".gitlab-ci.yml", "deploy:\n  script: [x]\n");
+    let text = project
+        .cli()
+        .args(["doctor", "--job", "deploy", "--ci-file"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(code(&text), 4, "stderr: {}", stderr(&text));
+    assert_eq!(
+        stdout(&text),
+        "Job deploy: nothing was checked: the job has no secrets\n"
+    );
+    let json = project
+        .cli()
+        .args(["doctor", "--job", "deploy", "--format", "json", "--ci-file"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(code(&json), 4, "stderr: {}", stderr(&json));
+    let report: Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(
+        report,
+        serde_json::json!({"job": "deploy", "passed": false, "checked": 0, "identities": []})
+    );
 }
 
 /// An HTTP proxy on a local port that only tunnels (`CONNECT`), as

@@ -214,7 +214,7 @@ fn run(args: &Args) -> Result<(), BenchError> {
     if validate_ms > 50.0 {
         notes.push(format!(
             "`validate` took {validate_ms:.1} ms (median of {} runs) for 500 jobs, over the 50 ms \
-             target. Validation is local work in `resolver-core` (YAML parsing, includes, \
+             target. Validation is local work in `ci-secrets-gitlab` (YAML parsing, includes, \
              `extends:` merging, GitLab's rules); no network is involved.",
             validate.samples.len()
         ));

@@ -10,7 +10,8 @@ use akeyless_emulator::testing::TestKeys;
 use akeyless_emulator::{Emulator, Seed};
 use ci_secrets_core::config::{ConfigSources, LoadedConfig};
 use ci_secrets_core::engine::JobSource;
-use ci_secrets_core::variables::VariableSources;
+use ci_secrets_gitlab::variables::VariableSources;
+use ci_secrets_provider_api::registered_providers;
 use tokio_util::sync::CancellationToken;
 
 use super::fail;
@@ -76,6 +77,7 @@ pub async fn run(global: &GlobalArgs) -> ExitCode {
     println!("Akeyless emulator listening on {}", emulator.url());
     println!("Resolving job {JOB:?} of examples/demo/.gitlab-ci.yml\n");
     let resolution = match ci_secrets_core::resolve(
+        &registered_providers(),
         &source,
         &variables,
         &config,
@@ -116,7 +118,8 @@ fn item_types(
     variables: &VariableSources,
     seed: &Seed,
 ) -> Vec<(String, String)> {
-    let Ok(planned) = ci_secrets_core::engine::plan_job(source, variables) else {
+    let Ok(planned) = ci_secrets_core::engine::plan_job(&registered_providers(), source, variables)
+    else {
         return Vec::new();
     };
     planned

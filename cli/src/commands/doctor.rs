@@ -1,12 +1,15 @@
 //! `ci-secrets doctor`: checks each distinct identity of the job (DNS, TCP,
 //! TLS, login, permission to describe each item) without fetching any
-//! value. Exits with the resolution status when a check fails.
+//! value. Exits with the resolution status when a check fails, and with its
+//! own status when no check ran at all (that is not a pass).
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use ci_secrets_core::diagnose::DoctorReport;
-use ci_secrets_core::error::{EXIT_INVALID, EXIT_RESOLUTION};
+use ci_secrets_core::error::{EXIT_INVALID, EXIT_NOTHING_CHECKED, EXIT_RESOLUTION};
+use ci_secrets_doctor::DoctorOutcome;
+use ci_secrets_doctor::DoctorReport;
+use ci_secrets_provider_api::registered_providers;
 
 use super::{fail, prepare};
 use crate::args::{DoctorArgs, GlobalArgs, ReportFormat};
@@ -16,7 +19,8 @@ pub async fn run(global: &GlobalArgs, args: DoctorArgs) -> ExitCode {
         Ok(prepared) => prepared,
         Err(err) => return fail(&err),
     };
-    let report = match ci_secrets_core::diagnose::doctor(
+    let report = match ci_secrets_doctor::doctor(
+        &registered_providers(),
         &prepared.source,
         &prepared.variables,
         &prepared.config,
@@ -32,6 +36,7 @@ pub async fn run(global: &GlobalArgs, args: DoctorArgs) -> ExitCode {
             let json = serde_json::json!({
                 "job": report.job,
                 "passed": report.passed(),
+                "checked": report.checked(),
                 "identities": report.identities,
             });
             match serde_json::to_string_pretty(&json) {
@@ -44,28 +49,39 @@ pub async fn run(global: &GlobalArgs, args: DoctorArgs) -> ExitCode {
         }
         ReportFormat::Text => print!("{}", render_text(&report)),
     }
-    if report.passed() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_RESOLUTION)
+    match report.outcome() {
+        DoctorOutcome::Passed => ExitCode::SUCCESS,
+        DoctorOutcome::Failed { .. } => ExitCode::from(EXIT_RESOLUTION),
+        DoctorOutcome::NothingChecked => ExitCode::from(EXIT_NOTHING_CHECKED),
     }
 }
 
 fn render_text(report: &DoctorReport) -> String {
-    let failures = report.failures();
-    let mut out = format!(
-        "Job {}: {} checked, {}\n",
-        report.job,
-        match report.identities.len() {
-            1 => "1 identity".to_string(),
-            count => format!("{count} identities"),
-        },
-        match failures {
-            0 => "every check passed".to_string(),
-            1 => "1 check failed".to_string(),
-            count => format!("{count} checks failed"),
+    let identities = match report.identities.len() {
+        1 => "1 identity".to_string(),
+        count => format!("{count} identities"),
+    };
+    let mut out = match report.outcome() {
+        DoctorOutcome::NothingChecked if report.identities.is_empty() => format!(
+            "Job {}: nothing was checked: the job has no secrets\n",
+            report.job
+        ),
+        DoctorOutcome::NothingChecked => format!(
+            "Job {}: {identities}, nothing was checked: no check applies to any of them\n",
+            report.job
+        ),
+        DoctorOutcome::Passed => format!(
+            "Job {}: {identities} checked, every check passed\n",
+            report.job
+        ),
+        DoctorOutcome::Failed { failures: 1 } => {
+            format!("Job {}: {identities} checked, 1 check failed\n", report.job)
         }
-    );
+        DoctorOutcome::Failed { failures } => format!(
+            "Job {}: {identities} checked, {failures} checks failed\n",
+            report.job
+        ),
+    };
     for entry in &report.identities {
         let title = entry.identity.as_ref().map_or_else(
             || "provider setup".to_string(),

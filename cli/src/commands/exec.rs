@@ -13,7 +13,7 @@ use ci_secrets_core::mask::MaskSet;
 use nix::sys::signal::Signal;
 use tracing::Instrument;
 
-use ci_secrets_core::telemetry::traceparent_of;
+use ci_secrets_telemetry::traceparent_of;
 
 use super::{fail, resolve_under_signals};
 use crate::args::{ExecArgs, GlobalArgs};

@@ -15,10 +15,11 @@ use std::process::ExitCode;
 use ci_secrets_core::config::{ConfigSources, LoadedConfig};
 use ci_secrets_core::engine::JobSource;
 use ci_secrets_core::error::{CoreError, EXIT_RESOLUTION};
-use ci_secrets_core::variables::VariableSources;
+use ci_secrets_gitlab::variables::VariableSources;
+use ci_secrets_provider_api::registered_providers;
 use tokio_util::sync::CancellationToken;
 
-use ci_secrets_core::telemetry::GitLabSection;
+use ci_secrets_telemetry::{GitLabSection, TerminalProgress};
 
 use crate::args::{Cli, Command, GlobalArgs, LogFormat, SelectionArgs};
 use crate::signals::{self, Termination};
@@ -124,11 +125,12 @@ pub async fn resolve_job(
         GitLabSection::open_in_gitlab("ci-secrets: resolving secrets")
     };
     let outcome = ci_secrets_core::engine::resolve_with_progress(
+        &registered_providers(),
         &prepared.source,
         &prepared.variables,
         &prepared.config,
         prepared.cancel.clone(),
-        !global.quiet,
+        TerminalProgress::for_run(!global.quiet),
     )
     .await;
     match outcome {

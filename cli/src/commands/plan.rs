@@ -5,8 +5,9 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use ci_secrets_core::diagnose::{IdentityReport, PlanReport};
 use ci_secrets_core::error::EXIT_INVALID;
+use ci_secrets_doctor::{IdentityReport, PlanReport};
+use ci_secrets_provider_api::registered_providers;
 use indexmap::IndexMap;
 
 use super::{fail, prepare};
@@ -17,7 +18,8 @@ pub fn run(global: &GlobalArgs, args: PlanArgs) -> ExitCode {
         Ok(prepared) => prepared,
         Err(err) => return fail(&err),
     };
-    let report = match ci_secrets_core::diagnose::plan(
+    let report = match ci_secrets_doctor::plan(
+        &registered_providers(),
         &prepared.source,
         &prepared.variables,
         &prepared.config,

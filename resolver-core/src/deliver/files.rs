@@ -18,7 +18,7 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
-use crate::validate::is_valid_variable_name as is_valid_name;
+use ci_secrets_gitlab::validate::is_valid_variable_name as is_valid_name;
 
 /// Errors while writing secret files. They name paths and variables, never values.
 #[derive(Debug, thiserror::Error)]

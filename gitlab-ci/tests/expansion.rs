@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use ci_secrets_core::expand::expand;
+use ci_secrets_gitlab::expand::expand;
 use expansion_model::expand_model as model;
 use proptest::prelude::*;
 use serde_json::Value;

@@ -1,20 +1,27 @@
-//! Providers that GitLab does not know but this binary has registered
+//! Providers that GitLab does not know but the caller has registered
 //! (a third-party `mystore:`). Each is checked against the schema it
 //! registers, with messages in GitLab's style, so a pipeline that uses only
 //! GitLab's providers gets exactly GitLab's messages.
 
-use ci_secrets_provider_api::{KeyType, ProviderRegistration, registered_providers};
+use ci_secrets_provider_api::{KeyType, ProviderRegistration};
 use serde_json::Value;
 
 use super::providers::PROVIDERS;
 use super::rails::{self, Messages};
 
-/// Registered providers whose key is not one of GitLab's, sorted by key.
-pub(crate) fn extra_providers() -> Vec<&'static ProviderRegistration> {
-    registered_providers()
-        .into_iter()
+/// The given providers whose key is not one of GitLab's, sorted by key (so
+/// messages that list them do not depend on the order the caller collected
+/// them in).
+pub(crate) fn extra_providers(
+    providers: &[&'static ProviderRegistration],
+) -> Vec<&'static ProviderRegistration> {
+    let mut extra: Vec<_> = providers
+        .iter()
+        .copied()
         .filter(|registration| !PROVIDERS.contains(&registration.key))
-        .collect()
+        .collect();
+    extra.sort_by_key(|registration| registration.key);
+    extra
 }
 
 /// GitLab's providers, in GitLab's order, then the extra ones.

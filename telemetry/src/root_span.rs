@@ -20,7 +20,7 @@ use super::settings::{Env, process_env};
 /// when the command fails.
 ///
 /// ```
-/// let span = ci_secrets_core::telemetry::run_span("resolve");
+/// let span = ci_secrets_telemetry::run_span("resolve");
 /// span.in_scope(|| tracing::info!("inside the run"));
 /// span.record("otel.status_code", "ERROR");
 /// ```
@@ -41,7 +41,7 @@ pub fn run_span(command: &str) -> tracing::Span {
 /// ```
 /// let span = tracing::info_span!("exec");
 /// // No OpenTelemetry layer in this example: nothing to propagate.
-/// assert_eq!(ci_secrets_core::telemetry::traceparent_of(&span), None);
+/// assert_eq!(ci_secrets_telemetry::traceparent_of(&span), None);
 /// ```
 pub fn traceparent_of(span: &tracing::Span) -> Option<String> {
     let context = span.context();

@@ -43,7 +43,7 @@ impl TraceExport {
     /// [`ExportSettings::from_env`]); `Ok(None)` costs nothing.
     ///
     /// ```
-    /// use ci_secrets_core::telemetry::TraceExport;
+    /// use ci_secrets_telemetry::TraceExport;
     ///
     /// match TraceExport::from_env() {
     ///     Ok(Some(export)) => {

@@ -26,7 +26,7 @@
 /// empty string.
 ///
 /// ```
-/// use ci_secrets_core::expand::expand;
+/// use ci_secrets_gitlab::expand::expand;
 ///
 /// let vars = |name: &str| (name == "ENV").then(|| "prod".to_string());
 /// assert_eq!(expand("kv/$ENV/db", vars), "kv/prod/db");

@@ -42,7 +42,7 @@ impl ExportSettings {
     /// `OTEL_TRACES_EXPORTER=none`.
     ///
     /// ```
-    /// use ci_secrets_core::telemetry::ExportSettings;
+    /// use ci_secrets_telemetry::ExportSettings;
     ///
     /// match ExportSettings::from_env() {
     ///     Ok(Some(settings)) => println!("exporting, flush within {:?}", settings.flush_timeout),

@@ -157,7 +157,7 @@ impl InheritGlobal {
 ///   extends: .vault
 ///   script: [./deploy]
 /// ").unwrap();
-/// let pipeline = ci_secrets_core::pipeline::load_pipeline(&path).unwrap();
+/// let pipeline = ci_secrets_gitlab::pipeline::load_pipeline(&path).unwrap();
 /// let deploy = pipeline.job("deploy").unwrap();
 /// assert_eq!(deploy.secrets.as_ref().unwrap()["DB"]["vault"], "db/password@ops");
 /// ```
@@ -178,7 +178,7 @@ pub fn load_pipeline(path: &Path) -> Result<Pipeline, PipelineError> {
 /// deploy: {extends: .vault, script: [./deploy]}
 /// broken: {extends: .missing}
 /// ").unwrap();
-/// let pipeline = ci_secrets_core::pipeline::load_pipeline_for_job(&path, "deploy").unwrap();
+/// let pipeline = ci_secrets_gitlab::pipeline::load_pipeline_for_job(&path, "deploy").unwrap();
 /// let deploy = pipeline.job("deploy").unwrap();
 /// assert_eq!(deploy.secrets.as_ref().unwrap()["DB"]["vault"], "db/password@ops");
 /// assert_eq!(pipeline.jobs.len(), 1);
@@ -276,7 +276,7 @@ const SECRETS_FILE_KEYS: [&str; 3] = ["secrets", "variables", "id_tokens"];
 /// # let dir = tempfile::tempdir().unwrap();
 /// # let path = dir.path().join("secrets.yml");
 /// std::fs::write(&path, "secrets: {DB: {akeyless: {name: /db}}}\nid_tokens: {AKEYLESS_JWT: {aud: x}}\n").unwrap();
-/// let job = ci_secrets_core::pipeline::load_secrets_file(&path).unwrap();
+/// let job = ci_secrets_gitlab::pipeline::load_secrets_file(&path).unwrap();
 /// assert_eq!(job.name, "secrets");
 /// assert_eq!(job.id_tokens, ["AKEYLESS_JWT"]);
 /// ```

@@ -7,8 +7,9 @@
 //! branch.
 
 use std::io::IsTerminal;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 
+use ci_secrets_core::progress::{NoProgress, Progress};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressFinish, ProgressStyle, WeakProgressBar};
 
 use super::settings::{Env, process_env};
@@ -32,7 +33,7 @@ impl ProgressReporter {
     /// (see the module docs).
     ///
     /// ```
-    /// use ci_secrets_core::telemetry::ProgressReporter;
+    /// use ci_secrets_telemetry::ProgressReporter;
     ///
     /// let progress = ProgressReporter::start(3); // 3 <= THRESHOLD: hidden
     /// assert!(!progress.is_visible());
@@ -81,6 +82,61 @@ impl ProgressReporter {
     }
 }
 
+/// The core's [`Progress`] drawn as a [`ProgressReporter`]: the bar is
+/// created when the resolution says how many secrets it has, and shows only
+/// where [`ProgressReporter::start`] shows it.
+#[derive(Debug, Default)]
+pub struct TerminalProgress {
+    reporter: OnceLock<ProgressReporter>,
+}
+
+impl TerminalProgress {
+    /// The progress a run reports to: a bar where one helps when `show`
+    /// (not `--quiet`), nothing otherwise.
+    ///
+    /// ```
+    /// use ci_secrets_telemetry::TerminalProgress;
+    ///
+    /// let progress = TerminalProgress::for_run(true);
+    /// progress.start(3); // 3 secrets: too few for a bar
+    /// progress.inc(3);
+    /// progress.finish();
+    /// ```
+    pub fn for_run(show: bool) -> Arc<dyn Progress> {
+        if show {
+            Arc::new(Self::default())
+        } else {
+            Arc::new(NoProgress)
+        }
+    }
+
+    /// Whether a bar is drawn.
+    pub fn is_visible(&self) -> bool {
+        self.reporter
+            .get()
+            .is_some_and(ProgressReporter::is_visible)
+    }
+}
+
+impl Progress for TerminalProgress {
+    fn start(&self, total: u64) {
+        // Only the first start draws; a resolution starts once.
+        self.reporter.get_or_init(|| ProgressReporter::start(total));
+    }
+
+    fn inc(&self, done: u64) {
+        if let Some(reporter) = self.reporter.get() {
+            reporter.inc(done);
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(reporter) = self.reporter.get() {
+            reporter.finish();
+        }
+    }
+}
+
 /// Runs `write` with the visible bar (if any) taken off the screen, so
 /// that a line written to stderr is not drawn over. Log writers call this.
 pub fn suspend_progress<R>(write: impl FnOnce() -> R) -> R {
@@ -122,6 +178,18 @@ mod tests {
             let env = |name: &str| (name == variable).then(|| "true".to_string());
             assert!(!should_show(500, true, &env), "{variable}");
         }
+    }
+
+    #[test]
+    fn terminal_progress_draws_nothing_before_start_or_for_few_secrets() {
+        let progress = TerminalProgress::default();
+        progress.inc(1);
+        progress.finish();
+        assert!(!progress.is_visible());
+        progress.start(ProgressReporter::THRESHOLD);
+        assert!(!progress.is_visible());
+        progress.inc(ProgressReporter::THRESHOLD);
+        progress.finish();
     }
 
     #[test]

@@ -163,10 +163,44 @@ pub struct DoctorReport {
     pub identities: Vec<IdentityDiagnosis>,
 }
 
+/// What a doctor run established, as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DoctorOutcome {
+    /// At least one check ran, and every check passed.
+    Passed,
+    /// At least one check failed.
+    Failed {
+        /// How many checks failed.
+        failures: usize,
+    },
+    /// No check ran at all (a job without secrets, or only providers that
+    /// describe no identity and have no checks of their own): nothing was
+    /// verified, so this is not a pass.
+    NothingChecked,
+}
+
 impl DoctorReport {
-    /// Whether every check of every identity passed.
+    /// How many checks ran, passed or failed.
+    pub fn checked(&self) -> usize {
+        self.identities
+            .iter()
+            .map(|identity| identity.checks.len())
+            .sum()
+    }
+
+    /// Whether at least one check ran and every check passed. A report
+    /// without any check is not a pass: nothing was verified.
     pub fn passed(&self) -> bool {
-        self.identities.iter().all(IdentityDiagnosis::passed)
+        self.outcome() == DoctorOutcome::Passed
+    }
+
+    /// Passed, failed, or nothing checked.
+    pub fn outcome(&self) -> DoctorOutcome {
+        match (self.checked(), self.failures()) {
+            (0, _) => DoctorOutcome::NothingChecked,
+            (_, 0) => DoctorOutcome::Passed,
+            (_, failures) => DoctorOutcome::Failed { failures },
+        }
     }
 
     /// How many checks failed.
@@ -176,5 +210,56 @@ impl DoctorReport {
             .flat_map(|identity| &identity.checks)
             .filter(|check| !check.passed)
             .count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity(checks: &[bool]) -> IdentityDiagnosis {
+        IdentityDiagnosis {
+            provider: "testkv".to_string(),
+            identity: None,
+            variables: vec!["A".to_string()],
+            checks: checks
+                .iter()
+                .map(|&passed| CheckReport {
+                    name: "login".to_string(),
+                    passed,
+                    detail: String::new(),
+                    hint: None,
+                })
+                .collect(),
+            skipped: None,
+        }
+    }
+
+    fn report(identities: Vec<IdentityDiagnosis>) -> DoctorReport {
+        DoctorReport {
+            job: "deploy".to_string(),
+            identities,
+        }
+    }
+
+    #[test]
+    fn a_report_without_any_check_is_not_a_pass() {
+        for empty in [report(vec![]), report(vec![identity(&[]), identity(&[])])] {
+            assert_eq!(empty.checked(), 0);
+            assert_eq!(empty.outcome(), DoctorOutcome::NothingChecked);
+            assert!(!empty.passed());
+        }
+    }
+
+    #[test]
+    fn checks_that_ran_decide_pass_or_failure() {
+        let passed = report(vec![identity(&[true, true]), identity(&[])]);
+        assert_eq!(passed.checked(), 2);
+        assert_eq!(passed.outcome(), DoctorOutcome::Passed);
+        assert!(passed.passed());
+
+        let failed = report(vec![identity(&[true, false]), identity(&[false])]);
+        assert_eq!(failed.outcome(), DoctorOutcome::Failed { failures: 2 });
+        assert!(!failed.passed());
     }
 }

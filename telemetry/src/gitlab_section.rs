@@ -34,7 +34,7 @@ impl GitLabSection<Stderr> {
     /// noise.
     ///
     /// ```
-    /// use ci_secrets_core::telemetry::GitLabSection;
+    /// use ci_secrets_telemetry::GitLabSection;
     ///
     /// let section = GitLabSection::open_in_gitlab("Resolving secrets");
     /// eprintln!("3 secrets from 1 provider in 42 ms (1 login, 2 API calls, 0 retries)");
@@ -51,7 +51,7 @@ impl<W: Write> GitLabSection<W> {
     /// loses control characters, which would break the marker line.
     ///
     /// ```
-    /// use ci_secrets_core::telemetry::GitLabSection;
+    /// use ci_secrets_telemetry::GitLabSection;
     ///
     /// let mut log = Vec::new();
     /// GitLabSection::open(&mut log, "ci_secrets", "Resolving secrets").close();

@@ -6,11 +6,11 @@
 
 use std::path::{Path, PathBuf};
 
-use ci_secrets_core::pipeline::{
+use ci_secrets_gitlab::pipeline::{
     Expansion, ExpansionLimit, InheritGlobal, MAX_EXPANDED_BYTES, MAX_EXTENDS_DEPTH, MAX_NODES,
     PipelineError, load_pipeline, load_pipeline_for_job, load_secrets_file,
 };
-use ci_secrets_core::validate::{job_secret_specs, validate_pipeline};
+use ci_secrets_gitlab::validate::{job_secret_specs, validate_pipeline};
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -25,7 +25,7 @@ fn error_of(path: &Path) -> PipelineError {
 }
 
 /// Writes `text` as `.gitlab-ci.yml` in a fresh directory and loads it.
-fn load_text(text: &str) -> Result<ci_secrets_core::pipeline::Pipeline, PipelineError> {
+fn load_text(text: &str) -> Result<ci_secrets_gitlab::pipeline::Pipeline, PipelineError> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(".gitlab-ci.yml");
     std::fs::write(&path, text).unwrap();
@@ -107,7 +107,7 @@ fn full_pipeline_resolves_includes_extends_references_and_defaults() {
         ["AKEYLESS_JWT"],
         "a job's id_tokens replace default's"
     );
-    let specs = job_secret_specs(deploy).unwrap();
+    let specs = job_secret_specs(&[], deploy).unwrap();
     let summary: Vec<(&str, &str, bool)> = specs
         .iter()
         .map(|s| (s.variable.as_str(), s.provider.as_str(), s.file))
@@ -155,9 +155,9 @@ fn full_pipeline_resolves_includes_extends_references_and_defaults() {
     assert_eq!(pipeline.global_variables_for(lint).len(), 6);
 
     assert!(
-        validate_pipeline(&pipeline).is_empty(),
+        validate_pipeline(&[], &pipeline).is_empty(),
         "{:?}",
-        validate_pipeline(&pipeline)
+        validate_pipeline(&[], &pipeline)
     );
 }
 
@@ -399,7 +399,7 @@ fn hostile_yaml_fails_fast() {
 fn load_job_text(
     text: &str,
     job: &str,
-) -> Result<ci_secrets_core::pipeline::Pipeline, PipelineError> {
+) -> Result<ci_secrets_gitlab::pipeline::Pipeline, PipelineError> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(".gitlab-ci.yml");
     std::fs::write(&path, text).unwrap();
@@ -602,7 +602,7 @@ fn secrets_file() {
     assert_eq!(job.name, "secrets");
     assert_eq!(job.id_tokens, ["AKEYLESS_JWT"]);
     assert_eq!(job.variables["AKEYLESS_ACCESS_ID"].value, "p-123");
-    let specs = job_secret_specs(&job).unwrap();
+    let specs = job_secret_specs(&[], &job).unwrap();
     assert_eq!(specs.len(), 2);
     assert_eq!(
         specs[1].block,
@@ -640,10 +640,10 @@ fn invalid_secrets_are_reported_by_validate_pipeline() {
     )
     .unwrap();
     assert_eq!(
-        validate_pipeline(&pipeline),
+        validate_pipeline(&[], &pipeline),
         ["jobs:deploy:secrets:db:akeyless config contains unknown keys: foo"]
     );
-    let error = job_secret_specs(pipeline.job("Deploy").unwrap()).unwrap_err();
+    let error = job_secret_specs(&[], pipeline.job("Deploy").unwrap()).unwrap_err();
     assert_eq!(error.job, "Deploy");
     assert!(error.to_string().contains("unknown keys: foo"));
 }
@@ -675,18 +675,18 @@ proptest! {
     ) {
         let text: String = lines.iter().map(|(indent, line)| format!("{}{line}\n", "  ".repeat(*indent))).collect();
         if let Ok(pipeline) = load_text(&text) {
-            let _ = validate_pipeline(&pipeline);
+            let _ = validate_pipeline(&[], &pipeline);
             for job in pipeline.jobs.values() {
-                let _ = job_secret_specs(job);
+                let _ = job_secret_specs(&[], job);
             }
         }
     }
 
     #[test]
     fn validator_never_panics(secrets in arbitrary_json()) {
-        let _ = ci_secrets_core::validate::validate_job_secrets("deploy", &secrets);
-        let job = ci_secrets_core::pipeline::Job { secrets: Some(secrets), ..ci_secrets_core::pipeline::Job::new("deploy") };
-        let _ = job_secret_specs(&job);
+        let _ = ci_secrets_gitlab::validate::validate_job_secrets(&[], "deploy", &secrets);
+        let job = ci_secrets_gitlab::pipeline::Job { secrets: Some(secrets), ..ci_secrets_gitlab::pipeline::Job::new("deploy") };
+        let _ = job_secret_specs(&[], &job);
     }
 }
 

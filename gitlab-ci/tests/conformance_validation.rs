@@ -7,8 +7,8 @@
 
 use std::path::PathBuf;
 
-use ci_secrets_core::pipeline::{Job, load_pipeline};
-use ci_secrets_core::validate::{
+use ci_secrets_gitlab::pipeline::{Job, load_pipeline};
+use ci_secrets_gitlab::validate::{
     INVALID_NAME_MESSAGE, ValidationContext, job_secret_specs, validate_job_secrets,
     validate_job_secrets_in,
 };
@@ -54,9 +54,9 @@ fn messages_for(vector: &Value) -> Vec<String> {
             "{}: loaded secrets differ",
             vector["id"]
         );
-        return validate_job_secrets_in(&context, &job.name, secrets);
+        return validate_job_secrets_in(&context, &[], &job.name, secrets);
     }
-    validate_job_secrets_in(&context, "deploy", &vector["secrets"])
+    validate_job_secrets_in(&context, &[], "deploy", &vector["secrets"])
 }
 
 #[test]
@@ -108,7 +108,7 @@ fn valid_vectors_give_one_spec_per_secret() {
             secrets: Some(vector["secrets"].clone()),
             ..Job::new("deploy")
         };
-        let specs = job_secret_specs(&job).unwrap();
+        let specs = job_secret_specs(&[], &job).unwrap();
         let secrets = vector["secrets"].as_object().unwrap();
         assert_eq!(specs.len(), secrets.len(), "{}", vector["id"]);
         for (spec, (name, config)) in specs.iter().zip(secrets) {
@@ -135,7 +135,7 @@ fn secret_names_must_be_environment_variable_names() {
         "_ok": {"akeyless": {"name": "/a"}},
     });
     assert_eq!(
-        validate_job_secrets("Deploy", &secrets),
+        validate_job_secrets(&[], "Deploy", &secrets),
         [
             format!("jobs:Deploy:secrets:../../etc/passwd {INVALID_NAME_MESSAGE}"),
             format!("jobs:Deploy:secrets:1ST {INVALID_NAME_MESSAGE}"),
@@ -147,7 +147,7 @@ fn secret_names_must_be_environment_variable_names() {
 fn gitlab_rules_beyond_the_vectors() {
     let check = |secrets: Value, expected: &[&str]| {
         assert_eq!(
-            validate_job_secrets("Deploy", &secrets),
+            validate_job_secrets(&[], "Deploy", &secrets),
             expected,
             "{secrets}"
         );

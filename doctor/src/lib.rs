@@ -18,20 +18,22 @@ use std::sync::Arc;
 
 use ci_secrets_provider_api::diagnostics::{Check, Identity, SecretPlan};
 use ci_secrets_provider_api::{
-    HttpSettings, Metrics, Provider, ProviderConfig, ResolveContext, SecretRequest, find_provider,
+    HttpSettings, Metrics, Provider, ProviderConfig, ProviderRegistration, ResolveContext,
+    SecretRequest,
 };
 use futures::future::join_all;
 use indexmap::IndexMap;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::LoadedConfig;
-use crate::engine::{JobSource, PlannedJob, plan_job};
-use crate::error::CoreError;
-use crate::variables::VariableSources;
+use ci_secrets_core::config::LoadedConfig;
+use ci_secrets_core::engine::{JobSource, PlannedJob, plan_job};
+use ci_secrets_core::error::CoreError;
+use ci_secrets_core::plan::find_registration;
+use ci_secrets_gitlab::variables::VariableSources;
 
 pub use report::{
-    CallReport, CheckReport, Delivery, DoctorReport, IdentityDiagnosis, IdentityReport, PlanReport,
-    PlanTotals, SecretReport,
+    CallReport, CheckReport, Delivery, DoctorOutcome, DoctorReport, IdentityDiagnosis,
+    IdentityReport, PlanReport, PlanTotals, SecretReport,
 };
 
 /// What to do when a provider's checks before any call fail.
@@ -51,6 +53,7 @@ struct Prepared {
 /// Builds every provider of the job; a provider that cannot be built is
 /// returned as its key and a one-line reason.
 fn prepare(
+    providers: &[&'static ProviderRegistration],
     planned: &PlannedJob,
     config: &LoadedConfig,
     http: &HttpSettings,
@@ -63,7 +66,7 @@ fn prepare(
         .into_iter()
         .map(|(key, indexes)| {
             let (section, origin) = config.provider_section(key);
-            let registration = find_provider(key)
+            let registration = find_registration(providers, key)
                 .ok_or_else(|| (key.to_string(), "not built into this binary".to_string()))?;
             let provider =
                 (registration.build)(&ProviderConfig::new(section.clone(), origin.clone()))
@@ -99,13 +102,15 @@ fn variables_of(planned: &PlannedJob, indexes: &[usize]) -> Vec<String> {
         .collect()
 }
 
-/// How the job's secrets would be resolved. Makes no network call.
+/// How the job's secrets would be resolved with `providers` (those linked
+/// into the binary). Makes no network call.
 pub fn plan(
+    providers: &[&'static ProviderRegistration],
     source: &JobSource,
     sources: &VariableSources,
     config: &LoadedConfig,
 ) -> Result<PlanReport, CoreError> {
-    let planned = plan_job(source, sources)?;
+    let planned = plan_job(providers, source, sources)?;
     let http = config.http_settings()?;
     let mut plans: Vec<SecretPlan> = planned
         .plan
@@ -114,7 +119,13 @@ pub fn plan(
         .map(|_| SecretPlan::new())
         .collect();
     let mut problems = Vec::new();
-    for prepared in prepare(&planned, config, &http, &CancellationToken::new()) {
+    for prepared in prepare(
+        providers,
+        &planned,
+        config,
+        &http,
+        &CancellationToken::new(),
+    ) {
         let prepared = match prepared {
             Ok(prepared) => prepared,
             Err((key, reason)) => {
@@ -227,19 +238,21 @@ fn report_plan(planned: &PlannedJob, plans: Vec<SecretPlan>, problems: Vec<Strin
 }
 
 /// Checks each distinct identity of the job: DNS, TCP, TLS, then the
-/// provider's login and permission checks. Fetches no value.
+/// provider's login and permission checks, with `providers` (those linked
+/// into the binary). Fetches no value.
 pub async fn doctor(
+    providers: &[&'static ProviderRegistration],
     source: &JobSource,
     sources: &VariableSources,
     config: &LoadedConfig,
     cancel: CancellationToken,
 ) -> Result<DoctorReport, CoreError> {
-    let planned = plan_job(source, sources)?;
+    let planned = plan_job(providers, source, sources)?;
     let settings = config.http_settings()?;
     let timeout = settings.connect_timeout;
     let trust = tls::Trust::system(&settings.extra_ca_pem);
     let proxies = proxy::Proxies::from_env();
-    let prepared = prepare(&planned, config, &settings, &cancel);
+    let prepared = prepare(providers, &planned, config, &settings, &cancel);
 
     let mut entries: Vec<IdentityDiagnosis> = Vec::new();
     let mut work = Vec::new();
@@ -397,7 +410,7 @@ mod tests {
     use ci_secrets_provider_api::{JobVariables, SecretRequest};
 
     use super::*;
-    use crate::plan::{Plan, PlannedSecret};
+    use ci_secrets_core::plan::{Plan, PlannedSecret};
 
     fn job(secrets: &[(&str, &str, bool)]) -> PlannedJob {
         PlannedJob {

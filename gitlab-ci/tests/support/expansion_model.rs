@@ -1,6 +1,6 @@
 //! A second, independent model of Go's `os.Expand` plus GitLab Runner's special names, written
 //! from Go's documentation as a character-level state machine, not from `expand`. Property tests
-//! compare `ci_secrets_core::expand::expand` with it: `resolver-core/tests/expansion.rs` with
+//! compare `ci_secrets_gitlab::expand::expand` with it: `gitlab-ci/tests/expansion.rs` with
 //! proptest, and the fuzz crate's `expansion` target (`fuzz/src/lib.rs` includes this file).
 
 /// What `input` expands to with `vars` (later definitions win).

@@ -1,5 +1,8 @@
-//! Observability: OpenTelemetry trace export, the root `run` span, GitLab
-//! job-log sections and the terminal progress bar.
+//! Observability for the `ci-secrets` binary: OpenTelemetry trace export,
+//! the root `run` span, GitLab job-log sections and the terminal progress
+//! bar. The engine (`ci-secrets-core`) does not depend on this crate: it
+//! emits `tracing` spans and reports progress through its `Progress` trait,
+//! which [`TerminalProgress`] implements.
 //!
 //! # Trace export
 //!
@@ -39,7 +42,7 @@ mod settings;
 pub use error::TelemetryError;
 pub use export::TraceExport;
 pub use gitlab_section::{GitLabSection, SECTION_NAME};
-pub use progress::{ProgressReporter, suspend_progress};
+pub use progress::{ProgressReporter, TerminalProgress, suspend_progress};
 pub use resource::{DEFAULT_SERVICE_NAME, GITLAB_ATTRIBUTES};
 pub use root_span::{run_span, traceparent_of};
 pub use settings::{DEFAULT_FLUSH_TIMEOUT, ExportSettings, FLUSH_TIMEOUT_VARIABLE};

@@ -8,6 +8,12 @@
 //! message GitLab does not lower-case (`...:vault should be a hash or a string`) keeps its case
 //! here too.
 //!
+//! Providers GitLab does not know (a third-party `mystore:`) are allowed when the caller passes
+//! their [`ProviderRegistration`]s, and their blocks are checked against the schema each one
+//! registers. The caller decides which providers exist: pass `&[]` for GitLab's rules alone, or
+//! every provider linked into the binary. Passing GitLab's own providers (`vault`, `akeyless`,
+//! `aws_secrets_manager`) changes nothing: GitLab's rules for them always apply.
+//!
 //! ci-secrets adds one rule GitLab does not have: a secret's name must be a valid environment
 //! variable name (`[A-Za-z_][A-Za-z0-9_]*`), because it becomes an environment variable and, for
 //! file delivery, a file name (see [`INVALID_NAME_MESSAGE`]).
@@ -18,6 +24,7 @@ mod registered;
 
 use std::fmt;
 
+use ci_secrets_provider_api::ProviderRegistration;
 use serde_json::Value;
 
 use crate::pipeline::{Job, Pipeline};
@@ -56,28 +63,37 @@ pub struct ValidationContext {
 /// Validates one job's `secrets:` value with GitLab's rules and returns GitLab's messages (empty
 /// when valid), plus the ci-secrets variable-name rule.
 ///
-/// A `null` value (a bare `secrets:`) is valid and holds no secret, as in GitLab.
+/// A `null` value (a bare `secrets:`) is valid and holds no secret, as in GitLab. `providers`
+/// are the providers beyond GitLab's that a secret may use (see the [module](self) docs).
 ///
 /// ```
-/// use ci_secrets_core::validate::validate_job_secrets;
+/// use ci_secrets_gitlab::validate::validate_job_secrets;
 /// use serde_json::json;
 ///
 /// let secrets = json!({"DATABASE_PASSWORD": {"akeyless": {"name": "/db", "foo": 1}}});
 /// assert_eq!(
-///     validate_job_secrets("deploy", &secrets),
+///     validate_job_secrets(&[], "deploy", &secrets),
 ///     ["jobs:deploy:secrets:database_password:akeyless config contains unknown keys: foo"],
 /// );
 /// ```
-pub fn validate_job_secrets(job_name: &str, secrets: &Value) -> Vec<String> {
-    validate_job_secrets_in(&ValidationContext::default(), job_name, secrets)
+pub fn validate_job_secrets(
+    providers: &[&'static ProviderRegistration],
+    job_name: &str,
+    secrets: &Value,
+) -> Vec<String> {
+    validate_job_secrets_in(&ValidationContext::default(), providers, job_name, secrets)
 }
 
 /// [`validate_job_secrets`] with facts about the project (see [`ValidationContext`]).
 pub fn validate_job_secrets_in(
     context: &ValidationContext,
+    providers: &[&'static ProviderRegistration],
     job_name: &str,
     secrets: &Value,
 ) -> Vec<String> {
+    // Providers beyond GitLab's six are allowed too; with none, every rule
+    // and message is exactly GitLab's.
+    let extra = registered::extra_providers(providers);
     let mut messages = Messages::default();
     let location = format!("jobs:{job_name}:secrets");
     match secrets {
@@ -88,7 +104,7 @@ pub fn validate_job_secrets_in(
                 // `ComposableHash` builds each entry with `config || {}`.
                 let empty = Value::Object(serde_json::Map::new());
                 let config = if config.is_null() { &empty } else { config };
-                validate_secret(&mut messages, context, &secret_location, config);
+                validate_secret(&mut messages, context, &extra, &secret_location, config);
                 if !is_valid_variable_name(name) {
                     messages.add_verbatim(format!("{secret_location} {INVALID_NAME_MESSAGE}"));
                 }
@@ -104,14 +120,12 @@ pub fn validate_job_secrets_in(
 fn validate_secret(
     messages: &mut Messages,
     context: &ValidationContext,
+    extra: &[&'static ProviderRegistration],
     location: &str,
     config: &Value,
 ) {
     let before = messages.len();
-    // Providers registered in this binary beyond GitLab's six are allowed
-    // too; with none, every rule and message below is exactly GitLab's.
-    let extra = registered::extra_providers();
-    let provider_keys = registered::all_provider_keys(&extra);
+    let provider_keys = registered::all_provider_keys(extra);
     let allowed: Vec<&str> = SECRET_KEYS
         .iter()
         .copied()
@@ -176,18 +190,26 @@ pub fn is_valid_variable_name(name: &str) -> bool {
 }
 
 /// Validates every non-hidden job that has `secrets:`, in file order, and returns all messages.
-pub fn validate_pipeline(pipeline: &Pipeline) -> Vec<String> {
-    validate_pipeline_in(&ValidationContext::default(), pipeline)
+/// `providers` are the providers beyond GitLab's that a secret may use.
+pub fn validate_pipeline(
+    providers: &[&'static ProviderRegistration],
+    pipeline: &Pipeline,
+) -> Vec<String> {
+    validate_pipeline_in(&ValidationContext::default(), providers, pipeline)
 }
 
 /// [`validate_pipeline`] with facts about the project (see [`ValidationContext`]).
-pub fn validate_pipeline_in(context: &ValidationContext, pipeline: &Pipeline) -> Vec<String> {
+pub fn validate_pipeline_in(
+    context: &ValidationContext,
+    providers: &[&'static ProviderRegistration],
+    pipeline: &Pipeline,
+) -> Vec<String> {
     pipeline
         .jobs
         .values()
         .filter(|job| !job.hidden)
         .filter_map(|job| job.secrets.as_ref().map(|secrets| (job, secrets)))
-        .flat_map(|(job, secrets)| validate_job_secrets_in(context, &job.name, secrets))
+        .flat_map(|(job, secrets)| validate_job_secrets_in(context, providers, &job.name, secrets))
         .collect()
 }
 
@@ -196,7 +218,7 @@ pub fn validate_pipeline_in(context: &ValidationContext, pipeline: &Pipeline) ->
 pub struct SecretSpec {
     /// The variable the secret is delivered as (the key under `secrets:`, case kept).
     pub variable: String,
-    /// The provider key: one of [`PROVIDERS`], or another provider registered in this binary.
+    /// The provider key: one of [`PROVIDERS`], or another provider the caller passed in.
     pub provider: String,
     /// The provider's value as written: a map, a string (vault, aws) or null (a bare
     /// `akeyless:`), not yet variable-expanded.
@@ -236,36 +258,41 @@ pub struct ValidationErrors {
 }
 
 /// Validates `job`'s secrets, then returns one [`SecretSpec`] per secret in file order (none when
-/// the job has no `secrets:`).
+/// the job has no `secrets:`). `providers` are the providers beyond GitLab's that a secret may
+/// use.
 ///
 /// ```
-/// use ci_secrets_core::pipeline::Job;
-/// use ci_secrets_core::validate::job_secret_specs;
+/// use ci_secrets_gitlab::pipeline::Job;
+/// use ci_secrets_gitlab::validate::job_secret_specs;
 /// use serde_json::json;
 ///
 /// let job = Job {
 ///     secrets: Some(json!({"DB": {"akeyless": {"name": "/db"}, "file": false, "token": "$JWT"}})),
 ///     ..Job::new("deploy")
 /// };
-/// let specs = job_secret_specs(&job).unwrap();
+/// let specs = job_secret_specs(&[], &job).unwrap();
 /// assert_eq!(specs[0].variable, "DB");
 /// assert_eq!(specs[0].provider, "akeyless");
 /// assert!(!specs[0].file);
 /// assert_eq!(specs[0].token.as_deref(), Some("$JWT"));
 /// ```
-pub fn job_secret_specs(job: &Job) -> Result<Vec<SecretSpec>, ValidationErrors> {
-    job_secret_specs_in(&ValidationContext::default(), job)
+pub fn job_secret_specs(
+    providers: &[&'static ProviderRegistration],
+    job: &Job,
+) -> Result<Vec<SecretSpec>, ValidationErrors> {
+    job_secret_specs_in(&ValidationContext::default(), providers, job)
 }
 
 /// [`job_secret_specs`] with facts about the project (see [`ValidationContext`]).
 pub fn job_secret_specs_in(
     context: &ValidationContext,
+    providers: &[&'static ProviderRegistration],
     job: &Job,
 ) -> Result<Vec<SecretSpec>, ValidationErrors> {
     let Some(secrets) = &job.secrets else {
         return Ok(Vec::new());
     };
-    let messages = validate_job_secrets_in(context, &job.name, secrets);
+    let messages = validate_job_secrets_in(context, providers, &job.name, secrets);
     if !messages.is_empty() {
         return Err(ValidationErrors {
             job: job.name.clone(),
@@ -275,7 +302,7 @@ pub fn job_secret_specs_in(
     let Some(entries) = secrets.as_object() else {
         return Ok(Vec::new());
     };
-    let provider_keys = registered::all_provider_keys(&registered::extra_providers());
+    let provider_keys = registered::all_provider_keys(&registered::extra_providers(providers));
     let specs = entries
         .iter()
         .filter_map(|(variable, config)| {
