@@ -16,7 +16,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing::Instrument as _;
 
-use ci_secrets_core::error::EXIT_USAGE;
+use ci_secrets_core::error::{EXIT_INVALID, EXIT_USAGE};
+use ci_secrets_provider_api::Registry;
 
 /// Runs the command line with `args` (the program name first) and returns
 /// the process exit status.
@@ -33,6 +34,15 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             };
         }
     };
+    // The providers linked into this binary, collected once and passed to
+    // every command that needs them.
+    let registry = match Registry::collect() {
+        Ok(registry) => registry,
+        Err(err) => {
+            eprintln!("ci-secrets: {err}");
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
     let telemetry = logging::init(&cli.global);
     let run_span = logging::run_span(&cli.command);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -46,7 +56,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             return ExitCode::from(ci_secrets_core::error::EXIT_RESOLUTION);
         }
     };
-    let code = runtime.block_on(commands::dispatch(cli).instrument(run_span.clone()));
+    let code = runtime.block_on(commands::dispatch(cli, &registry).instrument(run_span.clone()));
     // Do not wait for stray blocking tasks (a hung DNS lookup, say).
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     // Closes the `run` span and flushes traces, within a bounded time.

@@ -12,13 +12,14 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    // `inventory` only sees crates the linker keeps: reference every shipped
-    // provider so that its registration is linked in (see provider-api's
-    // registry docs). A test checks that `ci-secrets providers` lists them.
-    ci_secrets_provider_api::link_providers!(
-        ci_secrets_provider_akeyless,
-        ci_secrets_provider_vault,
-        ci_secrets_provider_aws,
-    );
+    // `inventory` only sees crates the linker keeps: each enabled provider
+    // feature is referenced here, so its registration is linked in (see
+    // provider-api's registry docs). `ci-secrets providers` lists them.
+    #[cfg(feature = "akeyless")]
+    ci_secrets_provider_api::link_providers!(ci_secrets_provider_akeyless);
+    #[cfg(feature = "vault")]
+    ci_secrets_provider_api::link_providers!(ci_secrets_provider_vault);
+    #[cfg(feature = "aws")]
+    ci_secrets_provider_api::link_providers!(ci_secrets_provider_aws);
     ci_secrets::run(std::env::args_os())
 }

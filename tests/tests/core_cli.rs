@@ -55,6 +55,39 @@ fn providers_lists_a_provider_registered_from_another_crate() {
     }
 }
 
+/// The README's example provider is a dependency of the e2e binary and one
+/// line of its `link_providers!`: that is all it takes for `providers` to
+/// list it and for a job to resolve through it.
+#[test]
+fn a_provider_crate_linked_by_one_line_is_listed_and_resolves() {
+    let project = Project::new();
+    let store = project.write("local.json", r#"{"db": "local-json-value"}"#);
+    project.write(
+        "ci-secrets.toml",
+        &format!(
+            "[providers.localjson]\nfile = {:?}\n",
+            store.display().to_string()
+        ),
+    );
+    project.write(
+        ".gitlab-ci.yml",
+        "job:\n  script: [x]\n  secrets:\n    DB:\n      localjson: {key: db}\n      file: false\n",
+    );
+    let listed = project.cli().args(["providers"]).output().unwrap();
+    assert!(
+        stdout(&listed).contains("localjson: secrets from a local JSON file"),
+        "{}",
+        stdout(&listed)
+    );
+    let output = project
+        .cli()
+        .args(["resolve", "--job", "job", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(stdout(&output), "{\"DB\":\"local-json-value\"}\n");
+}
+
 #[test]
 fn resolve_json_prints_values_and_writes_nothing() {
     let project = project_with_store();

@@ -11,7 +11,7 @@ use akeyless_emulator::{Emulator, Seed};
 use ci_secrets_core::config::{ConfigSources, LoadedConfig};
 use ci_secrets_core::engine::JobSource;
 use ci_secrets_gitlab::variables::VariableSources;
-use ci_secrets_provider_api::registered_providers;
+use ci_secrets_provider_api::Registry;
 use tokio_util::sync::CancellationToken;
 
 use super::fail;
@@ -21,7 +21,13 @@ use crate::args::GlobalArgs;
 const PIPELINE: &str = include_str!("../../../examples/demo/.gitlab-ci.yml");
 const JOB: &str = "demo";
 
-pub async fn run(global: &GlobalArgs) -> ExitCode {
+pub async fn run(global: &GlobalArgs, registry: &Registry) -> ExitCode {
+    if registry.get("akeyless").is_none() {
+        eprintln!(
+            "ci-secrets: demo resolves Akeyless secrets, and this binary was built without the akeyless provider (cargo feature `akeyless`)"
+        );
+        return ExitCode::from(ci_secrets_core::error::EXIT_USAGE);
+    }
     let seed = Seed::demo();
     let emulator = match Emulator::builder()
         .seed(seed.clone())
@@ -77,7 +83,7 @@ pub async fn run(global: &GlobalArgs) -> ExitCode {
     println!("Akeyless emulator listening on {}", emulator.url());
     println!("Resolving job {JOB:?} of examples/demo/.gitlab-ci.yml\n");
     let resolution = match ci_secrets_core::resolve(
-        &registered_providers(),
+        registry.as_slice(),
         &source,
         &variables,
         &config,
@@ -88,7 +94,7 @@ pub async fn run(global: &GlobalArgs) -> ExitCode {
         Ok(resolution) => resolution,
         Err(err) => return fail(&err),
     };
-    let item_types = item_types(&source, &variables, &seed);
+    let item_types = item_types(registry, &source, &variables, &seed);
     println!(
         "{:<24} {:<10} {:<18} PREVIEW",
         "VARIABLE", "PROVIDER", "ITEM TYPE"
@@ -114,11 +120,12 @@ pub async fn run(global: &GlobalArgs) -> ExitCode {
 
 /// The item type of each secret, from the plan and the seed (no value involved).
 fn item_types(
+    registry: &Registry,
     source: &JobSource,
     variables: &VariableSources,
     seed: &Seed,
 ) -> Vec<(String, String)> {
-    let Ok(planned) = ci_secrets_core::engine::plan_job(&registered_providers(), source, variables)
+    let Ok(planned) = ci_secrets_core::engine::plan_job(registry.as_slice(), source, variables)
     else {
         return Vec::new();
     };

@@ -9,18 +9,18 @@ use std::process::ExitCode;
 use ci_secrets_core::error::{EXIT_INVALID, EXIT_NOTHING_CHECKED, EXIT_RESOLUTION};
 use ci_secrets_doctor::DoctorOutcome;
 use ci_secrets_doctor::DoctorReport;
-use ci_secrets_provider_api::registered_providers;
+use ci_secrets_provider_api::Registry;
 
 use super::{fail, prepare};
 use crate::args::{DoctorArgs, GlobalArgs, ReportFormat};
 
-pub async fn run(global: &GlobalArgs, args: DoctorArgs) -> ExitCode {
+pub async fn run(global: &GlobalArgs, registry: &Registry, args: DoctorArgs) -> ExitCode {
     let prepared = match prepare(global, &args.selection) {
         Ok(prepared) => prepared,
         Err(err) => return fail(&err),
     };
     let report = match ci_secrets_doctor::doctor(
-        &registered_providers(),
+        registry.as_slice(),
         &prepared.source,
         &prepared.variables,
         &prepared.config,

@@ -15,16 +15,19 @@ use tracing::Instrument;
 
 use ci_secrets_telemetry::traceparent_of;
 
+use ci_secrets_provider_api::Registry;
+
 use super::{fail, resolve_under_signals};
 use crate::args::{ExecArgs, GlobalArgs};
 use crate::pump::{ExitNotice, Pump, Stream, write_turns};
 use crate::signals::{self, Termination};
 
-pub async fn run(global: &GlobalArgs, args: ExecArgs) -> ExitCode {
-    let (resolution, mut termination) = match resolve_under_signals(global, &args.selection).await {
-        Ok(resolved) => resolved,
-        Err(code) => return code,
-    };
+pub async fn run(global: &GlobalArgs, registry: &Registry, args: ExecArgs) -> ExitCode {
+    let (resolution, mut termination) =
+        match resolve_under_signals(global, registry, &args.selection).await {
+            Ok(resolved) => resolved,
+            Err(code) => return code,
+        };
 
     // Dropped at the end of this function, which removes the secret files.
     let delivery = match prepare(&resolution.secrets, &DeliveryMode::Environment) {

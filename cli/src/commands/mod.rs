@@ -16,7 +16,7 @@ use ci_secrets_core::config::{ConfigSources, LoadedConfig};
 use ci_secrets_core::engine::JobSource;
 use ci_secrets_core::error::{CoreError, EXIT_RESOLUTION};
 use ci_secrets_gitlab::variables::VariableSources;
-use ci_secrets_provider_api::registered_providers;
+use ci_secrets_provider_api::Registry;
 use tokio_util::sync::CancellationToken;
 
 use ci_secrets_telemetry::{GitLabSection, TerminalProgress};
@@ -24,18 +24,20 @@ use ci_secrets_telemetry::{GitLabSection, TerminalProgress};
 use crate::args::{Cli, Command, GlobalArgs, LogFormat, SelectionArgs};
 use crate::signals::{self, Termination};
 
-pub async fn dispatch(cli: Cli) -> ExitCode {
+/// Runs one command. `registry` holds the providers linked into this
+/// binary, collected once; every command that needs them gets it from here.
+pub async fn dispatch(cli: Cli, registry: &Registry) -> ExitCode {
     let global = cli.global;
     match cli.command {
-        Command::Resolve(args) => resolve::run(&global, args).await,
-        Command::Exec(args) => exec::run(&global, args).await,
-        Command::Validate(args) => validate::run(args),
-        Command::Plan(args) => plan::run(&global, args),
-        Command::Doctor(args) => doctor::run(&global, args).await,
-        Command::Providers(args) => providers::run(args),
+        Command::Resolve(args) => resolve::run(&global, registry, args).await,
+        Command::Exec(args) => exec::run(&global, registry, args).await,
+        Command::Validate(args) => validate::run(registry, args),
+        Command::Plan(args) => plan::run(&global, registry, args),
+        Command::Doctor(args) => doctor::run(&global, registry, args).await,
+        Command::Providers(args) => providers::run(registry, args),
         Command::Config(args) => config::run(&global, args),
         Command::Emulator(args) => emulator::run(args).await,
-        Command::Demo => demo::run(&global).await,
+        Command::Demo => demo::run(&global, registry).await,
     }
 }
 
@@ -96,6 +98,7 @@ pub fn prepare(global: &GlobalArgs, selection: &SelectionArgs) -> Result<Prepare
 /// release what they acquired.
 pub async fn resolve_under_signals(
     global: &GlobalArgs,
+    registry: &Registry,
     selection: &SelectionArgs,
 ) -> Result<(ci_secrets_core::Resolution, Termination), ExitCode> {
     let termination = Termination::install().map_err(|err| {
@@ -104,7 +107,7 @@ pub async fn resolve_under_signals(
     })?;
     let mut prepared = prepare(global, selection).map_err(|err| fail(&err))?;
     prepared.cancel = termination.cancellation().clone();
-    let resolution = resolve_job(global, &prepared)
+    let resolution = resolve_job(global, registry, &prepared)
         .await
         .map_err(|code| termination.received().map_or(code, signals::exit_code))?;
     if let Some(signal) = termination.received() {
@@ -117,6 +120,7 @@ pub async fn resolve_under_signals(
 /// collapsible job-log section, closed before any error or child output.
 pub async fn resolve_job(
     global: &GlobalArgs,
+    registry: &Registry,
     prepared: &Prepared,
 ) -> Result<ci_secrets_core::Resolution, ExitCode> {
     let section = if global.quiet {
@@ -125,7 +129,7 @@ pub async fn resolve_job(
         GitLabSection::open_in_gitlab("ci-secrets: resolving secrets")
     };
     let outcome = ci_secrets_core::engine::resolve_with_progress(
-        &registered_providers(),
+        registry.as_slice(),
         &prepared.source,
         &prepared.variables,
         &prepared.config,

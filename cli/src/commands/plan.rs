@@ -7,19 +7,19 @@ use std::process::ExitCode;
 
 use ci_secrets_core::error::EXIT_INVALID;
 use ci_secrets_doctor::{IdentityReport, PlanReport};
-use ci_secrets_provider_api::registered_providers;
+use ci_secrets_provider_api::Registry;
 use indexmap::IndexMap;
 
 use super::{fail, prepare};
 use crate::args::{GlobalArgs, PlanArgs, ReportFormat};
 
-pub fn run(global: &GlobalArgs, args: PlanArgs) -> ExitCode {
+pub fn run(global: &GlobalArgs, registry: &Registry, args: PlanArgs) -> ExitCode {
     let prepared = match prepare(global, &args.selection) {
         Ok(prepared) => prepared,
         Err(err) => return fail(&err),
     };
     let report = match ci_secrets_doctor::plan(
-        &registered_providers(),
+        registry.as_slice(),
         &prepared.source,
         &prepared.variables,
         &prepared.config,

@@ -2,12 +2,12 @@
 
 use std::process::ExitCode;
 
-use ci_secrets_provider_api::registered_providers;
+use ci_secrets_provider_api::Registry;
 
 use crate::args::{FormatArgs, ReportFormat};
 
-pub fn run(args: FormatArgs) -> ExitCode {
-    let providers = registered_providers();
+pub fn run(registry: &Registry, args: FormatArgs) -> ExitCode {
+    let providers = registry.as_slice();
     match args.format {
         ReportFormat::Json => {
             let list: Vec<_> = providers
@@ -32,7 +32,7 @@ pub fn run(args: FormatArgs) -> ExitCode {
             println!("{}", serde_json::Value::Array(list));
         }
         ReportFormat::Text => {
-            for registration in &providers {
+            for registration in providers {
                 println!("{}: {}", registration.key, registration.description);
                 for key in registration.keys {
                     println!(

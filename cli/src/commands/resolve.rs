@@ -10,21 +10,24 @@ use ci_secrets_core::error::{CoreError, EXIT_RESOLUTION, EXIT_USAGE};
 use nix::sys::signal::Signal;
 use zeroize::Zeroizing;
 
+use ci_secrets_provider_api::Registry;
+
 use super::{fail, resolve_under_signals};
 use crate::args::{GlobalArgs, ResolveArgs, ResolveFormat};
 use crate::signals::{self, Termination};
 
-pub async fn run(global: &GlobalArgs, args: ResolveArgs) -> ExitCode {
+pub async fn run(global: &GlobalArgs, registry: &Registry, args: ResolveArgs) -> ExitCode {
     if std::io::stdout().is_terminal() && !args.reveal {
         eprintln!(
             "ci-secrets: refusing to print secret values to a terminal; pipe the output, or pass --reveal"
         );
         return ExitCode::from(EXIT_USAGE);
     }
-    let (resolution, mut termination) = match resolve_under_signals(global, &args.selection).await {
-        Ok(resolved) => resolved,
-        Err(code) => return code,
-    };
+    let (resolution, mut termination) =
+        match resolve_under_signals(global, registry, &args.selection).await {
+            Ok(resolved) => resolved,
+            Err(code) => return code,
+        };
 
     let format = match args.format {
         ResolveFormat::Json => OutputFormat::Json,

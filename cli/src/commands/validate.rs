@@ -5,12 +5,12 @@ use std::process::ExitCode;
 use ci_secrets_core::error::EXIT_INVALID;
 use ci_secrets_gitlab::pipeline::{load_pipeline, load_pipeline_for_job, load_secrets_file};
 use ci_secrets_gitlab::validate::{validate_job_secrets, validate_pipeline};
-use ci_secrets_provider_api::registered_providers;
+use ci_secrets_provider_api::{ProviderRegistration, Registry};
 
 use crate::args::{ReportFormat, ValidateArgs};
 
-pub fn run(args: ValidateArgs) -> ExitCode {
-    let errors = collect_errors(&args);
+pub fn run(registry: &Registry, args: ValidateArgs) -> ExitCode {
+    let errors = collect_errors(registry.as_slice(), &args);
     match args.format {
         ReportFormat::Json => {
             let report = serde_json::json!({"valid": errors.is_empty(), "errors": errors});
@@ -39,15 +39,14 @@ pub fn run(args: ValidateArgs) -> ExitCode {
     }
 }
 
-fn collect_errors(args: &ValidateArgs) -> Vec<String> {
+fn collect_errors(providers: &[&'static ProviderRegistration], args: &ValidateArgs) -> Vec<String> {
     let _span = tracing::info_span!("validate").entered();
-    let providers = registered_providers();
     if let Some(path) = &args.secrets {
         return match load_secrets_file(path) {
             Ok(job) => job
                 .secrets
                 .as_ref()
-                .map(|secrets| validate_job_secrets(&providers, &job.name, secrets))
+                .map(|secrets| validate_job_secrets(providers, &job.name, secrets))
                 .unwrap_or_default(),
             Err(err) => vec![err.to_string()],
         };
@@ -62,12 +61,12 @@ fn collect_errors(args: &ValidateArgs) -> Vec<String> {
         Err(err) => return vec![err.to_string()],
     };
     match &args.job {
-        None => validate_pipeline(&providers, &pipeline),
+        None => validate_pipeline(providers, &pipeline),
         Some(name) => match pipeline.job(name) {
             Ok(job) => job
                 .secrets
                 .as_ref()
-                .map(|secrets| validate_job_secrets(&providers, &job.name, secrets))
+                .map(|secrets| validate_job_secrets(providers, &job.name, secrets))
                 .unwrap_or_default(),
             Err(err) => vec![err.to_string()],
         },

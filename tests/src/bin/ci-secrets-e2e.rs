@@ -9,6 +9,7 @@ fn main() -> ExitCode {
         ci_secrets_provider_akeyless,
         ci_secrets_provider_vault,
         ci_secrets_provider_aws,
+        ci_secrets_provider_localjson,
         test_provider,
     );
     ci_secrets::run(std::env::args_os())
