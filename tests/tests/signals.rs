@@ -166,7 +166,8 @@ fn exec_signalled_once_the_files_exist_removes_them_and_ends_the_command() {
         let pid_file = project.path().join("background.pid");
         // The command starts a background process and waits for it: the
         // signal must reach both.
-        let script = "sleep 300 & echo $! > \"$1\"; wait";
+        // The pid file appears whole (renamed into place) or not at all.
+        let script = "sleep 300 & echo $! > \"$1.tmp\" && mv \"$1.tmp\" \"$1\"; wait";
         let child = project
             .cli()
             .args([
