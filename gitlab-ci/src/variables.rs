@@ -158,9 +158,16 @@ fn describe_dotenv(err: &dotenvy::Error) -> String {
 
 /// Builds the job's variables from all sources.
 ///
-/// Pipeline variables (global, then job) are expanded once against what is
-/// defined so far, as GitLab does, unless they say `expand: false`. Values from
-/// the environment, the env file and `--var` are taken literally.
+/// The job's variable set is assembled first, as GitLab does: global
+/// `variables:`, then the job's (a job definition replaces a global one),
+/// then the environment, the env file and `--var`, each later source winning.
+/// Then every pipeline variable that does not say `expand: false` is
+/// expanded once against that whole set, as GitLab Runner's
+/// `JobVariables.Expand` does: a reference gets the raw value of the
+/// variable's winning definition, wherever it is written, and what it
+/// inserts is not expanded again. Values from the environment, the env file
+/// and `--var` are taken literally (inside a job the runner has expanded
+/// them already).
 pub fn layer(
     global: &IndexMap<String, VariableDef>,
     job: &IndexMap<String, VariableDef>,
@@ -179,28 +186,35 @@ pub fn layer(
     }
     overrides.extend(sources.cli.iter().cloned());
 
-    let mut values: IndexMap<String, String> = IndexMap::new();
-    for (scope, definitions) in [("global", global), ("job", job)] {
-        for (name, definition) in definitions {
+    let mut definitions: IndexMap<&str, &VariableDef> = IndexMap::new();
+    for (scope, scoped) in [("global", global), ("job", job)] {
+        for (name, definition) in scoped {
             if definition.value.contains('\0') {
                 return Err(VariableError::NulInPipelineVariable {
                     scope,
                     name: name.clone(),
                 });
             }
+            definitions.insert(name, definition);
+        }
+    }
+    let raw = |reference: &str| {
+        overrides
+            .get(reference)
+            .cloned()
+            .or_else(|| definitions.get(reference).map(|def| def.value.clone()))
+    };
+    let mut values: IndexMap<String, String> = definitions
+        .iter()
+        .map(|(name, definition)| {
             let value = if definition.expand {
-                expand(&definition.value, |reference| {
-                    overrides
-                        .get(reference)
-                        .or_else(|| values.get(reference))
-                        .cloned()
-                })
+                expand(&definition.value, raw)
             } else {
                 definition.value.clone()
             };
-            values.insert(name.clone(), value);
-        }
-    }
+            (name.to_string(), value)
+        })
+        .collect();
     values.extend(overrides);
     Ok(values.into_iter().collect())
 }
@@ -233,6 +247,60 @@ mod tests {
         assert_eq!(vars.get("B"), Some("g"));
         assert_eq!(vars.get("C"), Some("from-file"));
         assert_eq!(vars.get("D"), Some("cli-d"));
+    }
+
+    /// Issue 15's example: a job variable that refers to a variable the
+    /// same job overrides gets the job's value, wherever either is written.
+    #[test]
+    fn a_reference_gets_the_winning_definition_in_any_order() {
+        let global = IndexMap::from([("BASE".to_string(), def("https://global.example"))]);
+        for job in [
+            IndexMap::from([
+                ("URL".to_string(), def("$BASE/api")),
+                ("BASE".to_string(), def("https://job.example")),
+            ]),
+            IndexMap::from([
+                ("BASE".to_string(), def("https://job.example")),
+                ("URL".to_string(), def("$BASE/api")),
+            ]),
+        ] {
+            let vars = layer(&global, &job, &VariableSources::default()).unwrap();
+            assert_eq!(vars.get("URL"), Some("https://job.example/api"));
+            assert_eq!(vars.get("BASE"), Some("https://job.example"));
+        }
+    }
+
+    /// A global variable may refer to one defined after it, or in the job,
+    /// and `--var` wins over both for every reference.
+    #[test]
+    fn references_see_the_whole_set_and_overrides_win() {
+        let global = IndexMap::from([
+            ("URL".to_string(), def("$HOST/$PATH_PART")),
+            ("HOST".to_string(), def("https://global.example")),
+        ]);
+        let job = IndexMap::from([("PATH_PART".to_string(), def("v2"))]);
+        let vars = layer(&global, &job, &VariableSources::default()).unwrap();
+        assert_eq!(vars.get("URL"), Some("https://global.example/v2"));
+        let sources = VariableSources {
+            cli: vec![("HOST".into(), "https://cli.example".into())],
+            ..VariableSources::default()
+        };
+        let vars = layer(&global, &job, &sources).unwrap();
+        assert_eq!(vars.get("URL"), Some("https://cli.example/v2"));
+    }
+
+    /// One pass, as the runner: a reference inserts the raw value of what
+    /// it names, which is not expanded again.
+    #[test]
+    fn an_inserted_value_is_not_expanded_again() {
+        let global = IndexMap::from([
+            ("A".to_string(), def("$B")),
+            ("B".to_string(), def("$C")),
+            ("C".to_string(), def("c")),
+        ]);
+        let vars = layer(&global, &IndexMap::new(), &VariableSources::default()).unwrap();
+        assert_eq!(vars.get("A"), Some("$C"));
+        assert_eq!(vars.get("B"), Some("c"));
     }
 
     #[test]

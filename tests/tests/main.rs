@@ -26,5 +26,6 @@ mod hostile_servers;
 mod masking;
 mod otlp;
 mod plan_doctor;
+mod real_pipelines;
 mod signals;
 mod testkv_conformance;
