@@ -73,6 +73,10 @@ pub struct SelectionArgs {
         conflicts_with = "secrets"
     )]
     pub ci_file: PathBuf,
+    /// The repository root that local includes are relative to (default: the
+    /// git top level of --ci-file, else its folder).
+    #[arg(long, value_name = "DIR", conflicts_with = "secrets")]
+    pub project_dir: Option<PathBuf>,
     /// The job to resolve (with --ci-file).
     #[arg(long, value_name = "NAME", required_unless_present = "secrets")]
     pub job: Option<String>,
@@ -160,6 +164,10 @@ pub struct ValidateArgs {
         conflicts_with = "secrets"
     )]
     pub ci_file: PathBuf,
+    /// The repository root that local includes are relative to (default: the
+    /// git top level of --ci-file, else its folder).
+    #[arg(long, value_name = "DIR", conflicts_with = "secrets")]
+    pub project_dir: Option<PathBuf>,
     /// Validate only this job.
     #[arg(long, value_name = "NAME")]
     pub job: Option<String>,

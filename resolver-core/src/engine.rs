@@ -29,6 +29,9 @@ pub enum JobSource {
         path: PathBuf,
         /// The job's name.
         job: String,
+        /// Where local includes are found; `None`: the git top level of
+        /// `path`, else its folder ([`pipeline::project_dir_of`]).
+        project_dir: Option<PathBuf>,
     },
     /// A file that holds one job's `secrets:` (and optional `variables:`, `id_tokens:`).
     SecretsFile {
@@ -50,9 +53,16 @@ pub struct LoadedJob {
 pub fn load_job(source: &JobSource) -> Result<LoadedJob, CoreError> {
     let _span = tracing::info_span!("load").entered();
     match source {
-        JobSource::CiFile { path, job } => {
+        JobSource::CiFile {
+            path,
+            job,
+            project_dir,
+        } => {
+            let project_dir = project_dir
+                .clone()
+                .unwrap_or_else(|| pipeline::project_dir_of(path));
             // Only this job is expanded: the others may be many, big, or broken.
-            let pipeline = pipeline::load_pipeline_for_job(path, job)?;
+            let pipeline = pipeline::load_pipeline_for_job_in(path, &project_dir, job)?;
             let job = pipeline.job(job)?.clone();
             Ok(LoadedJob {
                 global_variables: pipeline.global_variables_for(&job),

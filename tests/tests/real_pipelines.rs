@@ -64,3 +64,84 @@ fn a_cli_variable_wins_inside_pipeline_references() {
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     assert_eq!(stdout(&output), "{\"TOKEN\":\"cli-value\"}\n");
 }
+
+/// A project whose pipeline file is `ci/pipeline.yml` and whose secrets
+/// come from `.gitlab/ci/get-secrets.yml`, a local include written from
+/// the repository root as GitLab reads it.
+fn project_with_pipeline_in_a_folder(git: bool) -> Project {
+    let project = Project::new();
+    if git {
+        std::fs::create_dir(project.path().join(".git")).unwrap();
+    }
+    std::fs::create_dir_all(project.path().join("ci")).unwrap();
+    std::fs::create_dir_all(project.path().join(".gitlab/ci")).unwrap();
+    project.write(
+        "ci/pipeline.yml",
+        "include:\n  - local: .gitlab/ci/get-secrets.yml\njob:\n  extends: .secrets\n  script: [x]\n",
+    );
+    project.write(
+        ".gitlab/ci/get-secrets.yml",
+        ".secrets:\n  secrets:\n    TOKEN:\n      testkv: {key: token}\n      file: false\n",
+    );
+    let store = project.store(&[("token", "from-the-include")]);
+    project.use_store(&store);
+    project
+}
+
+/// Issue 15: with `--ci-file ci/pipeline.yml`, local includes resolve
+/// from the repository root (the git top level), not the file's folder.
+#[test]
+fn local_includes_of_a_pipeline_in_a_folder_resolve_from_the_repository_root() {
+    let project = project_with_pipeline_in_a_folder(true);
+    for command in [
+        &["resolve", "--format", "json"][..],
+        &["validate"][..],
+        &["plan"][..],
+    ] {
+        let output = project
+            .cli()
+            .args(command)
+            .args(["--ci-file", "ci/pipeline.yml", "--job", "job"])
+            .output()
+            .unwrap();
+        assert_eq!(code(&output), 0, "{command:?}: {}", stderr(&output));
+        if command[0] == "resolve" {
+            assert_eq!(stdout(&output), "{\"TOKEN\":\"from-the-include\"}\n");
+        }
+    }
+}
+
+/// Outside a git repository the root is the file's folder, and
+/// `--project-dir` names it.
+#[test]
+fn project_dir_names_the_root_outside_a_repository() {
+    let project = project_with_pipeline_in_a_folder(false);
+    let without = project
+        .cli()
+        .args(["validate", "--ci-file", "ci/pipeline.yml"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&without), 1, "{}", stderr(&without));
+    assert!(
+        stdout(&without).contains(".gitlab/ci/get-secrets.yml"),
+        "{}",
+        stdout(&without)
+    );
+    let with = project
+        .cli()
+        .args([
+            "resolve",
+            "--format",
+            "json",
+            "--ci-file",
+            "ci/pipeline.yml",
+            "--job",
+            "job",
+            "--project-dir",
+            ".",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&with), 0, "{}", stderr(&with));
+    assert_eq!(stdout(&with), "{\"TOKEN\":\"from-the-include\"}\n");
+}

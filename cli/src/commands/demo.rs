@@ -76,9 +76,12 @@ pub async fn run(global: &GlobalArgs, registry: &Registry) -> ExitCode {
         Ok(config) => config,
         Err(err) => return fail(&err.into()),
     };
+    // The demo's pipeline is written on its own, not in a repository.
+    let project_dir = pipeline.parent().map(std::path::Path::to_path_buf);
     let source = JobSource::CiFile {
         path: pipeline,
         job: JOB.into(),
+        project_dir,
     };
     println!("Akeyless emulator listening on {}", emulator.url());
     println!("Resolving job {JOB:?} of examples/demo/.gitlab-ci.yml\n");

@@ -62,11 +62,13 @@ pub fn prepare(global: &GlobalArgs, selection: &SelectionArgs) -> Result<Prepare
         (None, Some(job)) => JobSource::CiFile {
             path: selection.ci_file.clone(),
             job: job.clone(),
+            project_dir: selection.project_dir.clone(),
         },
         // clap requires --job unless --secrets is given.
         (None, None) => JobSource::CiFile {
             path: selection.ci_file.clone(),
             job: String::new(),
+            project_dir: selection.project_dir.clone(),
         },
     };
     let variables = VariableSources {

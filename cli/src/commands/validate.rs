@@ -3,7 +3,9 @@
 use std::process::ExitCode;
 
 use ci_secrets_core::error::EXIT_INVALID;
-use ci_secrets_gitlab::pipeline::{load_pipeline, load_pipeline_for_job, load_secrets_file};
+use ci_secrets_gitlab::pipeline::{
+    load_pipeline_for_job_in, load_pipeline_in, load_secrets_file, project_dir_of,
+};
 use ci_secrets_gitlab::validate::{validate_job_secrets, validate_pipeline};
 use ci_secrets_provider_api::{ProviderRegistration, Registry};
 
@@ -52,9 +54,13 @@ fn collect_errors(providers: &[&'static ProviderRegistration], args: &ValidateAr
         };
     }
     // With `--job`, only that job is expanded and checked.
+    let project_dir = args
+        .project_dir
+        .clone()
+        .unwrap_or_else(|| project_dir_of(&args.ci_file));
     let loaded = match &args.job {
-        None => load_pipeline(&args.ci_file),
-        Some(name) => load_pipeline_for_job(&args.ci_file, name),
+        None => load_pipeline_in(&args.ci_file, &project_dir),
+        Some(name) => load_pipeline_for_job_in(&args.ci_file, &project_dir, name),
     };
     let pipeline = match loaded {
         Ok(pipeline) => pipeline,

@@ -1,8 +1,8 @@
 //! `include:` of local files, merged as GitLab does: the included files in order, then the
 //! including file on top (it wins).
 //!
-//! Local paths are relative to the project root (the directory of the loaded file), with or
-//! without a leading `/`, also in nested includes. Other include kinds need GitLab (or the
+//! Local paths are relative to the project root (the repository's top level; see
+//! [`super::project_dir_of`]), with or without a leading `/`, also in nested includes. Other include kinds need GitLab (or the
 //! network) and are refused by name. GitLab allows the same file to be included several times;
 //! a file that includes itself (a loop) is an error that names the chain, where GitLab would
 //! only stop at its include limit.
@@ -33,17 +33,12 @@ pub(crate) struct Merged {
     pub origins: HashMap<String, PathBuf>,
 }
 
-/// Loads `root_file` and its local includes.
+/// Loads `root_file` and its local includes, found under `project_dir`.
 pub(crate) fn load_merged(
     root_file: &Path,
+    project_dir: &Path,
     budget: &ExpansionBudget,
 ) -> Result<Merged, PipelineError> {
-    let project_dir = root_file.parent().unwrap_or(Path::new("."));
-    let project_dir = if project_dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        project_dir
-    };
     let canonical_root = project_dir
         .canonicalize()
         .map_err(|source| PipelineError::Io {

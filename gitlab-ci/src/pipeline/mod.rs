@@ -162,7 +162,53 @@ impl InheritGlobal {
 /// assert_eq!(deploy.secrets.as_ref().unwrap()["DB"]["vault"], "db/password@ops");
 /// ```
 pub fn load_pipeline(path: &Path) -> Result<Pipeline, PipelineError> {
-    load(path, None)
+    load(path, &folder_of(path), None)
+}
+
+/// [`load_pipeline`] with local includes found under `project_dir`, the
+/// repository root GitLab resolves them from (see [`project_dir_of`]), when
+/// the pipeline file is not at the root (`--ci-file ci/pipeline.yml`).
+pub fn load_pipeline_in(path: &Path, project_dir: &Path) -> Result<Pipeline, PipelineError> {
+    load(path, project_dir, None)
+}
+
+/// [`load_pipeline_for_job`] with local includes found under `project_dir`.
+pub fn load_pipeline_for_job_in(
+    path: &Path,
+    project_dir: &Path,
+    job: &str,
+) -> Result<Pipeline, PipelineError> {
+    load(path, project_dir, Some(job))
+}
+
+/// The folder of a file (`.` for a bare file name).
+fn folder_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Where GitLab resolves the local includes of the pipeline file at `path`:
+/// the top level of the git repository that holds it (a folder with a
+/// `.git` entry, a directory or a worktree's file), else the file's own
+/// folder.
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// std::fs::create_dir_all(dir.path().join(".git")).unwrap();
+/// std::fs::create_dir_all(dir.path().join("ci")).unwrap();
+/// let file = dir.path().join("ci/pipeline.yml");
+/// assert_eq!(ci_secrets_gitlab::pipeline::project_dir_of(&file), dir.path());
+/// ```
+pub fn project_dir_of(path: &Path) -> PathBuf {
+    let folder = folder_of(path);
+    let absolute = std::path::absolute(&folder).unwrap_or_else(|_| folder.clone());
+    absolute
+        .ancestors()
+        .find(|dir| dir.join(".git").exists())
+        .map(Path::to_path_buf)
+        .unwrap_or(folder)
 }
 
 /// Loads what job `job` of the pipeline at `path` needs: every file (`include:`), then
@@ -184,12 +230,16 @@ pub fn load_pipeline(path: &Path) -> Result<Pipeline, PipelineError> {
 /// assert_eq!(pipeline.jobs.len(), 1);
 /// ```
 pub fn load_pipeline_for_job(path: &Path, job: &str) -> Result<Pipeline, PipelineError> {
-    load(path, Some(job))
+    load(path, &folder_of(path), Some(job))
 }
 
-fn load(path: &Path, only_job: Option<&str>) -> Result<Pipeline, PipelineError> {
+fn load(
+    path: &Path,
+    project_dir: &Path,
+    only_job: Option<&str>,
+) -> Result<Pipeline, PipelineError> {
     let budget = budget::ExpansionBudget::new();
-    let merged = include::load_merged(path, &budget)?;
+    let merged = include::load_merged(path, project_dir, &budget)?;
     let mut config = merged.config;
     let (needed, rewritten) = match only_job {
         None => {
