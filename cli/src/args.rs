@@ -93,6 +93,10 @@ pub struct SelectionArgs {
     /// Overall deadline in seconds (default 60, or the config's).
     #[arg(long, value_name = "SECONDS")]
     pub deadline: Option<f64>,
+    /// A provider block that refers to a variable that is not set is an
+    /// error (exit 1), not a warning.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

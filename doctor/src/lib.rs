@@ -119,6 +119,16 @@ pub fn plan(
         .map(|_| SecretPlan::new())
         .collect();
     let mut problems = Vec::new();
+    let mut warnings = Vec::new();
+    for unset in planned.plan.unset_variables() {
+        let line = format!("job {}, {unset}", planned.plan.job);
+        // `--strict` makes it a problem, as a resolution would stop at it.
+        if config.config.strict {
+            problems.push(line);
+        } else {
+            warnings.push(line);
+        }
+    }
     for prepared in prepare(
         providers,
         &planned,
@@ -160,7 +170,9 @@ pub fn plan(
             plans[index] = secret_plan;
         }
     }
-    Ok(report_plan(&planned, plans, problems))
+    let mut report = report_plan(&planned, plans, problems);
+    report.warnings = warnings;
+    Ok(report)
 }
 
 /// Turns the providers' plans into the report, counting shared calls once.
@@ -234,6 +246,7 @@ fn report_plan(planned: &PlannedJob, plans: Vec<SecretPlan>, problems: Vec<Strin
         secrets: reports,
         totals,
         problems,
+        warnings: Vec::new(),
     }
 }
 
@@ -423,6 +436,7 @@ mod tests {
                         provider: (*provider).into(),
                         file: *file,
                         request: SecretRequest::new(*variable, serde_json::Value::Null),
+                        unset_variables: Vec::new(),
                     })
                     .collect(),
             },

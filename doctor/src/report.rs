@@ -105,6 +105,9 @@ pub struct PlanReport {
     /// Problems a resolution would stop at before any call (a provider's
     /// config or preflight), one line each.
     pub problems: Vec<String>,
+    /// What a resolution would go on with but probably not as meant (a
+    /// variable a secret refers to that is not set), one line each.
+    pub warnings: Vec<String>,
 }
 
 /// One check as reported.

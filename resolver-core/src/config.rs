@@ -19,6 +19,9 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     /// Time allowed for the whole resolution, in seconds.
     pub deadline_seconds: f64,
+    /// A provider block that refers to a variable that is not set is an
+    /// error, not a warning (`--strict`).
+    pub strict: bool,
     /// The shared HTTP layer.
     pub http: HttpConfig,
     /// `[providers.<key>]` sections, checked by each provider.
@@ -51,6 +54,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             deadline_seconds: 60.0,
+            strict: false,
             http: HttpConfig::default(),
             providers: BTreeMap::new(),
         }

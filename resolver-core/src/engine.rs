@@ -17,7 +17,7 @@ use tracing::Instrument;
 use crate::config::LoadedConfig;
 use crate::dispatch::{DispatchOptions, ResolvedSecret, dispatch};
 use crate::error::CoreError;
-use crate::plan::{Plan, plan};
+use crate::plan::{Plan, PlanError, UnsetVariable, plan};
 use crate::progress::{NoProgress, Progress};
 
 /// Which job to resolve.
@@ -129,6 +129,8 @@ pub struct Resolution {
     pub providers: usize,
     /// Wall time.
     pub elapsed: Duration,
+    /// Variables the secrets' blocks refer to that are not set (warnings).
+    pub unset_variables: Vec<UnsetVariable>,
 }
 
 impl Resolution {
@@ -185,6 +187,21 @@ pub async fn resolve_with_progress(
 ) -> Result<Resolution, CoreError> {
     let started = Instant::now();
     let planned = plan_job(providers, source, sources)?;
+    let unset_variables = planned.plan.unset_variables();
+    if config.config.strict
+        && let Some(first) = planned
+            .plan
+            .secrets
+            .iter()
+            .find(|secret| !secret.unset_variables.is_empty())
+    {
+        return Err(PlanError::UnsetVariables {
+            job: planned.plan.job.clone(),
+            variable: first.variable.clone(),
+            names: first.unset_variables.clone(),
+        }
+        .into());
+    }
     let metrics = Arc::new(Metrics::default());
     progress.start(planned.plan.secrets.len() as u64);
     let options = DispatchOptions {
@@ -228,5 +245,6 @@ pub async fn resolve_with_progress(
         metrics: snapshot,
         providers: provider_count,
         elapsed: started.elapsed(),
+        unset_variables,
     })
 }

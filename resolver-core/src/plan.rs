@@ -19,6 +19,30 @@ pub struct PlannedSecret {
     pub file: bool,
     /// What the provider gets.
     pub request: SecretRequest,
+    /// Variables the block refers to that are not set (each expanded to an
+    /// empty string), in the order they are first referred to.
+    pub unset_variables: Vec<String>,
+}
+
+/// A variable a secret's block refers to that is not set: outside a GitLab
+/// job, most often a predefined one (`CI_PROJECT_NAME`). It expands to an
+/// empty string, so the secret's path is probably not the one meant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsetVariable {
+    /// The secret's variable.
+    pub secret: String,
+    /// The variable that is not set.
+    pub name: String,
+}
+
+impl std::fmt::Display for UnsetVariable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "secret {} refers to ${}, which is not set, so it expands to an empty string; set it (--var {}=...) or pass --strict to make this an error",
+            self.secret, self.name, self.name
+        )
+    }
 }
 
 /// The plan of a job: secrets in file order, and their indexes grouped by
@@ -32,6 +56,20 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Every variable a secret's block refers to that is not set, secret by
+    /// secret.
+    pub fn unset_variables(&self) -> Vec<UnsetVariable> {
+        self.secrets
+            .iter()
+            .flat_map(|secret| {
+                secret.unset_variables.iter().map(|name| UnsetVariable {
+                    secret: secret.variable.clone(),
+                    name: name.clone(),
+                })
+            })
+            .collect()
+    }
+
     /// Indexes into `secrets`, grouped by provider.
     pub fn by_provider(&self) -> IndexMap<&str, Vec<usize>> {
         let mut groups: IndexMap<&str, Vec<usize>> = IndexMap::new();
@@ -75,6 +113,20 @@ pub enum PlanError {
         variable: String,
         /// The id token's name.
         name: String,
+    },
+    /// With `--strict`: a secret's block refers to variables that are not set.
+    #[error(
+        "job {job}, secret {variable}: the block refers to {}, which {} not set (--strict)",
+        names.iter().map(|name| format!("${name}")).collect::<Vec<_>>().join(", "),
+        if names.len() == 1 { "is" } else { "are" }
+    )]
+    UnsetVariables {
+        /// The job.
+        job: String,
+        /// The variable.
+        variable: String,
+        /// The variables that are not set.
+        names: Vec<String>,
     },
     /// `token:` refers to a variable that is not set.
     #[error(
@@ -122,7 +174,15 @@ pub fn plan(
                 available: available_providers(providers),
             });
         }
-        let block = expand_strings(&spec.block, &lookup);
+        let unset = RefCell::new(Vec::<String>::new());
+        let block = expand_strings(&spec.block, &|name: &str| {
+            let value = lookup(name);
+            let mut unset = unset.borrow_mut();
+            if value.is_none() && !unset.iter().any(|known| known == name) {
+                unset.push(name.to_string());
+            }
+            value
+        });
         let mut request = SecretRequest::new(spec.variable.clone(), block);
         if let Some(raw) = &spec.token {
             for name in referenced_variables(raw) {
@@ -150,6 +210,7 @@ pub fn plan(
             provider: spec.provider.clone(),
             file: spec.file,
             request,
+            unset_variables: unset.into_inner(),
         });
     }
     Ok(Plan {

@@ -612,6 +612,7 @@ mod debug_of_public_types {
             metrics: MetricsSnapshot::default(),
             providers: 1,
             elapsed: Duration::from_millis(3),
+            unset_variables: Vec::new(),
         };
         assert_debug_clean("Resolution", format!("{resolution:#?}"));
         assert_debug_clean(

@@ -145,3 +145,65 @@ fn project_dir_names_the_root_outside_a_repository() {
     assert_eq!(code(&with), 0, "{}", stderr(&with));
     assert_eq!(stdout(&with), "{\"TOKEN\":\"from-the-include\"}\n");
 }
+
+/// Issue 15: outside a job, a variable a secret's path refers to may be
+/// unset (`${VAULT_SECRETS_PATH}` here). The path then reads another
+/// secret; every command says so, naming the variable and the secret, and
+/// `--strict` refuses it.
+#[test]
+fn an_unset_variable_in_a_secret_path_is_named_by_every_command_and_refused_by_strict() {
+    let pipeline = "job:\n  script: [x]\n  secrets:\n    TOKEN:\n      testkv: {key: \"access_tokens/${VAULT_SECRETS_PATH}/semantic-release\"}\n      file: false\n";
+    let project = Project::new();
+    project.write(".gitlab-ci.yml", pipeline);
+    let store = project.store(&[("access_tokens//semantic-release", "another-secret")]);
+    project.use_store(&store);
+    let run = |args: &[&str]| {
+        let (command, rest) = args.split_first().unwrap();
+        project
+            .cli()
+            .args([command, "--job", "job"])
+            .args(rest)
+            .output()
+            .unwrap()
+    };
+    let warned =
+        |text: &str| text.contains("secret TOKEN refers to $VAULT_SECRETS_PATH, which is not set");
+
+    let resolved = run(&["resolve", "--format", "json"]);
+    assert_eq!(code(&resolved), 0, "{}", stderr(&resolved));
+    assert!(warned(&stderr(&resolved)), "{}", stderr(&resolved));
+
+    let executed = run(&["exec", "--", "true"]);
+    assert_eq!(code(&executed), 0, "{}", stderr(&executed));
+    assert!(warned(&stderr(&executed)), "{}", stderr(&executed));
+
+    let planned = run(&["plan"]);
+    assert_eq!(code(&planned), 0, "{}", stderr(&planned));
+    assert!(warned(&stdout(&planned)), "{}", stdout(&planned));
+    let planned_json = run(&["plan", "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&planned_json)).unwrap();
+    assert!(warned(report["warnings"][0].as_str().unwrap()), "{report}");
+
+    let strict = run(&["resolve", "--format", "json", "--strict"]);
+    assert_eq!(code(&strict), 1, "{}", stderr(&strict));
+    assert!(stdout(&strict).is_empty(), "{}", stdout(&strict));
+    assert!(
+        stderr(&strict).contains(
+            "secret TOKEN: the block refers to $VAULT_SECRETS_PATH, which is not set (--strict)"
+        ),
+        "{}",
+        stderr(&strict)
+    );
+    let strict_plan = run(&["plan", "--strict"]);
+    assert_eq!(code(&strict_plan), 1, "{}", stdout(&strict_plan));
+
+    // Set, nothing is said.
+    let set = run(&[
+        "resolve",
+        "--format",
+        "json",
+        "--var",
+        "VAULT_SECRETS_PATH=x",
+    ]);
+    assert!(!stderr(&set).contains("not set"), "{}", stderr(&set));
+}

@@ -80,6 +80,9 @@ pub fn prepare(global: &GlobalArgs, selection: &SelectionArgs) -> Result<Prepare
     if let Some(deadline) = selection.deadline {
         flags.push(("deadline_seconds".to_string(), serde_json::json!(deadline)));
     }
+    if selection.strict {
+        flags.push(("strict".to_string(), serde_json::json!(true)));
+    }
     let config = LoadedConfig::load(&ConfigSources {
         explicit: global.config.clone(),
         flags,
@@ -144,6 +147,10 @@ pub async fn resolve_job(
             print_summary(global, &resolution);
             drop(section);
             resolve::warn_risky_names(&resolution.secrets);
+            // Printed even with `--quiet`: a secret read from another path.
+            for unset in &resolution.unset_variables {
+                eprintln!("ci-secrets: warning: job {}, {unset}", resolution.job);
+            }
             Ok(resolution)
         }
         Err(err) => {

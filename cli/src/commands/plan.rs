@@ -113,6 +113,12 @@ fn render_text(report: &PlanReport) -> String {
             let _ = writeln!(out, "      note: {note}");
         }
     }
+    if !report.warnings.is_empty() {
+        out.push_str("\nWarnings:\n");
+        for warning in &report.warnings {
+            let _ = writeln!(out, "  {warning}");
+        }
+    }
     if !report.problems.is_empty() {
         out.push_str("\nProblems:\n");
         for problem in &report.problems {
