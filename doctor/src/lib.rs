@@ -118,7 +118,13 @@ pub fn plan(
         .iter()
         .map(|_| SecretPlan::new())
         .collect();
-    let mut problems = Vec::new();
+    // A `token:` gap stops a resolution; the plan still shows the job.
+    let mut problems: Vec<String> = planned
+        .plan
+        .token_problems
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     let mut warnings = Vec::new();
     for unset in planned.plan.unset_variables() {
         let line = format!("job {}, {unset}", planned.plan.job);
@@ -261,6 +267,7 @@ pub async fn doctor(
     cancel: CancellationToken,
 ) -> Result<DoctorReport, CoreError> {
     let planned = plan_job(providers, source, sources)?;
+    planned.plan.ready()?;
     let settings = config.http_settings()?;
     let timeout = settings.connect_timeout;
     let trust = tls::Trust::system(&settings.extra_ca_pem);
@@ -439,6 +446,7 @@ mod tests {
                         unset_variables: Vec::new(),
                     })
                     .collect(),
+                token_problems: Vec::new(),
             },
             variables: JobVariables::default(),
             id_tokens: Vec::new(),

@@ -187,6 +187,7 @@ pub async fn resolve_with_progress(
 ) -> Result<Resolution, CoreError> {
     let started = Instant::now();
     let planned = plan_job(providers, source, sources)?;
+    planned.plan.ready()?;
     let unset_variables = planned.plan.unset_variables();
     if config.config.strict
         && let Some(first) = planned

@@ -53,9 +53,21 @@ pub struct Plan {
     pub job: String,
     /// Every secret, in file order.
     pub secrets: Vec<PlannedSecret>,
+    /// `token:` gaps (an unset ID token or variable), in file order. The
+    /// secret is planned without its token so that `plan` can still show
+    /// the whole job; a resolution stops at the first ([`Plan::ready`]).
+    pub token_problems: Vec<PlanError>,
 }
 
 impl Plan {
+    /// Whether the plan can be resolved: the first `token:` gap, if any.
+    pub fn ready(&self) -> Result<(), PlanError> {
+        match self.token_problems.first() {
+            Some(problem) => Err(problem.clone()),
+            None => Ok(()),
+        }
+    }
+
     /// Every variable a secret's block refers to that is not set, secret by
     /// secret.
     pub fn unset_variables(&self) -> Vec<UnsetVariable> {
@@ -84,7 +96,7 @@ impl Plan {
 }
 
 /// Problems found while planning. None of them involves a network call.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum PlanError {
     /// The secret's provider is known to GitLab but not linked into this binary.
@@ -165,6 +177,7 @@ pub fn plan(
 ) -> Result<Plan, PlanError> {
     let lookup = |name: &str| variables.get(name).map(str::to_string);
     let mut secrets = Vec::with_capacity(specs.len());
+    let mut token_problems = Vec::new();
     for spec in specs {
         if find_registration(providers, &spec.provider).is_none() {
             return Err(PlanError::ProviderNotBuiltIn {
@@ -185,25 +198,26 @@ pub fn plan(
         });
         let mut request = SecretRequest::new(spec.variable.clone(), block);
         if let Some(raw) = &spec.token {
-            for name in referenced_variables(raw) {
-                if variables.get(&name).is_none() {
-                    let error = if id_tokens.contains(&name) {
-                        PlanError::IdTokenNotSet {
-                            job: job.to_string(),
-                            variable: spec.variable.clone(),
-                            name,
-                        }
-                    } else {
-                        PlanError::TokenVariableNotSet {
-                            job: job.to_string(),
-                            variable: spec.variable.clone(),
-                            name,
-                        }
-                    };
-                    return Err(error);
-                }
+            let unset_token = referenced_variables(raw)
+                .into_iter()
+                .find(|name| variables.get(name).is_none());
+            if let Some(name) = unset_token {
+                token_problems.push(if id_tokens.contains(&name) {
+                    PlanError::IdTokenNotSet {
+                        job: job.to_string(),
+                        variable: spec.variable.clone(),
+                        name,
+                    }
+                } else {
+                    PlanError::TokenVariableNotSet {
+                        job: job.to_string(),
+                        variable: spec.variable.clone(),
+                        name,
+                    }
+                });
+            } else {
+                request = request.with_token(expand(raw, lookup));
             }
-            request = request.with_token(expand(raw, lookup));
         }
         secrets.push(PlannedSecret {
             variable: spec.variable.clone(),
@@ -216,6 +230,7 @@ pub fn plan(
     Ok(Plan {
         job: job.to_string(),
         secrets,
+        token_problems,
     })
 }
 

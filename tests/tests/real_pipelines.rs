@@ -207,3 +207,43 @@ fn an_unset_variable_in_a_secret_path_is_named_by_every_command_and_refused_by_s
     ]);
     assert!(!stderr(&set).contains("not set"), "{}", stderr(&set));
 }
+
+/// Issue 15: an explicit `token:` that refers to an unset ID token is a
+/// problem `plan --format json` reports in the plan it prints (exit 1), as
+/// it does for an implicit one; `resolve` still stops at it, naming it.
+#[test]
+fn plan_prints_the_whole_job_when_an_explicit_token_is_not_set() {
+    let project = Project::new();
+    project.write(
+        ".gitlab-ci.yml",
+        "job:\n  script: [x]\n  id_tokens:\n    VAULT_ID_TOKEN:\n      aud: https://vault.example\n  secrets:\n    DB:\n      vault: app/db@kv\n      token: $VAULT_ID_TOKEN\n",
+    );
+    let planned = project
+        .cli()
+        .args(["plan", "--job", "job", "--format", "json"])
+        .args(["--var", "VAULT_SERVER_URL=https://vault.example"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&planned), 1, "{}", stderr(&planned));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&planned)).unwrap();
+    assert_eq!(report["secrets"][0]["variable"], "DB", "{report}");
+    let problems = report["problems"].to_string();
+    assert!(
+        problems
+            .contains("token: refers to $VAULT_ID_TOKEN, an id_tokens: variable that is not set"),
+        "{report}"
+    );
+    let resolved = project
+        .cli()
+        .args(["resolve", "--job", "job", "--format", "json"])
+        .args(["--var", "VAULT_SERVER_URL=https://vault.example"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&resolved), 1, "{}", stderr(&resolved));
+    assert!(stdout(&resolved).is_empty());
+    assert!(
+        stderr(&resolved).contains("--var VAULT_ID_TOKEN=<jwt>"),
+        "{}",
+        stderr(&resolved)
+    );
+}
