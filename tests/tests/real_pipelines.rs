@@ -247,3 +247,45 @@ fn plan_prints_the_whole_job_when_an_explicit_token_is_not_set() {
         stderr(&resolved)
     );
 }
+
+/// Issue 15: a local include with GitLab's wildcards (`*` in one folder,
+/// `**` across folders) includes every matching file, in path order.
+#[test]
+fn wildcard_local_includes_include_every_matching_file() {
+    let project = Project::new();
+    std::fs::create_dir_all(project.path().join("ci/sub")).unwrap();
+    project.write(
+        "ci/a.yml",
+        ".a:\n  secrets:\n    A:\n      testkv: {key: a}\n      file: false\n",
+    );
+    project.write(
+        "ci/b.yml",
+        ".b:\n  secrets:\n    B:\n      testkv: {key: b}\n      file: false\n",
+    );
+    project.write(
+        "ci/sub/c.yml",
+        ".c:\n  secrets:\n    C:\n      testkv: {key: c}\n      file: false\n",
+    );
+    let store = project.store(&[("a", "va"), ("b", "vb"), ("c", "vc")]);
+    project.use_store(&store);
+    let resolve = |include: &str, extends: &str| {
+        project.write(
+            ".gitlab-ci.yml",
+            &format!("include: '{include}'\njob:\n  extends: [{extends}]\n  script: [x]\n"),
+        );
+        project
+            .cli()
+            .args(["resolve", "--job", "job", "--format", "json"])
+            .output()
+            .unwrap()
+    };
+    let one_folder = resolve("ci/*.yml", ".a, .b");
+    assert_eq!(code(&one_folder), 0, "{}", stderr(&one_folder));
+    assert_eq!(stdout(&one_folder), "{\"A\":\"va\",\"B\":\"vb\"}\n");
+    // `*` does not cross into ci/sub: .c is not defined.
+    let not_across = resolve("/ci/*.yml", ".c");
+    assert_eq!(code(&not_across), 1, "{}", stderr(&not_across));
+    let across = resolve("ci/**.yml", ".a, .c");
+    assert_eq!(code(&across), 0, "{}", stderr(&across));
+    assert_eq!(stdout(&across), "{\"A\":\"va\",\"C\":\"vc\"}\n");
+}

@@ -1,7 +1,7 @@
 //! `include:` of local files, merged as GitLab does: the included files in order, then the
 //! including file on top (it wins).
 //!
-//! Local paths are relative to the project root (the repository's top level; see
+//! Local paths may hold GitLab's wildcards (`ci/*.yml`, `ci/**.yml`). Local paths are relative to the project root (the repository's top level; see
 //! [`super::project_dir_of`]), with or without a leading `/`, also in nested includes. Other include kinds need GitLab (or the
 //! network) and are refused by name. GitLab allows the same file to be included several times;
 //! a file that includes itself (a loop) is an error that names the chain, where GitLab would
@@ -92,14 +92,27 @@ impl Includer<'_> {
                 .map_err(|problem| problem.into_error(&path, chain_of(stack)))?,
             None => Vec::new(),
         };
+        let include_error = |message, stack: &[(PathBuf, PathBuf)]| PipelineError::Include {
+            file: path.clone(),
+            message,
+            chain: chain_of(stack),
+        };
+        let mut locals = Vec::with_capacity(entries.len());
         for entry in entries {
-            let (display, canonical) =
-                self.resolve_local(&entry)
-                    .map_err(|message| PipelineError::Include {
-                        file: path.clone(),
-                        message,
-                        chain: chain_of(stack),
-                    })?;
+            if entry.contains('*') {
+                let including = stack.last().map(|(_, canonical)| canonical.as_path());
+                locals.extend(
+                    self.expand_wildcard(&entry, including)
+                        .map_err(|message| include_error(message, stack))?,
+                );
+            } else {
+                locals.push(entry);
+            }
+        }
+        for entry in locals {
+            let (display, canonical) = self
+                .resolve_local(&entry)
+                .map_err(|message| include_error(message, stack))?;
             if let Some(start) = stack.iter().position(|(_, seen)| *seen == canonical) {
                 let mut looped: Vec<PathBuf> = stack[start..]
                     .iter()
@@ -131,12 +144,43 @@ impl Includer<'_> {
         Ok(merged)
     }
 
+    /// The files a wildcard `local:` include names, as GitLab expands it: the
+    /// leading `/` dropped, `**` for any characters, `*` for any but `/`, the
+    /// rest literal, matched against the path of every file of the project
+    /// (`.git` aside), in the order git lists them (sorted). The including
+    /// file itself is left out. No match includes nothing, as in GitLab.
+    fn expand_wildcard(&self, raw: &str, including: Option<&Path>) -> Result<Vec<String>, String> {
+        let pattern = wildcard_regex(raw.trim().trim_start_matches('/'))
+            .map_err(|err| format!("include `{raw}`: {err}"))?;
+        let mut found = Vec::new();
+        let walk = walkdir::WalkDir::new(&self.canonical_root)
+            .follow_links(false)
+            .into_iter()
+            .filter_entry(|entry| entry.file_name() != ".git");
+        for entry in walk {
+            let entry = entry.map_err(|err| format!("include `{raw}`: {err}"))?;
+            if !entry.file_type().is_file() || Some(entry.path()) == including {
+                continue;
+            }
+            // A name that is not UTF-8 cannot match a pattern written in YAML.
+            let relative = entry
+                .path()
+                .strip_prefix(&self.canonical_root)
+                .ok()
+                .and_then(Path::to_str);
+            if let Some(relative) = relative
+                && pattern.is_match(relative)
+            {
+                found.push(relative.to_owned());
+            }
+        }
+        found.sort_unstable();
+        Ok(found)
+    }
+
     /// The display and canonical path of a `local:` include, checked to stay in the project.
     fn resolve_local(&self, raw: &str) -> Result<(PathBuf, PathBuf), String> {
         let relative = raw.trim().trim_start_matches('/');
-        if relative.contains('*') {
-            return Err(format!("include `{raw}`: wildcard paths are not supported"));
-        }
         if !(relative.ends_with(".yml") || relative.ends_with(".yaml")) {
             // GitLab's message.
             return Err(format!(
@@ -173,6 +217,27 @@ impl Includer<'_> {
         }
         Ok((display, canonical))
     }
+}
+
+/// GitLab's wildcard path as a regular expression: `**` any characters, `*`
+/// any but `/`, everything else literal, the whole path.
+fn wildcard_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    let mut expression = String::from("^");
+    let mut rest = pattern;
+    while let Some(character) = rest.chars().next() {
+        if let Some(after) = rest.strip_prefix("**") {
+            expression.push_str(".*");
+            rest = after;
+        } else if let Some(after) = rest.strip_prefix('*') {
+            expression.push_str("[^/]*");
+            rest = after;
+        } else {
+            expression.push_str(&regex::escape(character.encode_utf8(&mut [0; 4])));
+            rest = &rest[character.len_utf8()..];
+        }
+    }
+    expression.push('$');
+    regex::Regex::new(&expression)
 }
 
 /// Why an `include:` value cannot be used.
@@ -264,4 +329,35 @@ fn describe_key(key: &Value) -> String {
 /// The display paths of the include stack, from the loaded file down.
 fn chain_of(stack: &[(PathBuf, PathBuf)]) -> Vec<PathBuf> {
     stack.iter().map(|(display, _)| display.clone()).collect()
+}
+
+#[cfg(test)]
+mod wildcard_tests {
+    #![allow(clippy::unwrap_used)] // Tests fail loudly by design.
+
+    use super::wildcard_regex;
+
+    /// Vectors after GitLab's repository spec for `search_files_by_wildcard_path`:
+    /// `*` stays in one folder, `**` crosses folders, the rest is literal.
+    #[test]
+    fn wildcards_match_as_gitlab_does() {
+        let cases: &[(&str, &str, bool)] = &[
+            ("*.md", "README.md", true),
+            ("*.md", "docs/README.md", false),
+            ("ci/*.yml", "ci/a.yml", true),
+            ("ci/*.yml", "ci/sub/b.yml", false),
+            ("ci/**.yml", "ci/sub/b.yml", true),
+            ("ci/**.yml", "ci/a.yml", true),
+            ("ci/**/*.yml", "ci/a.yml", false),
+            ("ci/**/*.yml", "ci/sub/deep/b.yml", true),
+            ("ci/a.yml", "ci/a.yml", true),
+            ("ci/a?.yml", "ci/ab.yml", false),
+            ("ci/(x)+*.yml", "ci/(x)+1.yml", true),
+            ("ci/*.yml", "ci/a.yaml", false),
+        ];
+        for &(pattern, path, expected) in cases {
+            let regex = wildcard_regex(pattern).unwrap();
+            assert_eq!(regex.is_match(path), expected, "{pattern} ~ {path}");
+        }
+    }
 }
