@@ -34,5 +34,6 @@
 
 pub mod expand;
 pub mod pipeline;
+pub mod rails_expand;
 pub mod validate;
 pub mod variables;

@@ -158,6 +158,28 @@ fn describe_dotenv(err: &dotenvy::Error) -> String {
 
 /// Builds the job's variables from all sources.
 ///
+/// The variables that do not come from the pipeline file, later sources
+/// winning: the process environment (inside a GitLab job, the CI/CD and
+/// predefined variables), the env file, then `--var`. GitLab expands
+/// `include:` paths with these alone.
+pub fn ci_cd_variables(
+    sources: &VariableSources,
+) -> Result<IndexMap<String, String>, VariableError> {
+    let mut variables: IndexMap<String, String> = IndexMap::new();
+    if sources.process_env {
+        for (name, value) in std::env::vars_os() {
+            if let (Ok(name), Ok(value)) = (name.into_string(), value.into_string()) {
+                variables.insert(name, value);
+            }
+        }
+    }
+    if let Some(path) = &sources.env_file {
+        variables.extend(read_env_file(path)?);
+    }
+    variables.extend(sources.cli.iter().cloned());
+    Ok(variables)
+}
+
 /// The job's variable set is assembled first, as GitLab does: global
 /// `variables:`, then the job's (a job definition replaces a global one),
 /// then the environment, the env file and `--var`, each later source winning.
@@ -173,18 +195,7 @@ pub fn layer(
     job: &IndexMap<String, VariableDef>,
     sources: &VariableSources,
 ) -> Result<JobVariables, VariableError> {
-    let mut overrides: IndexMap<String, String> = IndexMap::new();
-    if sources.process_env {
-        for (name, value) in std::env::vars_os() {
-            if let (Ok(name), Ok(value)) = (name.into_string(), value.into_string()) {
-                overrides.insert(name, value);
-            }
-        }
-    }
-    if let Some(path) = &sources.env_file {
-        overrides.extend(read_env_file(path)?);
-    }
-    overrides.extend(sources.cli.iter().cloned());
+    let overrides = ci_cd_variables(sources)?;
 
     let mut definitions: IndexMap<&str, &VariableDef> = IndexMap::new();
     for (scope, scoped) in [("global", global), ("job", job)] {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use ci_secrets_gitlab::pipeline::{self, Job, VariableDef};
 use ci_secrets_gitlab::validate::job_secret_specs;
-use ci_secrets_gitlab::variables::{VariableSources, layer};
+use ci_secrets_gitlab::variables::{VariableSources, ci_cd_variables, layer};
 use ci_secrets_provider_api::{JobVariables, Metrics, MetricsSnapshot, ProviderRegistration};
 use indexmap::IndexMap;
 use tokio_util::sync::CancellationToken;
@@ -50,7 +50,7 @@ pub struct LoadedJob {
 }
 
 /// Loads the job.
-pub fn load_job(source: &JobSource) -> Result<LoadedJob, CoreError> {
+pub fn load_job(source: &JobSource, sources: &VariableSources) -> Result<LoadedJob, CoreError> {
     let _span = tracing::info_span!("load").entered();
     match source {
         JobSource::CiFile {
@@ -58,11 +58,12 @@ pub fn load_job(source: &JobSource) -> Result<LoadedJob, CoreError> {
             job,
             project_dir,
         } => {
-            let project_dir = project_dir
-                .clone()
-                .unwrap_or_else(|| pipeline::project_dir_of(path));
+            let options = pipeline::LoadOptions {
+                project_dir: project_dir.clone(),
+                include_variables: ci_cd_variables(sources)?,
+            };
             // Only this job is expanded: the others may be many, big, or broken.
-            let pipeline = pipeline::load_pipeline_for_job_in(path, &project_dir, job)?;
+            let pipeline = pipeline::load_pipeline_for_job_with(path, &options, job)?;
             let job = pipeline.job(job)?.clone();
             Ok(LoadedJob {
                 global_variables: pipeline.global_variables_for(&job),
@@ -94,7 +95,7 @@ pub fn plan_job(
     source: &JobSource,
     sources: &VariableSources,
 ) -> Result<PlannedJob, CoreError> {
-    let loaded = load_job(source)?;
+    let loaded = load_job(source, sources)?;
     let specs = {
         let _span = tracing::info_span!("validate", job = %loaded.job.name).entered();
         job_secret_specs(providers, &loaded.job)?

@@ -289,3 +289,56 @@ fn wildcard_local_includes_include_every_matching_file() {
     assert_eq!(code(&across), 0, "{}", stderr(&across));
     assert_eq!(stdout(&across), "{\"A\":\"va\",\"C\":\"vc\"}\n");
 }
+
+/// Issue 15: `$VARIABLES` in a local include path expand with the CI/CD
+/// variables (`--var`, the environment), as GitLab Rails expands them, and
+/// never with the pipeline's own `variables:`.
+#[test]
+fn include_paths_expand_with_ci_cd_variables() {
+    let project = Project::new();
+    std::fs::create_dir_all(project.path().join("ci/prod")).unwrap();
+    project.write(
+        "ci/prod/secrets.yml",
+        ".secrets:\n  secrets:\n    TOKEN:\n      testkv: {key: token}\n      file: false\n",
+    );
+    project.write(
+        ".gitlab-ci.yml",
+        "variables:\n  STAGE_DIR: prod\ninclude:\n  - local: ci/$STAGE_DIR/secrets.yml\njob:\n  extends: .secrets\n  script: [x]\n",
+    );
+    let store = project.store(&[("token", "prod-token")]);
+    project.use_store(&store);
+    let with_var = project
+        .cli()
+        .args([
+            "resolve",
+            "--job",
+            "job",
+            "--format",
+            "json",
+            "--var",
+            "STAGE_DIR=prod",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&with_var), 0, "{}", stderr(&with_var));
+    assert_eq!(stdout(&with_var), "{\"TOKEN\":\"prod-token\"}\n");
+    // The pipeline's own `STAGE_DIR` does not count: the path expands to ci//secrets.yml.
+    let without = project
+        .cli()
+        .args(["resolve", "--job", "job", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&without), 1, "{}", stderr(&without));
+    assert!(
+        stderr(&without).contains("Local file `ci//secrets.yml` does not exist!"),
+        "{}",
+        stderr(&without)
+    );
+    let validated = project
+        .cli()
+        .args(["validate"])
+        .env("STAGE_DIR", "prod")
+        .output()
+        .unwrap();
+    assert_eq!(code(&validated), 0, "{}", stdout(&validated));
+}

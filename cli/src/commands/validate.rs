@@ -4,9 +4,10 @@ use std::process::ExitCode;
 
 use ci_secrets_core::error::EXIT_INVALID;
 use ci_secrets_gitlab::pipeline::{
-    load_pipeline_for_job_in, load_pipeline_in, load_secrets_file, project_dir_of,
+    LoadOptions, load_pipeline_for_job_with, load_pipeline_with, load_secrets_file,
 };
 use ci_secrets_gitlab::validate::{validate_job_secrets, validate_pipeline};
+use ci_secrets_gitlab::variables::{VariableSources, ci_cd_variables};
 use ci_secrets_provider_api::{ProviderRegistration, Registry};
 
 use crate::args::{ReportFormat, ValidateArgs};
@@ -54,13 +55,21 @@ fn collect_errors(providers: &[&'static ProviderRegistration], args: &ValidateAr
         };
     }
     // With `--job`, only that job is expanded and checked.
-    let project_dir = args
-        .project_dir
-        .clone()
-        .unwrap_or_else(|| project_dir_of(&args.ci_file));
+    // Include paths expand with the CI/CD variables: inside a job, the environment.
+    let include_variables = match ci_cd_variables(&VariableSources {
+        process_env: true,
+        ..VariableSources::default()
+    }) {
+        Ok(variables) => variables,
+        Err(err) => return vec![err.to_string()],
+    };
+    let options = LoadOptions {
+        project_dir: args.project_dir.clone(),
+        include_variables,
+    };
     let loaded = match &args.job {
-        None => load_pipeline_in(&args.ci_file, &project_dir),
-        Some(name) => load_pipeline_for_job_in(&args.ci_file, &project_dir, name),
+        None => load_pipeline_with(&args.ci_file, &options),
+        Some(name) => load_pipeline_for_job_with(&args.ci_file, &options, name),
     };
     let pipeline = match loaded {
         Ok(pipeline) => pipeline,

@@ -16,6 +16,8 @@ use super::PipelineError;
 use super::budget::ExpansionBudget;
 use super::merge::deep_merge;
 use super::source::read_yaml;
+use crate::rails_expand;
+use indexmap::IndexMap;
 
 /// GitLab's default `ci_max_includes`: included files per pipeline, nested ones included. It
 /// also bounds the nesting depth.
@@ -37,6 +39,7 @@ pub(crate) struct Merged {
 pub(crate) fn load_merged(
     root_file: &Path,
     project_dir: &Path,
+    variables: &IndexMap<String, String>,
     budget: &ExpansionBudget,
 ) -> Result<Merged, PipelineError> {
     let canonical_root = project_dir
@@ -53,6 +56,7 @@ pub(crate) fn load_merged(
         })?;
     let mut includer = Includer {
         project_dir,
+        variables,
         canonical_root,
         budget,
         count: 0,
@@ -63,6 +67,7 @@ pub(crate) fn load_merged(
 
 struct Includer<'a> {
     project_dir: &'a Path,
+    variables: &'a IndexMap<String, String>,
     canonical_root: PathBuf,
     budget: &'a ExpansionBudget,
     count: usize,
@@ -99,6 +104,12 @@ impl Includer<'_> {
         };
         let mut locals = Vec::with_capacity(entries.len());
         for entry in entries {
+            // GitLab expands include paths with the CI/CD variables first.
+            let entry = if entry.contains(['$', '%']) {
+                rails_expand::expand(&entry, |name| self.variables.get(name).cloned())
+            } else {
+                entry
+            };
             if entry.contains('*') {
                 let including = stack.last().map(|(_, canonical)| canonical.as_path());
                 locals.extend(

@@ -162,23 +162,47 @@ impl InheritGlobal {
 /// assert_eq!(deploy.secrets.as_ref().unwrap()["DB"]["vault"], "db/password@ops");
 /// ```
 pub fn load_pipeline(path: &Path) -> Result<Pipeline, PipelineError> {
-    load(path, &folder_of(path), None)
+    load(path, &folder_of(path), &IndexMap::new(), None)
 }
 
-/// [`load_pipeline`] with local includes found under `project_dir`, the
-/// repository root GitLab resolves them from (see [`project_dir_of`]), when
-/// the pipeline file is not at the root (`--ci-file ci/pipeline.yml`).
-pub fn load_pipeline_in(path: &Path, project_dir: &Path) -> Result<Pipeline, PipelineError> {
-    load(path, project_dir, None)
+/// What loading needs to know beyond the file, as GitLab knows it.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// The repository root that local includes are relative to; `None`:
+    /// [`project_dir_of`] the pipeline file.
+    pub project_dir: Option<PathBuf>,
+    /// The CI/CD variables GitLab expands `include:` paths with (project,
+    /// group and predefined variables; never the pipeline's own
+    /// `variables:`), by name.
+    pub include_variables: IndexMap<String, String>,
 }
 
-/// [`load_pipeline_for_job`] with local includes found under `project_dir`.
-pub fn load_pipeline_for_job_in(
+/// [`load_pipeline`] with `options`: local includes found under the
+/// repository root (`--ci-file ci/pipeline.yml` includes from the root, as
+/// in GitLab) and include paths expanded with the CI/CD variables.
+pub fn load_pipeline_with(path: &Path, options: &LoadOptions) -> Result<Pipeline, PipelineError> {
+    load_with(path, options, None)
+}
+
+/// [`load_pipeline_for_job`] with `options`.
+pub fn load_pipeline_for_job_with(
     path: &Path,
-    project_dir: &Path,
+    options: &LoadOptions,
     job: &str,
 ) -> Result<Pipeline, PipelineError> {
-    load(path, project_dir, Some(job))
+    load_with(path, options, Some(job))
+}
+
+fn load_with(
+    path: &Path,
+    options: &LoadOptions,
+    only_job: Option<&str>,
+) -> Result<Pipeline, PipelineError> {
+    let project_dir = options
+        .project_dir
+        .clone()
+        .unwrap_or_else(|| project_dir_of(path));
+    load(path, &project_dir, &options.include_variables, only_job)
 }
 
 /// The folder of a file (`.` for a bare file name).
@@ -230,16 +254,17 @@ pub fn project_dir_of(path: &Path) -> PathBuf {
 /// assert_eq!(pipeline.jobs.len(), 1);
 /// ```
 pub fn load_pipeline_for_job(path: &Path, job: &str) -> Result<Pipeline, PipelineError> {
-    load(path, &folder_of(path), Some(job))
+    load(path, &folder_of(path), &IndexMap::new(), Some(job))
 }
 
 fn load(
     path: &Path,
     project_dir: &Path,
+    include_variables: &IndexMap<String, String>,
     only_job: Option<&str>,
 ) -> Result<Pipeline, PipelineError> {
     let budget = budget::ExpansionBudget::new();
-    let merged = include::load_merged(path, project_dir, &budget)?;
+    let merged = include::load_merged(path, project_dir, include_variables, &budget)?;
     let mut config = merged.config;
     let (needed, rewritten) = match only_job {
         None => {
