@@ -264,6 +264,27 @@ fn unsupported_include_kinds_are_named() {
     }
 }
 
+/// Issue 15: every entry that needs GitLab is reported in one run, each
+/// with what it names, not only the first.
+#[test]
+fn every_unsupported_include_is_named_with_its_entry() {
+    let text = "include:\n  - template: Auto-DevOps.gitlab-ci.yml\n  - 'https://example.invalid/x.yml'\n  - component: gitlab.com/org/c/deploy@1.0\n";
+    let error = load_text(text).unwrap_err();
+    let PipelineError::IncludeNotSupported { entries, .. } = &error else {
+        panic!("{error}");
+    };
+    let kinds: Vec<&str> = entries.iter().map(|entry| entry.kind.as_str()).collect();
+    assert_eq!(kinds, ["template", "remote", "component"]);
+    let message = error.to_string();
+    for named in [
+        "include of type `template` is not supported (`template: Auto-DevOps.gitlab-ci.yml`)",
+        "include of type `remote` is not supported (`remote: https://example.invalid/x.yml`)",
+        "include of type `component` is not supported (`component: gitlab.com/org/c/deploy@1.0`)",
+    ] {
+        assert!(message.contains(named), "{message}");
+    }
+}
+
 #[test]
 fn include_loop_names_the_chain() {
     let error = error_of(&fixture("errors/include-loop-a.yml"));

@@ -67,13 +67,14 @@ pub enum PipelineError {
         /// What is wrong, naming the key.
         message: String,
     },
-    /// An `include:` entry is of a kind ci-secrets cannot read (only local files are).
-    #[error("{}: include of type `{kind}` is not supported, only local files can be included (`include: path.yml` or `include: {{local: path.yml}}`){}", file.display(), Chain(chain))]
+    /// `include:` entries of kinds ci-secrets cannot read (only local files
+    /// are), every one of the file's `include:` named.
+    #[error("{}: {}; only local files can be included (`include: path.yml` or `include: {{local: path.yml}}`){}", file.display(), entries.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "), Chain(chain))]
     IncludeNotSupported {
         /// The file holding the `include:`.
         file: PathBuf,
-        /// The include kind (`remote`, `template`, `project`, `component`, `artifact`, ...).
-        kind: String,
+        /// Each entry that cannot be read, in file order.
+        entries: Vec<UnsupportedInclude>,
         /// Files from the loaded one down to `file`.
         chain: Vec<PathBuf>,
     },
@@ -304,5 +305,24 @@ impl fmt::Display for Suggestion<'_> {
             Some(name) => write!(f, " (did you mean `{name}`?)"),
             None => Ok(()),
         }
+    }
+}
+
+/// One `include:` entry of a kind that needs GitLab (or the network).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsupportedInclude {
+    /// The include kind (`remote`, `template`, `project`, `component`, `artifact`).
+    pub kind: String,
+    /// What it names (the template, project, component or URL), as written.
+    pub entry: String,
+}
+
+impl fmt::Display for UnsupportedInclude {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "include of type `{}` is not supported", self.kind)?;
+        if !self.entry.is_empty() {
+            write!(f, " (`{}: {}`)", self.kind, self.entry)?;
+        }
+        Ok(())
     }
 }

@@ -14,6 +14,7 @@ use serde_norway::{Mapping, Value};
 
 use super::PipelineError;
 use super::budget::ExpansionBudget;
+use super::error::UnsupportedInclude;
 use super::merge::deep_merge;
 use super::source::read_yaml;
 use crate::rails_expand;
@@ -253,16 +254,16 @@ fn wildcard_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
 
 /// Why an `include:` value cannot be used.
 enum IncludeProblem {
-    Unsupported(String),
+    Unsupported(Vec<UnsupportedInclude>),
     Invalid(String),
 }
 
 impl IncludeProblem {
     fn into_error(self, file: &Path, chain: Vec<PathBuf>) -> PipelineError {
         match self {
-            Self::Unsupported(kind) => PipelineError::IncludeNotSupported {
+            Self::Unsupported(entries) => PipelineError::IncludeNotSupported {
                 file: file.to_owned(),
-                kind,
+                entries,
                 chain,
             },
             Self::Invalid(message) => PipelineError::Include {
@@ -275,19 +276,32 @@ impl IncludeProblem {
 }
 
 /// The local paths of an `include:` value: a string, a hash, or a list of them.
+/// The local paths of an `include:` value. Every entry of a kind that needs
+/// GitLab is reported at once, each named, so one run lists them all.
 fn parse_entries(value: Value) -> Result<Vec<String>, IncludeProblem> {
-    match value {
-        Value::Null => Ok(Vec::new()),
-        Value::Sequence(items) => items
-            .into_iter()
-            .map(|item| match item {
-                Value::Sequence(_) => Err(IncludeProblem::Invalid(
-                    "`include:` list entries must be strings or hashes, not lists".to_owned(),
-                )),
-                item => parse_entry(item),
-            })
-            .collect(),
-        entry => parse_entry(entry).map(|path| vec![path]),
+    let items = match value {
+        Value::Null => return Ok(Vec::new()),
+        Value::Sequence(items) => items,
+        entry => vec![entry],
+    };
+    let mut paths = Vec::with_capacity(items.len());
+    let mut unsupported = Vec::new();
+    for item in items {
+        if let Value::Sequence(_) = item {
+            return Err(IncludeProblem::Invalid(
+                "`include:` list entries must be strings or hashes, not lists".to_owned(),
+            ));
+        }
+        match parse_entry(item) {
+            Ok(path) => paths.push(path),
+            Err(IncludeProblem::Unsupported(mut entries)) => unsupported.append(&mut entries),
+            Err(invalid) => return Err(invalid),
+        }
+    }
+    if unsupported.is_empty() {
+        Ok(paths)
+    } else {
+        Err(IncludeProblem::Unsupported(unsupported))
     }
 }
 
@@ -295,7 +309,10 @@ fn parse_entry(entry: Value) -> Result<String, IncludeProblem> {
     match entry {
         Value::String(location) => {
             if location.starts_with("http://") || location.starts_with("https://") {
-                Err(IncludeProblem::Unsupported("remote".to_owned()))
+                Err(IncludeProblem::Unsupported(vec![UnsupportedInclude {
+                    kind: "remote".to_owned(),
+                    entry: location,
+                }]))
             } else {
                 Ok(location)
             }
@@ -317,7 +334,14 @@ fn parse_entry(entry: Value) -> Result<String, IncludeProblem> {
                 };
             }
             if let Some(kind) = OTHER_KINDS.into_iter().find(|kind| map.contains_key(*kind)) {
-                return Err(IncludeProblem::Unsupported(kind.to_owned()));
+                let entry = match map.get(kind) {
+                    Some(Value::String(location)) => location.clone(),
+                    _ => String::new(),
+                };
+                return Err(IncludeProblem::Unsupported(vec![UnsupportedInclude {
+                    kind: kind.to_owned(),
+                    entry,
+                }]));
             }
             let keys: Vec<String> = map.keys().map(describe_key).collect();
             Err(IncludeProblem::Invalid(format!(

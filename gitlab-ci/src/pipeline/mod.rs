@@ -34,7 +34,7 @@ use indexmap::IndexMap;
 use serde_norway::Value;
 
 pub use budget::{ExpansionLimit, MAX_EXPANDED_BYTES, MAX_NODES};
-pub use error::{Expansion, PipelineError};
+pub use error::{Expansion, PipelineError, UnsupportedInclude};
 pub use extends::MAX_EXTENDS_DEPTH;
 pub use include::MAX_INCLUDES;
 pub use job::GLOBAL_KEYWORDS;
