@@ -342,3 +342,27 @@ fn include_paths_expand_with_ci_cd_variables() {
         .unwrap();
     assert_eq!(code(&validated), 0, "{}", stdout(&validated));
 }
+
+/// Issue 15: GitLab reads YAML 1.1, where a plain `yes`/`no`/`on`/`off`
+/// (any case) is a boolean: `file: no`, `expand: No`, `inherit: variables:
+/// OFF` are accepted, and a variable `ROLE: on` is `true`. Quoted, they stay
+/// text.
+#[test]
+fn yaml_1_1_booleans_are_read_as_gitlab_reads_them() {
+    let pipeline = "variables:\n  GLOBAL_ONLY: global\n  ROLE: on\n  QUOTED: 'on'\njob:\n  script: [x]\n  inherit:\n    variables: OFF\n  variables:\n    ROLE: on\n    QUOTED: 'on'\n    RAW:\n      value: $ROLE\n      expand: No\n  secrets:\n    BY_ROLE:\n      testkv: {key: \"role-$ROLE\"}\n      file: no\n    BY_QUOTED:\n      testkv: {key: \"quoted-$QUOTED\"}\n      file: no\n    BY_RAW:\n      testkv: {key: \"raw-$RAW\"}\n      file: no\n    BY_GLOBAL:\n      testkv: {key: \"global-$GLOBAL_ONLY\"}\n      file: no\n";
+    let output = resolve(
+        pipeline,
+        &[
+            ("role-true", "from-a-boolean"),
+            ("quoted-on", "from-a-string"),
+            ("raw-$ROLE", "not-expanded"),
+            ("global-", "not-inherited"),
+        ],
+        &[],
+    );
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        "{\"BY_ROLE\":\"from-a-boolean\",\"BY_QUOTED\":\"from-a-string\",\"BY_RAW\":\"not-expanded\",\"BY_GLOBAL\":\"not-inherited\"}\n"
+    );
+}

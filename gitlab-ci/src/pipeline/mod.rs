@@ -26,6 +26,7 @@ mod scalar;
 mod select;
 mod source;
 mod suggest;
+mod yaml11;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -32,7 +32,8 @@ pub(crate) fn read_yaml(
     let bytes = read_capped(path)?;
     let text = check_text(path, &bytes)?;
     check_flow_depth(path, text)?;
-    let mut documents = serde_norway::Deserializer::from_str(text);
+    let text = super::yaml11::rewrite_booleans(text);
+    let mut documents = serde_norway::Deserializer::from_str(&text);
     let Some(document) = documents.next() else {
         return Err(PipelineError::Empty {
             path: path.to_owned(),
