@@ -11,12 +11,7 @@ fn resolve(pipeline: &str, entries: &[(&str, &str)], extra: &[&str]) -> std::pro
     project.write(".gitlab-ci.yml", pipeline);
     let store = project.store(entries);
     project.use_store(&store);
-    project
-        .cli()
-        .args(["resolve", "--job", "job", "--format", "json"])
-        .args(extra)
-        .output()
-        .unwrap()
+    project.resolve_job_json(extra)
 }
 
 /// Issue 15: a job variable that refers to a variable the same job
@@ -233,12 +228,7 @@ fn plan_prints_the_whole_job_when_an_explicit_token_is_not_set() {
             .contains("token: refers to $VAULT_ID_TOKEN, an id_tokens: variable that is not set"),
         "{report}"
     );
-    let resolved = project
-        .cli()
-        .args(["resolve", "--job", "job", "--format", "json"])
-        .args(["--var", "VAULT_SERVER_URL=https://vault.example"])
-        .output()
-        .unwrap();
+    let resolved = project.resolve_job_json(&["--var", "VAULT_SERVER_URL=https://vault.example"]);
     assert_eq!(code(&resolved), 1, "{}", stderr(&resolved));
     assert!(stdout(&resolved).is_empty());
     assert!(
@@ -273,11 +263,7 @@ fn wildcard_local_includes_include_every_matching_file() {
             ".gitlab-ci.yml",
             &format!("include: '{include}'\njob:\n  extends: [{extends}]\n  script: [x]\n"),
         );
-        project
-            .cli()
-            .args(["resolve", "--job", "job", "--format", "json"])
-            .output()
-            .unwrap()
+        project.resolve_job_json(&[])
     };
     let one_folder = resolve("ci/*.yml", ".a, .b");
     assert_eq!(code(&one_folder), 0, "{}", stderr(&one_folder));
@@ -323,11 +309,7 @@ fn include_paths_expand_with_ci_cd_variables() {
     assert_eq!(code(&with_var), 0, "{}", stderr(&with_var));
     assert_eq!(stdout(&with_var), "{\"TOKEN\":\"prod-token\"}\n");
     // The pipeline's own `STAGE_DIR` does not count: the path expands to ci//secrets.yml.
-    let without = project
-        .cli()
-        .args(["resolve", "--job", "job", "--format", "json"])
-        .output()
-        .unwrap();
+    let without = project.resolve_job_json(&[]);
     assert_eq!(code(&without), 1, "{}", stderr(&without));
     assert!(
         stderr(&without).contains("Local file `ci//secrets.yml` does not exist!"),

@@ -69,6 +69,15 @@ impl Project {
         self.write("store.json", &serde_json::Value::Object(map).to_string())
     }
 
+    /// `resolve --job job --format json` with `extra` arguments, run to the end.
+    pub fn resolve_job_json(&self, extra: &[&str]) -> Output {
+        self.cli()
+            .args(["resolve", "--job", "job", "--format", "json"])
+            .args(extra)
+            .output()
+            .unwrap()
+    }
+
     /// Writes `ci-secrets.toml` pointing the testkv provider at `store`.
     pub fn use_store(&self, store: &Path) {
         self.write(
