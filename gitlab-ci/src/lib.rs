@@ -34,6 +34,7 @@
 
 pub mod expand;
 pub mod pipeline;
+pub mod predefined;
 pub mod rails_expand;
 pub mod validate;
 pub mod variables;

@@ -195,6 +195,18 @@ pub fn layer(
     job: &IndexMap<String, VariableDef>,
     sources: &VariableSources,
 ) -> Result<JobVariables, VariableError> {
+    layer_over(&IndexMap::new(), global, job, sources)
+}
+
+/// [`layer`] over `predefined` (GitLab's predefined variables, derived
+/// outside a job: see [`crate::predefined`]), which every other source
+/// overrides.
+pub fn layer_over(
+    predefined: &IndexMap<String, String>,
+    global: &IndexMap<String, VariableDef>,
+    job: &IndexMap<String, VariableDef>,
+    sources: &VariableSources,
+) -> Result<JobVariables, VariableError> {
     let overrides = ci_cd_variables(sources)?;
 
     let mut definitions: IndexMap<&str, &VariableDef> = IndexMap::new();
@@ -214,18 +226,17 @@ pub fn layer(
             .get(reference)
             .cloned()
             .or_else(|| definitions.get(reference).map(|def| def.value.clone()))
+            .or_else(|| predefined.get(reference).cloned())
     };
-    let mut values: IndexMap<String, String> = definitions
-        .iter()
-        .map(|(name, definition)| {
-            let value = if definition.expand {
-                expand(&definition.value, raw)
-            } else {
-                definition.value.clone()
-            };
-            (name.to_string(), value)
-        })
-        .collect();
+    let mut values: IndexMap<String, String> = predefined.clone();
+    values.extend(definitions.iter().map(|(name, definition)| {
+        let value = if definition.expand {
+            expand(&definition.value, raw)
+        } else {
+            definition.value.clone()
+        };
+        (name.to_string(), value)
+    }));
     values.extend(overrides);
     Ok(values.into_iter().collect())
 }

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ci_secrets_gitlab::pipeline::{self, Job, VariableDef};
+use ci_secrets_gitlab::predefined::predefined_variables;
 use ci_secrets_gitlab::validate::job_secret_specs;
-use ci_secrets_gitlab::variables::{VariableSources, ci_cd_variables, layer};
+use ci_secrets_gitlab::variables::{VariableSources, ci_cd_variables, layer_over};
 use ci_secrets_provider_api::{JobVariables, Metrics, MetricsSnapshot, ProviderRegistration};
 use indexmap::IndexMap;
 use tokio_util::sync::CancellationToken;
@@ -47,6 +48,8 @@ pub struct LoadedJob {
     pub job: Job,
     /// Global `variables:` (empty for a secrets file).
     pub global_variables: IndexMap<String, VariableDef>,
+    /// The repository root (predefined variables are derived from it).
+    pub project_dir: PathBuf,
 }
 
 /// Loads the job.
@@ -58,8 +61,11 @@ pub fn load_job(source: &JobSource, sources: &VariableSources) -> Result<LoadedJ
             job,
             project_dir,
         } => {
+            let project_dir = project_dir
+                .clone()
+                .unwrap_or_else(|| pipeline::project_dir_of(path));
             let options = pipeline::LoadOptions {
-                project_dir: project_dir.clone(),
+                project_dir: Some(project_dir.clone()),
                 include_variables: ci_cd_variables(sources)?,
             };
             // Only this job is expanded: the others may be many, big, or broken.
@@ -68,13 +74,32 @@ pub fn load_job(source: &JobSource, sources: &VariableSources) -> Result<LoadedJ
             Ok(LoadedJob {
                 global_variables: pipeline.global_variables_for(&job),
                 job,
+                project_dir,
             })
         }
         JobSource::SecretsFile { path } => Ok(LoadedJob {
             job: pipeline::load_secrets_file(path)?,
             global_variables: IndexMap::new(),
+            project_dir: pipeline::project_dir_of(path),
         }),
     }
+}
+
+/// Whether the job's secrets or variables mention a `CI_` variable, which
+/// GitLab would predefine.
+fn refers_to_predefined(loaded: &LoadedJob) -> bool {
+    let secrets = loaded
+        .job
+        .secrets
+        .as_ref()
+        .is_some_and(|secrets| secrets.to_string().contains("CI_"));
+    secrets
+        || loaded
+            .job
+            .variables
+            .values()
+            .chain(loaded.global_variables.values())
+            .any(|definition| definition.value.contains("CI_"))
 }
 
 /// A job's plan and the variables it was built with (no network involved).
@@ -100,7 +125,19 @@ pub fn plan_job(
         let _span = tracing::info_span!("validate", job = %loaded.job.name).entered();
         job_secret_specs(providers, &loaded.job)?
     };
-    let variables = layer(&loaded.global_variables, &loaded.job.variables, sources)?;
+    // Deriving them runs git: only when the job can refer to one.
+    let predefined = if refers_to_predefined(&loaded) {
+        let job = matches!(source, JobSource::CiFile { .. }).then_some(loaded.job.name.as_str());
+        predefined_variables(&loaded.project_dir, job)
+    } else {
+        IndexMap::new()
+    };
+    let variables = layer_over(
+        &predefined,
+        &loaded.global_variables,
+        &loaded.job.variables,
+        sources,
+    )?;
     let _span =
         tracing::info_span!("plan", job = %loaded.job.name, secrets = specs.len()).entered();
     let plan = plan(

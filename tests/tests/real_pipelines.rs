@@ -348,3 +348,77 @@ fn yaml_1_1_booleans_are_read_as_gitlab_reads_them() {
         "{\"BY_ROLE\":\"from-a-boolean\",\"BY_QUOTED\":\"from-a-string\",\"BY_RAW\":\"not-expanded\",\"BY_GLOBAL\":\"not-inherited\"}\n"
     );
 }
+
+/// Runs git in `dir`, failing the test when it fails.
+fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let output = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args([
+            "-c",
+            "user.name=ci-secrets",
+            "-c",
+            "user.email=ci@example.invalid",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "git {args:?}: {}", stderr(&output));
+    stdout(&output).trim().to_owned()
+}
+
+/// Issue 15: outside a job, GitLab's predefined variables a secret path
+/// refers to are derived from the repository as GitLab defines them
+/// (project from the `origin` remote, branch, its slug, commit, job), and
+/// `--var` overrides each.
+#[test]
+fn predefined_variables_come_from_the_repository_outside_a_job() {
+    let project = Project::new();
+    let dir = project.path();
+    git(dir, &["init", "-q", "-b", "feature/Add_Login"]);
+    git(
+        dir,
+        &[
+            "remote",
+            "add",
+            "origin",
+            "git@gitlab.example.com:group/app.git",
+        ],
+    );
+    project.write(
+        ".gitlab-ci.yml",
+        "deploy:\n  script: [x]\n  secrets:\n    TOKEN:\n      testkv: {key: \"$CI_PROJECT_PATH/$CI_COMMIT_REF_SLUG/$CI_JOB_NAME\"}\n      file: false\n    SHA:\n      testkv: {key: \"sha-$CI_COMMIT_SHORT_SHA\"}\n      file: false\n",
+    );
+    git(dir, &["add", ".gitlab-ci.yml"]);
+    git(dir, &["commit", "-q", "-m", "pipeline"]);
+    let sha = git(dir, &["rev-parse", "HEAD"]);
+    let short = format!("sha-{}", &sha[..8]);
+    let store = project.store(&[
+        ("group/app/feature-add-login/deploy", "derived"),
+        ("other/x/feature-add-login/deploy", "overridden"),
+        (&short, "by-commit"),
+    ]);
+    project.use_store(&store);
+    let run = |extra: &[&str]| {
+        project
+            .cli()
+            .args(["resolve", "--job", "deploy", "--format", "json"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let derived = run(&[]);
+    assert_eq!(code(&derived), 0, "{}", stderr(&derived));
+    assert_eq!(
+        stdout(&derived),
+        "{\"TOKEN\":\"derived\",\"SHA\":\"by-commit\"}\n"
+    );
+    assert!(
+        !stderr(&derived).contains("not set"),
+        "{}",
+        stderr(&derived)
+    );
+    let overridden = run(&["--var", "CI_PROJECT_PATH=other/x"]);
+    assert_eq!(code(&overridden), 0, "{}", stderr(&overridden));
+    assert!(stdout(&overridden).contains("\"TOKEN\":\"overridden\""));
+}
