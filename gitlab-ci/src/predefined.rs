@@ -13,10 +13,14 @@ use std::process::{Command, Stdio};
 
 use indexmap::IndexMap;
 
-/// The predefined variables of job `job` in the repository at
-/// `project_dir`, as far as git can tell them. Runs `git` a few times; when
-/// git or the repository is missing, only the folder-based ones are set.
-pub fn predefined_variables(project_dir: &Path, job: Option<&str>) -> IndexMap<String, String> {
+/// The predefined variables of `job` (its name and `stage:`) in the
+/// repository at `project_dir`, as far as git can tell them. Runs `git` a
+/// few times; when git or the repository is missing, only the folder-based
+/// ones are set.
+pub fn predefined_variables(
+    project_dir: &Path,
+    job: Option<(&str, Option<&str>)>,
+) -> IndexMap<String, String> {
     let mut variables = IndexMap::new();
     let mut set = |name: &str, value: String| {
         variables.insert(name.to_owned(), value);
@@ -77,8 +81,10 @@ pub fn predefined_variables(project_dir: &Path, job: Option<&str>) -> IndexMap<S
         let default = default.strip_prefix("origin/").unwrap_or(&default);
         set("CI_DEFAULT_BRANCH", default.to_owned());
     }
-    if let Some(job) = job {
-        set("CI_JOB_NAME", job.to_owned());
+    if let Some((name, stage)) = job {
+        set("CI_JOB_NAME", name.to_owned());
+        // GitLab's default stage.
+        set("CI_JOB_STAGE", stage.unwrap_or("test").to_owned());
     }
     variables
 }

@@ -127,7 +127,8 @@ pub fn plan_job(
     };
     // Deriving them runs git: only when the job can refer to one.
     let predefined = if refers_to_predefined(&loaded) {
-        let job = matches!(source, JobSource::CiFile { .. }).then_some(loaded.job.name.as_str());
+        let job = matches!(source, JobSource::CiFile { .. })
+            .then_some((loaded.job.name.as_str(), loaded.job.stage.as_deref()));
         predefined_variables(&loaded.project_dir, job)
     } else {
         IndexMap::new()

@@ -387,15 +387,15 @@ fn predefined_variables_come_from_the_repository_outside_a_job() {
     );
     project.write(
         ".gitlab-ci.yml",
-        "deploy:\n  script: [x]\n  secrets:\n    TOKEN:\n      testkv: {key: \"$CI_PROJECT_PATH/$CI_COMMIT_REF_SLUG/$CI_JOB_NAME\"}\n      file: false\n    SHA:\n      testkv: {key: \"sha-$CI_COMMIT_SHORT_SHA\"}\n      file: false\n",
+        "deploy:\n  stage: release\n  script: [x]\n  secrets:\n    TOKEN:\n      testkv: {key: \"$CI_PROJECT_PATH/$CI_COMMIT_REF_SLUG/$CI_JOB_NAME/$CI_JOB_STAGE\"}\n      file: false\n    SHA:\n      testkv: {key: \"sha-$CI_COMMIT_SHORT_SHA\"}\n      file: false\n",
     );
     git(dir, &["add", ".gitlab-ci.yml"]);
     git(dir, &["commit", "-q", "-m", "pipeline"]);
     let sha = git(dir, &["rev-parse", "HEAD"]);
     let short = format!("sha-{}", &sha[..8]);
     let store = project.store(&[
-        ("group/app/feature-add-login/deploy", "derived"),
-        ("other/x/feature-add-login/deploy", "overridden"),
+        ("group/app/feature-add-login/deploy/release", "derived"),
+        ("other/x/feature-add-login/deploy/release", "overridden"),
         (&short, "by-commit"),
     ]);
     project.use_store(&store);

@@ -176,6 +176,11 @@ fn build_job(
         .get("secrets")
         .map(|value| yaml_to_json(value).map_err(|why| format!("`secrets:` {why}")))
         .transpose()?;
+    // Only for `CI_JOB_STAGE`: GitLab validates `stage:` itself.
+    let stage = definition
+        .get("stage")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     Ok(Job {
         name: name.to_owned(),
         hidden,
@@ -183,6 +188,7 @@ fn build_job(
         id_tokens,
         secrets,
         inherit_variables,
+        stage,
     })
 }
 

@@ -70,6 +70,8 @@ pub struct Job {
     pub secrets: Option<serde_json::Value>,
     /// Which global variables the job receives (`inherit: variables:`).
     pub inherit_variables: InheritGlobal,
+    /// `stage:` as written (GitLab's default, `test`, when `None`).
+    pub stage: Option<String>,
 }
 
 impl Job {
