@@ -122,21 +122,7 @@ fn project_dir_names_the_root_outside_a_repository() {
         "{}",
         stdout(&without)
     );
-    let with = project
-        .cli()
-        .args([
-            "resolve",
-            "--format",
-            "json",
-            "--ci-file",
-            "ci/pipeline.yml",
-            "--job",
-            "job",
-            "--project-dir",
-            ".",
-        ])
-        .output()
-        .unwrap();
+    let with = project.resolve_job_json(&["--ci-file", "ci/pipeline.yml", "--project-dir", "."]);
     assert_eq!(code(&with), 0, "{}", stderr(&with));
     assert_eq!(stdout(&with), "{\"TOKEN\":\"from-the-include\"}\n");
 }

@@ -25,22 +25,10 @@ fn psych_boolean(plain: &str) -> Option<bool> {
     }
 }
 
-/// Whether `text` may hold a plain scalar that needs rewriting: a cheap
-/// look for the words, so that most files skip the second parse.
-fn may_hold_yaml11_boolean(text: &str) -> bool {
-    let lower = text.to_ascii_lowercase();
-    ["yes", "no", "on", "off", "true", "false"]
-        .iter()
-        .any(|word| lower.contains(word))
-}
-
 /// `text` with every plain YAML 1.1 boolean written as `true` or `false`.
 /// When the text does not parse, it is returned unchanged: serde_norway
 /// then reports the error with its position.
 pub(crate) fn rewrite_booleans(text: &str) -> Cow<'_, str> {
-    if !may_hold_yaml11_boolean(text) {
-        return Cow::Borrowed(text);
-    }
     // (character range, replacement), in text order.
     let mut replacements: Vec<(usize, usize, &'static str)> = Vec::new();
     for event in Parser::new_from_str(text) {

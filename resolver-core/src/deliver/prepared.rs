@@ -201,7 +201,7 @@ pub fn prepare(secrets: &[ResolvedSecret], mode: &DeliveryMode) -> Result<Delive
     // Refused before anything is written, so a bad value costs no clean-up.
     let mut texts = Vec::with_capacity(secrets.len());
     for secret in secrets.iter().filter(|secret| !on_disk(secret)) {
-        texts.push((secret, env_text(secret)?));
+        texts.push(env_text(secret)?);
     }
 
     let file_secrets: Vec<&ResolvedSecret> =
@@ -241,34 +241,30 @@ pub fn prepare(secrets: &[ResolvedSecret], mode: &DeliveryMode) -> Result<Delive
         committed: false,
     };
 
-    let path_of = |secret: &ResolvedSecret| {
-        file_secrets
-            .iter()
-            .position(|file| std::ptr::eq(*file, secret))
-            .and_then(|index| paths.get(index))
-            .map(|path| path.as_os_str().as_bytes())
-    };
-    let text_of = |secret: &ResolvedSecret| {
-        texts
-            .iter()
-            .find(|(with_text, _)| std::ptr::eq(*with_text, secret))
-            .map(|(_, text)| text.as_bytes())
-    };
-    let entries: Vec<OutputEntry<'_>> = secrets
-        .iter()
-        .filter_map(|secret| {
+    // `paths` and `texts` both follow the order of `secrets`: take from
+    // each in turn.
+    let mut paths_in_order = paths.iter();
+    let mut texts_in_order = texts.iter();
+    let mut entries: Vec<OutputEntry<'_>> = Vec::with_capacity(secrets.len());
+    for secret in secrets {
+        let (text, kind) = if on_disk(secret) {
             // The path exactly as created, even when it is not UTF-8.
-            let (text, kind) = match path_of(secret) {
-                Some(path) => (path, EntryKind::FilePath),
-                None => (text_of(secret)?, EntryKind::Value),
+            let Some(path) = paths_in_order.next() else {
+                continue;
             };
-            Some(OutputEntry {
-                name: &secret.variable,
-                text,
-                kind,
-            })
-        })
-        .collect();
+            (path.as_os_str().as_bytes(), EntryKind::FilePath)
+        } else {
+            let Some(text) = texts_in_order.next() else {
+                continue;
+            };
+            (text.as_bytes(), EntryKind::Value)
+        };
+        entries.push(OutputEntry {
+            name: &secret.variable,
+            text,
+            kind,
+        });
+    }
     delivery.payload = match format {
         Some(format) => Payload::Printed(render(format, &entries)?),
         None => Payload::Environment(
