@@ -195,20 +195,19 @@ pub fn layer(
     job: &IndexMap<String, VariableDef>,
     sources: &VariableSources,
 ) -> Result<JobVariables, VariableError> {
-    layer_over(&IndexMap::new(), global, job, sources)
+    layer_over(&IndexMap::new(), global, job, ci_cd_variables(sources)?)
 }
 
 /// [`layer`] over `predefined` (GitLab's predefined variables, derived
 /// outside a job: see [`crate::predefined`]), which every other source
-/// overrides.
+/// overrides, with `overrides` already read ([`ci_cd_variables`]), so a
+/// caller that needs them for `include:` paths too reads them once.
 pub fn layer_over(
     predefined: &IndexMap<String, String>,
     global: &IndexMap<String, VariableDef>,
     job: &IndexMap<String, VariableDef>,
-    sources: &VariableSources,
+    overrides: IndexMap<String, String>,
 ) -> Result<JobVariables, VariableError> {
-    let overrides = ci_cd_variables(sources)?;
-
     let mut definitions: IndexMap<&str, &VariableDef> = IndexMap::new();
     for (scope, scoped) in [("global", global), ("job", job)] {
         for (name, definition) in scoped {

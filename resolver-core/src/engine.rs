@@ -53,7 +53,12 @@ pub struct LoadedJob {
 }
 
 /// Loads the job.
-pub fn load_job(source: &JobSource, sources: &VariableSources) -> Result<LoadedJob, CoreError> {
+/// `ci_cd` are the CI/CD variables ([`ci_cd_variables`]) that `include:`
+/// paths expand with.
+pub fn load_job(
+    source: &JobSource,
+    ci_cd: &IndexMap<String, String>,
+) -> Result<LoadedJob, CoreError> {
     let _span = tracing::info_span!("load").entered();
     match source {
         JobSource::CiFile {
@@ -66,7 +71,7 @@ pub fn load_job(source: &JobSource, sources: &VariableSources) -> Result<LoadedJ
                 .unwrap_or_else(|| pipeline::project_dir_of(path));
             let options = pipeline::LoadOptions {
                 project_dir: Some(project_dir.clone()),
-                include_variables: ci_cd_variables(sources)?,
+                include_variables: ci_cd.clone(),
             };
             // Only this job is expanded: the others may be many, big, or broken.
             let pipeline = pipeline::load_pipeline_for_job_with(path, &options, job)?;
@@ -120,7 +125,9 @@ pub fn plan_job(
     source: &JobSource,
     sources: &VariableSources,
 ) -> Result<PlannedJob, CoreError> {
-    let loaded = load_job(source, sources)?;
+    // Read once (the env file is I/O): for `include:` paths and the job's variables.
+    let ci_cd = ci_cd_variables(sources)?;
+    let loaded = load_job(source, &ci_cd)?;
     let specs = {
         let _span = tracing::info_span!("validate", job = %loaded.job.name).entered();
         job_secret_specs(providers, &loaded.job)?
@@ -137,7 +144,7 @@ pub fn plan_job(
         &predefined,
         &loaded.global_variables,
         &loaded.job.variables,
-        sources,
+        ci_cd,
     )?;
     let _span =
         tracing::info_span!("plan", job = %loaded.job.name, secrets = specs.len()).entered();
