@@ -30,7 +30,28 @@ pub(crate) fn read_yaml(
     allow_reference: bool,
 ) -> Result<Value, PipelineError> {
     let bytes = read_capped(path)?;
-    let text = check_text(path, &bytes)?;
+    parse_yaml(path, &bytes, budget, allow_reference, None)
+}
+
+/// Parses the bytes of a file named `path` (a local file, or one fetched
+/// from GitLab or a URL), with the same checks as a local file:
+/// `allow_reference` says whether `!reference` tags are allowed, `inputs` are
+/// the `include: inputs:` given to the file (`None` when it is not included
+/// with inputs).
+pub(crate) fn parse_yaml(
+    path: &Path,
+    bytes: &[u8],
+    budget: &ExpansionBudget,
+    allow_reference: bool,
+    inputs: Option<&Mapping>,
+) -> Result<Value, PipelineError> {
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(PipelineError::TooLarge {
+            path: path.to_owned(),
+            limit: MAX_FILE_BYTES,
+        });
+    }
+    let text = check_text(path, bytes)?;
     check_flow_depth(path, text)?;
     let text = super::yaml11::rewrite_booleans(text);
     let mut documents = serde_norway::Deserializer::from_str(&text);
@@ -62,6 +83,12 @@ pub(crate) fn read_yaml(
         return Err(PipelineError::invalid(
             path,
             "holds several YAML documents (`---`); `spec:` headers and include inputs are not supported",
+        ));
+    }
+    if inputs.is_some_and(|inputs| !inputs.is_empty()) {
+        return Err(PipelineError::invalid(
+            path,
+            "Given inputs not defined in the `spec` section of the included configuration file",
         ));
     }
     if value.is_null() {
