@@ -36,5 +36,6 @@ pub mod expand;
 pub mod pipeline;
 pub mod predefined;
 pub mod rails_expand;
+pub mod rules;
 pub mod validate;
 pub mod variables;

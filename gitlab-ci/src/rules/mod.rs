@@ -1,0 +1,2 @@
+//! GitLab's `rules:` (jobs, `workflow:`, `include:`).
+pub mod expression;
