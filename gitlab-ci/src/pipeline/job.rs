@@ -218,7 +218,9 @@ fn parse_inherit(value: Option<&Value>) -> Result<(InheritGlobal, InheritGlobal)
 
 /// `variables:` at the global or job level: `NAME: value` or `NAME: {value:, description:,
 /// expand:, options:}`.
-fn parse_variables(value: Option<&Value>) -> Result<IndexMap<String, VariableDef>, String> {
+pub(crate) fn parse_variables(
+    value: Option<&Value>,
+) -> Result<IndexMap<String, VariableDef>, String> {
     let mut variables = IndexMap::new();
     let map = match value {
         None | Some(Value::Null) => return Ok(variables),

@@ -41,6 +41,9 @@ pub use include::MAX_INCLUDES;
 pub use job::GLOBAL_KEYWORDS;
 pub use reference::MAX_REFERENCE_DEPTH;
 pub use source::{MAX_DEPTH, MAX_FILE_BYTES};
+// `rules:variables:` are read like any `variables:`.
+pub(crate) use job::parse_variables;
+pub(crate) use scalar::scalar_to_string;
 
 /// A loaded pipeline: global variables and every job, with `include:`, `extends:`, `default:`
 /// and `!reference` resolved.

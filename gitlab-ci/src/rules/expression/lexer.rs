@@ -163,38 +163,167 @@ mod tests {
         }
     }
 
+    /// A token as the spec prints it (`Token#value`).
+    fn render(token: &Token) -> String {
+        match token {
+            Token::Open => "(".into(),
+            Token::Close => ")".into(),
+            Token::Input(name) => format!("$[[ inputs.{name} ]]"),
+            Token::Variable(name) => format!("${name}"),
+            Token::String(text) => format!("\"{text}\""),
+            Token::Pattern(pattern) => format!("/{}/", pattern.source()),
+            Token::Null => "null".into(),
+            Token::Boolean(value) => value.to_string(),
+            Token::Equals => "==".into(),
+            Token::Matches => "=~".into(),
+            Token::NotEquals => "!=".into(),
+            Token::NotMatches => "!~".into(),
+            Token::And => "&&".into(),
+            Token::Or => "||".into(),
+        }
+    }
+
     // spec/lib/gitlab/ci/pipeline/expression/lexer_spec.rb
     #[test]
     fn lexer_spec_vectors() {
-        assert_eq!(
-            kinds(r#"$PRESENT_VARIABLE == "my variable""#),
-            [
-                Token::Variable("PRESENT_VARIABLE".into()),
-                Token::Equals,
-                Token::String("my variable".into())
-            ]
-        );
-        assert_eq!(
-            kinds("$VARIABLE == null").last(),
-            Some(&Token::Null),
-            "null is a lexeme"
-        );
-        assert_eq!(
-            kinds(r#"$PRESENT_VARIABLE =~ /my variable/ || $EMPTY_VARIABLE =~ /nope/"#).len(),
-            7
-        );
-        assert_eq!(
-            kinds("($A == 'x') && $B").first(),
-            Some(&Token::Open),
-            "parentheses are lexemes"
-        );
-        assert_eq!(
-            tokenize("$VAR = 1"),
-            Err(ExpressionError::UnknownLexeme),
-            "a single = is no lexeme"
-        );
-        assert_eq!(tokenize("12345"), Err(ExpressionError::UnknownLexeme));
-        // `max_tokens`: the scan gives up after MAX_TOKENS rounds.
+        assert_eq!(kinds("$VARIABLE").len(), 1);
+        assert_eq!(kinds("\t$VARIABLE ").len(), 1, "whitespace is ignored");
+        assert_eq!(kinds("$VARIABLE1 $VARIABLE2").len(), 2);
+        assert_eq!(kinds(r#"$VARIABLE "text" "value""#).len(), 3);
+        assert_eq!(kinds(r#"$VARIABLE == "text""#).len(), 3);
+        assert_eq!(tokenize("$V1 123 $V2"), Err(ExpressionError::UnknownLexeme));
+        let table: [(&str, &[&str]); 12] = [
+            (
+                "$PRESENT_VARIABLE =~ /my var/ && $EMPTY_VARIABLE =~ /nope/",
+                &[
+                    "$PRESENT_VARIABLE",
+                    "=~",
+                    "/my var/",
+                    "&&",
+                    "$EMPTY_VARIABLE",
+                    "=~",
+                    "/nope/",
+                ],
+            ),
+            (
+                r#"$EMPTY_VARIABLE == "" && $PRESENT_VARIABLE"#,
+                &["$EMPTY_VARIABLE", "==", "\"\"", "&&", "$PRESENT_VARIABLE"],
+            ),
+            (
+                r#"$EMPTY_VARIABLE == "" && $PRESENT_VARIABLE != "nope""#,
+                &[
+                    "$EMPTY_VARIABLE",
+                    "==",
+                    "\"\"",
+                    "&&",
+                    "$PRESENT_VARIABLE",
+                    "!=",
+                    "\"nope\"",
+                ],
+            ),
+            (
+                "$PRESENT_VARIABLE && $EMPTY_VARIABLE",
+                &["$PRESENT_VARIABLE", "&&", "$EMPTY_VARIABLE"],
+            ),
+            (
+                "$PRESENT_VARIABLE =~ /my var/ || $EMPTY_VARIABLE =~ /nope/",
+                &[
+                    "$PRESENT_VARIABLE",
+                    "=~",
+                    "/my var/",
+                    "||",
+                    "$EMPTY_VARIABLE",
+                    "=~",
+                    "/nope/",
+                ],
+            ),
+            (
+                r#"$EMPTY_VARIABLE == "" || $PRESENT_VARIABLE"#,
+                &["$EMPTY_VARIABLE", "==", "\"\"", "||", "$PRESENT_VARIABLE"],
+            ),
+            (
+                r#"$EMPTY_VARIABLE == "" || $PRESENT_VARIABLE != "nope""#,
+                &[
+                    "$EMPTY_VARIABLE",
+                    "==",
+                    "\"\"",
+                    "||",
+                    "$PRESENT_VARIABLE",
+                    "!=",
+                    "\"nope\"",
+                ],
+            ),
+            (
+                "$PRESENT_VARIABLE || $EMPTY_VARIABLE",
+                &["$PRESENT_VARIABLE", "||", "$EMPTY_VARIABLE"],
+            ),
+            (
+                r#"$PRESENT_VARIABLE && null || $EMPTY_VARIABLE == """#,
+                &[
+                    "$PRESENT_VARIABLE",
+                    "&&",
+                    "null",
+                    "||",
+                    "$EMPTY_VARIABLE",
+                    "==",
+                    "\"\"",
+                ],
+            ),
+            (
+                "($PRESENT_VARIABLE =~ /my var/) && $EMPTY_VARIABLE =~ /nope/",
+                &[
+                    "(",
+                    "$PRESENT_VARIABLE",
+                    "=~",
+                    "/my var/",
+                    ")",
+                    "&&",
+                    "$EMPTY_VARIABLE",
+                    "=~",
+                    "/nope/",
+                ],
+            ),
+            (
+                "$PRESENT_VARIABLE =~ /my var/ || ($EMPTY_VARIABLE =~ /nope/)",
+                &[
+                    "$PRESENT_VARIABLE",
+                    "=~",
+                    "/my var/",
+                    "||",
+                    "(",
+                    "$EMPTY_VARIABLE",
+                    "=~",
+                    "/nope/",
+                    ")",
+                ],
+            ),
+            (
+                r#"($PRESENT_VARIABLE && (null || $EMPTY_VARIABLE == ""))"#,
+                &[
+                    "(",
+                    "$PRESENT_VARIABLE",
+                    "&&",
+                    "(",
+                    "null",
+                    "||",
+                    "$EMPTY_VARIABLE",
+                    "==",
+                    "\"\"",
+                    ")",
+                    ")",
+                ],
+            ),
+        ];
+        for (expression, expected) in table {
+            let rendered: Vec<String> = kinds(expression).iter().map(render).collect();
+            assert_eq!(rendered, expected, "{expression}");
+        }
+    }
+
+    // Not from a spec: GitLab's MAX_TOKENS is a number of scans, so 99 tokens fit.
+    #[test]
+    fn max_tokens_counts_scans() {
+        assert_eq!(tokenize("$VAR = 1"), Err(ExpressionError::UnknownLexeme));
         let long = vec!["$A"; MAX_TOKENS].join(" && ");
         assert_eq!(tokenize(&long), Err(ExpressionError::TooManyTokens));
         let fits = vec!["$A"; 50].join(" && ");
