@@ -93,10 +93,16 @@ pub struct SelectionArgs {
     /// Overall deadline in seconds (default 60, or the config's).
     #[arg(long, value_name = "SECONDS")]
     pub deadline: Option<f64>,
-    /// A provider block that refers to a variable that is not set is an
-    /// error (exit 1), not a warning.
+    /// A provider block that refers to a variable that is not set, or a job
+    /// GitLab would not create (its `rules:`), is an error (exit 1), not a
+    /// warning.
     #[arg(long)]
     pub strict: bool,
+    /// Evaluate `rules: changes:` against the files changed since REF
+    /// (`git diff --name-only REF...HEAD` in the project folder); without
+    /// it, `changes:` is treated as true, with a warning.
+    #[arg(long, value_name = "REF", conflicts_with = "secrets")]
+    pub changes_base: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -126,6 +126,18 @@ pub fn plan(
         .map(ToString::to_string)
         .collect();
     let mut warnings = Vec::new();
+    let rules = &planned.plan.rules;
+    // `--strict` makes it a problem, as a resolution would stop at it.
+    if config.config.strict {
+        problems.extend(
+            rules
+                .not_created_error(&planned.plan.job)
+                .map(|error| error.to_string()),
+        );
+    } else {
+        warnings.extend(rules.not_created_warning(&planned.plan.job));
+    }
+    warnings.extend(rules.warnings.iter().cloned());
     for unset in planned.plan.unset_variables() {
         let line = format!("job {}, {unset}", planned.plan.job);
         // `--strict` makes it a problem, as a resolution would stop at it.
@@ -253,6 +265,8 @@ fn report_plan(planned: &PlannedJob, plans: Vec<SecretPlan>, problems: Vec<Strin
         totals,
         problems,
         warnings: Vec::new(),
+        rule: planned.plan.rules.rule.clone(),
+        workflow_rule: planned.plan.rules.workflow_rule.clone(),
     }
 }
 
@@ -447,6 +461,7 @@ mod tests {
                     })
                     .collect(),
                 token_problems: Vec::new(),
+                rules: Default::default(),
             },
             variables: JobVariables::default(),
             id_tokens: Vec::new(),

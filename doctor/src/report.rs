@@ -108,6 +108,11 @@ pub struct PlanReport {
     /// What a resolution would go on with but probably not as meant (a
     /// variable a secret refers to that is not set), one line each.
     pub warnings: Vec<String>,
+    /// The job's `rules:` rule that matched (`rules[1]: if: ...`); `null` when the job has
+    /// no `rules:` or none matched.
+    pub rule: Option<String>,
+    /// The `workflow: rules:` rule that matched; `null` when there are none or none matched.
+    pub workflow_rule: Option<String>,
 }
 
 /// One check as reported.

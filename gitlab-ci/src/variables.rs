@@ -240,6 +240,32 @@ pub fn layer_over(
     Ok(values.into_iter().collect())
 }
 
+/// The variables `rules:` see (GitLab's `variables_hash`): the same sources and precedence
+/// as [`layer_over`], but every value as written, not expanded. GitLab evaluates `rules:if`
+/// in Rails, before any runner expands anything: `$URL == "https://$HOST"` compares the text
+/// `https://$HOST`.
+pub fn rule_variables(
+    predefined: &IndexMap<String, String>,
+    global: &IndexMap<String, VariableDef>,
+    job: &IndexMap<String, VariableDef>,
+    overrides: &IndexMap<String, String>,
+) -> IndexMap<String, String> {
+    let mut values = predefined.clone();
+    for scoped in [global, job] {
+        values.extend(
+            scoped
+                .iter()
+                .map(|(name, definition)| (name.clone(), definition.value.clone())),
+        );
+    }
+    values.extend(
+        overrides
+            .iter()
+            .map(|(name, value)| (name.clone(), value.clone())),
+    );
+    values
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

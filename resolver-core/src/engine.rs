@@ -8,8 +8,13 @@ use std::time::{Duration, Instant};
 
 use ci_secrets_gitlab::pipeline::{self, Job, VariableDef};
 use ci_secrets_gitlab::predefined::predefined_variables;
+use ci_secrets_gitlab::rules::repository;
+use ci_secrets_gitlab::rules::{
+    RuleContext, RulesConfig, RulesError, RulesOutcome, WarningKind, evaluate_rules,
+    evaluate_workflow_rules,
+};
 use ci_secrets_gitlab::validate::job_secret_specs;
-use ci_secrets_gitlab::variables::{VariableSources, ci_cd_variables, layer_over};
+use ci_secrets_gitlab::variables::{VariableSources, ci_cd_variables, layer_over, rule_variables};
 use ci_secrets_provider_api::{JobVariables, Metrics, MetricsSnapshot, ProviderRegistration};
 use indexmap::IndexMap;
 use tokio_util::sync::CancellationToken;
@@ -18,7 +23,7 @@ use tracing::Instrument;
 use crate::config::LoadedConfig;
 use crate::dispatch::{DispatchOptions, ResolvedSecret, dispatch};
 use crate::error::CoreError;
-use crate::plan::{Plan, PlanError, UnsetVariable, plan};
+use crate::plan::{Plan, PlanError, RulesReport, UnsetVariable, plan};
 use crate::progress::{NoProgress, Progress};
 
 /// Which job to resolve.
@@ -33,6 +38,9 @@ pub enum JobSource {
         /// Where local includes are found; `None`: the git top level of
         /// `path`, else its folder ([`pipeline::project_dir_of`]).
         project_dir: Option<PathBuf>,
+        /// `--changes-base`: `rules: changes:` compare `git diff BASE...HEAD`; `None`: the
+        /// changes are unknown and `changes:` holds, with a warning.
+        changes_base: Option<String>,
     },
     /// A file that holds one job's `secrets:` (and optional `variables:`, `id_tokens:`).
     SecretsFile {
@@ -50,6 +58,12 @@ pub struct LoadedJob {
     pub global_variables: IndexMap<String, VariableDef>,
     /// The repository root (predefined variables are derived from it).
     pub project_dir: PathBuf,
+    /// Every global variable, whatever the job inherits: what `workflow: rules:` see.
+    pub pipeline_variables: IndexMap<String, VariableDef>,
+    /// `workflow: rules:`.
+    pub workflow_rules: Option<RulesConfig>,
+    /// The file the job comes from (for messages).
+    pub file: PathBuf,
 }
 
 /// Loads the job.
@@ -65,6 +79,7 @@ pub fn load_job(
             path,
             job,
             project_dir,
+            ..
         } => {
             let project_dir = project_dir
                 .clone()
@@ -80,25 +95,36 @@ pub fn load_job(
                 global_variables: pipeline.global_variables_for(&job),
                 job,
                 project_dir,
+                pipeline_variables: pipeline.variables,
+                workflow_rules: pipeline.workflow_rules,
+                file: path.clone(),
             })
         }
         JobSource::SecretsFile { path } => Ok(LoadedJob {
             job: pipeline::load_secrets_file(path)?,
             global_variables: IndexMap::new(),
             project_dir: pipeline::project_dir_of(path),
+            pipeline_variables: IndexMap::new(),
+            workflow_rules: None,
+            file: path.clone(),
         }),
     }
 }
 
-/// Whether the job's secrets or variables mention a `CI_` variable, which
-/// GitLab would predefine.
+/// Whether the job's secrets, variables or rules mention a `CI_` variable,
+/// which GitLab would predefine.
 fn refers_to_predefined(loaded: &LoadedJob) -> bool {
+    let rules = [loaded.job.rules.as_ref(), loaded.workflow_rules.as_ref()]
+        .into_iter()
+        .flatten()
+        .any(|rules| rules.mentions("CI_"));
     let secrets = loaded
         .job
         .secrets
         .as_ref()
         .is_some_and(|secrets| secrets.to_string().contains("CI_"));
     secrets
+        || rules
         || loaded
             .job
             .variables
@@ -140,26 +166,144 @@ pub fn plan_job(
     } else {
         IndexMap::new()
     };
-    let variables = layer_over(
-        &predefined,
-        &loaded.global_variables,
-        &loaded.job.variables,
-        ci_cd,
-    )?;
+    let changes_base = match source {
+        JobSource::CiFile { changes_base, .. } => changes_base.as_deref(),
+        JobSource::SecretsFile { .. } => None,
+    };
+    let (global, job_variables, rules) = apply_rules(&loaded, &predefined, &ci_cd, changes_base)?;
+    let variables = layer_over(&predefined, &global, &job_variables, ci_cd)?;
     let _span =
         tracing::info_span!("plan", job = %loaded.job.name, secrets = specs.len()).entered();
-    let plan = plan(
+    let mut plan = plan(
         providers,
         &loaded.job.name,
         &loaded.job.id_tokens,
         &specs,
         &variables,
     )?;
+    plan.rules = rules;
     Ok(PlannedJob {
         plan,
         variables,
         id_tokens: loaded.job.id_tokens,
     })
+}
+
+/// The global and job variables after `rules:`, and what the rules decided.
+type RuledVariables = (
+    IndexMap<String, VariableDef>,
+    IndexMap<String, VariableDef>,
+    RulesReport,
+);
+
+/// Evaluates `workflow: rules:`, then the job's `rules:`, as GitLab does before it creates
+/// the job: workflow rules see the global variables (all of them, before `inherit:`), the
+/// CI/CD and the predefined ones; the matching workflow rule's `variables:` override the
+/// global ones (and are inherited like them). Job rules then see the job's whole set, and the
+/// matching rule's `variables:` override the job's. CI/CD variables (`--var`, the
+/// environment, the env file) still win over both, as in GitLab's precedence. Returns the
+/// global and job variables to layer, and the report.
+fn apply_rules(
+    loaded: &LoadedJob,
+    predefined: &IndexMap<String, String>,
+    ci_cd: &IndexMap<String, String>,
+    changes_base: Option<&str>,
+) -> Result<RuledVariables, CoreError> {
+    let mut global = loaded.global_variables.clone();
+    let mut job_variables = loaded.job.variables.clone();
+    let mut report = RulesReport::default();
+    if loaded.workflow_rules.is_none() && loaded.job.rules.is_none() {
+        return Ok((global, job_variables, report));
+    }
+    let changed = match changes_base {
+        Some(base) => Some(
+            repository::changed_files(&loaded.project_dir, base).ok_or_else(|| {
+                PlanError::ChangesBase {
+                    base: base.to_owned(),
+                    project_dir: loaded.project_dir.clone(),
+                }
+            })?,
+        ),
+        None => None,
+    };
+    let mut changes_unknown = false;
+    let mut collect = |outcome: &RulesOutcome, report: &mut RulesReport| {
+        for warning in &outcome.warnings {
+            if warning.kind == WarningKind::ChangesUnknown {
+                changes_unknown = true;
+            } else {
+                report
+                    .warnings
+                    .push(format!("job {}: {}", loaded.job.name, warning.message));
+            }
+        }
+    };
+    let rules_error = |owner: &str, error: RulesError| PlanError::Rules {
+        file: loaded.file.clone(),
+        message: match error.index {
+            Some(index) => format!("{} (rules[{index}])", error.gitlab_message(owner)),
+            None => error.gitlab_message(owner),
+        },
+    };
+    if let Some(workflow) = &loaded.workflow_rules {
+        let seen = rule_variables(
+            predefined,
+            &loaded.pipeline_variables,
+            &IndexMap::new(),
+            ci_cd,
+        );
+        let lookup = |name: &str| seen.get(name).cloned();
+        let ctx = RuleContext::new(&lookup)
+            .with_project_dir(&loaded.project_dir)
+            .with_changed_files(changed.as_deref());
+        let outcome = evaluate_workflow_rules(&workflow.0, &ctx)
+            .map_err(|error| rules_error("workflow", error))?;
+        collect(&outcome, &mut report);
+        if let Some(rule) = &outcome.matched {
+            report.workflow_rule = Some(format!("workflow:{}", rule.display));
+            for (name, definition) in &rule.variables {
+                if loaded.job.inherit_variables.includes(name) {
+                    global.insert(name.clone(), definition.clone());
+                }
+            }
+        }
+        if let Some(reason) = outcome.exclusion_reason() {
+            report.not_created = Some(format!(
+                "workflow: rules: {reason}, so GitLab would not create the pipeline"
+            ));
+        }
+    }
+    if let Some(rules) = &loaded.job.rules {
+        let seen = rule_variables(predefined, &global, &job_variables, ci_cd);
+        let lookup = |name: &str| seen.get(name).cloned();
+        let ctx = RuleContext::new(&lookup)
+            .with_project_dir(&loaded.project_dir)
+            .with_changed_files(changed.as_deref());
+        let owner = format!("jobs:{}", loaded.job.name);
+        let outcome = evaluate_rules(&rules.0, &ctx).map_err(|error| rules_error(&owner, error))?;
+        collect(&outcome, &mut report);
+        if let Some(rule) = &outcome.matched {
+            report.rule = Some(rule.display.clone());
+            job_variables.extend(
+                rule.variables
+                    .iter()
+                    .map(|(name, definition)| (name.clone(), definition.clone())),
+            );
+        }
+        if let Some(reason) = outcome.exclusion_reason()
+            && report.not_created.is_none()
+        {
+            report.not_created = Some(format!("rules: {reason}"));
+        }
+    }
+    if changes_unknown {
+        report.warnings.push(format!(
+            "job {}: `changes:` in rules cannot be checked without --changes-base REF, so it \
+             is treated as true",
+            loaded.job.name
+        ));
+    }
+    Ok((global, job_variables, report))
 }
 
 /// The outcome of a successful resolution.
@@ -177,6 +321,8 @@ pub struct Resolution {
     pub elapsed: Duration,
     /// Variables the secrets' blocks refer to that are not set (warnings).
     pub unset_variables: Vec<UnsetVariable>,
+    /// Warnings from `rules:` (GitLab would not create the job, a condition assumed true).
+    pub rule_warnings: Vec<String>,
 }
 
 impl Resolution {
@@ -234,6 +380,17 @@ pub async fn resolve_with_progress(
     let started = Instant::now();
     let planned = plan_job(providers, source, sources)?;
     planned.plan.ready()?;
+    let rules = &planned.plan.rules;
+    if config.config.strict
+        && let Some(error) = rules.not_created_error(&planned.plan.job)
+    {
+        return Err(error.into());
+    }
+    let rule_warnings: Vec<String> = rules
+        .not_created_warning(&planned.plan.job)
+        .into_iter()
+        .chain(rules.warnings.iter().cloned())
+        .collect();
     let unset_variables = planned.plan.unset_variables();
     if config.config.strict
         && let Some(first) = planned
@@ -293,5 +450,6 @@ pub async fn resolve_with_progress(
         providers: provider_count,
         elapsed: started.elapsed(),
         unset_variables,
+        rule_warnings,
     })
 }

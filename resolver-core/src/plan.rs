@@ -57,6 +57,46 @@ pub struct Plan {
     /// secret is planned without its token so that `plan` can still show
     /// the whole job; a resolution stops at the first ([`Plan::ready`]).
     pub token_problems: Vec<PlanError>,
+    /// What `workflow: rules:` and the job's `rules:` decided.
+    pub rules: RulesReport,
+}
+
+/// What `rules:` decided about a job, as reported by `plan` and warned about by
+/// `resolve` and `exec`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RulesReport {
+    /// The `workflow: rules:` rule that matched (`rules[0]: if: ...`), when there are some.
+    pub workflow_rule: Option<String>,
+    /// The job's rule that matched, when the job has `rules:`.
+    pub rule: Option<String>,
+    /// Why GitLab would not create the job (no rule matched, `when: never`, or the same of
+    /// `workflow: rules:` for the whole pipeline); the secrets are planned anyway.
+    pub not_created: Option<String>,
+    /// Conditions that held only by assumption (`changes:` without `--changes-base`,
+    /// `exists: project:`), one line each.
+    pub warnings: Vec<String>,
+}
+
+impl RulesReport {
+    /// The line warning that GitLab would not create job `job`, if it would not.
+    pub fn not_created_warning(&self, job: &str) -> Option<String> {
+        self.not_created.as_ref().map(|reason| {
+            format!(
+                "job {job}: GitLab would not create this job ({reason}); its secrets are \
+                 resolved anyway (pass --strict to make this an error)"
+            )
+        })
+    }
+
+    /// The `--strict` error for the same case.
+    pub fn not_created_error(&self, job: &str) -> Option<PlanError> {
+        self.not_created
+            .as_ref()
+            .map(|reason| PlanError::JobNotCreated {
+                job: job.to_owned(),
+                reason: reason.clone(),
+            })
+    }
 }
 
 impl Plan {
@@ -139,6 +179,34 @@ pub enum PlanError {
         variable: String,
         /// The variables that are not set.
         names: Vec<String>,
+    },
+    /// With `--strict`: GitLab would not create the job (its `rules:` or `workflow: rules:`).
+    #[error("job {job}: GitLab would not create this job ({reason}) (--strict)")]
+    JobNotCreated {
+        /// The job.
+        job: String,
+        /// Which rules decided, and how.
+        reason: String,
+    },
+    /// A `rules:` list GitLab would refuse (its own message, then the rule index).
+    #[error("{}: {message}", file.display())]
+    Rules {
+        /// The pipeline file.
+        file: std::path::PathBuf,
+        /// GitLab's message with its location (`jobs:deploy:rules:rule if invalid expression
+        /// syntax`).
+        message: String,
+    },
+    /// `--changes-base` names no ref of the repository.
+    #[error(
+        "--changes-base {base}: `git diff --name-only {base}...HEAD` failed in {}; is it a branch, tag or commit of that repository?",
+        project_dir.display()
+    )]
+    ChangesBase {
+        /// The ref given.
+        base: String,
+        /// The repository.
+        project_dir: std::path::PathBuf,
     },
     /// `token:` refers to a variable that is not set.
     #[error(
@@ -228,6 +296,7 @@ pub fn plan(
         });
     }
     Ok(Plan {
+        rules: RulesReport::default(),
         job: job.to_string(),
         secrets,
         token_problems,

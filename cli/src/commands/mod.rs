@@ -63,12 +63,14 @@ pub fn prepare(global: &GlobalArgs, selection: &SelectionArgs) -> Result<Prepare
             path: selection.ci_file.clone(),
             job: job.clone(),
             project_dir: selection.project_dir.clone(),
+            changes_base: selection.changes_base.clone(),
         },
         // clap requires --job unless --secrets is given.
         (None, None) => JobSource::CiFile {
             path: selection.ci_file.clone(),
             job: String::new(),
             project_dir: selection.project_dir.clone(),
+            changes_base: selection.changes_base.clone(),
         },
     };
     let variables = VariableSources {
@@ -150,6 +152,9 @@ pub async fn resolve_job(
             // Printed even with `--quiet`: a secret read from another path.
             for unset in &resolution.unset_variables {
                 eprintln!("ci-secrets: warning: job {}, {unset}", resolution.job);
+            }
+            for warning in &resolution.rule_warnings {
+                eprintln!("ci-secrets: warning: {warning}");
             }
             Ok(resolution)
         }

@@ -64,6 +64,12 @@ fn render_text(report: &PlanReport) -> String {
         plural(totals.logins, "login"),
         plural(totals.api_calls, "API call"),
     );
+    if let Some(rule) = &report.workflow_rule {
+        let _ = writeln!(out, "Workflow rule: {rule}");
+    }
+    if let Some(rule) = &report.rule {
+        let _ = writeln!(out, "Rule: {rule}");
+    }
     let mut identities: IndexMap<(&str, &str), &IdentityReport> = IndexMap::new();
     for secret in &report.secrets {
         if let Some(identity) = &secret.identity {

@@ -10,6 +10,7 @@ use serde_norway::{Mapping, Value};
 use super::budget::{ExpansionBudget, Size};
 use super::scalar::{scalar_to_string, yaml_to_json};
 use super::{Expansion, InheritGlobal, Job, PipelineError, VariableDef};
+use crate::rules::RulesConfig;
 
 /// Top-level keys that are global keywords, not jobs.
 pub const GLOBAL_KEYWORDS: [&str; 11] = [
@@ -33,6 +34,7 @@ const VARIABLE_KEYS: [&str; 4] = ["value", "description", "expand", "options"];
 pub(crate) struct Built {
     pub variables: IndexMap<String, VariableDef>,
     pub jobs: IndexMap<String, Job>,
+    pub workflow_rules: Option<RulesConfig>,
 }
 
 /// Builds the global variables and every job of `config`, or only job `only_job`. `config` is
@@ -75,6 +77,19 @@ pub(crate) fn build(
     let variables = parse_variables(config.get("variables")).map_err(|message| {
         PipelineError::invalid(&file_of("variables"), format!("`variables:` {message}"))
     })?;
+    let workflow_rules = match config.get("workflow") {
+        None | Some(Value::Null) => None,
+        Some(Value::Mapping(workflow)) => workflow
+            .get("rules")
+            .filter(|rules| !rules.is_null())
+            .map(|rules| RulesConfig(rules.clone())),
+        Some(_) => {
+            return Err(PipelineError::invalid(
+                &file_of("workflow"),
+                "`workflow:` must be a hash (workflow config should be a hash)",
+            ));
+        }
+    };
     let mut jobs = IndexMap::new();
     for (key, value) in config {
         let name = match key {
@@ -116,7 +131,11 @@ pub(crate) fn build(
             )?;
         jobs.insert(name, job);
     }
-    Ok(Built { variables, jobs })
+    Ok(Built {
+        variables,
+        jobs,
+        workflow_rules,
+    })
 }
 
 /// Why a job could not be built.
@@ -181,6 +200,11 @@ fn build_job(
         .get("stage")
         .and_then(Value::as_str)
         .map(str::to_owned);
+    // Evaluated later, against the job's variables; GitLab has no `default: rules:`.
+    let rules = definition
+        .get("rules")
+        .filter(|rules| !rules.is_null())
+        .map(|rules| RulesConfig(rules.clone()));
     Ok(Job {
         name: name.to_owned(),
         hidden,
@@ -189,6 +213,7 @@ fn build_job(
         secrets,
         inherit_variables,
         stage,
+        rules,
     })
 }
 

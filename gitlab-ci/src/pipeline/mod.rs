@@ -55,6 +55,8 @@ pub struct Pipeline {
     pub variables: IndexMap<String, VariableDef>,
     /// Every job in file order, hidden ones (templates, `.name`) included.
     pub jobs: IndexMap<String, Job>,
+    /// `workflow: rules:`, `None` when there are none.
+    pub workflow_rules: Option<crate::rules::RulesConfig>,
 }
 
 /// One job, reduced to what secret resolution needs.
@@ -75,6 +77,8 @@ pub struct Job {
     pub inherit_variables: InheritGlobal,
     /// `stage:` as written (GitLab's default, `test`, when `None`).
     pub stage: Option<String>,
+    /// `rules:` after `extends:` merging (`default:` has none), `None` when the job has none.
+    pub rules: Option<crate::rules::RulesConfig>,
 }
 
 impl Job {
@@ -105,6 +109,7 @@ impl fmt::Debug for Job {
             .field("id_tokens", &self.id_tokens)
             .field("secrets", &secret_names)
             .field("inherit_variables", &self.inherit_variables)
+            .field("rules", &self.rules)
             .finish()
     }
 }
@@ -305,6 +310,7 @@ fn load(
         path: path.to_owned(),
         variables: built.variables,
         jobs: built.jobs,
+        workflow_rules: built.workflow_rules,
     })
 }
 

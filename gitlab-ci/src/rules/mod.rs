@@ -46,6 +46,42 @@ use serde_norway::Value;
 
 use crate::pipeline::VariableDef;
 
+/// A `rules:` list as written in the pipeline (after `extends:` merging), kept for
+/// evaluation once the variables are known. Debug shows only its length: a rule's
+/// `variables:` may hold credentials.
+#[derive(Clone, PartialEq)]
+pub struct RulesConfig(pub Value);
+
+impl fmt::Debug for RulesConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Value::Sequence(list) => write!(f, "RulesConfig(<{} rules>)", list.len()),
+            _ => f.write_str("RulesConfig(<not a list>)"),
+        }
+    }
+}
+
+impl RulesConfig {
+    /// Whether any string in the list (a key or a value) contains `needle`: callers derive
+    /// costly variables (`CI_...`) only when the rules can refer to them.
+    pub fn mentions(&self, needle: &str) -> bool {
+        fn walk(value: &Value, needle: &str, depth: usize) -> bool {
+            match value {
+                Value::String(text) => text.contains(needle),
+                Value::Sequence(list) if depth < 64 => {
+                    list.iter().any(|item| walk(item, needle, depth + 1))
+                }
+                Value::Mapping(map) if depth < 64 => map.iter().any(|(key, item)| {
+                    walk(key, needle, depth + 1) || walk(item, needle, depth + 1)
+                }),
+                Value::Tagged(tagged) if depth < 64 => walk(&tagged.value, needle, depth + 1),
+                _ => false,
+            }
+        }
+        walk(&self.0, needle, 0)
+    }
+}
+
 /// Which `rules:` list is evaluated: they differ in the keys and `when:` values they allow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RulesKind {
