@@ -2,6 +2,8 @@
 //! the variables a job's secrets expand with are the ones GitLab gives the
 //! job.
 
+mod rules;
+
 use crate::support::{Project, code, stderr, stdout};
 
 /// Resolves job `job` of `pipeline` against a testkv store of `entries`,
