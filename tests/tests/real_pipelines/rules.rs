@@ -383,3 +383,41 @@ job:
         stderr(&bad)
     );
 }
+
+/// The README's example (section "Rules"), as written there: on `main` the secret is read
+/// from `kv/production`, elsewhere from `kv/staging`.
+#[test]
+fn the_readme_rules_example_plans_as_it_says() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let section = &readme[readme.find("### Rules").unwrap()..];
+    let start = section.find("```yaml\n").unwrap() + "```yaml\n".len();
+    let example = &section[start..start + section[start..].find("```").unwrap()];
+    let project = Project::new();
+    project.write(".gitlab-ci.yml", example);
+    for (branch, item, rule) in [
+        (
+            "main",
+            r#"field "token" of "kv/production" in the kv-v2 engine at "secret""#,
+            r#"rules[0]: if: $CI_COMMIT_BRANCH == "main" && $CI_COMMIT_TAG == null"#,
+        ),
+        (
+            "feature",
+            r#"field "token" of "kv/staging" in the kv-v2 engine at "secret""#,
+            "rules[1]: when: on_success",
+        ),
+    ] {
+        let output = project
+            .cli()
+            .args(["plan", "--job", "deploy", "--format", "json"])
+            .args(["--var", &format!("CI_COMMIT_BRANCH={branch}")])
+            .args(["--var", "VAULT_SERVER_URL=https://vault.example.com"])
+            .args(["--var", "VAULT_ID_TOKEN=jwt"])
+            .output()
+            .unwrap();
+        assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
+        let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+        assert_eq!(report["rule"], rule, "{report}");
+        assert_eq!(report["secrets"][0]["item"], item, "{report}");
+    }
+}
