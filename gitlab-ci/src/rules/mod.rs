@@ -374,7 +374,8 @@ fn evaluate(
         Value::Sequence(list) if list.is_empty() => {
             return Err(list_error("config can't be blank"));
         }
-        Value::Sequence(list) => list,
+        // `ComposableArray#compose!` flattens: `- !reference [.base, rules]` splices a list.
+        Value::Sequence(list) => flatten(list),
         Value::Null => return Err(list_error("config can't be blank")),
         _ => return Err(list_error("config should be an array")),
     };
@@ -417,6 +418,19 @@ fn evaluate(
         matched: None,
         warnings,
     })
+}
+
+/// The rules of `list` with nested lists spliced in, as Ruby's `flatten`. Nesting comes only
+/// from `!reference`, itself bounded, so the recursion is too.
+fn flatten(list: &[Value]) -> Vec<&Value> {
+    let mut flat = Vec::with_capacity(list.len());
+    for item in list {
+        match item {
+            Value::Sequence(inner) => flat.extend(flatten(inner)),
+            other => flat.push(other),
+        }
+    }
+    flat
 }
 
 #[cfg(test)]

@@ -80,6 +80,22 @@ fn rules_spec_first_match_wins() {
     assert!(bare.is_included());
 }
 
+// spec/lib/gitlab/ci/config/entry/rules_spec.rb (nested arrays of rules, what
+// `!reference [.base, rules]` gives): nested lists are flattened, indexes count the flat list.
+#[test]
+fn nested_rules_are_flattened() {
+    let lookup = vars(&[("X", "2")]);
+    let ctx = RuleContext::new(&lookup);
+    let outcome = job(
+        "- [{if: $X == '1'}, [{if: $Y}]]\n- if: $X == '2'\n  variables: {P: two}",
+        &ctx,
+    );
+    assert_eq!(
+        outcome.matched.map(|rule| (rule.index, rule.display)),
+        Some((2, "rules[2]: if: $X == '2'".to_owned()))
+    );
+}
+
 // spec/lib/gitlab/ci/config/entry/rules/rule_spec.rb and rules_spec.rb: GitLab's messages.
 #[test]
 fn rule_spec_validation_messages() {
