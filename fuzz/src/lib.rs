@@ -291,3 +291,39 @@ fn write(path: &Path, data: &[u8]) {
         panic!("cannot write the fuzz input to {}: {err}", path.display());
     }
 }
+
+/// `rules:` building blocks on any input: GitLab's expression language and its globs never
+/// panic, and a statement's truth is its value's `present?`. The first line is an `if:`
+/// expression, the second a glob, the third a path, each next one a `NAME=VALUE` variable.
+pub fn rules(data: &[u8]) {
+    use ci_secrets_gitlab::rules::expression::Statement;
+    use ci_secrets_gitlab::rules::glob::Glob;
+
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let mut lines = text.split('\n');
+    let expression = lines.next().unwrap_or_default();
+    let glob = lines.next().unwrap_or_default();
+    let path = lines.next().unwrap_or_default();
+    let vars: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once('='))
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect();
+    let lookup = |name: &str| {
+        vars.iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    if let Ok(statement) = Statement::parse(expression) {
+        assert_eq!(
+            statement.truthful(&lookup),
+            statement.evaluate(&lookup).is_present(),
+            "{expression:?}"
+        );
+    }
+    if let Some(glob) = Glob::new(glob) {
+        let _ = glob.matches(path);
+    }
+}

@@ -556,6 +556,7 @@ fn the_fuzz_corpus_replays_cleanly() {
     });
     replay("validator", fuzz_checks::validator);
     replay("expansion", fuzz_checks::expansion);
+    replay("rules", fuzz_checks::rules);
     replay("masker", fuzz_checks::masker);
 }
 
