@@ -159,6 +159,8 @@ pub(crate) fn parse(value: &Value, kind: RulesKind, at: &Location<'_>) -> Result
                     clauses.push(clause);
                 }
             }
+            // `exists: null` is no clause (the entry's value is compacted away).
+            Some("exists") if value.is_null() => {}
             Some("exists") => {
                 let clause = parse_exists(value, kind, at)?;
                 if let Clause::Exists { paths, .. } = &clause {
@@ -186,9 +188,16 @@ pub(crate) fn parse(value: &Value, kind: RulesKind, at: &Location<'_>) -> Result
         return Err(at.error(None, format!("when unknown value: {when}")));
     }
     let variables = match map.get("variables") {
-        Some(value) if kind != RulesKind::Include => crate::pipeline::parse_variables(Some(value))
+        Some(value) if kind == RulesKind::Include || value.is_null() => IndexMap::new(),
+        Some(Value::Mapping(_)) => crate::pipeline::parse_variables(map.get("variables"))
             .map_err(|why| at.error(Some("variables"), format!("config {why}")))?,
-        _ => IndexMap::new(),
+        Some(_) => {
+            return Err(at.error(
+                Some("variables"),
+                "config should be a hash of key value pairs",
+            ));
+        }
+        None => IndexMap::new(),
     };
     if let Some(when) = &when {
         summary.push(format!("when: {when}"));
@@ -303,6 +312,11 @@ fn parse_exists(value: &Value, kind: RulesKind, at: &Location<'_>) -> Result<Cla
                 project: None,
             })
         }
+        // `{}` is blank: GitLab reads it as the simple form, with no paths.
+        Value::Mapping(map) if map.is_empty() => Ok(Clause::Exists {
+            paths: Vec::new(),
+            project: None,
+        }),
         Value::Mapping(map) => {
             let unknown = unknown_keys(map, &["paths", "project", "ref"]);
             if !unknown.is_empty() {

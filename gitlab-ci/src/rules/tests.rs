@@ -159,6 +159,93 @@ fn rule_spec_validation_messages() {
         job_error("- allow_failure: maybe"),
         "jobs:deploy:rules:rule allow failure should be a boolean value"
     );
+    // The rest of rule_spec.rb's table.
+    for valid in [
+        "- when: manual",
+        "- allow_failure: true",
+        "- interruptible: true",
+        "- {if: '$THIS || $THAT', when: manual, allow_failure: true, interruptible: true}",
+        "- changes: [app/, lib/, spec/, other/*, paths/**/*.rb]",
+        "- exists: 'paths/**/*.rb'",
+        "- exists: null",
+        "- exists: []",
+        "- exists: {}",
+        "- exists: {paths: [this.md], project: path/to/project, ref: refs/heads/branch1}",
+        "- {if: '$THIS || $THAT', when: delayed, start_in: 2 days}",
+        "- {if: '$THIS == \"that\"', interruptible: null}",
+    ] {
+        let lookup = vars(&[]);
+        let outcome = evaluate_rules(&yaml(valid), &RuleContext::new(&lookup));
+        assert!(outcome.is_ok(), "{valid}: {outcome:?}");
+    }
+    for (invalid, message) in [
+        (
+            "- if: ['$MY_VAR == \"this\"', '$YOUR_VAR == \"that\"']",
+            "jobs:deploy:rules:rule if invalid expression syntax",
+        ),
+        (
+            "- if: ['$MY_VAR ==']",
+            "jobs:deploy:rules:rule if invalid expression syntax",
+        ),
+        (
+            "- if: '$MY_VAR == 123'",
+            "jobs:deploy:rules:rule if invalid expression syntax",
+        ),
+        (
+            "- if: '$CI_COMMIT_REF =~ /^(?!master).+/'",
+            "jobs:deploy:rules:rule if invalid expression syntax",
+        ),
+        (
+            "- changes: a regular string",
+            "jobs:deploy:rules:rule:changes should be an array or a hash",
+        ),
+        (
+            "- changes: [1, 2]",
+            "jobs:deploy:rules:rule:changes config should be an array of strings",
+        ),
+        (
+            "- exists: [1, 2, 3]",
+            "jobs:deploy:rules:rule:exists config should be an array of strings",
+        ),
+        (
+            "- {if: '$THIS || $THAT', start_in: 15 minutes}",
+            "jobs:deploy:rules:rule config contains disallowed keys: start_in",
+        ),
+        (
+            "- {if: '$THIS == \"that\"', when: false}",
+            "jobs:deploy:rules:rule when unknown value: false",
+        ),
+        (
+            "- {if: '$THIS == \"that\"', when: explode}",
+            "jobs:deploy:rules:rule when unknown value: explode",
+        ),
+        (
+            "- {if: '$THIS == \"that\"', variables: hello}",
+            "jobs:deploy:rules:rule:variables config should be a hash of key value pairs",
+        ),
+        (
+            "- {if: '$THIS == \"that\"', interruptible: string}",
+            "jobs:deploy:rules:rule interruptible should be a boolean value",
+        ),
+    ] {
+        assert_eq!(job_error(invalid), message, "{invalid}");
+    }
+    let fifty_one = format!("- changes: {:?}", vec!["app/"; 51]);
+    assert_eq!(
+        job_error(&fifty_one),
+        "jobs:deploy:rules:rule:changes config has too many entries (maximum 50)"
+    );
+    let fifty_one = format!("- exists: {:?}", vec!["app/*"; 51]);
+    assert_eq!(
+        job_error(&fifty_one),
+        "jobs:deploy:rules:rule:exists config has too many entries (maximum 50)"
+    );
+    // rules_spec.rb: a single rule object is no list.
+    assert_eq!(
+        job_error("{if: $SKIP, when: never}"),
+        "jobs:deploy:rules config should be an array"
+    );
+
     // The kind says which error it is, and the index which rule.
     let lookup = vars(&[]);
     let error = evaluate_rules(
@@ -237,6 +324,61 @@ fn include_rules_spec() {
             .map_err(|error| error.gitlab_message("include")),
         Err("include:rule config contains unknown keys: variables".to_owned())
     );
+    // spec/lib/gitlab/ci/config/entry/include/rules/rule_spec.rb
+    let include_error = |rules: &str| {
+        include_rules_match(&yaml(rules), &RuleContext::new(&hello))
+            .map_err(|error| error.gitlab_message("include"))
+    };
+    for invalid_if in [
+        "[{if: '$MY_VAR =='}]",
+        "[{if: '$MY_VAR == 123'}]",
+        "[{if: '$MY_VAR =~ /some ( thing/'}]",
+        "[{if: '$CI_COMMIT_REF =~ /^(?!master).+/'}]",
+        r#"[{if: ['$MY_VAR == "this"', '$YOUR_VAR == "that"']}]"#,
+    ] {
+        assert_eq!(
+            include_error(invalid_if),
+            Err("include:rule if invalid expression syntax".to_owned()),
+            "{invalid_if}"
+        );
+    }
+    for valid in [
+        "[{if: '$THIS || $THAT', when: never}]",
+        "[{if: '$THIS || $THAT', when: null}]",
+        "[{exists: 'paths/**/*.rb'}]",
+        "[{exists: null}]",
+        "[{exists: []}]",
+        "[{exists: {}}]",
+        "[{exists: {paths: [this.md], project: path/to/project, ref: refs/heads/branch1}}]",
+        "[{changes: {paths: [Dockerfile], compare_to: branch1}}]",
+    ] {
+        assert!(
+            include_error(valid).is_ok(),
+            "{valid}: {:?}",
+            include_error(valid)
+        );
+    }
+    let many: Vec<String> = (0..51).map(|_| "app/*".to_owned()).collect();
+    assert!(
+        include_error(&format!("[{{exists: {many:?}}}]")).is_ok(),
+        "no limit"
+    );
+    assert_eq!(
+        include_error("[{exists: [1, 2, 3]}]"),
+        Err("include:rule:exists config should be an array of strings".to_owned())
+    );
+    assert_eq!(
+        include_error("[{invalid: something}]"),
+        Err("include:rule config contains unknown keys: invalid".to_owned())
+    );
+    assert_eq!(
+        include_error("[{}]"),
+        Err("include:rule config can't be blank".to_owned())
+    );
+    assert_eq!(
+        include_error("[invalid]"),
+        Err("include:rule config should be a hash".to_owned())
+    );
     let bad_if = yaml("[{if: '$A = 1'}]");
     assert_eq!(
         include_rules_match(&bad_if, &RuleContext::new(&hello))
@@ -292,10 +434,12 @@ fn exists_spec() {
     assert!(exists_holds("subdir/", &files, &lookup));
     // `.git` is never part of the tree.
     assert!(!exists_holds(".git/config", &[".git/config"], &lookup));
-    // "when there are no globs".
+    // "when there are no globs"; `exists: null` is no clause at all.
     let dir = project(&files);
     let ctx = RuleContext::new(&lookup).with_project_dir(dir.path());
     assert!(job("- exists: []", &ctx).matched.is_none());
+    assert!(job("- exists: {}", &ctx).matched.is_none());
+    assert!(job("- exists: null", &ctx).matched.is_some());
     // `project:` cannot be checked here: true, with a warning naming the project.
     let other = job("- exists: {paths: [file.txt], project: group/other}", &ctx);
     assert!(other.matched.is_some());
