@@ -319,3 +319,59 @@ mod properties {
         }
     }
 }
+
+// spec/lib/gitlab/ci/build/rules/rule/clause/if_spec.rb
+#[test]
+fn if_clause_spec() {
+    let none = |_: &str| None;
+    assert!(truthful(r#""value" == "value""#, &none));
+    assert!(!truthful(r#""value" == "other""#, &none));
+    assert!(truthful(r#""abcde" =~ /^ab.*/"#, &none));
+    assert!(!truthful(r#""abcde" =~ /^af.*/"#, &none));
+    let with_pattern = |pattern: &'static str| {
+        move |name: &str| match name {
+            "teststring" => Some("abcde".to_owned()),
+            "pattern" => Some(pattern.to_owned()),
+            _ => None,
+        }
+    };
+    assert!(truthful(
+        "$teststring =~ $pattern",
+        &with_pattern("/^ab.*/")
+    ));
+    assert!(!truthful(
+        "$teststring =~ $pattern",
+        &with_pattern("/^af.*/")
+    ));
+}
+
+// spec/lib/gitlab/ci/pipeline/expression/lexeme/matches_spec.rb and not_matches_spec.rb,
+// `#evaluate` (left value, right value): `!~` is always the negation here.
+#[test]
+fn matches_spec_evaluate_table() {
+    let regexp = |source: &str| match Pattern::from_ruby_syntax(&format!("/{source}/")) {
+        Some(pattern) => Value::Pattern(pattern),
+        None => panic!("{source} does not compile"),
+    };
+    let multiline_awesome = "My awesome contents\n\nMy-text-string!\n";
+    let multiline_terrible = "My awesome contents\n\nMy-terrible-string!\n";
+    let table = [
+        (s("my-string"), regexp("something"), false),
+        (s("my-awesome-string"), regexp("awesome.string$"), true),
+        (NIL, regexp("pattern"), false),
+        (s("my-awesome-string"), NIL, false),
+        (NIL, NIL, false),
+        (s(""), regexp("pattern"), false),
+        (s(""), regexp(""), true),
+        (s(multiline_awesome), regexp("text-string"), true),
+        (s(multiline_terrible), regexp("text-string"), false),
+        (s("My AWESOME content\n"), regexp("(?i)awesome"), true),
+        (s("My AWESOME content\n"), regexp("(?i)terrible"), false),
+        (s("abcde"), s("/^ab.*/"), true),
+        (s("dfg"), s("/^ab.*/"), false),
+    ];
+    for (left, right, expected) in table {
+        assert_eq!(left.matches(&right), expected, "{left:?} =~ {right:?}");
+        assert_eq!(left.not_matches(&right), !expected, "{left:?} !~ {right:?}");
+    }
+}
