@@ -357,13 +357,15 @@ pub fn include_rules_match(rules: &Value, ctx: &RuleContext<'_>) -> Result<bool,
     Ok(evaluate_include_rules(rules, ctx)?.is_included())
 }
 
-/// Validates every rule first (GitLab refuses the whole configuration for one bad rule),
-/// then tries them in order.
-fn evaluate(
-    rules: &Value,
-    kind: RulesKind,
-    ctx: &RuleContext<'_>,
-) -> Result<RulesOutcome, RulesError> {
+/// Checks a rules list as GitLab validates it, without evaluating anything: for `validate`,
+/// which has no variables. The error is the one [`evaluate_rules`] (and friends) would give.
+pub fn validate_rules(rules: &Value, kind: RulesKind) -> Result<(), RulesError> {
+    parse_all(rules, kind).map(|_| ())
+}
+
+/// Every rule of the list, validated (GitLab refuses the whole configuration for one bad
+/// rule).
+fn parse_all(rules: &Value, kind: RulesKind) -> Result<Vec<rule::Rule>, RulesError> {
     let list_error = |message: &str| RulesError {
         kind: RulesErrorKind::InvalidConfig,
         location: kind.root().to_owned(),
@@ -379,8 +381,7 @@ fn evaluate(
         Value::Null => return Err(list_error("config can't be blank")),
         _ => return Err(list_error("config should be an array")),
     };
-    let parsed = list
-        .iter()
+    list.iter()
         .enumerate()
         .map(|(index, value)| {
             rule::parse(
@@ -392,7 +393,16 @@ fn evaluate(
                 },
             )
         })
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect()
+}
+
+/// Validates every rule, then tries them in order.
+fn evaluate(
+    rules: &Value,
+    kind: RulesKind,
+    ctx: &RuleContext<'_>,
+) -> Result<RulesOutcome, RulesError> {
+    let parsed = parse_all(rules, kind)?;
     let mut warnings = Vec::new();
     for (index, rule) in parsed.into_iter().enumerate() {
         let display = format!("rules[{index}]: {}", rule.summary);

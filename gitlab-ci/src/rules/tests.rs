@@ -534,3 +534,25 @@ fn compare_to_uses_the_merge_base() {
             && error.message.starts_with("is not a valid ref"))
     );
 }
+
+// Validation alone gives the same errors as evaluation, and needs no variables.
+#[test]
+fn validate_rules_without_evaluating() {
+    assert_eq!(
+        validate_rules(&yaml("- if: $A == 'x'\n- when: never"), RulesKind::Job),
+        Ok(())
+    );
+    assert_eq!(
+        validate_rules(&yaml("- when: manual"), RulesKind::Workflow)
+            .map_err(|error| error.gitlab_message("workflow")),
+        Err("workflow:rules:rule when unknown value: manual".to_owned())
+    );
+    // Nothing is read: a `compare_to:` ref is not looked up.
+    assert_eq!(
+        validate_rules(
+            &yaml("- changes: {paths: [a], compare_to: no-such-ref}"),
+            RulesKind::Job
+        ),
+        Ok(())
+    );
+}
