@@ -246,8 +246,14 @@ fn apply_rules(
         },
     };
     if let Some(workflow) = &loaded.workflow_rules {
+        // The pipeline has no job yet: job-level predefined variables are not set.
+        let pipeline_predefined: IndexMap<String, String> = predefined
+            .iter()
+            .filter(|(name, _)| !name.starts_with("CI_JOB_"))
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
         let seen = rule_variables(
-            predefined,
+            &pipeline_predefined,
             &loaded.pipeline_variables,
             &IndexMap::new(),
             ci_cd,

@@ -421,3 +421,39 @@ fn the_readme_rules_example_plans_as_it_says() {
         assert_eq!(report["secrets"][0]["item"], item, "{report}");
     }
 }
+
+/// Workflow rules run before any job exists: `CI_JOB_NAME` is not set for them, and is for
+/// the job's rules.
+#[test]
+fn job_predefined_variables_are_for_job_rules_only() {
+    let project = project(
+        r#"
+workflow:
+  rules:
+    - if: $CI_JOB_NAME
+      variables: {FROM: workflow-saw-job}
+    - variables: {FROM: workflow}
+job:
+  script: [x]
+  rules:
+    - if: $CI_JOB_NAME == "job"
+  secrets:
+    TOKEN:
+      testkv: {key: $FROM}
+      file: false
+"#,
+        &[("workflow", "right"), ("workflow-saw-job", "wrong")],
+    );
+    let output = run(&project, &["plan", "--format", "json"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(report["workflow_rule"], "workflow:rules[1]: (no condition)");
+    assert_eq!(report["rule"], r#"rules[0]: if: $CI_JOB_NAME == "job""#);
+    let resolved = project.resolve_job_json(&[]);
+    assert_eq!(
+        stdout(&resolved),
+        "{\"TOKEN\":\"right\"}\n",
+        "{}",
+        stderr(&resolved)
+    );
+}
