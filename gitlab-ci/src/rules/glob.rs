@@ -269,6 +269,21 @@ mod tests {
         assert!(!fnmatch("ca[/]t", "ca/t"));
     }
 
+    proptest::proptest! {
+        // On repository paths (relative, `/`-separated, no empty segment): a glob without
+        // metacharacters is an exact path (GitLab's `exact_glob?` shortcut relies on it), and
+        // `**/*` matches every path.
+        #[test]
+        fn literal_globs_match_only_themselves(
+            path in "[a-zA-Z0-9._-]{1,8}(/[a-zA-Z0-9._-]{1,8}){0,3}",
+            other in "[a-zA-Z0-9._-]{1,8}(/[a-zA-Z0-9._-]{1,8}){0,3}",
+        ) {
+            proptest::prop_assert!(fnmatch(&path, &path));
+            proptest::prop_assert_eq!(fnmatch(&path, &other), path == other);
+            proptest::prop_assert!(fnmatch("**/*", &path));
+        }
+    }
+
     // Not from a spec: unclosed brackets and braces are literal; hostile globs stay bounded.
     #[test]
     fn literal_and_hostile_globs() {
