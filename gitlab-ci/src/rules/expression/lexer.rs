@@ -376,8 +376,11 @@ mod tests {
             pattern_source(r"/some numeric \$ pattern/"),
             r"some numeric \$ pattern"
         );
-        // An empty pattern is no pattern.
+        // An empty pattern is no pattern. Nor, by the same PATTERN (one or more characters,
+        // then one that is not a backslash), is a one-character one: GitLab refuses `/a/`.
         assert_eq!(tokenize("//"), Err(ExpressionError::UnknownLexeme));
+        assert_eq!(tokenize("$X =~ /a/"), Err(ExpressionError::UnknownLexeme));
+        assert_eq!(pattern_source("/ab/"), "ab");
         // Unsupported flags are not part of the lexeme ("ignores unsupported flags"); the
         // whole lexer then finds `x` unknown.
         assert_eq!(pattern_source("/pattern/x"), "pattern");
