@@ -67,26 +67,34 @@ pub enum PipelineError {
         /// What is wrong, naming the key.
         message: String,
     },
-    /// `include:` entries of kinds ci-secrets cannot read (only local files
-    /// are), every one of the file's `include:` named.
-    #[error("{}: {}; only local files can be included (`include: path.yml` or `include: {{local: path.yml}}`){}", file.display(), entries.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "), Chain(chain))]
-    IncludeNotSupported {
-        /// The file holding the `include:`.
-        file: PathBuf,
-        /// Each entry that cannot be read, in file order.
-        entries: Vec<UnsupportedInclude>,
-        /// Files from the loaded one down to `file`.
-        chain: Vec<PathBuf>,
+    /// The load needs non-local included files that its
+    /// [`IncludeSource`](super::IncludeSource) has not fetched yet: fetch
+    /// them and load again.
+    #[error("the pipeline includes files that were not fetched yet: {}", files.iter().map(|file| format!("`{file}`")).collect::<Vec<_>>().join(", "))]
+    IncludesPending {
+        /// Every file still needed, sorted, without repeats.
+        files: Vec<super::ExternalFile>,
     },
     /// An `include:` entry is malformed or names a file that cannot be included.
-    #[error("{}: {message}{}", file.display(), Chain(chain))]
+    #[error("{}{}: {message}{}", file.display(), Line(line), Chain(chain))]
     Include {
         /// The file holding the `include:`.
         file: PathBuf,
+        /// The entry's line, when it can be found.
+        line: Option<usize>,
         /// What is wrong.
         message: String,
         /// Files from the loaded one down to `file`.
         chain: Vec<PathBuf>,
+    },
+    /// The job needs something (a parent, a `!reference` target, its own
+    /// definition) that only an include the load skipped could define.
+    #[error("{}: {job}", file.display())]
+    Unchecked {
+        /// The pipeline file.
+        file: PathBuf,
+        /// The job, what it needs, and the skipped includes.
+        job: super::UncheckedJob,
     },
     /// A file includes itself, directly or through other files.
     #[error("{}: include loop: {}", chain.first().map_or_else(String::new, |p| p.display().to_string()), Arrowed(chain))]
@@ -272,6 +280,18 @@ impl fmt::Display for Key<'_> {
 }
 
 /// ` (included from a -> b)` when the chain has more than the file itself.
+/// `:LINE` after a file name, when the line is known.
+struct Line<'a>(&'a Option<usize>);
+
+impl fmt::Display for Line<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(line) => write!(f, ":{line}"),
+            None => Ok(()),
+        }
+    }
+}
+
 struct Chain<'a>(&'a [PathBuf]);
 
 impl fmt::Display for Chain<'_> {
@@ -305,24 +325,5 @@ impl fmt::Display for Suggestion<'_> {
             Some(name) => write!(f, " (did you mean `{name}`?)"),
             None => Ok(()),
         }
-    }
-}
-
-/// One `include:` entry of a kind that needs GitLab (or the network).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnsupportedInclude {
-    /// The include kind (`remote`, `template`, `project`, `component`, `artifact`).
-    pub kind: String,
-    /// What it names (the template, project, component or URL), as written.
-    pub entry: String,
-}
-
-impl fmt::Display for UnsupportedInclude {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "include of type `{}` is not supported", self.kind)?;
-        if !self.entry.is_empty() {
-            write!(f, " (`{}: {}`)", self.kind, self.entry)?;
-        }
-        Ok(())
     }
 }

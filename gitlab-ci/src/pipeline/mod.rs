@@ -18,7 +18,9 @@
 mod budget;
 mod error;
 mod extends;
+mod external;
 mod include;
+mod include_lines;
 mod job;
 mod merge;
 mod reference;
@@ -30,12 +32,16 @@ mod yaml11;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 use serde_norway::Value;
 
 pub use budget::{ExpansionLimit, MAX_EXPANDED_BYTES, MAX_NODES};
-pub use error::{Expansion, PipelineError, UnsupportedInclude};
+pub use error::{Expansion, PipelineError};
+pub use external::{
+    ExternalFile, FetchedFile, IncludeSource, Lookup, OfflineSource, SkippedInclude, UncheckedJob,
+};
 pub use extends::MAX_EXTENDS_DEPTH;
 pub use include::MAX_INCLUDES;
 pub use job::GLOBAL_KEYWORDS;
@@ -52,6 +58,11 @@ pub struct Pipeline {
     pub variables: IndexMap<String, VariableDef>,
     /// Every job in file order, hidden ones (templates, `.name`) included.
     pub jobs: IndexMap<String, Job>,
+    /// The includes that could not be loaded ([`LoadOptions::includes`]), in the order met.
+    pub skipped_includes: Vec<SkippedInclude>,
+    /// The jobs that need what only a skipped include could define; they are not in
+    /// [`Pipeline::jobs`].
+    pub unchecked: Vec<UncheckedJob>,
 }
 
 /// One job, reduced to what secret resolution needs.
@@ -165,7 +176,11 @@ impl InheritGlobal {
 /// assert_eq!(deploy.secrets.as_ref().unwrap()["DB"]["vault"], "db/password@ops");
 /// ```
 pub fn load_pipeline(path: &Path) -> Result<Pipeline, PipelineError> {
-    load(path, &folder_of(path), &IndexMap::new(), None)
+    let options = LoadOptions {
+        project_dir: Some(folder_of(path)),
+        ..LoadOptions::default()
+    };
+    load_with(path, &options, None)
 }
 
 /// What loading needs to know beyond the file, as GitLab knows it.
@@ -178,6 +193,10 @@ pub struct LoadOptions {
     /// group and predefined variables; never the pipeline's own
     /// `variables:`), by name.
     pub include_variables: IndexMap<String, String>,
+    /// Where `remote:`, `template:`, `project:` and `component:` includes
+    /// come from; `None`: nowhere, every one is skipped (see
+    /// [`Pipeline::skipped_includes`]).
+    pub includes: Option<Arc<dyn IncludeSource>>,
 }
 
 /// [`load_pipeline`] with `options`: local includes found under the
@@ -205,7 +224,23 @@ fn load_with(
         .project_dir
         .clone()
         .unwrap_or_else(|| project_dir_of(path));
-    load(path, &project_dir, &options.include_variables, only_job)
+    let offline;
+    let source: &dyn IncludeSource = match &options.includes {
+        Some(source) => source.as_ref(),
+        None => {
+            offline = OfflineSource {
+                reason: "no source for non-local includes was given".to_owned(),
+            };
+            &offline
+        }
+    };
+    load(
+        path,
+        &project_dir,
+        &options.include_variables,
+        source,
+        only_job,
+    )
 }
 
 /// The folder of a file (`.` for a bare file name).
@@ -257,19 +292,25 @@ pub fn project_dir_of(path: &Path) -> PathBuf {
 /// assert_eq!(pipeline.jobs.len(), 1);
 /// ```
 pub fn load_pipeline_for_job(path: &Path, job: &str) -> Result<Pipeline, PipelineError> {
-    load(path, &folder_of(path), &IndexMap::new(), Some(job))
+    let options = LoadOptions {
+        project_dir: Some(folder_of(path)),
+        ..LoadOptions::default()
+    };
+    load_with(path, &options, Some(job))
 }
 
 fn load(
     path: &Path,
     project_dir: &Path,
     include_variables: &IndexMap<String, String>,
+    source: &dyn IncludeSource,
     only_job: Option<&str>,
 ) -> Result<Pipeline, PipelineError> {
     let budget = budget::ExpansionBudget::new();
-    let merged = include::load_merged(path, project_dir, include_variables, &budget)?;
+    let merged = include::load_merged(path, project_dir, include_variables, source, &budget)?;
     let mut config = merged.config;
-    let (needed, rewritten) = match only_job {
+    let skipped = merged.skipped;
+    let (mut needed, mut rewritten) = match only_job {
         None => {
             let all: Vec<String> = config
                 .keys()
@@ -277,7 +318,7 @@ fn load(
                 .collect();
             (all.clone(), all)
         }
-        Some(name) if check_selectable(path, &config, name)? => {
+        Some(name) if check_selectable(path, &config, name, &skipped)? => {
             let needed = select::needed_by(&config, name);
             let rewritten = needed
                 .iter()
@@ -295,13 +336,49 @@ fn load(
             (all.clone(), all)
         }
     };
-    extends::resolve_extends(path, &merged.origins, &mut config, &needed, &budget)?;
-    reference::resolve_references(path, &merged.origins, &mut config, &rewritten, &budget)?;
+    // With includes skipped, a missing parent or reference target may be in one of them: the
+    // entries that need one are set aside as unchecked, the others are checked fully.
+    let tolerate = !skipped.is_empty();
+    let mut unresolved =
+        extends::resolve_extends(path, &merged.origins, &mut config, &needed, &budget, tolerate)?;
+    let set_aside = |names: &mut Vec<String>, unresolved: &[(String, String)]| {
+        names.retain(|name| !unresolved.iter().any(|(key, _)| key == name));
+    };
+    set_aside(&mut rewritten, &unresolved);
+    unresolved.extend(reference::resolve_references(
+        path,
+        &merged.origins,
+        &mut config,
+        &rewritten,
+        &budget,
+        tolerate,
+    )?);
+    set_aside(&mut needed, &unresolved);
+    let skipped_entries: Vec<String> = skipped.iter().map(|skip| skip.entry.clone()).collect();
+    let mut unchecked = Vec::with_capacity(unresolved.len());
+    for (name, needs) in unresolved {
+        config.shift_remove(name.as_str());
+        unchecked.push(UncheckedJob {
+            job: name,
+            needs,
+            skipped: skipped_entries.clone(),
+        });
+    }
+    if let Some(name) = only_job
+        && let Some(job) = unchecked.iter().find(|job| job.job == name)
+    {
+        return Err(PipelineError::Unchecked {
+            file: path.to_owned(),
+            job: job.clone(),
+        });
+    }
     let built = job::build(path, &merged.origins, config, only_job, &budget)?;
     Ok(Pipeline {
         path: path.to_owned(),
         variables: built.variables,
         jobs: built.jobs,
+        skipped_includes: skipped,
+        unchecked,
     })
 }
 
@@ -311,6 +388,7 @@ fn check_selectable(
     path: &Path,
     config: &serde_norway::Mapping,
     name: &str,
+    skipped: &[SkippedInclude],
 ) -> Result<bool, PipelineError> {
     let is_job = |key: &str| !GLOBAL_KEYWORDS.contains(&key);
     if is_job(name) && config.contains_key(name) {
@@ -333,6 +411,17 @@ fn check_selectable(
         if value.is_mapping() && is_job(&key_name) && !key_name.starts_with('.') {
             available.push(key_name);
         }
+    }
+    if !skipped.is_empty() {
+        // The job may be defined in a skipped include.
+        return Err(PipelineError::Unchecked {
+            file: path.to_owned(),
+            job: UncheckedJob {
+                job: name.to_owned(),
+                needs: format!("`{name}:` itself"),
+                skipped: skipped.iter().map(|skip| skip.entry.clone()).collect(),
+            },
+        });
     }
     Err(PipelineError::UnknownJob {
         file: path.to_owned(),
@@ -409,6 +498,12 @@ impl Pipeline {
                 job: name.to_owned(),
             }),
             Some(job) => Ok(job),
+            None if let Some(unchecked) = self.unchecked.iter().find(|job| job.job == name) => {
+                Err(PipelineError::Unchecked {
+                    file: self.path.clone(),
+                    job: unchecked.clone(),
+                })
+            }
             None => {
                 let available: Vec<String> = self
                     .jobs

@@ -29,7 +29,7 @@ pub(crate) fn read_yaml(
     budget: &ExpansionBudget,
     allow_reference: bool,
 ) -> Result<Value, PipelineError> {
-    let bytes = read_capped(path)?;
+    let bytes = read_file(path)?;
     parse_yaml(path, &bytes, budget, allow_reference, None)
 }
 
@@ -231,7 +231,7 @@ fn apply_merge_keys(value: Value) -> Result<Value, String> {
 }
 
 /// Reads at most `MAX_FILE_BYTES + 1` bytes, so a huge file is refused without reading it all.
-fn read_capped(path: &Path) -> Result<Vec<u8>, PipelineError> {
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, PipelineError> {
     let io = |source| PipelineError::Io {
         path: path.to_owned(),
         source,
