@@ -130,6 +130,16 @@ pub enum Lookup {
 pub trait IncludeSource: fmt::Debug + Send + Sync {
     /// What the source has for `file`.
     fn lookup(&self, file: &ExternalFile) -> Lookup;
+
+    /// Fetches `files` (all at once, so nested includes cost one round trip
+    /// per level, not per file) so that [`IncludeSource::lookup`] answers
+    /// each of them with something other than [`Lookup::Pending`]. Returns
+    /// `false` when the source cannot fetch (the default): the load then
+    /// fails with [`PipelineError::IncludesPending`](super::PipelineError::IncludesPending).
+    fn fetch(&self, files: &[ExternalFile]) -> bool {
+        let _ = files;
+        false
+    }
 }
 
 /// A source that has nothing: every non-local include is skipped, for

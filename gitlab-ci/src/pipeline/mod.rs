@@ -234,13 +234,23 @@ fn load_with(
             &offline
         }
     };
-    load(
-        path,
-        &project_dir,
-        &options.include_variables,
-        source,
-        only_job,
-    )
+    // Each round fetches the files the last one found missing: one per level of nesting.
+    for _ in 0..=MAX_INCLUDES {
+        match load(
+            path,
+            &project_dir,
+            &options.include_variables,
+            source,
+            only_job,
+        ) {
+            Err(PipelineError::IncludesPending { files }) if source.fetch(&files) => {}
+            outcome => return outcome,
+        }
+    }
+    Err(PipelineError::TooManyIncludes {
+        file: path.to_owned(),
+        limit: MAX_INCLUDES,
+    })
 }
 
 /// The folder of a file (`.` for a bare file name).
