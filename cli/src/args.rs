@@ -77,6 +77,8 @@ pub struct SelectionArgs {
     /// git top level of --ci-file, else its folder).
     #[arg(long, value_name = "DIR", conflicts_with = "secrets")]
     pub project_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub includes: IncludeArgs,
     /// The job to resolve (with --ci-file).
     #[arg(long, value_name = "NAME", required_unless_present = "secrets")]
     pub job: Option<String>,
@@ -97,6 +99,21 @@ pub struct SelectionArgs {
     /// error (exit 1), not a warning.
     #[arg(long)]
     pub strict: bool,
+}
+
+/// Where `project:`, `template:`, `component:` and `remote:` includes come from.
+#[derive(Debug, Clone, Args)]
+pub struct IncludeArgs {
+    /// The GitLab instance that `project:`, `template:` and `component:`
+    /// includes are fetched from (default: `CI_SERVER_URL`, set in a job).
+    /// A `GITLAB_TOKEN` access token, else the job's `CI_JOB_TOKEN`, is sent
+    /// to it.
+    #[arg(long, value_name = "URL", env = "CI_SECRETS_GITLAB_URL")]
+    pub gitlab_url: Option<url::Url>,
+    /// Fetch no include: every non-local include is skipped with a warning,
+    /// and the jobs that need one are reported as unchecked.
+    #[arg(long)]
+    pub offline: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -172,6 +189,12 @@ pub struct ValidateArgs {
     /// git top level of --ci-file, else its folder).
     #[arg(long, value_name = "DIR", conflicts_with = "secrets")]
     pub project_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub includes: IncludeArgs,
+    /// Jobs that cannot be checked (they need a skipped include) are errors
+    /// (exit 1), not warnings.
+    #[arg(long)]
+    pub strict: bool,
     /// Validate only this job.
     #[arg(long, value_name = "NAME")]
     pub job: Option<String>,

@@ -125,7 +125,11 @@ pub fn plan(
         .iter()
         .map(ToString::to_string)
         .collect();
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<String> = planned
+        .skipped_includes
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     for unset in planned.plan.unset_variables() {
         let line = format!("job {}, {unset}", planned.plan.job);
         // `--strict` makes it a problem, as a resolution would stop at it.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ci_secrets_gitlab::pipeline::{self, Job, VariableDef};
+use ci_secrets_gitlab::pipeline::{self, IncludeSource, Job, SkippedInclude, VariableDef};
 use ci_secrets_gitlab::predefined::predefined_variables;
 use ci_secrets_gitlab::validate::job_secret_specs;
 use ci_secrets_gitlab::variables::{VariableSources, ci_cd_variables, layer_over};
@@ -33,6 +33,8 @@ pub enum JobSource {
         /// Where local includes are found; `None`: the git top level of
         /// `path`, else its folder ([`pipeline::project_dir_of`]).
         project_dir: Option<PathBuf>,
+        /// Where non-local includes come from; `None`: they are skipped.
+        includes: Option<Arc<dyn IncludeSource>>,
     },
     /// A file that holds one job's `secrets:` (and optional `variables:`, `id_tokens:`).
     SecretsFile {
@@ -50,6 +52,8 @@ pub struct LoadedJob {
     pub global_variables: IndexMap<String, VariableDef>,
     /// The repository root (predefined variables are derived from it).
     pub project_dir: PathBuf,
+    /// The includes that were skipped (warnings).
+    pub skipped_includes: Vec<SkippedInclude>,
 }
 
 /// Loads the job.
@@ -65,6 +69,7 @@ pub fn load_job(
             path,
             job,
             project_dir,
+            includes,
         } => {
             let project_dir = project_dir
                 .clone()
@@ -72,6 +77,7 @@ pub fn load_job(
             let options = pipeline::LoadOptions {
                 project_dir: Some(project_dir.clone()),
                 include_variables: ci_cd.clone(),
+                includes: includes.clone(),
             };
             // Only this job is expanded: the others may be many, big, or broken.
             let pipeline = pipeline::load_pipeline_for_job_with(path, &options, job)?;
@@ -80,12 +86,14 @@ pub fn load_job(
                 global_variables: pipeline.global_variables_for(&job),
                 job,
                 project_dir,
+                skipped_includes: pipeline.skipped_includes,
             })
         }
         JobSource::SecretsFile { path } => Ok(LoadedJob {
             job: pipeline::load_secrets_file(path)?,
             global_variables: IndexMap::new(),
             project_dir: pipeline::project_dir_of(path),
+            skipped_includes: Vec::new(),
         }),
     }
 }
@@ -116,6 +124,8 @@ pub struct PlannedJob {
     pub variables: JobVariables,
     /// `id_tokens:` names.
     pub id_tokens: Vec<String>,
+    /// The includes that were skipped (warnings).
+    pub skipped_includes: Vec<SkippedInclude>,
 }
 
 /// Loads, validates, layers variables and plans. `providers` are the
@@ -159,6 +169,7 @@ pub fn plan_job(
         plan,
         variables,
         id_tokens: loaded.job.id_tokens,
+        skipped_includes: loaded.skipped_includes,
     })
 }
 
@@ -177,6 +188,8 @@ pub struct Resolution {
     pub elapsed: Duration,
     /// Variables the secrets' blocks refer to that are not set (warnings).
     pub unset_variables: Vec<UnsetVariable>,
+    /// The includes that were skipped (warnings).
+    pub skipped_includes: Vec<SkippedInclude>,
 }
 
 impl Resolution {
@@ -293,5 +306,6 @@ pub async fn resolve_with_progress(
         providers: provider_count,
         elapsed: started.elapsed(),
         unset_variables,
+        skipped_includes: planned.skipped_includes,
     })
 }

@@ -82,6 +82,8 @@ pub async fn run(global: &GlobalArgs, registry: &Registry) -> ExitCode {
         path: pipeline,
         job: JOB.into(),
         project_dir,
+        // The demo's pipeline has no include.
+        includes: None,
     };
     println!("Akeyless emulator listening on {}", emulator.url());
     println!("Resolving job {JOB:?} of examples/demo/.gitlab-ci.yml\n");
