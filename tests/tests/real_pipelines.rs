@@ -408,3 +408,181 @@ fn predefined_variables_come_from_the_repository_outside_a_job() {
     assert_eq!(code(&overridden), 0, "{}", stderr(&overridden));
     assert!(stdout(&overridden).contains("\"TOKEN\":\"overridden\""));
 }
+
+/// A test GitLab instance serving a private project's file that holds the
+/// job's `secrets:`, on a runtime of its own (the binary runs blocking).
+fn gitlab_with_secrets_project() -> (
+    tokio::runtime::Runtime,
+    ci_secrets_test_support::gitlab_api::FakeGitLab,
+) {
+    use ci_secrets_test_support::gitlab_api::{FakeGitLab, GitLabContent};
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut content = GitLabContent::default()
+        .file(
+            "platform/ci",
+            "v3",
+            "secrets.yml",
+            "include: {local: /vault.yml}\n.deploy: {variables: {KEY: from-project}}\n",
+        )
+        .file(
+            "platform/ci",
+            "v3",
+            "vault.yml",
+            ".secrets:\n  secrets:\n    TOKEN:\n      testkv: {key: $KEY}\n      file: false\n",
+        );
+    content.private.insert(
+        "platform/ci".to_owned(),
+        vec![
+            ("PRIVATE-TOKEN".to_owned(), "glpat-e2e".to_owned()),
+            ("JOB-TOKEN".to_owned(), "job-e2e".to_owned()),
+        ],
+    );
+    let gitlab = runtime.block_on(FakeGitLab::start(content));
+    (runtime, gitlab)
+}
+
+const PROJECT_INCLUDE: &str = "\
+include:
+  - project: platform/ci
+    ref: v3
+    file: /secrets.yml
+job:
+  extends: [.deploy, .secrets]
+  script: [x]
+";
+
+/// Issue 15: a job whose secrets come from another project's file, fetched
+/// from the instance with `--gitlab-url` and `GITLAB_TOKEN`, or inside a job
+/// with `CI_SERVER_URL` and `CI_JOB_TOKEN`.
+#[test]
+fn project_includes_are_fetched_with_the_token_gitlab_allows() {
+    let (_runtime, gitlab) = gitlab_with_secrets_project();
+    let project = Project::new();
+    project.write(".gitlab-ci.yml", PROJECT_INCLUDE);
+    let store = project.store(&[("from-project", "project-value")]);
+    project.use_store(&store);
+    let clean = |command: &mut std::process::Command| {
+        for name in ["CI_SERVER_URL", "GITLAB_TOKEN", "CI_JOB_TOKEN", "CI_SECRETS_GITLAB_URL"] {
+            command.env_remove(name);
+        }
+    };
+    let mut with_flag = project.cli();
+    clean(&mut with_flag);
+    let output = with_flag
+        .args(["resolve", "--job", "job", "--format", "json", "--gitlab-url"])
+        .arg(gitlab.url())
+        .env("GITLAB_TOKEN", "glpat-e2e")
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(stdout(&output), "{\"TOKEN\":\"project-value\"}\n");
+
+    let mut in_job = project.cli();
+    clean(&mut in_job);
+    let output = in_job
+        .args(["resolve", "--job", "job", "--format", "json"])
+        .env("CI_SERVER_URL", gitlab.url())
+        .env("CI_JOB_TOKEN", "job-e2e")
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(stdout(&output), "{\"TOKEN\":\"project-value\"}\n");
+    let tokens: Vec<Option<String>> = gitlab
+        .server
+        .received()
+        .iter()
+        .map(|request| request.header("JOB-TOKEN").map(str::to_owned))
+        .collect();
+    assert!(tokens.contains(&Some("job-e2e".to_owned())), "{tokens:?}");
+
+    // A wrong token: GitLab's message, the entry and its line, never the token.
+    let mut wrong = project.cli();
+    clean(&mut wrong);
+    let output = wrong
+        .args(["resolve", "--job", "job", "--gitlab-url"])
+        .arg(gitlab.url())
+        .env("GITLAB_TOKEN", "glpat-wrong-value")
+        .output()
+        .unwrap();
+    assert_ne!(code(&output), 0);
+    let message = stderr(&output);
+    assert!(
+        message.contains(".gitlab-ci.yml:2: include `project: platform/ci, file: /secrets.yml, ref: v3`: Project `platform/ci` not found or access denied!"),
+        "{message}"
+    );
+    assert!(!message.contains("glpat-wrong-value"), "{message}");
+}
+
+/// Issue 15: `validate --offline` (or no instance known) skips non-local
+/// includes with a warning naming each entry and line, checks the jobs
+/// that do not need them, reports the others as unchecked (exit 0),
+/// `--strict` makes them errors, and resolving one fails with the reason.
+#[test]
+fn offline_validation_reports_unchecked_jobs() {
+    let project = Project::new();
+    project.write(
+        ".gitlab-ci.yml",
+        "\
+include:
+  - template: Jobs/Deploy.gitlab-ci.yml
+  - project: platform/ci
+    file: /secrets.yml
+checked:
+  secrets: {DB: {vault: db/pw@ops}}
+  script: [x]
+job:
+  extends: .secrets
+  script: [x]
+",
+    );
+    let validate = |extra: &[&str]| {
+        let mut command = project.cli();
+        for name in ["CI_SERVER_URL", "CI_SECRETS_GITLAB_URL"] {
+            command.env_remove(name);
+        }
+        command.arg("validate").args(extra).output().unwrap()
+    };
+    let output = validate(&["--offline"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let message = stderr(&output);
+    for expected in [
+        "ci-secrets: warning: includes skipped (--offline):",
+        ".gitlab-ci.yml:2: template: Jobs/Deploy.gitlab-ci.yml",
+        ".gitlab-ci.yml:3: project: platform/ci, file: /secrets.yml",
+        "job `job` is unchecked: it needs `extends: .secrets`",
+        ".gitlab-ci.yml: valid (1 job(s) unchecked)",
+    ] {
+        assert!(message.contains(expected), "{expected}\n{message}");
+    }
+
+    let output = validate(&["--format", "json"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(report["valid"], true);
+    assert_eq!(report["unchecked"][0]["job"], "job");
+    assert_eq!(report["unchecked"][0]["needs"], "`extends: .secrets`");
+    assert_eq!(report["warnings"].as_array().unwrap().len(), 2);
+    assert!(
+        report["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("no GitLab instance is known"),
+        "{report}"
+    );
+
+    let output = validate(&["--offline", "--strict"]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    assert!(stdout(&output).contains("job `job` is unchecked"), "{}", stdout(&output));
+
+    let output = project
+        .cli()
+        .args(["resolve", "--job", "job", "--offline"])
+        .output()
+        .unwrap();
+    assert_ne!(code(&output), 0);
+    assert!(
+        stderr(&output).contains("job `job` is unchecked: it needs `extends: .secrets`, which no loaded file defines; it may come from the skipped include(s) `template: Jobs/Deploy.gitlab-ci.yml`, `project: platform/ci, file: /secrets.yml`"),
+        "{}",
+        stderr(&output)
+    );
+}
