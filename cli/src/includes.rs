@@ -25,9 +25,10 @@ pub fn include_source(
         });
     }
     let set = |name: &str| ci_cd.get(name).filter(|value| !value.is_empty());
-    let gitlab_url = args.gitlab_url.clone().or_else(|| {
-        set("CI_SERVER_URL").and_then(|url| url.parse().ok())
-    });
+    let gitlab_url = args
+        .gitlab_url
+        .clone()
+        .or_else(|| set("CI_SERVER_URL").and_then(|url| url.parse().ok()));
     let token = match (set("GITLAB_TOKEN"), set("CI_JOB_TOKEN")) {
         (Some(token), _) => Some(GitLabToken::Private(token.clone().into())),
         (None, Some(token)) => Some(GitLabToken::Job(token.clone().into())),

@@ -261,8 +261,14 @@ deploy:
             ("template: Auto-DevOps.gitlab-ci.yml".to_owned(), Some(2)),
             ("remote: https://example.invalid/x.yml".to_owned(), Some(3)),
             ("component: gitlab.com/org/c/deploy@1.0".to_owned(), Some(4)),
-            ("project: group/ci, file: /a.yml, ref: v2".to_owned(), Some(5)),
-            ("project: group/ci, file: b.yml, ref: v2".to_owned(), Some(5)),
+            (
+                "project: group/ci, file: /a.yml, ref: v2".to_owned(),
+                Some(5)
+            ),
+            (
+                "project: group/ci, file: b.yml, ref: v2".to_owned(),
+                Some(5)
+            ),
             ("artifact: generated.yml, job: build".to_owned(), Some(8)),
         ]
     );
@@ -875,14 +881,13 @@ deploy:
     let deploy = pipeline.job("deploy").unwrap();
     assert_eq!(deploy.stage.as_deref(), Some("deploy"));
     assert_eq!(deploy.variables["ROLE"].value, "own");
-    assert_eq!(
-        deploy.secrets.as_ref().unwrap()["DB"]["vault"],
-        "db/pw@ops"
-    );
+    assert_eq!(deploy.secrets.as_ref().unwrap()["DB"]["vault"], "db/pw@ops");
     assert!(pipeline.skipped_includes.is_empty());
 
-    let pending = format!("{text}\ninclude_more: {{}}\n")
-        .replace("    file: /base.yml\n", "    file: [/base.yml, /x.yml]\n  - remote: https://example.invalid/r.yml\n");
+    let pending = format!("{text}\ninclude_more: {{}}\n").replace(
+        "    file: /base.yml\n",
+        "    file: [/base.yml, /x.yml]\n  - remote: https://example.invalid/r.yml\n",
+    );
     let error = load_with_source(&pending, FakeSource(files.clone())).unwrap_err();
     let PipelineError::IncludesPending { files: wanted } = &error else {
         panic!("{error}");

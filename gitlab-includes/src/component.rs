@@ -69,9 +69,11 @@ fn parse_version(version: &str) -> VersionRequest {
 /// as the CI/CD catalog does: the highest semantic version; pre-releases are
 /// only ever picked by their exact version.
 pub(crate) fn pick<'a>(request: &VersionRequest, tags: &'a [String]) -> Option<&'a str> {
-    let versions = tags
-        .iter()
-        .filter_map(|tag| semver::Version::parse(tag).ok().map(|version| (version, tag)));
+    let versions = tags.iter().filter_map(|tag| {
+        semver::Version::parse(tag)
+            .ok()
+            .map(|version| (version, tag))
+    });
     let matching = versions.filter(|(version, _)| match request {
         VersionRequest::Latest => version.pre.is_empty(),
         VersionRequest::Partial { major, minor } => {
@@ -115,7 +117,12 @@ mod tests {
                 minor: Some(2)
             })
         );
-        for exact in ["1.2.3", "main", "e3262fdd0914fa823210cdb79a8c421e2cef79d8", "v1"] {
+        for exact in [
+            "1.2.3",
+            "main",
+            "e3262fdd0914fa823210cdb79a8c421e2cef79d8",
+            "v1",
+        ] {
             assert_eq!(
                 parse(&format!("h/p/n@{exact}")).map(|location| location.version),
                 Ok(VersionRequest::Exact(exact.to_owned()))
@@ -128,9 +135,17 @@ mod tests {
 
     #[test]
     fn versions_pick_the_highest_matching_release() {
-        let tags: Vec<String> = ["1.0.0", "1.2.0", "1.2.5", "1.10.0", "2.0.0-rc.1", "0.9.0", "not-semver"]
-            .map(str::to_owned)
-            .to_vec();
+        let tags: Vec<String> = [
+            "1.0.0",
+            "1.2.0",
+            "1.2.5",
+            "1.10.0",
+            "2.0.0-rc.1",
+            "0.9.0",
+            "not-semver",
+        ]
+        .map(str::to_owned)
+        .to_vec();
         assert_eq!(pick(&VersionRequest::Latest, &tags), Some("1.10.0"));
         let partial = |major, minor| VersionRequest::Partial { major, minor };
         assert_eq!(pick(&partial(1, None), &tags), Some("1.10.0"));

@@ -336,7 +336,10 @@ impl Api<'_> {
         let (bytes, status) = self.raw_file(project, reference, file).await?;
         match (bytes, status) {
             (Some(bytes), _) => Ok(FetchedFile {
-                name: PathBuf::from(format!("{project}@{reference}:/{}", file.trim_start_matches('/'))),
+                name: PathBuf::from(format!(
+                    "{project}@{reference}:/{}",
+                    file.trim_start_matches('/')
+                )),
                 bytes,
                 project: Some((project.to_owned(), reference.to_owned())),
             }),
@@ -420,7 +423,10 @@ impl Api<'_> {
             match self.raw_file(&parsed.project, &reference, &path).await? {
                 (Some(bytes), _) => {
                     return Ok(FetchedFile {
-                        name: PathBuf::from(format!("{location} ({}@{reference}:/{path})", parsed.project)),
+                        name: PathBuf::from(format!(
+                            "{location} ({}@{reference}:/{path})",
+                            parsed.project
+                        )),
                         bytes,
                         project: Some((parsed.project.clone(), reference.clone())),
                     });
@@ -466,11 +472,21 @@ impl Api<'_> {
             }
             Answer::Transport(why) => return Err(format!("component `{location}`: {why}")),
         };
-        let tags: Vec<String> = releases.into_iter().map(|release| release.tag_name).collect();
+        let tags: Vec<String> = releases
+            .into_iter()
+            .map(|release| release.tag_name)
+            .collect();
         component::pick(request, &tags)
             .map(str::to_owned)
             .ok_or_else(|| {
-                format!("component `{location}`: no released version matches (releases: {})", if tags.is_empty() { "none".to_owned() } else { tags.join(", ") })
+                format!(
+                    "component `{location}`: no released version matches (releases: {})",
+                    if tags.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        tags.join(", ")
+                    }
+                )
             })
     }
 }

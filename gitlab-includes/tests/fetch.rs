@@ -58,15 +58,18 @@ fn content() -> GitLabContent {
     );
     content.releases.insert(
         "components/deploy".to_owned(),
-        ["1.2.0", "1.4.0", "2.0.0", "3.0.0-rc.1"].map(str::to_owned).to_vec(),
+        ["1.2.0", "1.4.0", "2.0.0", "3.0.0-rc.1"]
+            .map(str::to_owned)
+            .to_vec(),
     );
     content.templates.insert(
         "Jobs/Deploy".to_owned(),
         ".template: {variables: {FROM: template}}\n".to_owned(),
     );
-    content
-        .remote
-        .insert("ci/remote.yml".to_owned(), ".remote: {variables: {FROM: remote}}\n".to_owned());
+    content.remote.insert(
+        "ci/remote.yml".to_owned(),
+        ".remote: {variables: {FROM: remote}}\n".to_owned(),
+    );
     content
 }
 
@@ -235,7 +238,10 @@ async fn failures_carry_gitlabs_messages_and_never_the_token() {
             .to_string();
         assert!(message.contains(expected), "{text}: {message}");
         assert!(message.contains(".gitlab-ci.yml:1: include `"), "{message}");
-        assert!(!message.contains(TOKEN) && !message.contains("wrong-token"), "{message}");
+        assert!(
+            !message.contains(TOKEN) && !message.contains("wrong-token"),
+            "{message}"
+        );
     }
 }
 

@@ -79,7 +79,11 @@ fn decode(text: &str) -> String {
 }
 
 fn not_found(what: &str) -> Reply {
-    (404, "application/json", format!(r#"{{"message":"404 {what} Not Found"}}"#))
+    (
+        404,
+        "application/json",
+        format!(r#"{{"message":"404 {what} Not Found"}}"#),
+    )
 }
 
 fn answer(content: &GitLabContent, request: &Received) -> Reply {
@@ -121,7 +125,9 @@ fn answer(content: &GitLabContent, request: &Received) -> Reply {
             }
             match rest {
                 ["repository", "files", file, "raw"] => {
-                    let wanted = request.query_value("ref").unwrap_or_else(|| "HEAD".to_owned());
+                    let wanted = request
+                        .query_value("ref")
+                        .unwrap_or_else(|| "HEAD".to_owned());
                     let reference = if wanted == "HEAD" {
                         content
                             .default_branch
@@ -145,7 +151,11 @@ fn answer(content: &GitLabContent, request: &Received) -> Reply {
                         .flatten()
                         .map(|tag| serde_json::json!({"tag_name": tag}))
                         .collect();
-                    (200, "application/json", serde_json::Value::from(releases).to_string())
+                    (
+                        200,
+                        "application/json",
+                        serde_json::Value::from(releases).to_string(),
+                    )
                 }
                 _ => not_found("Endpoint"),
             }

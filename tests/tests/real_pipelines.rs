@@ -335,6 +335,17 @@ fn yaml_1_1_booleans_are_read_as_gitlab_reads_them() {
     );
 }
 
+/// GitLab reads YAML 1.1 integers too: a plain `010` is 8 (octal), `1_000`
+/// is 1000 and `1:30` is 90 (base 60), and the job gets the decimal text;
+/// found by the gitlab-ci-local differential corpus (`merge_corpus`).
+#[test]
+fn yaml_1_1_integers_are_read_as_gitlab_reads_them() {
+    let pipeline = "job:\n  script: [x]\n  variables:\n    OCTAL: 010\n    GROUPED: 1_000\n    SIXTY: 1:30\n    QUOTED: '010'\n  secrets:\n    VALUE:\n      testkv: {key: \"$OCTAL-$GROUPED-$SIXTY-$QUOTED\"}\n      file: no\n";
+    let output = resolve(pipeline, &[("8-1000-90-010", "as-psych-reads-it")], &[]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(stdout(&output), "{\"VALUE\":\"as-psych-reads-it\"}\n");
+}
+
 /// Runs git in `dir`, failing the test when it fails.
 fn git(dir: &std::path::Path, args: &[&str]) -> String {
     let output = std::process::Command::new("git")
@@ -462,14 +473,26 @@ fn project_includes_are_fetched_with_the_token_gitlab_allows() {
     let store = project.store(&[("from-project", "project-value")]);
     project.use_store(&store);
     let clean = |command: &mut std::process::Command| {
-        for name in ["CI_SERVER_URL", "GITLAB_TOKEN", "CI_JOB_TOKEN", "CI_SECRETS_GITLAB_URL"] {
+        for name in [
+            "CI_SERVER_URL",
+            "GITLAB_TOKEN",
+            "CI_JOB_TOKEN",
+            "CI_SECRETS_GITLAB_URL",
+        ] {
             command.env_remove(name);
         }
     };
     let mut with_flag = project.cli();
     clean(&mut with_flag);
     let output = with_flag
-        .args(["resolve", "--job", "job", "--format", "json", "--gitlab-url"])
+        .args([
+            "resolve",
+            "--job",
+            "job",
+            "--format",
+            "json",
+            "--gitlab-url",
+        ])
         .arg(gitlab.url())
         .env("GITLAB_TOKEN", "glpat-e2e")
         .output()
@@ -572,7 +595,11 @@ job:
 
     let output = validate(&["--offline", "--strict"]);
     assert_eq!(code(&output), 1, "{}", stderr(&output));
-    assert!(stdout(&output).contains("job `job` is unchecked"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("job `job` is unchecked"),
+        "{}",
+        stdout(&output)
+    );
 
     let output = project
         .cli()

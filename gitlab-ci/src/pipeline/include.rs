@@ -138,7 +138,10 @@ enum Target {
     Local(String),
     External(Vec<ExternalFile>),
     /// `artifact:` + `job:`: a file a job of the running pipeline made.
-    Artifact { artifact: String, job: String },
+    Artifact {
+        artifact: String,
+        job: String,
+    },
 }
 
 impl Target {
@@ -201,12 +204,8 @@ impl Includer<'_> {
         };
         let path = current.display.clone();
         let mut lines: Option<Vec<(String, usize)>> = None;
-        let mut line_for = |raw: &str| {
-            line_of(
-                lines.get_or_insert_with(|| include_scalar_lines(text)),
-                raw,
-            )
-        };
+        let mut line_for =
+            |raw: &str| line_of(lines.get_or_insert_with(|| include_scalar_lines(text)), raw);
         let entries = match own.shift_remove("include") {
             Some(value) => parse_entries(value).map_err(|message| PipelineError::Include {
                 file: path.clone(),
@@ -247,7 +246,12 @@ impl Includer<'_> {
                     let mut all = Vec::new();
                     for file in files {
                         let file = self.expand_external(file);
-                        all.extend(self.include_external(file, entry.inputs.clone(), &at, stack)?);
+                        all.extend(self.include_external(
+                            file,
+                            entry.inputs.clone(),
+                            &at,
+                            stack,
+                        )?);
                     }
                     all
                 }
@@ -494,7 +498,6 @@ fn wildcard_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
     regex::Regex::new(&expression)
 }
 
-
 /// Where an entry is, for its errors.
 struct At<'a> {
     file: &'a Path,
@@ -533,8 +536,19 @@ fn parse_entries(value: Value) -> Result<Vec<Entry>, String> {
 
 /// Keys GitLab's include entry accepts.
 const ENTRY_KEYS: [&str; 13] = [
-    "local", "remote", "template", "project", "file", "ref", "component", "artifact", "job",
-    "inputs", "rules", "integrity", "cache",
+    "local",
+    "remote",
+    "template",
+    "project",
+    "file",
+    "ref",
+    "component",
+    "artifact",
+    "job",
+    "inputs",
+    "rules",
+    "integrity",
+    "cache",
 ];
 
 fn parse_entry(entry: Value) -> Result<Entry, String> {
@@ -603,9 +617,9 @@ fn parse_entry(entry: Value) -> Result<Entry, String> {
             Some(Value::Sequence(files)) if !files.is_empty() => files
                 .iter()
                 .map(|file| {
-                    file.as_str()
-                        .map(str::to_owned)
-                        .ok_or_else(|| "`include: file:` must be a string or a list of strings".to_owned())
+                    file.as_str().map(str::to_owned).ok_or_else(|| {
+                        "`include: file:` must be a string or a list of strings".to_owned()
+                    })
                 })
                 .collect::<Result<_, _>>()?,
             // GitLab's message.

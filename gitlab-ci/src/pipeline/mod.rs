@@ -39,10 +39,10 @@ use serde_norway::Value;
 
 pub use budget::{ExpansionLimit, MAX_EXPANDED_BYTES, MAX_NODES};
 pub use error::{Expansion, PipelineError};
+pub use extends::MAX_EXTENDS_DEPTH;
 pub use external::{
     ExternalFile, FetchedFile, IncludeSource, Lookup, OfflineSource, SkippedInclude, UncheckedJob,
 };
-pub use extends::MAX_EXTENDS_DEPTH;
 pub use include::MAX_INCLUDES;
 pub use job::GLOBAL_KEYWORDS;
 pub use reference::MAX_REFERENCE_DEPTH;
@@ -349,8 +349,14 @@ fn load(
     // With includes skipped, a missing parent or reference target may be in one of them: the
     // entries that need one are set aside as unchecked, the others are checked fully.
     let tolerate = !skipped.is_empty();
-    let mut unresolved =
-        extends::resolve_extends(path, &merged.origins, &mut config, &needed, &budget, tolerate)?;
+    let mut unresolved = extends::resolve_extends(
+        path,
+        &merged.origins,
+        &mut config,
+        &needed,
+        &budget,
+        tolerate,
+    )?;
     let set_aside = |names: &mut Vec<String>, unresolved: &[(String, String)]| {
         names.retain(|name| !unresolved.iter().any(|(key, _)| key == name));
     };

@@ -53,7 +53,7 @@ pub(crate) fn parse_yaml(
     }
     let text = check_text(path, bytes)?;
     check_flow_depth(path, text)?;
-    let text = super::yaml11::rewrite_booleans(text);
+    let text = super::yaml11::rewrite_yaml11_scalars(text);
     let mut documents = serde_norway::Deserializer::from_str(&text);
     let Some(document) = documents.next() else {
         return Err(PipelineError::Empty {
