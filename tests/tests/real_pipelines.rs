@@ -384,7 +384,7 @@ fn predefined_variables_come_from_the_repository_outside_a_job() {
     );
     project.write(
         ".gitlab-ci.yml",
-        "deploy:\n  stage: release\n  script: [x]\n  secrets:\n    TOKEN:\n      testkv: {key: \"$CI_PROJECT_PATH/$CI_COMMIT_REF_SLUG/$CI_JOB_NAME/$CI_JOB_STAGE\"}\n      file: false\n    SHA:\n      testkv: {key: \"sha-$CI_COMMIT_SHORT_SHA\"}\n      file: false\n",
+        "deploy:\n  stage: release\n  script: [x]\n  secrets:\n    TOKEN:\n      testkv: {key: \"$CI_PROJECT_PATH/$CI_COMMIT_REF_SLUG/$CI_JOB_NAME/$CI_JOB_STAGE\"}\n      file: false\n    SHA:\n      testkv: {key: \"sha-$CI_COMMIT_SHORT_SHA\"}\n      file: false\n    SERVER:\n      testkv: {key: \"$CI_PIPELINE_SOURCE:$CI_SERVER_PROTOCOL://$CI_SERVER_FQDN:$CI_SERVER_PORT/$CI_PROJECT_ROOT_NAMESPACE/$CI_PROJECT_PATH_SLUG $CI_PROJECT_URL\"}\n      file: false\n",
     );
     git(dir, &["add", ".gitlab-ci.yml"]);
     git(dir, &["commit", "-q", "-m", "pipeline"]);
@@ -394,6 +394,10 @@ fn predefined_variables_come_from_the_repository_outside_a_job() {
         ("group/app/feature-add-login/deploy/release", "derived"),
         ("other/x/feature-add-login/deploy/release", "overridden"),
         (&short, "by-commit"),
+        (
+            "push:https://gitlab.example.com:443/group/group-app https://gitlab.example.com/group/app",
+            "server",
+        ),
     ]);
     project.use_store(&store);
     let run = |extra: &[&str]| {
@@ -408,7 +412,7 @@ fn predefined_variables_come_from_the_repository_outside_a_job() {
     assert_eq!(code(&derived), 0, "{}", stderr(&derived));
     assert_eq!(
         stdout(&derived),
-        "{\"TOKEN\":\"derived\",\"SHA\":\"by-commit\"}\n"
+        "{\"TOKEN\":\"derived\",\"SHA\":\"by-commit\",\"SERVER\":\"server\"}\n"
     );
     assert!(
         !stderr(&derived).contains("not set"),
