@@ -15,6 +15,7 @@ use serde_norway::{Mapping, Value};
 use super::PipelineError;
 use super::budget::ExpansionBudget;
 use super::error::UnsupportedInclude;
+use super::inputs::InterpolationContext;
 use super::merge::deep_merge;
 use super::source::read_yaml;
 use crate::rails_expand;
@@ -36,11 +37,13 @@ pub(crate) struct Merged {
     pub origins: HashMap<String, PathBuf>,
 }
 
-/// Loads `root_file` and its local includes, found under `project_dir`.
+/// Loads `root_file` (given `root_inputs` for its `spec:` header) and its
+/// local includes, found under `project_dir`.
 pub(crate) fn load_merged(
     root_file: &Path,
     project_dir: &Path,
     variables: &IndexMap<String, String>,
+    root_inputs: Option<&Mapping>,
     budget: &ExpansionBudget,
 ) -> Result<Merged, PipelineError> {
     let canonical_root = project_dir
@@ -63,7 +66,7 @@ pub(crate) fn load_merged(
         count: 0,
     };
     let mut stack = vec![(root_file.to_owned(), canonical_file)];
-    includer.process(&mut stack)
+    includer.process(&mut stack, root_inputs)
 }
 
 struct Includer<'a> {
@@ -75,15 +78,22 @@ struct Includer<'a> {
 }
 
 impl Includer<'_> {
-    /// Loads the file on top of `stack` (display path, canonical path) and its includes.
-    fn process(&mut self, stack: &mut Vec<(PathBuf, PathBuf)>) -> Result<Merged, PipelineError> {
+    /// Loads the file on top of `stack` (display path, canonical path),
+    /// given `inputs` for its `spec:` header, and its includes.
+    fn process(
+        &mut self,
+        stack: &mut Vec<(PathBuf, PathBuf)>,
+        inputs: Option<&Mapping>,
+    ) -> Result<Merged, PipelineError> {
         let Some((path, _)) = stack.last().cloned() else {
             return Ok(Merged {
                 config: Mapping::new(),
                 origins: HashMap::new(),
             });
         };
-        let Value::Mapping(mut own) = read_yaml(&path, self.budget, true)? else {
+        // `expand_vars` in `$[[ ]]` blocks reads the same CI/CD variables as include paths.
+        let context = InterpolationContext::new(self.variables);
+        let Value::Mapping(mut own) = read_yaml(&path, self.budget, true, inputs, &context)? else {
             return Err(PipelineError::invalid(
                 &path,
                 "the top level must be a hash of jobs and global keywords",
@@ -104,7 +114,11 @@ impl Includer<'_> {
             chain: chain_of(stack),
         };
         let mut locals = Vec::with_capacity(entries.len());
-        for entry in entries {
+        for LocalEntry {
+            path: entry,
+            inputs,
+        } in entries
+        {
             // GitLab expands include paths with the CI/CD variables first.
             let entry = if entry.contains(['$', '%']) {
                 rails_expand::expand(&entry, |name| self.variables.get(name).cloned())
@@ -113,15 +127,15 @@ impl Includer<'_> {
             };
             if entry.contains('*') {
                 let including = stack.last().map(|(_, canonical)| canonical.as_path());
-                locals.extend(
-                    self.expand_wildcard(&entry, including)
-                        .map_err(|message| include_error(message, stack))?,
-                );
+                let found = self
+                    .expand_wildcard(&entry, including)
+                    .map_err(|message| include_error(message, stack))?;
+                locals.extend(found.into_iter().map(|path| (path, inputs.clone())));
             } else {
-                locals.push(entry);
+                locals.push((entry, inputs));
             }
         }
-        for entry in locals {
+        for (entry, entry_inputs) in locals {
             let (display, canonical) = self
                 .resolve_local(&entry)
                 .map_err(|message| include_error(message, stack))?;
@@ -141,7 +155,7 @@ impl Includer<'_> {
                 });
             }
             stack.push((display, canonical));
-            let included = self.process(stack);
+            let included = self.process(stack, entry_inputs.as_ref());
             stack.pop();
             let included = included?;
             deep_merge(&mut merged.config, included.config);
@@ -275,10 +289,16 @@ impl IncludeProblem {
     }
 }
 
+/// One `local:` include: its path as written and its `inputs:`.
+struct LocalEntry {
+    path: String,
+    inputs: Option<Mapping>,
+}
+
 /// The local paths of an `include:` value: a string, a hash, or a list of them.
 /// The local paths of an `include:` value. Every entry of a kind that needs
 /// GitLab is reported at once, each named, so one run lists them all.
-fn parse_entries(value: Value) -> Result<Vec<String>, IncludeProblem> {
+fn parse_entries(value: Value) -> Result<Vec<LocalEntry>, IncludeProblem> {
     let items = match value {
         Value::Null => return Ok(Vec::new()),
         Value::Sequence(items) => items,
@@ -305,7 +325,7 @@ fn parse_entries(value: Value) -> Result<Vec<String>, IncludeProblem> {
     }
 }
 
-fn parse_entry(entry: Value) -> Result<String, IncludeProblem> {
+fn parse_entry(entry: Value) -> Result<LocalEntry, IncludeProblem> {
     match entry {
         Value::String(location) => {
             if location.starts_with("http://") || location.starts_with("https://") {
@@ -314,20 +334,36 @@ fn parse_entry(entry: Value) -> Result<String, IncludeProblem> {
                     entry: location,
                 }]))
             } else {
-                Ok(location)
+                Ok(LocalEntry {
+                    path: location,
+                    inputs: None,
+                })
             }
         }
         Value::Mapping(map) => {
             if let Some(local) = map.get("local") {
-                for key in ["rules", "inputs"] {
-                    if map.contains_key(key) {
-                        return Err(IncludeProblem::Invalid(format!(
-                            "`include: {{local: ..., {key}: ...}}` is not supported (it needs GitLab to evaluate)"
-                        )));
-                    }
+                if map.contains_key("rules") {
+                    return Err(IncludeProblem::Invalid(
+                        "`include: {local: ..., rules: ...}` is not supported (it needs GitLab to evaluate)"
+                            .to_owned(),
+                    ));
                 }
+                // The entry's `inputs:`, applied to the included file's `spec:` header.
+                let inputs = match map.get("inputs") {
+                    None | Some(Value::Null) => None,
+                    Some(Value::Mapping(inputs)) => Some(inputs.clone()),
+                    // GitLab's `Interpolator` message for inputs that are not a hash.
+                    Some(_) => {
+                        return Err(IncludeProblem::Invalid(
+                            "Given inputs must be a hash".to_owned(),
+                        ));
+                    }
+                };
                 return match local {
-                    Value::String(path) => Ok(path.clone()),
+                    Value::String(path) => Ok(LocalEntry {
+                        path: path.clone(),
+                        inputs,
+                    }),
                     _ => Err(IncludeProblem::Invalid(
                         "`include: local:` must be a string".to_owned(),
                     )),

@@ -19,6 +19,7 @@ mod budget;
 mod error;
 mod extends;
 mod include;
+mod inputs;
 mod job;
 mod merge;
 mod reference;
@@ -38,9 +39,13 @@ pub use budget::{ExpansionLimit, MAX_EXPANDED_BYTES, MAX_NODES};
 pub use error::{Expansion, PipelineError, UnsupportedInclude};
 pub use extends::MAX_EXTENDS_DEPTH;
 pub use include::MAX_INCLUDES;
+pub use inputs::{
+    InputsError, InterpolationContext, MAX_ACCESS_BYTES, MAX_BLOCKS, MAX_FUNCTIONS,
+    MAX_INTERPOLATION_NODES, MAX_NODE_BYTES, MAX_OPTIONS,
+};
 pub use job::GLOBAL_KEYWORDS;
 pub use reference::MAX_REFERENCE_DEPTH;
-pub use source::{MAX_DEPTH, MAX_FILE_BYTES};
+pub use source::{MAX_DEPTH, MAX_DOCUMENTS, MAX_FILE_BYTES};
 
 /// A loaded pipeline: global variables and every job, with `include:`, `extends:`, `default:`
 /// and `!reference` resolved.
@@ -165,7 +170,7 @@ impl InheritGlobal {
 /// assert_eq!(deploy.secrets.as_ref().unwrap()["DB"]["vault"], "db/password@ops");
 /// ```
 pub fn load_pipeline(path: &Path) -> Result<Pipeline, PipelineError> {
-    load(path, &folder_of(path), &IndexMap::new(), None)
+    load(path, &folder_of(path), &LoadOptions::default(), None)
 }
 
 /// What loading needs to know beyond the file, as GitLab knows it.
@@ -176,8 +181,14 @@ pub struct LoadOptions {
     pub project_dir: Option<PathBuf>,
     /// The CI/CD variables GitLab expands `include:` paths with (project,
     /// group and predefined variables; never the pipeline's own
-    /// `variables:`), by name.
+    /// `variables:`), by name. `$[[ inputs.x | expand_vars ]]` expands with
+    /// them too.
     pub include_variables: IndexMap<String, String>,
+    /// The pipeline's inputs (`--input NAME=VALUE`), for a root file with a
+    /// `spec:` header. Values are text, cast by each input's type as GitLab
+    /// casts inputs given as text (`"3"` is the number 3 for a `number`
+    /// input, `"true"` the boolean for a `boolean` one, JSON for an `array`).
+    pub inputs: IndexMap<String, String>,
 }
 
 /// [`load_pipeline`] with `options`: local includes found under the
@@ -205,7 +216,7 @@ fn load_with(
         .project_dir
         .clone()
         .unwrap_or_else(|| project_dir_of(path));
-    load(path, &project_dir, &options.include_variables, only_job)
+    load(path, &project_dir, options, only_job)
 }
 
 /// The folder of a file (`.` for a bare file name).
@@ -257,17 +268,29 @@ pub fn project_dir_of(path: &Path) -> PathBuf {
 /// assert_eq!(pipeline.jobs.len(), 1);
 /// ```
 pub fn load_pipeline_for_job(path: &Path, job: &str) -> Result<Pipeline, PipelineError> {
-    load(path, &folder_of(path), &IndexMap::new(), Some(job))
+    load(path, &folder_of(path), &LoadOptions::default(), Some(job))
 }
 
 fn load(
     path: &Path,
     project_dir: &Path,
-    include_variables: &IndexMap<String, String>,
+    options: &LoadOptions,
     only_job: Option<&str>,
 ) -> Result<Pipeline, PipelineError> {
     let budget = budget::ExpansionBudget::new();
-    let merged = include::load_merged(path, project_dir, include_variables, &budget)?;
+    // Inputs given on the command line are text; each input's type casts them.
+    let root_inputs: serde_norway::Mapping = options
+        .inputs
+        .iter()
+        .map(|(name, value)| (Value::String(name.clone()), Value::String(value.clone())))
+        .collect();
+    let merged = include::load_merged(
+        path,
+        project_dir,
+        &options.include_variables,
+        Some(&root_inputs),
+        &budget,
+    )?;
     let mut config = merged.config;
     let (needed, rewritten) = match only_job {
         None => {
@@ -360,7 +383,9 @@ const SECRETS_FILE_KEYS: [&str; 3] = ["secrets", "variables", "id_tokens"];
 /// ```
 pub fn load_secrets_file(path: &Path) -> Result<Job, PipelineError> {
     let budget = budget::ExpansionBudget::new();
-    let Value::Mapping(config) = source::read_yaml(path, &budget, false)? else {
+    let no_variables = IndexMap::new();
+    let context = InterpolationContext::new(&no_variables);
+    let Value::Mapping(config) = source::read_yaml(path, &budget, false, None, &context)? else {
         return Err(PipelineError::invalid(
             path,
             "must be a hash with a `secrets:` key",

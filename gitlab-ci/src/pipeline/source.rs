@@ -1,10 +1,13 @@
 //! Reading one YAML file safely: size cap, UTF-8 and NUL checks, the expansion budget (which
-//! stops alias bombs), a depth cap, merge keys (`<<:`), and only the `!reference` custom tag.
+//! stops alias bombs), a depth cap, merge keys (`<<:`), and only the `!reference` custom tag;
+//! a `spec:` header document and its inputs, applied to the content document.
 
 use std::fmt;
 use std::io::Read;
 use std::path::Path;
+use std::sync::LazyLock;
 
+use regex::Regex;
 use serde::de::{
     self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor,
 };
@@ -12,6 +15,7 @@ use serde_norway::value::{Tag, TaggedValue};
 use serde_norway::{Mapping, Value};
 
 use super::budget::{ExpansionBudget, Size};
+use super::inputs::{self, InterpolationContext};
 use super::{Expansion, PipelineError};
 
 /// GitLab's default `max_yaml_size_bytes` (2 MiB) per CI/CD YAML file.
@@ -23,27 +27,43 @@ pub const MAX_DEPTH: usize = 100;
 /// The custom tag ci-secrets understands.
 pub(crate) const REFERENCE_TAG: &str = "!reference";
 
-/// Reads and parses `path`; `allow_reference` says whether `!reference` tags are allowed.
+/// Reads and parses `path`; `allow_reference` says whether `!reference`
+/// tags are allowed, `inputs` and `context` are as for [`parse_yaml`].
 pub(crate) fn read_yaml(
     path: &Path,
     budget: &ExpansionBudget,
     allow_reference: bool,
+    inputs: Option<&Mapping>,
+    context: &InterpolationContext<'_>,
 ) -> Result<Value, PipelineError> {
     let bytes = read_capped(path)?;
-    parse_yaml(path, &bytes, budget, allow_reference, None)
+    parse_yaml(path, &bytes, budget, allow_reference, inputs, context)
 }
+
+/// GitLab's `Yaml::Loader::MAX_DOCUMENTS`: a header and the content.
+pub const MAX_DOCUMENTS: usize = 2;
+
+/// GitLab's `MultiDocYaml::MULTI_DOC_DIVIDER` (`/^---\s+/`, Ruby's `\s`).
+static DOCUMENT_DIVIDER: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"(?m)^---[\t\n\x0B\f\r ]+").ok());
 
 /// Parses the bytes of a file named `path` (a local file, or one fetched
 /// from GitLab or a URL), with the same checks as a local file:
 /// `allow_reference` says whether `!reference` tags are allowed, `inputs` are
 /// the `include: inputs:` given to the file (`None` when it is not included
-/// with inputs).
+/// with inputs), `context` what `expand_vars` reads.
+///
+/// As in GitLab, the file may hold a `spec:` header document before its
+/// content (`---` between them): the header's inputs are checked against
+/// `inputs` (defaults applied) and the content's `$[[ inputs.name ]]` blocks
+/// replaced. Inputs given to a file without a header are an error.
 pub(crate) fn parse_yaml(
     path: &Path,
     bytes: &[u8],
     budget: &ExpansionBudget,
     allow_reference: bool,
     inputs: Option<&Mapping>,
+    context: &InterpolationContext<'_>,
 ) -> Result<Value, PipelineError> {
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(PipelineError::TooLarge {
@@ -54,19 +74,128 @@ pub(crate) fn parse_yaml(
     let text = check_text(path, bytes)?;
     check_flow_depth(path, text)?;
     let text = super::yaml11::rewrite_booleans(text);
-    let mut documents = serde_norway::Deserializer::from_str(&text);
-    let Some(document) = documents.next() else {
+    let mut documents = Vec::with_capacity(MAX_DOCUMENTS + 1);
+    for (line, piece) in split_documents(&text) {
+        let value = parse_document(path, line, piece, budget, allow_reference)?;
+        if !is_blank(&value) {
+            documents.push(value);
+        }
+    }
+    // GitLab requires every document of a multi-document file to be a hash.
+    if documents.len() > 1 && !documents.iter().all(Value::is_mapping) {
+        return Err(PipelineError::invalid(path, "Invalid configuration format"));
+    }
+    let has_header = documents.len() > 1
+        && documents
+            .first()
+            .and_then(Value::as_mapping)
+            .is_some_and(|first| first.contains_key("spec"));
+    let (header, content) = if has_header {
+        let content = documents.pop();
+        (documents.into_iter().next(), content)
+    } else {
+        // Without a header GitLab reads the first document only.
+        (None, documents.into_iter().next())
+    };
+    let Some(content) = content else {
         return Err(PipelineError::Empty {
             path: path.to_owned(),
         });
+    };
+    // Psych (GitLab's YAML parser) applies merge keys; templates often use them.
+    let merge = |value| {
+        apply_merge_keys(value).map_err(|message| PipelineError::Yaml {
+            path: path.to_owned(),
+            message,
+        })
+    };
+    let header = match header.map(merge).transpose()? {
+        Some(Value::Mapping(header)) => Some(header),
+        _ => None,
+    };
+    let content = merge(content)?;
+    inputs::apply(header.as_ref(), content, inputs, context, budget).map_err(
+        |failure| match failure {
+            inputs::Failure::Inputs(error) => PipelineError::Inputs {
+                path: path.to_owned(),
+                error,
+            },
+            inputs::Failure::Budget(limit) => PipelineError::ExpansionTooLarge {
+                file: path.to_owned(),
+                key: None,
+                expansion: Expansion::Interpolation,
+                limit,
+            },
+        },
+    )
+}
+
+/// The documents of `text` as GitLab splits them: at lines starting with
+/// `---` and blanks, into at most [`MAX_DOCUMENTS`] + 1 pieces (so that a
+/// leading `---` does not count), each with the number of lines before it.
+fn split_documents(text: &str) -> Vec<(usize, &str)> {
+    let Some(divider) = DOCUMENT_DIVIDER.as_ref() else {
+        return vec![(0, text)];
+    };
+    let mut pieces = Vec::with_capacity(MAX_DOCUMENTS + 1);
+    let mut start = 0;
+    for found in divider.find_iter(text) {
+        if pieces.len() + 1 == MAX_DOCUMENTS + 1 {
+            break;
+        }
+        pieces.push((start, &text[start..found.start()]));
+        start = found.end();
+    }
+    pieces.push((start, &text[start..]));
+    let mut line = 0;
+    let mut counted = 0;
+    pieces
+        .into_iter()
+        .map(|(offset, piece)| {
+            line += text[counted..offset].matches('\n').count();
+            counted = offset;
+            (line, piece)
+        })
+        .collect()
+}
+
+/// Ruby's `blank?` of a parsed document: nothing, `false`, blank text, or
+/// an empty hash or list.
+fn is_blank(value: &Value) -> bool {
+    match value {
+        Value::Null | Value::Bool(false) => true,
+        Value::String(text) => text.trim().is_empty(),
+        Value::Mapping(map) => map.is_empty(),
+        Value::Sequence(items) => items.is_empty(),
+        _ => false,
+    }
+}
+
+/// Parses the first YAML document of `piece`, which starts after `line`
+/// lines of the file (so that error positions are the file's).
+fn parse_document(
+    path: &Path,
+    line: usize,
+    piece: &str,
+    budget: &ExpansionBudget,
+    allow_reference: bool,
+) -> Result<Value, PipelineError> {
+    let padded;
+    let piece = if line == 0 {
+        piece
+    } else {
+        padded = format!("{}{piece}", "\n".repeat(line));
+        padded.as_str()
+    };
+    let Some(document) = serde_norway::Deserializer::from_str(piece).next() else {
+        return Ok(Value::Null);
     };
     let seed = NodeSeed {
         budget,
         depth: 0,
         allow_reference,
     };
-    let value = seed
-        .deserialize(document)
+    seed.deserialize(document)
         .map_err(|error| match budget.exceeded() {
             Some(limit) => PipelineError::ExpansionTooLarge {
                 file: path.to_owned(),
@@ -78,29 +207,7 @@ pub(crate) fn parse_yaml(
                 limit,
             },
             None => yaml_error(path, &error),
-        })?;
-    if documents.next().is_some() {
-        return Err(PipelineError::invalid(
-            path,
-            "holds several YAML documents (`---`); `spec:` headers and include inputs are not supported",
-        ));
-    }
-    if inputs.is_some_and(|inputs| !inputs.is_empty()) {
-        return Err(PipelineError::invalid(
-            path,
-            "Given inputs not defined in the `spec` section of the included configuration file",
-        ));
-    }
-    if value.is_null() {
-        return Err(PipelineError::Empty {
-            path: path.to_owned(),
-        });
-    }
-    // Psych (GitLab's YAML parser) applies merge keys; templates often use them.
-    apply_merge_keys(value).map_err(|message| PipelineError::Yaml {
-        path: path.to_owned(),
-        message,
-    })
+        })
 }
 
 /// Refuses flow collections (`[[[...` or `{{{...`) nested deeper than
