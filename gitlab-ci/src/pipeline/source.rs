@@ -510,3 +510,246 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
         Ok(Value::Tagged(Box::new(TaggedValue { tag, value })))
     }
 }
+
+#[cfg(test)]
+mod document_tests {
+    #![allow(clippy::unwrap_used)] // Tests fail loudly by design.
+
+    use indexmap::IndexMap;
+
+    use super::*;
+    use crate::pipeline::InputsError;
+
+    fn parse(text: &str, inputs: Option<&str>) -> Result<Value, PipelineError> {
+        let variables: IndexMap<String, String> =
+            [("TEST_FRAMEWORK".to_owned(), "pytest".to_owned())].into();
+        let inputs: Option<Mapping> = inputs.map(|inputs| serde_norway::from_str(inputs).unwrap());
+        parse_yaml(
+            Path::new("ci/file.yml"),
+            text.as_bytes(),
+            &ExpansionBudget::new(),
+            true,
+            inputs.as_ref(),
+            &InterpolationContext::new(&variables),
+        )
+    }
+
+    fn yaml(text: &str) -> Value {
+        serde_norway::from_str(text).unwrap()
+    }
+
+    /// After GitLab's `yaml/documents_spec.rb`, `yaml/result_spec.rb` and
+    /// `MultiDocYaml`: the header is the first of several documents when it
+    /// has `spec`; otherwise the first document is the content.
+    #[test]
+    fn header_and_content_documents() {
+        assert_eq!(parse("spec:\n---\njob: x\n", None).unwrap(), yaml("job: x"));
+        assert_eq!(
+            parse("job1: a\n---\njob2: b\n", None).unwrap(),
+            yaml("job1: a")
+        );
+        assert_eq!(parse("---\njob: x\n", None).unwrap(), yaml("job: x"));
+        assert_eq!(
+            parse(
+                "---\nspec: {inputs: {a: {default: 1}}}\n---\nx: $[[ inputs.a ]]\n",
+                None
+            )
+            .unwrap(),
+            // No `type:` is a string input: GitLab gives the default's text.
+            yaml("x: '1'")
+        );
+        // A single document with `spec:` has no header: `spec` is a job to GitLab.
+        assert_eq!(
+            parse("spec: {inputs: {a: null}}\n", None).unwrap(),
+            yaml("spec: {inputs: {a: null}}")
+        );
+        // Blank documents do not count.
+        assert_eq!(
+            parse("# header\n---\n\n---\nspec:\n---\njob: x\n", None).unwrap(),
+            yaml("spec: null")
+        );
+        assert!(matches!(
+            parse("spec:\n---\n- a\n", None),
+            Err(PipelineError::Invalid { message, .. }) if message == "Invalid configuration format"
+        ));
+    }
+
+    #[test]
+    fn errors_keep_the_files_line_numbers() {
+        let error = parse("spec:\n  inputs:\n---\njob:\n  key: [unclosed\n", None).unwrap_err();
+        assert!(error.to_string().contains("line 5"), "{error}");
+    }
+
+    /// After GitLab's `external/file/base_spec.rb` and `interpolator_spec.rb`.
+    #[test]
+    fn input_errors_name_the_file() {
+        assert_eq!(
+            parse("job: x\n", Some("{foo: bar}"))
+                .unwrap_err()
+                .to_string(),
+            "ci/file.yml: Given inputs not defined in the `spec` section of the included configuration file"
+        );
+        assert_eq!(
+            parse(
+                "spec:\n  inputs:\n---\nrun:\n  script: deploy $[[ inputs.abcd ]]\n",
+                None
+            )
+            .unwrap_err()
+            .to_string(),
+            "ci/file.yml: unknown interpolation key: `abcd`"
+        );
+        assert_eq!(
+            parse("spec:\n  a: abc\n---\nrun:\n  script: deploy\n", None)
+                .unwrap_err()
+                .to_string(),
+            "ci/file.yml: header:spec config contains unknown keys: a"
+        );
+        assert_eq!(
+            parse("spec: abcd\n---\nrun:\n  script: deploy\n", None)
+                .unwrap_err()
+                .to_string(),
+            "ci/file.yml: header:spec config should be a hash"
+        );
+        let error = parse("spec:\n  inputs:\n    website:\n---\nkey: value\n", None).unwrap_err();
+        assert!(matches!(
+            &error,
+            PipelineError::Inputs { error: InputsError::Inputs(errors), .. }
+                if errors == &["`website` input: required value has not been provided"]
+        ));
+    }
+
+    /// GitLab's `yaml/fixtures/complex-included-ci.yml` with the inputs and
+    /// the expected result of `yaml/loader_spec.rb`.
+    #[test]
+    fn gitlabs_complex_included_file() {
+        let file = r#"spec:
+  inputs:
+    compiler:
+      default: gcc
+    optimization_level:
+      type: number
+      default: 2
+    test_framework:
+      default: unittest
+    coverage_enabled:
+      type: boolean
+      default: false
+    environment:
+      default: staging
+    deploy_strategy:
+      type: string
+      options: ['blue-green', 'rolling']
+    job_prefix:
+      description: Define a prefix for the job name
+      default: my-job
+    job_stage:
+    version:
+      type: string
+      regex: ^\d+\.\d+\.\d+$
+      default: 1.0.0
+    parallel_jobs:
+      type: number
+      default: 2
+    allow_failure:
+      type: boolean
+      default: false
+    test_script:
+      type: array
+    test_rules:
+      type: array
+      default: []
+    deploy_rules:
+      type: array
+      default: []
+
+---
+
+variables:
+  ALLOW_FAILURE: $[[ inputs.allow_failure ]]
+
+"$[[ inputs.job_prefix ]]-build":
+  stage: $[[ inputs.job_stage ]]
+  script:
+    - echo "Building with $[[ inputs.compiler ]] and optimization level $[[ inputs.optimization_level ]]"
+    - echo "$[[ inputs.version ]]"
+  parallel: $[[ inputs.parallel_jobs ]]
+
+"$[[ inputs.job_prefix ]]-test":
+  stage: $[[ inputs.job_stage ]]
+  script:
+    - echo "Testing with $[[ inputs.test_framework | expand_vars ]]"
+    - if [ $[[ inputs.coverage_enabled ]] == true ]; then echo "Coverage is enabled"; fi
+  allow_failure: $[[ inputs.allow_failure ]]
+
+"$[[ inputs.job_prefix ]]-test-2":
+  stage: $[[ inputs.job_stage ]]
+  script: $[[ inputs.test_script ]]
+  rules:
+    - if: $CI_PIPELINE_SOURCE == "merge_request_event"
+      changes:
+        - .gitlab-ci.yml
+    - $[[ inputs.test_rules ]]
+
+"$[[ inputs.job_prefix ]]-deploy":
+  stage: $[[ inputs.job_stage ]]
+  script:
+    - echo "Deploying to $[[ inputs.environment ]] using $[[ inputs.deploy_strategy ]] strategy"
+  rules:
+    - if: $CI_PIPELINE_SOURCE != "merge_request_event"
+    - $[[ inputs.deploy_rules ]]
+"#;
+        let inputs = r#"
+compiler: clang
+optimization_level: 3
+test_framework: $TEST_FRAMEWORK
+coverage_enabled: true
+environment: production
+deploy_strategy: blue-green
+job_stage: build
+test_script: [array item script 1, array item script 2]
+test_rules:
+  - {if: '$CI_MERGE_REQUEST_SOURCE_BRANCH_NAME =~ /^feature/', when: never}
+  - {if: '$CI_MERGE_REQUEST_TARGET_BRANCH_NAME != $CI_DEFAULT_BRANCH', when: manual}
+"#;
+        let expected = r#"
+variables:
+  ALLOW_FAILURE: false
+my-job-build:
+  stage: build
+  script: ['echo "Building with clang and optimization level 3"', 'echo "1.0.0"']
+  parallel: 2
+my-job-test:
+  stage: build
+  script: ['echo "Testing with pytest"', 'if [ true == true ]; then echo "Coverage is enabled"; fi']
+  allow_failure: false
+my-job-test-2:
+  stage: build
+  script: [array item script 1, array item script 2]
+  rules:
+    - {if: '$CI_PIPELINE_SOURCE == "merge_request_event"', changes: [.gitlab-ci.yml]}
+    - {if: '$CI_MERGE_REQUEST_SOURCE_BRANCH_NAME =~ /^feature/', when: never}
+    - {if: '$CI_MERGE_REQUEST_TARGET_BRANCH_NAME != $CI_DEFAULT_BRANCH', when: manual}
+my-job-deploy:
+  stage: build
+  script: ['echo "Deploying to production using blue-green strategy"']
+  rules:
+    - {if: '$CI_PIPELINE_SOURCE != "merge_request_event"'}
+"#;
+        assert_eq!(parse(file, Some(inputs)).unwrap(), yaml(expected));
+        // `yaml/loader_spec.rb`, "when there are errors with the inputs" (today
+        // GitLab casts the text `true` to a boolean, so `maybe` stands in).
+        let error = parse(
+            file,
+            Some(
+                "{coverage_enabled: maybe, deploy_strategy: not-an-option, version: test-version}",
+            ),
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "ci/file.yml: `coverage_enabled` input: provided value is not a boolean, \
+             `deploy_strategy` input: `not-an-option` cannot be used because it is not in the list of allowed options, \
+             `job_stage` input: required value has not been provided"
+        );
+    }
+}
