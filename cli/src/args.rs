@@ -77,6 +77,10 @@ pub struct SelectionArgs {
     /// git top level of --ci-file, else its folder).
     #[arg(long, value_name = "DIR", conflicts_with = "secrets")]
     pub project_dir: Option<PathBuf>,
+    /// A pipeline input for a --ci-file with a `spec:` header, cast by the
+    /// input's type as GitLab casts inputs given as text. Repeatable.
+    #[arg(long = "input", value_name = "NAME=VALUE", value_parser = parse_input, conflicts_with = "secrets")]
+    pub inputs: Vec<(String, String)>,
     /// The job to resolve (with --ci-file).
     #[arg(long, value_name = "NAME", required_unless_present = "secrets")]
     pub job: Option<String>,
@@ -172,6 +176,10 @@ pub struct ValidateArgs {
     /// git top level of --ci-file, else its folder).
     #[arg(long, value_name = "DIR", conflicts_with = "secrets")]
     pub project_dir: Option<PathBuf>,
+    /// A pipeline input for a --ci-file with a `spec:` header, cast by the
+    /// input's type as GitLab casts inputs given as text. Repeatable.
+    #[arg(long = "input", value_name = "NAME=VALUE", value_parser = parse_input, conflicts_with = "secrets")]
+    pub inputs: Vec<(String, String)>,
     /// Validate only this job.
     #[arg(long, value_name = "NAME")]
     pub job: Option<String>,
@@ -188,4 +196,12 @@ pub struct FormatArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
+}
+
+/// `--input NAME=VALUE`: split at the first `=`; the name may not be empty.
+fn parse_input(raw: &str) -> Result<(String, String), String> {
+    match raw.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!("expected NAME=VALUE, got `{raw}`")),
+    }
 }

@@ -33,6 +33,9 @@ pub enum JobSource {
         /// Where local includes are found; `None`: the git top level of
         /// `path`, else its folder ([`pipeline::project_dir_of`]).
         project_dir: Option<PathBuf>,
+        /// The pipeline's inputs (`--input NAME=VALUE`) for a `spec:` header
+        /// in `path`, as text.
+        inputs: IndexMap<String, String>,
     },
     /// A file that holds one job's `secrets:` (and optional `variables:`, `id_tokens:`).
     SecretsFile {
@@ -65,6 +68,7 @@ pub fn load_job(
             path,
             job,
             project_dir,
+            inputs,
         } => {
             let project_dir = project_dir
                 .clone()
@@ -72,6 +76,7 @@ pub fn load_job(
             let options = pipeline::LoadOptions {
                 project_dir: Some(project_dir.clone()),
                 include_variables: ci_cd.clone(),
+                inputs: inputs.clone(),
             };
             // Only this job is expanded: the others may be many, big, or broken.
             let pipeline = pipeline::load_pipeline_for_job_with(path, &options, job)?;

@@ -82,6 +82,7 @@ pub async fn run(global: &GlobalArgs, registry: &Registry) -> ExitCode {
         path: pipeline,
         job: JOB.into(),
         project_dir,
+        inputs: Default::default(),
     };
     println!("Akeyless emulator listening on {}", emulator.url());
     println!("Resolving job {JOB:?} of examples/demo/.gitlab-ci.yml\n");

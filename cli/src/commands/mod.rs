@@ -63,12 +63,14 @@ pub fn prepare(global: &GlobalArgs, selection: &SelectionArgs) -> Result<Prepare
             path: selection.ci_file.clone(),
             job: job.clone(),
             project_dir: selection.project_dir.clone(),
+            inputs: selection.inputs.iter().cloned().collect(),
         },
         // clap requires --job unless --secrets is given.
         (None, None) => JobSource::CiFile {
             path: selection.ci_file.clone(),
             job: String::new(),
             project_dir: selection.project_dir.clone(),
+            inputs: selection.inputs.iter().cloned().collect(),
         },
     };
     let variables = VariableSources {

@@ -66,6 +66,7 @@ fn collect_errors(providers: &[&'static ProviderRegistration], args: &ValidateAr
     let options = LoadOptions {
         project_dir: args.project_dir.clone(),
         include_variables,
+        inputs: args.inputs.iter().cloned().collect(),
     };
     let loaded = match &args.job {
         None => load_pipeline_with(&args.ci_file, &options),
