@@ -753,3 +753,135 @@ my-job-deploy:
         );
     }
 }
+
+#[cfg(test)]
+mod limit_tests {
+    #![allow(clippy::unwrap_used)] // Tests fail loudly by design.
+
+    use indexmap::IndexMap;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn parse(text: &str, inputs: Option<&Mapping>) -> Result<Value, PipelineError> {
+        let variables: IndexMap<String, String> = [("V".to_owned(), "v".to_owned())].into();
+        parse_yaml(
+            Path::new("f.yml"),
+            text.as_bytes(),
+            &ExpansionBudget::new(),
+            true,
+            inputs,
+            &InterpolationContext::new(&variables),
+        )
+    }
+
+    /// After GitLab's `interpolation/template_spec.rb` and `loader_spec.rb`
+    /// (limits stubbed there, reached here): distinct blocks and string size.
+    #[test]
+    fn gitlabs_limits() {
+        let items: Vec<String> = (0..=crate::pipeline::MAX_BLOCKS)
+            .map(|length| format!("  - '$[[ inputs.a | truncate(0,{length}) ]]'"))
+            .collect();
+        let file = format!(
+            "spec:\n  inputs:\n    a:\n      default: x\n---\nitems:\n{}\n",
+            items.join("\n")
+        );
+        assert_eq!(
+            parse(&file, None).unwrap_err().to_string(),
+            "f.yml: too many interpolation blocks"
+        );
+        let file = format!(
+            "spec:\n  inputs:\n    a:\n      default: x\n---\nbig: {}\n",
+            "x".repeat(crate::pipeline::MAX_NODE_BYTES + 1)
+        );
+        assert_eq!(
+            parse(&file, None).unwrap_err().to_string(),
+            "f.yml: config node too large"
+        );
+    }
+
+    /// Pieces of headers, blocks and functions, right and wrong.
+    fn fragment() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "$[[",
+            "]]",
+            " ",
+            "inputs.",
+            "a",
+            "b",
+            ".",
+            "|",
+            "truncate(0,2)",
+            "truncate(9",
+            "expand_vars",
+            "posix_escape",
+            "split(',')",
+            "split('')",
+            "\n",
+            "---\n",
+            "spec:\n",
+            "  inputs:\n",
+            "    a:\n",
+            "      default: x\n",
+            "      type: array\n",
+            "      type: number\n",
+            "      options: [x]\n",
+            "      regex: '['\n",
+            "k: ",
+            "- ",
+            "'",
+            "\"",
+            "$V",
+            "%V%",
+            "{",
+            "}",
+            "[",
+            "]",
+            ":",
+            "!reference [a]",
+            "&x ",
+            "*x",
+        ])
+    }
+
+    fn inputs() -> impl Strategy<Value = Option<Mapping>> {
+        let value = prop_oneof![
+            Just(Value::String("x".to_owned())),
+            Just(Value::String("[\"a\"]".to_owned())),
+            Just(Value::String("$[[ inputs.a ]]".to_owned())),
+            Just(Value::Number(3.into())),
+            Just(Value::Bool(true)),
+            Just(Value::Null),
+            Just(Value::Sequence(vec![Value::String("x".to_owned())])),
+        ];
+        prop::option::of(prop::collection::vec(
+            (prop::sample::select(vec!["a", "b", "c"]), value),
+            0..3,
+        ))
+        .prop_map(|pairs| {
+            pairs.map(|pairs| {
+                pairs
+                    .into_iter()
+                    .map(|(name, value)| (Value::String(name.to_owned()), value))
+                    .collect()
+            })
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Whatever the header, content and inputs, loading ends with a
+        /// value or an error, never a panic.
+        #[test]
+        fn interpolation_never_panics(
+            pieces in prop::collection::vec(fragment(), 0..60),
+            inputs in inputs(),
+        ) {
+            let text: String = pieces.concat();
+            let _ = parse(&text, inputs.as_ref());
+            let with_header = format!("spec:\n  inputs:\n    a:\n      default: x\n---\nk: {text}");
+            let _ = parse(&with_header, inputs.as_ref());
+        }
+    }
+}
