@@ -632,3 +632,42 @@ job:
         .unwrap();
     assert_eq!(code(&malformed), 2, "{}", stderr(&malformed));
 }
+
+/// The README's inputs example, taken from the README itself: `validate`
+/// accepts it, and the wrong value it quotes gives the message it quotes.
+#[test]
+fn the_readmes_inputs_example_runs() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let section = readme
+        .split("### Inputs and `spec:` headers")
+        .nth(1)
+        .and_then(|rest| rest.split("\n### ").next())
+        .unwrap();
+    let project = Project::new();
+    let mut written = Vec::new();
+    for block in section.split("```yaml\n").skip(1) {
+        let block = block.split("```").next().unwrap();
+        let name = block
+            .lines()
+            .next()
+            .unwrap()
+            .trim_start_matches("# ")
+            .to_owned();
+        project.write(&name, block);
+        written.push(name);
+    }
+    assert_eq!(written, ["ci/vault.yml", ".gitlab-ci.yml"]);
+    let validated = project.cli().args(["validate"]).output().unwrap();
+    assert_eq!(code(&validated), 0, "{}", stdout(&validated));
+    let pipeline = std::fs::read_to_string(project.path().join(".gitlab-ci.yml")).unwrap();
+    project.write(
+        ".gitlab-ci.yml",
+        &pipeline.replace("env: production", "env: dev"),
+    );
+    let refused = project.cli().args(["validate"]).output().unwrap();
+    assert_eq!(code(&refused), 1);
+    let quoted = "ci/vault.yml: `env` input: `dev` cannot be used because it is not in the list of allowed options";
+    assert!(section.contains(quoted));
+    assert!(stdout(&refused).contains(quoted), "{}", stdout(&refused));
+}
