@@ -73,11 +73,17 @@ pub(super) fn parse_header(header: &Mapping) -> Result<Vec<InputSpec>, Vec<Strin
         Some(Value::Mapping(spec)) => spec,
         Some(_) => return Err(vec!["header:spec config should be a hash".to_owned()]),
     };
-    let unknown = unknown_keys(spec, &["inputs"]);
+    // `include` (input definitions from other files) is behind GitLab's
+    // `ci_file_inputs` feature flag, which reports it as unknown when off.
+    let unknown = unknown_keys(spec, &["inputs", "component"]);
     if !unknown.is_empty() {
         return Err(vec![format!(
             "header:spec config contains unknown keys: {unknown}"
         )]);
+    }
+    let component_errors = check_component(spec.get("component"));
+    if !component_errors.is_empty() {
+        return Err(component_errors);
     }
     let inputs = match spec.get("inputs") {
         None | Some(Value::Null) => return Ok(Vec::new()),
@@ -179,6 +185,40 @@ pub(super) fn parse_header(header: &Mapping) -> Result<Vec<InputSpec>, Vec<Strin
         Ok(specs)
     } else {
         Err(errors)
+    }
+}
+
+/// GitLab's `Header::Component::ALLOWED_VALUES`: the component context a
+/// component's template may read.
+const COMPONENT_VALUES: [&str; 4] = ["name", "sha", "version", "reference"];
+
+/// `spec: component:`, checked as GitLab's `Header::Component` entry.
+fn check_component(component: Option<&Value>) -> Vec<String> {
+    const LOCATION: &str = "header:spec:component";
+    match component {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Sequence(items)) => {
+            if !items.iter().all(Value::is_string) {
+                return vec![format!("{LOCATION} config should be an array of strings")];
+            }
+            let unknown: Vec<&str> = items
+                .iter()
+                .filter_map(Value::as_str)
+                .filter(|item| !COMPONENT_VALUES.contains(item))
+                .collect();
+            if unknown.is_empty() {
+                Vec::new()
+            } else {
+                vec![format!(
+                    "{LOCATION} config contains unknown values: {}",
+                    unknown.join(", ")
+                )]
+            }
+        }
+        Some(_) => vec![
+            format!("{LOCATION} config should be an array"),
+            format!("{LOCATION} config should be an array of strings"),
+        ],
     }
 }
 
@@ -439,6 +479,26 @@ mod tests {
         assert_eq!(
             header_errors("{spec: {inputs: {123: {}}}}"),
             ["header:spec:inputs:123 key must be an alphanumeric string"]
+        );
+        // After `header/component_spec.rb`.
+        assert!(
+            parse_header(&mapping(
+                "spec: {component: [name, sha, version, reference]}"
+            ))
+            .is_ok()
+        );
+        assert!(parse_header(&mapping("spec: {component: []}")).is_ok());
+        assert_eq!(
+            header_errors("{spec: {component: [name, invalid_key, version]}}"),
+            ["header:spec:component config contains unknown values: invalid_key"]
+        );
+        assert_eq!(
+            header_errors("{spec: {component: [name, 123, version]}}"),
+            ["header:spec:component config should be an array of strings"]
+        );
+        assert!(
+            header_errors("{spec: {component: {name: true}}}")
+                .contains(&"header:spec:component config should be an array".to_owned())
         );
         let options: Vec<String> = (0..=MAX_OPTIONS).map(|i| format!("value{i}")).collect();
         assert_eq!(
