@@ -178,18 +178,108 @@ impl Template<'_> {
         // As GitLab: each block's text replaced in turn, everywhere it occurs.
         let mut text = text;
         for ((block, _), value) in found.iter().zip(&values) {
-            let value = to_s(value);
-            let occurrences = text.matches(block.as_str()).count();
-            let added = value.len().saturating_mul(occurrences);
-            self.budget
-                .take(Size {
-                    nodes: 0,
-                    bytes: added,
-                })
-                .map_err(Stop::Budget)?;
-            text = text.replace(block.as_str(), &value);
+            text = gsub(&text, block, &to_s(value), self.budget).map_err(Stop::Budget)?;
         }
         Ok(Value::String(text))
+    }
+}
+
+/// Ruby's `text.gsub(pattern, replacement)` with a text pattern, as GitLab
+/// calls it: the replacement's backslash sequences are Ruby's (`\\` a
+/// backslash, `\0` and `\&` the match, `` \` `` the text before it, `\'` the
+/// text after it, `\1`..`\9` nothing), so an inserted value holding them is
+/// changed as GitLab changes it. The result's size is charged to `budget`
+/// before it is built.
+fn gsub(
+    text: &str,
+    pattern: &str,
+    replacement: &str,
+    budget: &ExpansionBudget,
+) -> Result<String, ExpansionLimit> {
+    let occurrences: Vec<usize> = text.match_indices(pattern).map(|(at, _)| at).collect();
+    // The replacement's size is its fixed part plus the text before and
+    // after each occurrence, as many times as it names them.
+    let (fixed, befores, afters) = replacement_shape(replacement, pattern);
+    let mut total = text.len() - occurrences.len() * pattern.len();
+    for &at in &occurrences {
+        let after = text.len() - at - pattern.len();
+        total = total
+            .saturating_add(fixed)
+            .saturating_add(befores.saturating_mul(at))
+            .saturating_add(afters.saturating_mul(after));
+    }
+    budget.take(Size {
+        nodes: 0,
+        bytes: total.saturating_sub(text.len()),
+    })?;
+    let mut out = String::with_capacity(total);
+    let mut last = 0;
+    for &at in &occurrences {
+        out.push_str(&text[last..at]);
+        expand_replacement(text, at, pattern, replacement, &mut out);
+        last = at + pattern.len();
+    }
+    out.push_str(&text[last..]);
+    Ok(out)
+}
+
+/// A piece of a Ruby replacement text.
+enum Piece<'a> {
+    Text(&'a str),
+    Before,
+    After,
+}
+
+/// The pieces of a Ruby replacement text (see [`gsub`]).
+fn pieces<'a>(replacement: &'a str, pattern: &'a str) -> impl Iterator<Item = Piece<'a>> {
+    let mut rest = replacement;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let Some(slash) = rest.find('\\') else {
+            let text = rest;
+            rest = "";
+            return Some(Piece::Text(text));
+        };
+        if slash > 0 {
+            let text = &rest[..slash];
+            rest = &rest[slash..];
+            return Some(Piece::Text(text));
+        }
+        let mut chars = rest.chars();
+        chars.next();
+        let (piece, used) = match chars.next() {
+            Some('\\') => (Piece::Text("\\"), 2),
+            Some('0' | '&') => (Piece::Text(pattern), 2),
+            Some('`') => (Piece::Before, 2),
+            Some('\'') => (Piece::After, 2),
+            Some('1'..='9') => (Piece::Text(""), 2),
+            _ => (Piece::Text("\\"), 1),
+        };
+        rest = &rest[used..];
+        Some(piece)
+    })
+}
+
+/// The bytes of a replacement that do not depend on where it goes, and how
+/// many times it names the text before and after the occurrence.
+fn replacement_shape(replacement: &str, pattern: &str) -> (usize, usize, usize) {
+    pieces(replacement, pattern).fold((0, 0, 0), |(fixed, befores, afters), piece| match piece {
+        Piece::Text(text) => (fixed + text.len(), befores, afters),
+        Piece::Before => (fixed, befores + 1, afters),
+        Piece::After => (fixed, befores, afters + 1),
+    })
+}
+
+/// Appends the replacement for the occurrence of `pattern` at `at` in `text`.
+fn expand_replacement(text: &str, at: usize, pattern: &str, replacement: &str, out: &mut String) {
+    for piece in pieces(replacement, pattern) {
+        out.push_str(match piece {
+            Piece::Text(text) => text,
+            Piece::Before => &text[..at],
+            Piece::After => &text[at + pattern.len()..],
+        });
     }
 }
 
@@ -439,6 +529,33 @@ test:
         assert_eq!(
             value("deploy $[[ inputs.website ]]").unwrap(),
             yaml("deploy gitlab.com")
+        );
+    }
+
+    /// GitLab replaces a block inside text with Ruby's `gsub(text, text)`,
+    /// whose replacement reads backslash sequences (Ruby's `String#gsub`).
+    #[test]
+    fn text_replacement_reads_ruby_backslash_sequences() {
+        let budget = ExpansionBudget::new();
+        let gsub = |text: &str, value: &str| gsub(text, "B", value, &budget).unwrap();
+        assert_eq!(gsub("xBy", "plain"), "xplainy");
+        assert_eq!(gsub("xBy", r"a\\b"), r"xa\by");
+        assert_eq!(gsub("xBy", r"<\0>"), "x<B>y");
+        assert_eq!(gsub("xBy", r"<\&>"), "x<B>y");
+        assert_eq!(gsub("xBy", r"<\`>"), "x<x>y");
+        assert_eq!(gsub("xBy", r"<\'>"), "x<y>y");
+        assert_eq!(gsub("xBy", r"<\1>"), "x<>y");
+        assert_eq!(gsub("xBy", r"a\ b\"), r"xa\ b\y");
+        assert_eq!(gsub("BxB", "1"), "1x1");
+        // So a value `posix_escape` made with `\'` is changed inside text.
+        assert_eq!(
+            run("v: 'echo $[[ inputs.x | posix_escape ]]!'", "{x: \"it's\"}").unwrap(),
+            yaml("v: echo it!s!")
+        );
+        // A block that is the whole value is inserted as it is.
+        assert_eq!(
+            run("v: '$[[ inputs.x | posix_escape ]]'", "{x: \"it's\"}").unwrap(),
+            yaml(r"v: it\'s")
         );
     }
 
