@@ -671,3 +671,35 @@ fn the_readmes_inputs_example_runs() {
     assert!(section.contains(quoted));
     assert!(stdout(&refused).contains(quoted), "{}", stdout(&refused));
 }
+
+/// Inputs cannot amplify memory: an included file that inserts a large
+/// input many times is refused once the loader's budget is spent, quickly
+/// and with bounded memory.
+#[test]
+fn an_input_amplification_is_refused_with_bounded_memory() {
+    let project = Project::new();
+    let items: String = (0..200)
+        .map(|_| "    - \"$[[ inputs.x ]] $[[ inputs.x ]]\"\n")
+        .collect();
+    project.write(
+        "ci/bomb.yml",
+        &format!("spec:\n  inputs:\n    x:\n---\n.bomb:\n  script:\n{items}"),
+    );
+    project.write(
+        ".gitlab-ci.yml",
+        &format!(
+            "include:\n  - local: ci/bomb.yml\n    inputs:\n      x: {}\njob:\n  extends: .bomb\n",
+            "x".repeat(512 * 1024)
+        ),
+    );
+    let started = std::time::Instant::now();
+    let (output, peak_rss) = crate::support::output_with_peak_rss(project.cli().args(["validate"]));
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert!(peak_rss < 256 << 20, "peak RSS {} MiB", peak_rss >> 20);
+    assert_eq!(code(&output), 1, "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("ci/bomb.yml: inserting input values (`$[[ inputs.name ]]`) makes the expanded pipeline larger than 64 MiB of text"),
+        "{}",
+        stdout(&output)
+    );
+}
