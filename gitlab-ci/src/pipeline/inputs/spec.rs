@@ -399,12 +399,15 @@ impl Check<'_> {
         }
         // GitLab matches with RE2 (`Gitlab::UntrustedRegexp`): linear time,
         // like the `regex` crate, whose syntax is RE2's for what both accept.
-        let compiled = regex.as_deref().and_then(|regex| {
-            regex::RegexBuilder::new(regex)
-                .size_limit(1 << 20)
-                .build()
-                .ok()
-        });
+        let compiled = regex
+            .as_deref()
+            .filter(|regex| re2_accepts(regex))
+            .and_then(|regex| {
+                regex::RegexBuilder::new(regex)
+                    .size_limit(1 << 20)
+                    .build()
+                    .ok()
+            });
         match compiled {
             None => self.error("invalid regular expression"),
             Some(compiled) if !compiled.is_match(&to_s(value)) => self.error(format_args!(
@@ -413,6 +416,26 @@ impl Check<'_> {
             Some(_) => {}
         }
     }
+}
+
+/// Whether RE2 would parse `pattern` as far as the `regex` crate differs
+/// from it: RE2 refuses a repetition of a repetition (`a++`, `a**`), which
+/// the `regex` crate reads as nested.
+fn re2_accepts(pattern: &str) -> bool {
+    use regex_syntax::ast::{Ast, parse::Parser};
+
+    fn stacked(ast: &Ast) -> bool {
+        match ast {
+            Ast::Repetition(repetition) => {
+                matches!(*repetition.ast, Ast::Repetition(_)) || stacked(&repetition.ast)
+            }
+            Ast::Group(group) => stacked(&group.ast),
+            Ast::Alternation(alternation) => alternation.asts.iter().any(stacked),
+            Ast::Concat(concat) => concat.asts.iter().any(stacked),
+            _ => false,
+        }
+    }
+    Parser::new().parse(pattern).is_ok_and(|ast| !stacked(&ast))
 }
 
 #[cfg(test)]
@@ -719,6 +742,138 @@ mod tests {
                 "`deploy_strategy` input: `not-an-option` cannot be used because it is not in the list of allowed options",
                 "`job_stage` input: required value has not been provided",
             ]
+        );
+    }
+
+    /// After GitLab's `interpolation/inputs_spec.rb` (the cases today's
+    /// casting does not change).
+    #[test]
+    fn interpolation_inputs_vectors() {
+        let errors = |inputs: &str, args: &str| {
+            let mut errors = resolve_with(inputs, args).unwrap_err();
+            errors.sort();
+            errors
+        };
+        let value = |inputs: &str, args: &str| resolve_with(inputs, args).unwrap();
+        assert_eq!(
+            value(
+                "{foo: {default: one, options: [one, two, three]}}",
+                "{foo: two}"
+            ),
+            mapping("foo: two")
+        );
+        assert_eq!(
+            value("{foo: {default: one, options: [one, two, three]}}", "{}"),
+            mapping("foo: one")
+        );
+        assert_eq!(
+            errors(
+                "{foo: {default: 1, options: [1, 2, 3, 4, 5], type: number}}",
+                "{foo: word}"
+            ),
+            [
+                "`foo` input: `word` cannot be used because it is not in the list of the allowed options",
+                "`foo` input: provided value is not a number",
+            ]
+        );
+        assert_eq!(
+            value(
+                "{foo: {default: 1, options: [1, 2, 3, 4, 5], type: number}}",
+                "{foo: 2}"
+            ),
+            mapping("foo: 2")
+        );
+        assert_eq!(
+            errors(
+                "{foo: {default: true, options: [true, false], type: boolean}}",
+                "{}"
+            ),
+            ["`foo` input: Options can only be used with string and number inputs"]
+        );
+        assert_eq!(
+            errors("{foo: {default: coop, options: [one, two, three]}}", "{}"),
+            ["`foo` input: `coop` cannot be used because it is not in the list of allowed options"]
+        );
+        assert_eq!(
+            errors(
+                "{foo: {default: one, options: [one, two, three]}}",
+                "{foo: niet}"
+            ),
+            ["`foo` input: `niet` cannot be used because it is not in the list of allowed options"]
+        );
+        assert_eq!(
+            errors("{foo: null}", "{foo: bar, test: bar}"),
+            ["unknown input arguments: test"]
+        );
+        assert_eq!(
+            errors("{foo: null}", "{test: bar, gitlab: '1'}"),
+            [
+                "`foo` input: required value has not been provided",
+                "unknown input arguments: test, gitlab",
+            ]
+        );
+        assert_eq!(
+            value(
+                "{integer: {type: number}, float: {type: number}}",
+                "{integer: 6, float: 6.6}"
+            ),
+            mapping("{integer: 6, float: 6.6}")
+        );
+        assert_eq!(
+            errors("{number_input: {type: number}}", "{number_input: false}"),
+            ["`number_input` input: provided value is not a number"]
+        );
+        assert_eq!(
+            errors("{number_input: {default: NaN, type: number}}", "{}"),
+            ["`number_input` input: default value is not a number"]
+        );
+        assert_eq!(
+            value(
+                "{truthy: {type: boolean}, falsey: {type: boolean}}",
+                "{truthy: true, falsey: false}"
+            ),
+            mapping("{truthy: true, falsey: false}")
+        );
+        assert_eq!(
+            errors("{boolean_input: {default: string, type: boolean}}", "{}"),
+            ["`boolean_input` input: default value is not a boolean"]
+        );
+        assert_eq!(
+            value("{array_input: {default: [], type: array}}", "{}"),
+            mapping("array_input: []")
+        );
+        assert_eq!(
+            errors("{array_input: {default: string, type: array}}", "{}"),
+            ["`array_input` input: default value is not an array"]
+        );
+        assert_eq!(
+            value(
+                "{test_input: {default: input_value, regex: '^input_value$'}}",
+                "{}"
+            ),
+            mapping("test_input: input_value")
+        );
+        assert_eq!(
+            errors(
+                "{test_input: {regex: '^input_value$'}}",
+                "{test_input: input}"
+            ),
+            ["`test_input` input: provided value does not match required RegEx pattern"]
+        );
+        assert_eq!(
+            errors(
+                "{test_input: {regex: '^input_value$', type: number}}",
+                "{test_input: 999}"
+            ),
+            ["`test_input` input: RegEx validation can only be used with string inputs"]
+        );
+        // Not RE2 (a possessive quantifier): refused as GitLab refuses it.
+        assert_eq!(
+            errors(
+                "{test_input: {regex: 'a++'}}",
+                "{test_input: aaaaaaaaaaaaaaaaaaaaa}"
+            ),
+            ["`test_input` input: invalid regular expression"]
         );
     }
 
