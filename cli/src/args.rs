@@ -79,6 +79,10 @@ pub struct SelectionArgs {
     pub project_dir: Option<PathBuf>,
     #[command(flatten)]
     pub includes: IncludeArgs,
+    /// A pipeline input for a --ci-file with a `spec:` header, cast by the
+    /// input's type as GitLab casts inputs given as text. Repeatable.
+    #[arg(long = "input", value_name = "NAME=VALUE", value_parser = parse_input, conflicts_with = "secrets")]
+    pub inputs: Vec<(String, String)>,
     /// The job to resolve (with --ci-file).
     #[arg(long, value_name = "NAME", required_unless_present = "secrets")]
     pub job: Option<String>,
@@ -195,6 +199,10 @@ pub struct ValidateArgs {
     /// (exit 1), not warnings.
     #[arg(long)]
     pub strict: bool,
+    /// A pipeline input for a --ci-file with a `spec:` header, cast by the
+    /// input's type as GitLab casts inputs given as text. Repeatable.
+    #[arg(long = "input", value_name = "NAME=VALUE", value_parser = parse_input, conflicts_with = "secrets")]
+    pub inputs: Vec<(String, String)>,
     /// Validate only this job.
     #[arg(long, value_name = "NAME")]
     pub job: Option<String>,
@@ -211,4 +219,12 @@ pub struct FormatArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
+}
+
+/// `--input NAME=VALUE`: split at the first `=`; the name may not be empty.
+fn parse_input(raw: &str) -> Result<(String, String), String> {
+    match raw.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!("expected NAME=VALUE, got `{raw}`")),
+    }
 }

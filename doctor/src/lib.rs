@@ -454,6 +454,7 @@ mod tests {
             },
             variables: JobVariables::default(),
             id_tokens: Vec::new(),
+            skipped_includes: Vec::new(),
         }
     }
 

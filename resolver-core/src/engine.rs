@@ -35,6 +35,9 @@ pub enum JobSource {
         project_dir: Option<PathBuf>,
         /// Where non-local includes come from; `None`: they are skipped.
         includes: Option<Arc<dyn IncludeSource>>,
+        /// The pipeline's inputs (`--input NAME=VALUE`) for a `spec:` header
+        /// in `path`, as text.
+        inputs: IndexMap<String, String>,
     },
     /// A file that holds one job's `secrets:` (and optional `variables:`, `id_tokens:`).
     SecretsFile {
@@ -70,6 +73,7 @@ pub fn load_job(
             job,
             project_dir,
             includes,
+            inputs,
         } => {
             let project_dir = project_dir
                 .clone()
@@ -78,6 +82,7 @@ pub fn load_job(
                 project_dir: Some(project_dir.clone()),
                 include_variables: ci_cd.clone(),
                 includes: includes.clone(),
+                inputs: inputs.clone(),
             };
             // Only this job is expanded: the others may be many, big, or broken.
             let pipeline = pipeline::load_pipeline_for_job_with(path, &options, job)?;

@@ -617,3 +617,298 @@ job:
         stderr(&output)
     );
 }
+
+// --- `spec:` headers and inputs (issue 15, item 3) ---
+
+/// The included template of the inputs tests: a header with a required
+/// input limited to options, a defaulted one, a boolean, a number and a
+/// regex, and a content document whose secret path is built from them.
+const VAULT_TEMPLATE: &str = r#"spec:
+  inputs:
+    env:
+      description: Where to deploy
+      options: [staging, prod]
+    suffix:
+      default: token-for-apps
+    audit:
+      type: boolean
+      default: false
+    replicas:
+      type: number
+      default: 1
+    team:
+      regex: ^[a-z]+$
+      default: ops
+---
+.vault:
+  variables:
+    AUDIT: $[[ inputs.audit ]]
+  secrets:
+    TOKEN:
+      testkv: {key: "$[[ inputs.team ]]/$[[ inputs.env ]]/$[[ inputs.suffix | truncate(0,5) ]]/$[[ inputs.replicas ]]"}
+      file: false
+"#;
+
+/// A project whose `.gitlab-ci.yml` includes `ci/vault.yml` with `inputs`
+/// (YAML flow hash, or `None` for no `inputs:`), and a store holding the
+/// paths the template can build.
+fn project_including_vault(inputs: Option<&str>) -> Project {
+    let project = Project::new();
+    project.write("ci/vault.yml", VAULT_TEMPLATE);
+    let include = match inputs {
+        Some(inputs) => format!("include:\n  - local: ci/vault.yml\n    inputs: {inputs}\n"),
+        None => "include:\n  - local: ci/vault.yml\n".to_owned(),
+    };
+    project.write(
+        ".gitlab-ci.yml",
+        &format!("{include}job:\n  extends: .vault\n  script: [x]\n"),
+    );
+    let store = project.store(&[
+        ("ops/prod/token/1", "prod-default"),
+        ("dev/staging/token/3", "staging-three"),
+    ]);
+    project.use_store(&store);
+    project
+}
+
+/// Issue 15: a local include's `inputs:` reach the included file's
+/// `$[[ inputs.x ]]` blocks (functions applied, defaults filled in, numbers
+/// kept as numbers) and so the job's secret path.
+#[test]
+fn include_inputs_are_interpolated_into_the_secret_path() {
+    let project = project_including_vault(Some("{env: staging, team: dev, replicas: 3}"));
+    let output = project.resolve_job_json(&[]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(stdout(&output), "{\"TOKEN\":\"staging-three\"}\n");
+    // Only the required input given: every other one takes its default.
+    let project = project_including_vault(Some("{env: prod}"));
+    let output = project.resolve_job_json(&[]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(stdout(&output), "{\"TOKEN\":\"prod-default\"}\n");
+    let validated = project.cli().args(["validate"]).output().unwrap();
+    assert_eq!(code(&validated), 0, "{}", stdout(&validated));
+}
+
+/// Issue 15: every kind of wrong input fails with GitLab's message, naming
+/// the included file and the input, in `resolve` and in `validate`.
+#[test]
+fn wrong_include_inputs_fail_with_gitlabs_messages() {
+    let cases = [
+        (None, "`env` input: required value has not been provided"),
+        (
+            Some("{team: ops}"),
+            "`env` input: required value has not been provided",
+        ),
+        (
+            Some("{env: dev}"),
+            "`env` input: `dev` cannot be used because it is not in the list of allowed options",
+        ),
+        (
+            Some("{env: prod, audit: maybe}"),
+            "`audit` input: provided value is not a boolean",
+        ),
+        (
+            Some("{env: prod, replicas: many}"),
+            "`replicas` input: provided value is not a number",
+        ),
+        (
+            Some("{env: prod, team: Ops1}"),
+            "`team` input: provided value does not match required RegEx pattern",
+        ),
+        (
+            Some("{env: prod, region: eu}"),
+            "unknown input arguments: region",
+        ),
+    ];
+    for (inputs, message) in cases {
+        let project = project_including_vault(inputs);
+        let output = project.resolve_job_json(&[]);
+        assert_eq!(code(&output), 1, "{inputs:?}: {}", stdout(&output));
+        let expected = format!("ci/vault.yml: {message}");
+        assert!(
+            stderr(&output).contains(&expected),
+            "{inputs:?}: {}",
+            stderr(&output)
+        );
+        let validated = project.cli().args(["validate"]).output().unwrap();
+        assert_ne!(code(&validated), 0, "{inputs:?}");
+        let both = format!("{}{}", stdout(&validated), stderr(&validated));
+        assert!(both.contains(&expected), "{inputs:?}: {both}");
+    }
+}
+
+/// Issue 15: inputs given to a file without a `spec:` header, and a block
+/// naming an input the header does not define, are GitLab's errors.
+#[test]
+fn inputs_without_a_header_and_unknown_blocks_are_refused() {
+    let project = Project::new();
+    project.write("ci/plain.yml", ".plain:\n  script: [x]\n");
+    project.write(
+        ".gitlab-ci.yml",
+        "include:\n  - local: ci/plain.yml\n    inputs: {env: prod}\njob:\n  extends: .plain\n",
+    );
+    let output = project.cli().args(["validate"]).output().unwrap();
+    let both = format!("{}{}", stdout(&output), stderr(&output));
+    assert_ne!(code(&output), 0, "{both}");
+    assert!(
+        both.contains(
+            "ci/plain.yml: Given inputs not defined in the `spec` section of the included configuration file"
+        ),
+        "{both}"
+    );
+    project.write(
+        "ci/plain.yml",
+        "spec:\n  inputs:\n    env:\n---\n.plain:\n  script: [\"deploy $[[ inputs.region ]]\"]\n",
+    );
+    let output = project.cli().args(["validate"]).output().unwrap();
+    let both = format!("{}{}", stdout(&output), stderr(&output));
+    assert_ne!(code(&output), 0, "{both}");
+    assert!(
+        both.contains("ci/plain.yml: unknown interpolation key: `region`"),
+        "{both}"
+    );
+}
+
+/// Issue 15: a root pipeline with a `spec:` header takes its inputs from
+/// `--input NAME=VALUE` (text, cast by the input's type as GitLab casts
+/// pipeline inputs given as text); `expand_vars` expands CI/CD variables.
+#[test]
+fn pipeline_inputs_come_from_the_command_line() {
+    let project = Project::new();
+    project.write(
+        ".gitlab-ci.yml",
+        r#"spec:
+  inputs:
+    env:
+      options: [staging, prod]
+    shards:
+      type: number
+      default: 1
+    path:
+      default: $TEAM/db
+---
+job:
+  script: [x]
+  parallel: $[[ inputs.shards ]]
+  secrets:
+    TOKEN:
+      testkv: {key: "$[[ inputs.env ]]/$[[ inputs.path | expand_vars ]]/$[[ inputs.shards ]]"}
+      file: false
+"#,
+    );
+    let store = project.store(&[
+        ("prod/ops/db/2", "two-shards"),
+        ("prod/ops/db/1", "one-shard"),
+    ]);
+    project.use_store(&store);
+    let output = project.resolve_job_json(&[
+        "--input", "env=prod", "--input", "shards=2", "--var", "TEAM=ops",
+    ]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(stdout(&output), "{\"TOKEN\":\"two-shards\"}\n");
+    let output = project.resolve_job_json(&["--input", "env=prod", "--var", "TEAM=ops"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(stdout(&output), "{\"TOKEN\":\"one-shard\"}\n");
+    let missing = project.resolve_job_json(&["--var", "TEAM=ops"]);
+    assert_eq!(code(&missing), 1);
+    assert!(
+        stderr(&missing)
+            .contains(".gitlab-ci.yml: `env` input: required value has not been provided"),
+        "{}",
+        stderr(&missing)
+    );
+    let not_a_number = project
+        .cli()
+        .args(["validate", "--input", "env=prod", "--input", "shards=two"])
+        .output()
+        .unwrap();
+    let both = format!("{}{}", stdout(&not_a_number), stderr(&not_a_number));
+    assert_ne!(code(&not_a_number), 0, "{both}");
+    assert!(
+        both.contains("`shards` input: provided value is not a number"),
+        "{both}"
+    );
+    let validated = project
+        .cli()
+        .args(["validate", "--input", "env=staging"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&validated), 0, "{}", stdout(&validated));
+    let malformed = project
+        .cli()
+        .args(["validate", "--input", "env"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&malformed), 2, "{}", stderr(&malformed));
+}
+
+/// The README's inputs example, taken from the README itself: `validate`
+/// accepts it, and the wrong value it quotes gives the message it quotes.
+#[test]
+fn the_readmes_inputs_example_runs() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let section = readme
+        .split("### Inputs and `spec:` headers")
+        .nth(1)
+        .and_then(|rest| rest.split("\n### ").next())
+        .unwrap();
+    let project = Project::new();
+    let mut written = Vec::new();
+    for block in section.split("```yaml\n").skip(1) {
+        let block = block.split("```").next().unwrap();
+        let name = block
+            .lines()
+            .next()
+            .unwrap()
+            .trim_start_matches("# ")
+            .to_owned();
+        project.write(&name, block);
+        written.push(name);
+    }
+    assert_eq!(written, ["ci/vault.yml", ".gitlab-ci.yml"]);
+    let validated = project.cli().args(["validate"]).output().unwrap();
+    assert_eq!(code(&validated), 0, "{}", stdout(&validated));
+    let pipeline = std::fs::read_to_string(project.path().join(".gitlab-ci.yml")).unwrap();
+    project.write(
+        ".gitlab-ci.yml",
+        &pipeline.replace("env: production", "env: dev"),
+    );
+    let refused = project.cli().args(["validate"]).output().unwrap();
+    assert_eq!(code(&refused), 1);
+    let quoted = "ci/vault.yml: `env` input: `dev` cannot be used because it is not in the list of allowed options";
+    assert!(section.contains(quoted));
+    assert!(stdout(&refused).contains(quoted), "{}", stdout(&refused));
+}
+
+/// Inputs cannot amplify memory: an included file that inserts a large
+/// input many times is refused once the loader's budget is spent, quickly
+/// and with bounded memory.
+#[test]
+fn an_input_amplification_is_refused_with_bounded_memory() {
+    let project = Project::new();
+    let items: String = (0..200)
+        .map(|_| "    - \"$[[ inputs.x ]] $[[ inputs.x ]]\"\n")
+        .collect();
+    project.write(
+        "ci/bomb.yml",
+        &format!("spec:\n  inputs:\n    x:\n---\n.bomb:\n  script:\n{items}"),
+    );
+    project.write(
+        ".gitlab-ci.yml",
+        &format!(
+            "include:\n  - local: ci/bomb.yml\n    inputs:\n      x: {}\njob:\n  extends: .bomb\n",
+            "x".repeat(512 * 1024)
+        ),
+    );
+    let started = std::time::Instant::now();
+    let (output, peak_rss) = crate::support::output_with_peak_rss(project.cli().args(["validate"]));
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert!(peak_rss < 256 << 20, "peak RSS {} MiB", peak_rss >> 20);
+    assert_eq!(code(&output), 1, "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("ci/bomb.yml: inserting input values (`$[[ inputs.name ]]`) makes the expanded pipeline larger than 64 MiB of text"),
+        "{}",
+        stdout(&output)
+    );
+}

@@ -84,6 +84,7 @@ pub async fn run(global: &GlobalArgs, registry: &Registry) -> ExitCode {
         project_dir,
         // The demo's pipeline has no include.
         includes: None,
+        inputs: Default::default(),
     };
     println!("Akeyless emulator listening on {}", emulator.url());
     println!("Resolving job {JOB:?} of examples/demo/.gitlab-ci.yml\n");

@@ -85,6 +85,7 @@ pub fn prepare(global: &GlobalArgs, selection: &SelectionArgs) -> Result<Prepare
                 // clap requires --job unless --secrets is given.
                 job: selection.job.clone().unwrap_or_default(),
                 project_dir: selection.project_dir.clone(),
+                inputs: selection.inputs.iter().cloned().collect(),
                 includes: Some(include_source(
                     &selection.includes,
                     &ci_cd,

@@ -119,6 +119,7 @@ fn check(providers: &[&'static ProviderRegistration], args: &ValidateArgs) -> Re
         project_dir: args.project_dir.clone(),
         include_variables,
         includes: Some(includes),
+        inputs: args.inputs.iter().cloned().collect(),
     };
     let loaded = match &args.job {
         None => load_pipeline_with(&args.ci_file, &options),

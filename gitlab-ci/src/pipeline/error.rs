@@ -4,6 +4,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::budget::ExpansionLimit;
+use super::inputs::InputsError;
 
 /// Why a `.gitlab-ci.yml` (or a `--secrets` file) could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +102,15 @@ pub enum PipelineError {
     IncludeLoop {
         /// The files of the loop, the repeated file last.
         chain: Vec<PathBuf>,
+    },
+    /// The file's `spec:` header, the inputs given to it, or its
+    /// `$[[ inputs.name ]]` blocks are wrong (GitLab's message).
+    #[error("{}: {error}", path.display())]
+    Inputs {
+        /// The file (the included one, for an include's inputs).
+        path: PathBuf,
+        /// What is wrong.
+        error: InputsError,
     },
     /// More files are included than GitLab allows.
     #[error("{}: Maximum of {limit} nested includes are allowed!", file.display())]
@@ -239,6 +249,8 @@ pub enum Expansion {
     /// Keeping a job's value as it was before its `!reference` tags are replaced, for the
     /// references that read it.
     ReferenceSnapshot,
+    /// Inserting input values into `$[[ inputs.name ]]` blocks.
+    Interpolation,
     /// Inheriting a `default:` keyword.
     Default {
         /// The keyword.
@@ -262,6 +274,7 @@ impl fmt::Display for Expansion {
             Self::Extends { parent } => write!(f, "`extends: {parent}`"),
             Self::Reference { path } => write!(f, "`!reference {path}`"),
             Self::ReferenceSnapshot => f.write_str("the copy its `!reference` tags read"),
+            Self::Interpolation => f.write_str("inserting input values (`$[[ inputs.name ]]`)"),
             Self::Default { keyword } => write!(f, "inheriting `default: {keyword}:`"),
         }
     }

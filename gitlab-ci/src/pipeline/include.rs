@@ -28,6 +28,7 @@ use super::PipelineError;
 use super::budget::ExpansionBudget;
 use super::external::{ExternalFile, FetchedFile, IncludeSource, Lookup, SkippedInclude};
 use super::include_lines::{include_scalar_lines, line_of};
+use super::inputs::InterpolationContext;
 use super::merge::deep_merge;
 use super::source::{parse_yaml, read_file};
 use crate::rails_expand;
@@ -47,12 +48,14 @@ pub(crate) struct Merged {
     pub skipped: Vec<SkippedInclude>,
 }
 
-/// Loads `root_file` and its includes, local ones found under `project_dir`,
-/// the others asked of `source`.
+/// Loads `root_file` (given `root_inputs` for its `spec:` header) and its
+/// includes, local ones found under `project_dir`, the others asked of
+/// `source`.
 pub(crate) fn load_merged(
     root_file: &Path,
     project_dir: &Path,
     variables: &IndexMap<String, String>,
+    root_inputs: Option<&Mapping>,
     source: &dyn IncludeSource,
     budget: &ExpansionBudget,
 ) -> Result<Merged, PipelineError> {
@@ -82,7 +85,7 @@ pub(crate) fn load_merged(
         display: root_file.to_owned(),
         key: canonical_file,
         content: Content::Local,
-        inputs: None,
+        inputs: root_inputs.cloned(),
     };
     let mut stack = Vec::new();
     let mut merged = includer.process(root, &mut stack)?;
@@ -172,12 +175,15 @@ impl Includer<'_> {
             }
             Content::Fetched(fetched) => &fetched.bytes,
         };
+        // `expand_vars` in `$[[ ]]` blocks reads the same CI/CD variables as include paths.
+        let context = InterpolationContext::new(self.variables);
         let parsed = parse_yaml(
             &frame.display,
             bytes,
             self.budget,
             true,
             frame.inputs.as_ref(),
+            &context,
         )?;
         let Value::Mapping(own) = parsed else {
             return Err(PipelineError::invalid(
@@ -600,7 +606,8 @@ fn parse_entry(entry: Value) -> Result<Entry, String> {
     let inputs = match map.get("inputs") {
         None | Some(Value::Null) => None,
         Some(Value::Mapping(inputs)) => Some(inputs.clone()),
-        Some(_) => return Err("`include: inputs:` must be a hash".to_owned()),
+        // GitLab's message.
+        Some(_) => return Err("Given inputs must be a hash".to_owned()),
     };
     let target = if let Some(local) = text("local")? {
         Target::Local(local)

@@ -21,6 +21,7 @@ mod extends;
 mod external;
 mod include;
 mod include_lines;
+mod inputs;
 mod job;
 mod merge;
 mod reference;
@@ -44,9 +45,13 @@ pub use external::{
     ExternalFile, FetchedFile, IncludeSource, Lookup, OfflineSource, SkippedInclude, UncheckedJob,
 };
 pub use include::MAX_INCLUDES;
+pub use inputs::{
+    InputsError, InterpolationContext, MAX_ACCESS_BYTES, MAX_BLOCKS, MAX_FUNCTIONS,
+    MAX_INTERPOLATION_NODES, MAX_NODE_BYTES, MAX_OPTIONS,
+};
 pub use job::GLOBAL_KEYWORDS;
 pub use reference::MAX_REFERENCE_DEPTH;
-pub use source::{MAX_DEPTH, MAX_FILE_BYTES};
+pub use source::{MAX_DEPTH, MAX_DOCUMENTS, MAX_FILE_BYTES};
 
 /// A loaded pipeline: global variables and every job, with `include:`, `extends:`, `default:`
 /// and `!reference` resolved.
@@ -191,12 +196,18 @@ pub struct LoadOptions {
     pub project_dir: Option<PathBuf>,
     /// The CI/CD variables GitLab expands `include:` paths with (project,
     /// group and predefined variables; never the pipeline's own
-    /// `variables:`), by name.
+    /// `variables:`), by name. `$[[ inputs.x | expand_vars ]]` expands with
+    /// them too.
     pub include_variables: IndexMap<String, String>,
     /// Where `remote:`, `template:`, `project:` and `component:` includes
     /// come from; `None`: nowhere, every one is skipped (see
     /// [`Pipeline::skipped_includes`]).
     pub includes: Option<Arc<dyn IncludeSource>>,
+    /// The pipeline's inputs (`--input NAME=VALUE`), for a root file with a
+    /// `spec:` header. Values are text, cast by each input's type as GitLab
+    /// casts inputs given as text (`"3"` is the number 3 for a `number`
+    /// input, `"true"` the boolean for a `boolean` one, JSON for an `array`).
+    pub inputs: IndexMap<String, String>,
 }
 
 /// [`load_pipeline`] with `options`: local includes found under the
@@ -236,13 +247,7 @@ fn load_with(
     };
     // Each round fetches the files the last one found missing: one per level of nesting.
     for _ in 0..=MAX_INCLUDES {
-        match load(
-            path,
-            &project_dir,
-            &options.include_variables,
-            source,
-            only_job,
-        ) {
+        match load(path, &project_dir, options, source, only_job) {
             Err(PipelineError::IncludesPending { files }) if source.fetch(&files) => {}
             outcome => return outcome,
         }
@@ -312,12 +317,25 @@ pub fn load_pipeline_for_job(path: &Path, job: &str) -> Result<Pipeline, Pipelin
 fn load(
     path: &Path,
     project_dir: &Path,
-    include_variables: &IndexMap<String, String>,
+    options: &LoadOptions,
     source: &dyn IncludeSource,
     only_job: Option<&str>,
 ) -> Result<Pipeline, PipelineError> {
     let budget = budget::ExpansionBudget::new();
-    let merged = include::load_merged(path, project_dir, include_variables, source, &budget)?;
+    // Inputs given on the command line are text; each input's type casts them.
+    let root_inputs: serde_norway::Mapping = options
+        .inputs
+        .iter()
+        .map(|(name, value)| (Value::String(name.clone()), Value::String(value.clone())))
+        .collect();
+    let merged = include::load_merged(
+        path,
+        project_dir,
+        &options.include_variables,
+        Some(&root_inputs),
+        source,
+        &budget,
+    )?;
     let mut config = merged.config;
     let skipped = merged.skipped;
     let (mut needed, mut rewritten) = match only_job {
@@ -465,7 +483,9 @@ const SECRETS_FILE_KEYS: [&str; 3] = ["secrets", "variables", "id_tokens"];
 /// ```
 pub fn load_secrets_file(path: &Path) -> Result<Job, PipelineError> {
     let budget = budget::ExpansionBudget::new();
-    let Value::Mapping(config) = source::read_yaml(path, &budget, false)? else {
+    let no_variables = IndexMap::new();
+    let context = InterpolationContext::new(&no_variables);
+    let Value::Mapping(config) = source::read_yaml(path, &budget, false, None, &context)? else {
         return Err(PipelineError::invalid(
             path,
             "must be a hash with a `secrets:` key",
