@@ -77,6 +77,12 @@ pub struct SelectionArgs {
     /// git top level of --ci-file, else its folder).
     #[arg(long, value_name = "DIR", conflicts_with = "secrets")]
     pub project_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub includes: IncludeArgs,
+    /// A pipeline input for a --ci-file with a `spec:` header, cast by the
+    /// input's type as GitLab casts inputs given as text. Repeatable.
+    #[arg(long = "input", value_name = "NAME=VALUE", value_parser = parse_input, conflicts_with = "secrets")]
+    pub inputs: Vec<(String, String)>,
     /// The job to resolve (with --ci-file).
     #[arg(long, value_name = "NAME", required_unless_present = "secrets")]
     pub job: Option<String>,
@@ -103,6 +109,21 @@ pub struct SelectionArgs {
     /// it, `changes:` is treated as true, with a warning.
     #[arg(long, value_name = "REF", conflicts_with = "secrets")]
     pub changes_base: Option<String>,
+}
+
+/// Where `project:`, `template:`, `component:` and `remote:` includes come from.
+#[derive(Debug, Clone, Args)]
+pub struct IncludeArgs {
+    /// The GitLab instance that `project:`, `template:` and `component:`
+    /// includes are fetched from (default: `CI_SERVER_URL`, set in a job).
+    /// A `GITLAB_TOKEN` access token, else the job's `CI_JOB_TOKEN`, is sent
+    /// to it.
+    #[arg(long, value_name = "URL", env = "CI_SECRETS_GITLAB_URL")]
+    pub gitlab_url: Option<url::Url>,
+    /// Fetch no include: every non-local include is skipped with a warning,
+    /// and the jobs that need one are reported as unchecked.
+    #[arg(long)]
+    pub offline: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -178,6 +199,16 @@ pub struct ValidateArgs {
     /// git top level of --ci-file, else its folder).
     #[arg(long, value_name = "DIR", conflicts_with = "secrets")]
     pub project_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub includes: IncludeArgs,
+    /// Jobs that cannot be checked (they need a skipped include) are errors
+    /// (exit 1), not warnings.
+    #[arg(long)]
+    pub strict: bool,
+    /// A pipeline input for a --ci-file with a `spec:` header, cast by the
+    /// input's type as GitLab casts inputs given as text. Repeatable.
+    #[arg(long = "input", value_name = "NAME=VALUE", value_parser = parse_input, conflicts_with = "secrets")]
+    pub inputs: Vec<(String, String)>,
     /// Validate only this job.
     #[arg(long, value_name = "NAME")]
     pub job: Option<String>,
@@ -194,4 +225,12 @@ pub struct FormatArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
+}
+
+/// `--input NAME=VALUE`: split at the first `=`; the name may not be empty.
+fn parse_input(raw: &str) -> Result<(String, String), String> {
+    match raw.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!("expected NAME=VALUE, got `{raw}`")),
+    }
 }

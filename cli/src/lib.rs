@@ -6,6 +6,7 @@
 
 pub mod args;
 mod commands;
+mod includes;
 mod logging;
 mod pump;
 mod signals;

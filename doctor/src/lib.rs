@@ -125,7 +125,11 @@ pub fn plan(
         .iter()
         .map(ToString::to_string)
         .collect();
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<String> = planned
+        .skipped_includes
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     let rules = &planned.plan.rules;
     // `--strict` makes it a problem, as a resolution would stop at it.
     if config.config.strict {
@@ -465,6 +469,7 @@ mod tests {
             },
             variables: JobVariables::default(),
             id_tokens: Vec::new(),
+            skipped_includes: Vec::new(),
         }
     }
 

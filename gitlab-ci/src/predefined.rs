@@ -38,7 +38,21 @@ pub fn predefined_variables(
             set("CI_PROJECT_PATH", remote.path.clone());
             set("CI_PROJECT_NAMESPACE", namespace.to_owned());
             set("CI_PROJECT_NAME", name.to_owned());
+            set(
+                "CI_PROJECT_ROOT_NAMESPACE",
+                remote.path.split('/').next().unwrap_or_default().to_owned(),
+            );
+            set("CI_PROJECT_PATH_SLUG", ref_slug(&remote.path));
+            set(
+                "CI_PROJECT_URL",
+                format!("https://{}/{}", remote.host, remote.path),
+            );
+            // The web URL is what a remote of any form (SSH or HTTPS) names;
+            // GitLab's default protocol and port for it.
+            set("CI_SERVER_FQDN", remote.host.clone());
             set("CI_SERVER_HOST", remote.host.clone());
+            set("CI_SERVER_PROTOCOL", "https".to_owned());
+            set("CI_SERVER_PORT", "443".to_owned());
             set("CI_SERVER_URL", format!("https://{}", remote.host));
         }
         None => {
@@ -81,6 +95,9 @@ pub fn predefined_variables(
         let default = default.strip_prefix("origin/").unwrap_or(&default);
         set("CI_DEFAULT_BRANCH", default.to_owned());
     }
+    // A run from a working copy stands for a pipeline of its commit: GitLab's
+    // `push` source (`--var CI_PIPELINE_SOURCE=merge_request_event` for others).
+    set("CI_PIPELINE_SOURCE", "push".to_owned());
     if let Some((name, stage)) = job {
         set("CI_JOB_NAME", name.to_owned());
         // GitLab's default stage.

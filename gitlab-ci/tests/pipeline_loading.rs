@@ -230,59 +230,115 @@ fn extends_depth_follows_gitlab() {
     );
 }
 
+/// Issue 15: without a source for them, non-local includes are skipped, each
+/// named with its file and line, and the jobs that need nothing from them
+/// load fully.
 #[test]
-fn unsupported_include_kinds_are_named() {
-    for (file, kind) in [
-        ("errors/include-remote.yml", "remote"),
-        ("errors/include-template.yml", "template"),
-    ] {
-        let error = error_of(&fixture(file));
-        let message = error.to_string();
-        assert!(
-            matches!(error, PipelineError::IncludeNotSupported { .. }),
-            "{message}"
-        );
-        assert!(
-            message.contains(&format!("include of type `{kind}` is not supported")),
-            "{message}"
-        );
-        assert!(
-            message.contains(file.trim_start_matches("errors/")),
-            "{message}"
-        );
-    }
-    for (entry, kind) in [
-        ("'https://example.invalid/x.yml'", "remote"),
-        ("{project: group/p, file: /x.yml}", "project"),
-        ("{component: gitlab.com/c/d@1}", "component"),
-        ("{artifact: x.yml, job: build}", "artifact"),
-    ] {
-        let message = load_text(&format!("include: {entry}\n"))
-            .unwrap_err()
-            .to_string();
-        assert!(message.contains(&format!("`{kind}`")), "{message}");
-    }
+fn non_local_includes_without_a_source_are_skipped_with_their_lines() {
+    let text = "\
+include:
+  - template: Auto-DevOps.gitlab-ci.yml
+  - 'https://example.invalid/x.yml'
+  - component: gitlab.com/org/c/deploy@1.0
+  - project: group/ci
+    ref: v2
+    file: [/a.yml, b.yml]
+  - artifact: generated.yml
+    job: build
+deploy:
+  secrets: {DB: {vault: db/pw@ops}}
+  script: [./deploy]
+";
+    let pipeline = load_text(text).unwrap();
+    let skipped: Vec<(String, Option<usize>)> = pipeline
+        .skipped_includes
+        .iter()
+        .map(|skip| (skip.entry.clone(), skip.line))
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            ("template: Auto-DevOps.gitlab-ci.yml".to_owned(), Some(2)),
+            ("remote: https://example.invalid/x.yml".to_owned(), Some(3)),
+            ("component: gitlab.com/org/c/deploy@1.0".to_owned(), Some(4)),
+            (
+                "project: group/ci, file: /a.yml, ref: v2".to_owned(),
+                Some(5)
+            ),
+            (
+                "project: group/ci, file: b.yml, ref: v2".to_owned(),
+                Some(5)
+            ),
+            ("artifact: generated.yml, job: build".to_owned(), Some(8)),
+        ]
+    );
+    let shown = pipeline.skipped_includes[0].to_string();
+    assert!(
+        shown.ends_with(".gitlab-ci.yml:2: include `template: Auto-DevOps.gitlab-ci.yml` skipped: no source for non-local includes was given"),
+        "{shown}"
+    );
+    assert!(pipeline.unchecked.is_empty());
+    assert_eq!(
+        pipeline.job("deploy").unwrap().secrets.as_ref().unwrap()["DB"]["vault"],
+        "db/pw@ops"
+    );
 }
 
-/// Issue 15: every entry that needs GitLab is reported in one run, each
-/// with what it names, not only the first.
+/// Issue 15: a job whose parent or `!reference` target is missing while
+/// includes were skipped is unchecked (it may come from them), never
+/// invalid; the other jobs are checked; without skipped includes the same
+/// gap stays an error.
 #[test]
-fn every_unsupported_include_is_named_with_its_entry() {
-    let text = "include:\n  - template: Auto-DevOps.gitlab-ci.yml\n  - 'https://example.invalid/x.yml'\n  - component: gitlab.com/org/c/deploy@1.0\n";
-    let error = load_text(text).unwrap_err();
-    let PipelineError::IncludeNotSupported { entries, .. } = &error else {
-        panic!("{error}");
-    };
-    let kinds: Vec<&str> = entries.iter().map(|entry| entry.kind.as_str()).collect();
-    assert_eq!(kinds, ["template", "remote", "component"]);
-    let message = error.to_string();
-    for named in [
-        "include of type `template` is not supported (`template: Auto-DevOps.gitlab-ci.yml`)",
-        "include of type `remote` is not supported (`remote: https://example.invalid/x.yml`)",
-        "include of type `component` is not supported (`component: gitlab.com/org/c/deploy@1.0`)",
-    ] {
-        assert!(message.contains(named), "{message}");
+fn jobs_that_need_a_skipped_include_are_unchecked() {
+    let body = "\
+a: {extends: .from-template, script: [x]}
+b:
+  secrets: !reference [.vault, secrets]
+  script: [x]
+c: {extends: a}
+d:
+  secrets: {DB: {vault: db/pw@ops}}
+  script: [x]
+";
+    let text = format!("include: {{template: Jobs/Deploy.gitlab-ci.yml}}\n{body}");
+    let pipeline = load_text(&text).unwrap();
+    let unchecked: Vec<(&str, &str)> = pipeline
+        .unchecked
+        .iter()
+        .map(|job| (job.job.as_str(), job.needs.as_str()))
+        .collect();
+    assert_eq!(
+        unchecked,
+        [
+            ("a", "`extends: .from-template`"),
+            ("c", "`extends: .from-template`"),
+            ("b", "`!reference [\".vault\", \"secrets\"]`"),
+        ]
+    );
+    assert!(pipeline.job("d").is_ok());
+    let error = pipeline.job("a").unwrap_err();
+    assert!(matches!(error, PipelineError::Unchecked { .. }), "{error}");
+    assert!(
+        error.to_string().contains(
+            "job `a` is unchecked: it needs `extends: .from-template`, which no loaded file defines; it may come from the skipped include(s) `template: Jobs/Deploy.gitlab-ci.yml`"
+        ),
+        "{error}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(".gitlab-ci.yml");
+    std::fs::write(&path, &text).unwrap();
+    for job in ["b", "not-defined-here"] {
+        let error = load_pipeline_for_job(&path, job).unwrap_err();
+        assert!(matches!(error, PipelineError::Unchecked { .. }), "{error}");
     }
+    assert!(load_pipeline_for_job(&path, "d").is_ok());
+
+    let error = load_text(body).unwrap_err();
+    assert!(
+        matches!(error, PipelineError::ExtendsUnknown { .. }),
+        "{error}"
+    );
 }
 
 #[test]
@@ -743,4 +799,114 @@ fn arbitrary_json() -> impl Strategy<Value = serde_json::Value> {
                 .prop_map(|pairs| serde_json::Value::Object(pairs.into_iter().collect())),
         ]
     })
+}
+
+/// A source that holds some files, says others are pending, and fails one.
+#[derive(Debug)]
+struct FakeSource(std::collections::HashMap<String, (&'static str, Option<(String, String)>)>);
+
+impl ci_secrets_gitlab::pipeline::IncludeSource for FakeSource {
+    fn lookup(
+        &self,
+        file: &ci_secrets_gitlab::pipeline::ExternalFile,
+    ) -> ci_secrets_gitlab::pipeline::Lookup {
+        use ci_secrets_gitlab::pipeline::{FetchedFile, Lookup};
+        let key = file.to_string();
+        if key.contains("forbidden") {
+            return Lookup::Failed {
+                message: "Project `forbidden` not found or access denied!".to_owned(),
+            };
+        }
+        match self.0.get(&key) {
+            Some((text, project)) => Lookup::Found(FetchedFile {
+                name: PathBuf::from(&key),
+                bytes: text.as_bytes().into(),
+                project: project.clone(),
+            }),
+            None => Lookup::Pending,
+        }
+    }
+}
+
+fn load_with_source(
+    text: &str,
+    source: FakeSource,
+) -> Result<ci_secrets_gitlab::pipeline::Pipeline, PipelineError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(".gitlab-ci.yml");
+    std::fs::write(&path, text).unwrap();
+    let options = ci_secrets_gitlab::pipeline::LoadOptions {
+        includes: Some(std::sync::Arc::new(source)),
+        include_variables: [("REF".to_owned(), "v2".to_owned())].into_iter().collect(),
+        ..Default::default()
+    };
+    ci_secrets_gitlab::pipeline::load_pipeline_with(&path, &options)
+}
+
+/// Issue 15: fetched files merge like local ones; a `local:` include inside
+/// a project's file is that project's file at the same ref; files not
+/// fetched yet are all listed at once; a failed fetch names the entry and
+/// its line; CI/CD variables expand in `ref:`.
+#[test]
+fn fetched_includes_merge_and_nest_as_in_gitlab() {
+    let files: std::collections::HashMap<_, _> = [
+        (
+            "project: group/ci, file: /base.yml, ref: v2".to_owned(),
+            (
+                "include: [{local: /vault.yml}]\n.deploy: {stage: deploy, variables: {ROLE: base}}\n",
+                Some(("group/ci".to_owned(), "v2".to_owned())),
+            ),
+        ),
+        (
+            "project: group/ci, file: /vault.yml, ref: v2".to_owned(),
+            (
+                ".vault: {secrets: {DB: {vault: db/pw@ops}}}\n",
+                Some(("group/ci".to_owned(), "v2".to_owned())),
+            ),
+        ),
+    ]
+    .into_iter()
+    .collect();
+    let text = "\
+include:
+  - project: group/ci
+    ref: $REF
+    file: /base.yml
+deploy:
+  extends: [.deploy, .vault]
+  variables: {ROLE: own}
+  script: [x]
+";
+    let pipeline = load_with_source(text, FakeSource(files.clone())).unwrap();
+    let deploy = pipeline.job("deploy").unwrap();
+    assert_eq!(deploy.stage.as_deref(), Some("deploy"));
+    assert_eq!(deploy.variables["ROLE"].value, "own");
+    assert_eq!(deploy.secrets.as_ref().unwrap()["DB"]["vault"], "db/pw@ops");
+    assert!(pipeline.skipped_includes.is_empty());
+
+    let pending = format!("{text}\ninclude_more: {{}}\n").replace(
+        "    file: /base.yml\n",
+        "    file: [/base.yml, /x.yml]\n  - remote: https://example.invalid/r.yml\n",
+    );
+    let error = load_with_source(&pending, FakeSource(files.clone())).unwrap_err();
+    let PipelineError::IncludesPending { files: wanted } = &error else {
+        panic!("{error}");
+    };
+    let wanted: Vec<String> = wanted.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        wanted,
+        [
+            "remote: https://example.invalid/r.yml",
+            "project: group/ci, file: /x.yml, ref: v2",
+        ]
+    );
+
+    let failing = "job: {script: [x]}\ninclude:\n  - project: forbidden\n    file: a.yml\n";
+    let message = load_with_source(failing, FakeSource(files))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.ends_with(".gitlab-ci.yml:3: include `project: forbidden, file: a.yml`: Project `forbidden` not found or access denied!"),
+        "{message}"
+    );
 }

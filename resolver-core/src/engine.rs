@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ci_secrets_gitlab::pipeline::{self, Job, VariableDef};
+use ci_secrets_gitlab::pipeline::{self, IncludeSource, Job, SkippedInclude, VariableDef};
 use ci_secrets_gitlab::predefined::predefined_variables;
 use ci_secrets_gitlab::rules::repository;
 use ci_secrets_gitlab::rules::{
@@ -38,6 +38,11 @@ pub enum JobSource {
         /// Where local includes are found; `None`: the git top level of
         /// `path`, else its folder ([`pipeline::project_dir_of`]).
         project_dir: Option<PathBuf>,
+        /// Where non-local includes come from; `None`: they are skipped.
+        includes: Option<Arc<dyn IncludeSource>>,
+        /// The pipeline's inputs (`--input NAME=VALUE`) for a `spec:` header
+        /// in `path`, as text.
+        inputs: IndexMap<String, String>,
         /// `--changes-base`: `rules: changes:` compare `git diff BASE...HEAD`; `None`: the
         /// changes are unknown and `changes:` holds, with a warning.
         changes_base: Option<String>,
@@ -58,6 +63,8 @@ pub struct LoadedJob {
     pub global_variables: IndexMap<String, VariableDef>,
     /// The repository root (predefined variables are derived from it).
     pub project_dir: PathBuf,
+    /// The includes that were skipped (warnings).
+    pub skipped_includes: Vec<SkippedInclude>,
     /// Every global variable, whatever the job inherits: what `workflow: rules:` see.
     pub pipeline_variables: IndexMap<String, VariableDef>,
     /// `workflow: rules:`.
@@ -79,6 +86,8 @@ pub fn load_job(
             path,
             job,
             project_dir,
+            includes,
+            inputs,
             ..
         } => {
             let project_dir = project_dir
@@ -87,6 +96,8 @@ pub fn load_job(
             let options = pipeline::LoadOptions {
                 project_dir: Some(project_dir.clone()),
                 include_variables: ci_cd.clone(),
+                includes: includes.clone(),
+                inputs: inputs.clone(),
             };
             // Only this job is expanded: the others may be many, big, or broken.
             let pipeline = pipeline::load_pipeline_for_job_with(path, &options, job)?;
@@ -95,6 +106,7 @@ pub fn load_job(
                 global_variables: pipeline.global_variables_for(&job),
                 job,
                 project_dir,
+                skipped_includes: pipeline.skipped_includes,
                 pipeline_variables: pipeline.variables,
                 workflow_rules: pipeline.workflow_rules,
                 file: path.clone(),
@@ -104,6 +116,7 @@ pub fn load_job(
             job: pipeline::load_secrets_file(path)?,
             global_variables: IndexMap::new(),
             project_dir: pipeline::project_dir_of(path),
+            skipped_includes: Vec::new(),
             pipeline_variables: IndexMap::new(),
             workflow_rules: None,
             file: path.clone(),
@@ -142,6 +155,8 @@ pub struct PlannedJob {
     pub variables: JobVariables,
     /// `id_tokens:` names.
     pub id_tokens: Vec<String>,
+    /// The includes that were skipped (warnings).
+    pub skipped_includes: Vec<SkippedInclude>,
 }
 
 /// Loads, validates, layers variables and plans. `providers` are the
@@ -186,6 +201,7 @@ pub fn plan_job(
         plan,
         variables,
         id_tokens: loaded.job.id_tokens,
+        skipped_includes: loaded.skipped_includes,
     })
 }
 
@@ -327,6 +343,8 @@ pub struct Resolution {
     pub elapsed: Duration,
     /// Variables the secrets' blocks refer to that are not set (warnings).
     pub unset_variables: Vec<UnsetVariable>,
+    /// The includes that were skipped (warnings).
+    pub skipped_includes: Vec<SkippedInclude>,
     /// Warnings from `rules:` (GitLab would not create the job, a condition assumed true).
     pub rule_warnings: Vec<String>,
 }
@@ -456,6 +474,7 @@ pub async fn resolve_with_progress(
         providers: provider_count,
         elapsed: started.elapsed(),
         unset_variables,
+        skipped_includes: planned.skipped_includes,
         rule_warnings,
     })
 }

@@ -29,6 +29,8 @@
 //! # });
 //! ```
 
+pub mod gitlab_api;
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 

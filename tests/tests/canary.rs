@@ -613,6 +613,7 @@ mod debug_of_public_types {
             providers: 1,
             elapsed: Duration::from_millis(3),
             unset_variables: Vec::new(),
+            skipped_includes: Vec::new(),
             rule_warnings: Vec::new(),
         };
         assert_debug_clean("Resolution", format!("{resolution:#?}"));

@@ -24,6 +24,7 @@ mod gitlab_examples;
 mod hostile_input;
 mod hostile_servers;
 mod masking;
+mod merge_corpus;
 mod otlp;
 mod plan_doctor;
 mod real_pipelines;

@@ -82,6 +82,9 @@ pub async fn run(global: &GlobalArgs, registry: &Registry) -> ExitCode {
         path: pipeline,
         job: JOB.into(),
         project_dir,
+        // The demo's pipeline has no include.
+        includes: None,
+        inputs: Default::default(),
         changes_base: None,
     };
     println!("Akeyless emulator listening on {}", emulator.url());

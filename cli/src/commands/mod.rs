@@ -15,13 +15,14 @@ use std::process::ExitCode;
 use ci_secrets_core::config::{ConfigSources, LoadedConfig};
 use ci_secrets_core::engine::JobSource;
 use ci_secrets_core::error::{CoreError, EXIT_RESOLUTION};
-use ci_secrets_gitlab::variables::VariableSources;
+use ci_secrets_gitlab::variables::{VariableSources, ci_cd_variables};
 use ci_secrets_provider_api::Registry;
 use tokio_util::sync::CancellationToken;
 
 use ci_secrets_telemetry::{GitLabSection, TerminalProgress};
 
 use crate::args::{Cli, Command, GlobalArgs, LogFormat, SelectionArgs};
+use crate::includes::{include_source, warn_skipped};
 use crate::signals::{self, Termination};
 
 /// Runs one command. `registry` holds the providers linked into this
@@ -57,22 +58,6 @@ pub struct Prepared {
 }
 
 pub fn prepare(global: &GlobalArgs, selection: &SelectionArgs) -> Result<Prepared, CoreError> {
-    let source = match (&selection.secrets, &selection.job) {
-        (Some(path), _) => JobSource::SecretsFile { path: path.clone() },
-        (None, Some(job)) => JobSource::CiFile {
-            path: selection.ci_file.clone(),
-            job: job.clone(),
-            project_dir: selection.project_dir.clone(),
-            changes_base: selection.changes_base.clone(),
-        },
-        // clap requires --job unless --secrets is given.
-        (None, None) => JobSource::CiFile {
-            path: selection.ci_file.clone(),
-            job: String::new(),
-            project_dir: selection.project_dir.clone(),
-            changes_base: selection.changes_base.clone(),
-        },
-    };
     let variables = VariableSources {
         cli: VariableSources::parse_cli_vars(&selection.vars)?,
         env_file: selection.env_file.clone(),
@@ -90,6 +75,26 @@ pub fn prepare(global: &GlobalArgs, selection: &SelectionArgs) -> Result<Prepare
         flags,
         ..ConfigSources::default()
     })?;
+    let source = match &selection.secrets {
+        Some(path) => JobSource::SecretsFile { path: path.clone() },
+        None => {
+            // The instance and its credential may come from any CI/CD variable source.
+            let ci_cd = ci_cd_variables(&variables)?;
+            JobSource::CiFile {
+                path: selection.ci_file.clone(),
+                // clap requires --job unless --secrets is given.
+                job: selection.job.clone().unwrap_or_default(),
+                project_dir: selection.project_dir.clone(),
+                changes_base: selection.changes_base.clone(),
+                inputs: selection.inputs.iter().cloned().collect(),
+                includes: Some(include_source(
+                    &selection.includes,
+                    &ci_cd,
+                    config.http_settings()?,
+                )),
+            }
+        }
+    };
     Ok(Prepared {
         source,
         variables,
@@ -149,6 +154,7 @@ pub async fn resolve_job(
             print_summary(global, &resolution);
             drop(section);
             resolve::warn_risky_names(&resolution.secrets);
+            warn_skipped(&resolution.skipped_includes);
             // Printed even with `--quiet`: a secret read from another path.
             for unset in &resolution.unset_variables {
                 eprintln!("ci-secrets: warning: job {}, {unset}", resolution.job);

@@ -4,54 +4,105 @@ use std::process::ExitCode;
 
 use ci_secrets_core::error::EXIT_INVALID;
 use ci_secrets_gitlab::pipeline::{
-    LoadOptions, load_pipeline_for_job_with, load_pipeline_with, load_secrets_file,
+    LoadOptions, PipelineError, SkippedInclude, UncheckedJob, load_pipeline_for_job_with,
+    load_pipeline_with, load_secrets_file,
 };
 use ci_secrets_gitlab::validate::{validate_job_secrets, validate_pipeline};
 use ci_secrets_gitlab::variables::{VariableSources, ci_cd_variables};
-use ci_secrets_provider_api::{ProviderRegistration, Registry};
+use ci_secrets_provider_api::{HttpSettings, ProviderRegistration, Registry};
 
 use crate::args::{ReportFormat, ValidateArgs};
+use crate::includes::{include_source, warn_skipped};
 
 pub fn run(registry: &Registry, args: ValidateArgs) -> ExitCode {
-    let errors = collect_errors(registry.as_slice(), &args);
+    let mut report = check(registry.as_slice(), &args);
+    if args.strict {
+        report
+            .errors
+            .extend(report.unchecked.iter().map(ToString::to_string));
+    }
+    let valid = report.errors.is_empty();
     match args.format {
         ReportFormat::Json => {
-            let report = serde_json::json!({"valid": errors.is_empty(), "errors": errors});
-            println!("{report}");
+            let unchecked: Vec<serde_json::Value> = report
+                .unchecked
+                .iter()
+                .map(|job| {
+                    serde_json::json!({"job": job.job, "needs": job.needs, "skipped_includes": job.skipped})
+                })
+                .collect();
+            let warnings: Vec<String> = report.skipped.iter().map(ToString::to_string).collect();
+            let json = serde_json::json!({
+                "valid": valid,
+                "errors": report.errors,
+                "warnings": warnings,
+                "unchecked": unchecked,
+            });
+            println!("{json}");
         }
         ReportFormat::Text => {
-            if errors.is_empty() {
+            warn_skipped(&report.skipped);
+            if !args.strict {
+                for job in &report.unchecked {
+                    eprintln!("ci-secrets: warning: {job}");
+                }
+            }
+            if valid {
                 let what = args
                     .secrets
                     .as_ref()
                     .unwrap_or(&args.ci_file)
                     .display()
                     .to_string();
-                eprintln!("{what}: valid");
+                let unchecked = match report.unchecked.len() {
+                    0 => String::new(),
+                    count => format!(" ({count} job(s) unchecked)"),
+                };
+                eprintln!("{what}: valid{unchecked}");
             } else {
-                for error in &errors {
+                for error in &report.errors {
                     println!("{error}");
                 }
             }
         }
     }
-    if errors.is_empty() {
+    if valid {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_INVALID)
     }
 }
 
-fn collect_errors(providers: &[&'static ProviderRegistration], args: &ValidateArgs) -> Vec<String> {
+/// What validation found.
+#[derive(Default)]
+struct Report {
+    errors: Vec<String>,
+    skipped: Vec<SkippedInclude>,
+    unchecked: Vec<UncheckedJob>,
+}
+
+impl Report {
+    fn error(message: String) -> Self {
+        Self {
+            errors: vec![message],
+            ..Self::default()
+        }
+    }
+}
+
+fn check(providers: &[&'static ProviderRegistration], args: &ValidateArgs) -> Report {
     let _span = tracing::info_span!("validate").entered();
     if let Some(path) = &args.secrets {
         return match load_secrets_file(path) {
-            Ok(job) => job
-                .secrets
-                .as_ref()
-                .map(|secrets| validate_job_secrets(providers, &job.name, secrets))
-                .unwrap_or_default(),
-            Err(err) => vec![err.to_string()],
+            Ok(job) => Report {
+                errors: job
+                    .secrets
+                    .as_ref()
+                    .map(|secrets| validate_job_secrets(providers, &job.name, secrets))
+                    .unwrap_or_default(),
+                ..Report::default()
+            },
+            Err(err) => Report::error(err.to_string()),
         };
     }
     // With `--job`, only that job is expanded and checked.
@@ -61,11 +112,14 @@ fn collect_errors(providers: &[&'static ProviderRegistration], args: &ValidateAr
         ..VariableSources::default()
     }) {
         Ok(variables) => variables,
-        Err(err) => return vec![err.to_string()],
+        Err(err) => return Report::error(err.to_string()),
     };
+    let includes = include_source(&args.includes, &include_variables, HttpSettings::default());
     let options = LoadOptions {
         project_dir: args.project_dir.clone(),
         include_variables,
+        includes: Some(includes),
+        inputs: args.inputs.iter().cloned().collect(),
     };
     let loaded = match &args.job {
         None => load_pipeline_with(&args.ci_file, &options),
@@ -73,9 +127,15 @@ fn collect_errors(providers: &[&'static ProviderRegistration], args: &ValidateAr
     };
     let pipeline = match loaded {
         Ok(pipeline) => pipeline,
-        Err(err) => return vec![err.to_string()],
+        Err(PipelineError::Unchecked { job, .. }) => {
+            return Report {
+                unchecked: vec![job],
+                ..Report::default()
+            };
+        }
+        Err(err) => return Report::error(err.to_string()),
     };
-    match &args.job {
+    let errors = match &args.job {
         None => validate_pipeline(providers, &pipeline),
         Some(name) => match pipeline.job(name) {
             Ok(job) => job
@@ -85,5 +145,10 @@ fn collect_errors(providers: &[&'static ProviderRegistration], args: &ValidateAr
                 .unwrap_or_default(),
             Err(err) => vec![err.to_string()],
         },
+    };
+    Report {
+        errors,
+        skipped: pipeline.skipped_includes,
+        unchecked: pipeline.unchecked,
     }
 }

@@ -4,6 +4,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::budget::ExpansionLimit;
+use super::inputs::InputsError;
 
 /// Why a `.gitlab-ci.yml` (or a `--secrets` file) could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -67,32 +68,49 @@ pub enum PipelineError {
         /// What is wrong, naming the key.
         message: String,
     },
-    /// `include:` entries of kinds ci-secrets cannot read (only local files
-    /// are), every one of the file's `include:` named.
-    #[error("{}: {}; only local files can be included (`include: path.yml` or `include: {{local: path.yml}}`){}", file.display(), entries.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "), Chain(chain))]
-    IncludeNotSupported {
-        /// The file holding the `include:`.
-        file: PathBuf,
-        /// Each entry that cannot be read, in file order.
-        entries: Vec<UnsupportedInclude>,
-        /// Files from the loaded one down to `file`.
-        chain: Vec<PathBuf>,
+    /// The load needs non-local included files that its
+    /// [`IncludeSource`](super::IncludeSource) has not fetched yet: fetch
+    /// them and load again.
+    #[error("the pipeline includes files that were not fetched yet: {}", files.iter().map(|file| format!("`{file}`")).collect::<Vec<_>>().join(", "))]
+    IncludesPending {
+        /// Every file still needed, sorted, without repeats.
+        files: Vec<super::ExternalFile>,
     },
     /// An `include:` entry is malformed or names a file that cannot be included.
-    #[error("{}: {message}{}", file.display(), Chain(chain))]
+    #[error("{}{}: {message}{}", file.display(), Line(line), Chain(chain))]
     Include {
         /// The file holding the `include:`.
         file: PathBuf,
+        /// The entry's line, when it can be found.
+        line: Option<usize>,
         /// What is wrong.
         message: String,
         /// Files from the loaded one down to `file`.
         chain: Vec<PathBuf>,
+    },
+    /// The job needs something (a parent, a `!reference` target, its own
+    /// definition) that only an include the load skipped could define.
+    #[error("{}: {job}", file.display())]
+    Unchecked {
+        /// The pipeline file.
+        file: PathBuf,
+        /// The job, what it needs, and the skipped includes.
+        job: super::UncheckedJob,
     },
     /// A file includes itself, directly or through other files.
     #[error("{}: include loop: {}", chain.first().map_or_else(String::new, |p| p.display().to_string()), Arrowed(chain))]
     IncludeLoop {
         /// The files of the loop, the repeated file last.
         chain: Vec<PathBuf>,
+    },
+    /// The file's `spec:` header, the inputs given to it, or its
+    /// `$[[ inputs.name ]]` blocks are wrong (GitLab's message).
+    #[error("{}: {error}", path.display())]
+    Inputs {
+        /// The file (the included one, for an include's inputs).
+        path: PathBuf,
+        /// What is wrong.
+        error: InputsError,
     },
     /// More files are included than GitLab allows.
     #[error("{}: Maximum of {limit} nested includes are allowed!", file.display())]
@@ -231,6 +249,8 @@ pub enum Expansion {
     /// Keeping a job's value as it was before its `!reference` tags are replaced, for the
     /// references that read it.
     ReferenceSnapshot,
+    /// Inserting input values into `$[[ inputs.name ]]` blocks.
+    Interpolation,
     /// Inheriting a `default:` keyword.
     Default {
         /// The keyword.
@@ -254,6 +274,7 @@ impl fmt::Display for Expansion {
             Self::Extends { parent } => write!(f, "`extends: {parent}`"),
             Self::Reference { path } => write!(f, "`!reference {path}`"),
             Self::ReferenceSnapshot => f.write_str("the copy its `!reference` tags read"),
+            Self::Interpolation => f.write_str("inserting input values (`$[[ inputs.name ]]`)"),
             Self::Default { keyword } => write!(f, "inheriting `default: {keyword}:`"),
         }
     }
@@ -272,6 +293,18 @@ impl fmt::Display for Key<'_> {
 }
 
 /// ` (included from a -> b)` when the chain has more than the file itself.
+/// `:LINE` after a file name, when the line is known.
+struct Line<'a>(&'a Option<usize>);
+
+impl fmt::Display for Line<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(line) => write!(f, ":{line}"),
+            None => Ok(()),
+        }
+    }
+}
+
 struct Chain<'a>(&'a [PathBuf]);
 
 impl fmt::Display for Chain<'_> {
@@ -305,24 +338,5 @@ impl fmt::Display for Suggestion<'_> {
             Some(name) => write!(f, " (did you mean `{name}`?)"),
             None => Ok(()),
         }
-    }
-}
-
-/// One `include:` entry of a kind that needs GitLab (or the network).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnsupportedInclude {
-    /// The include kind (`remote`, `template`, `project`, `component`, `artifact`).
-    pub kind: String,
-    /// What it names (the template, project, component or URL), as written.
-    pub entry: String,
-}
-
-impl fmt::Display for UnsupportedInclude {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "include of type `{}` is not supported", self.kind)?;
-        if !self.entry.is_empty() {
-            write!(f, " (`{}: {}`)", self.kind, self.entry)?;
-        }
-        Ok(())
     }
 }

@@ -17,23 +17,36 @@ use super::{Expansion, PipelineError};
 pub const MAX_EXTENDS_DEPTH: usize = 10;
 
 /// Resolves `extends:` in the top-level entries `names` of `config` (and in their parents).
+///
+/// With `tolerate_missing` (some includes were skipped, so a parent may live
+/// in one of them), an entry whose chain names a parent that no loaded file
+/// defines is left as it is and returned with what it needs, instead of
+/// failing the load.
 pub(crate) fn resolve_extends(
     file: &Path,
     origins: &HashMap<String, PathBuf>,
     config: &mut Mapping,
     names: &[String],
     budget: &ExpansionBudget,
-) -> Result<(), PipelineError> {
+    tolerate_missing: bool,
+) -> Result<Vec<(String, String)>, PipelineError> {
     let mut resolver = Resolver {
         file,
         origins,
         budget,
         lineage: HashMap::new(),
     };
+    let mut unresolved = Vec::new();
     for name in names {
-        resolver.resolve(config, name, &mut Vec::new())?;
+        match resolver.resolve(config, name, &mut Vec::new()) {
+            Ok(()) => {}
+            Err(PipelineError::ExtendsUnknown { parent, .. }) if tolerate_missing => {
+                unresolved.push((name.clone(), format!("`extends: {parent}`")));
+            }
+            Err(error) => return Err(error),
+        }
     }
-    Ok(())
+    Ok(unresolved)
 }
 
 struct Resolver<'a> {

@@ -1,46 +1,62 @@
-//! `include:` of local files, merged as GitLab does: the included files in order, then the
+//! `include:` merged as GitLab does: the included files in order, then the
 //! including file on top (it wins).
 //!
-//! Local paths may hold GitLab's wildcards (`ci/*.yml`, `ci/**.yml`). Local paths are relative to the project root (the repository's top level; see
-//! [`super::project_dir_of`]), with or without a leading `/`, also in nested includes. Other include kinds need GitLab (or the
-//! network) and are refused by name. GitLab allows the same file to be included several times;
-//! a file that includes itself (a loop) is an error that names the chain, where GitLab would
-//! only stop at its include limit.
+//! - `local:` paths are relative to the project root (the repository's top
+//!   level; see [`super::project_dir_of`]), with or without a leading `/`,
+//!   also in nested includes, and may hold GitLab's wildcards (`ci/*.yml`,
+//!   `ci/**.yml`). A `local:` include inside a file that came from another
+//!   project is read from that project, at the same ref, as in GitLab.
+//! - `remote:`, `template:`, `project:` and `component:` files come from the
+//!   caller's [`IncludeSource`]; one it cannot provide is skipped and
+//!   reported ([`SkippedInclude`]), one it has not fetched yet stops the
+//!   load with [`PipelineError::IncludesPending`].
+//! - Locations are expanded with the CI/CD variables first (GitLab's
+//!   `ExpandVariables`), and each entry may pass `inputs:` to a file with a
+//!   `spec:` header.
+//!
+//! GitLab allows the same file to be included several times; a file that
+//! includes itself (a loop) is an error that names the chain, where GitLab
+//! would only stop at its include limit.
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 
+use indexmap::IndexMap;
 use serde_norway::{Mapping, Value};
 
 use super::PipelineError;
 use super::budget::ExpansionBudget;
-use super::error::UnsupportedInclude;
+use super::external::{ExternalFile, FetchedFile, IncludeSource, Lookup, SkippedInclude};
+use super::include_lines::{include_scalar_lines, line_of};
+use super::inputs::InterpolationContext;
 use super::merge::deep_merge;
-use super::source::read_yaml;
+use super::source::{parse_yaml, read_file};
 use crate::rails_expand;
-use indexmap::IndexMap;
 
 /// GitLab's default `ci_max_includes`: included files per pipeline, nested ones included. It
 /// also bounds the nesting depth.
 pub const MAX_INCLUDES: usize = 150;
 
-/// Include kinds GitLab knows besides `local`, in the order they are reported.
-const OTHER_KINDS: [&str; 5] = ["remote", "template", "project", "component", "artifact"];
-
 /// The merged configuration of a file and everything it includes.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct Merged {
     /// The top-level hash, `include:` removed.
     pub config: Mapping,
     /// For each top-level key, the last file that defined it (the one that won).
     pub origins: HashMap<String, PathBuf>,
+    /// The includes the source could not provide, in the order met.
+    pub skipped: Vec<SkippedInclude>,
 }
 
-/// Loads `root_file` and its local includes, found under `project_dir`.
+/// Loads `root_file` (given `root_inputs` for its `spec:` header) and its
+/// includes, local ones found under `project_dir`, the others asked of
+/// `source`.
 pub(crate) fn load_merged(
     root_file: &Path,
     project_dir: &Path,
     variables: &IndexMap<String, String>,
+    root_inputs: Option<&Mapping>,
+    source: &dyn IncludeSource,
     budget: &ExpansionBudget,
 ) -> Result<Merged, PipelineError> {
     let canonical_root = project_dir
@@ -59,93 +75,206 @@ pub(crate) fn load_merged(
         project_dir,
         variables,
         canonical_root,
+        source,
         budget,
         count: 0,
+        pending: Vec::new(),
+        skipped: Vec::new(),
     };
-    let mut stack = vec![(root_file.to_owned(), canonical_file)];
-    includer.process(&mut stack)
+    let root = Frame {
+        display: root_file.to_owned(),
+        key: canonical_file,
+        content: Content::Local,
+        inputs: root_inputs.cloned(),
+    };
+    let mut stack = Vec::new();
+    let mut merged = includer.process(root, &mut stack)?;
+    if !includer.pending.is_empty() {
+        includer.pending.sort_unstable();
+        includer.pending.dedup();
+        return Err(PipelineError::IncludesPending {
+            files: includer.pending,
+        });
+    }
+    merged.skipped = includer.skipped;
+    Ok(merged)
+}
+
+/// One file being loaded.
+#[derive(Debug, Clone)]
+struct Frame {
+    /// How messages name it.
+    display: PathBuf,
+    /// What identifies it for loop detection (canonical path, or the entry).
+    key: PathBuf,
+    content: Content,
+    /// The `inputs:` its include entry gave it.
+    inputs: Option<Mapping>,
+}
+
+#[derive(Debug, Clone)]
+enum Content {
+    /// A file of the repository, read from disk.
+    Local,
+    /// A fetched file.
+    Fetched(FetchedFile),
 }
 
 struct Includer<'a> {
     project_dir: &'a Path,
     variables: &'a IndexMap<String, String>,
     canonical_root: PathBuf,
+    source: &'a dyn IncludeSource,
     budget: &'a ExpansionBudget,
     count: usize,
+    pending: Vec<ExternalFile>,
+    skipped: Vec<SkippedInclude>,
+}
+
+/// One `include:` entry.
+struct Entry {
+    target: Target,
+    inputs: Option<Mapping>,
+}
+
+enum Target {
+    Local(String),
+    External(Vec<ExternalFile>),
+    /// `artifact:` + `job:`: a file a job of the running pipeline made.
+    Artifact {
+        artifact: String,
+        job: String,
+    },
+}
+
+impl Target {
+    /// The entry's main location, to find its line.
+    fn location(&self) -> String {
+        match self {
+            Self::Local(path) => path.clone(),
+            Self::External(files) => match files.first() {
+                Some(ExternalFile::Remote { url }) => url.clone(),
+                Some(ExternalFile::Template { name }) => name.clone(),
+                Some(ExternalFile::Project { project, .. }) => project.clone(),
+                Some(ExternalFile::Component { location }) => location.clone(),
+                None => String::new(),
+            },
+            Self::Artifact { artifact, .. } => artifact.clone(),
+        }
+    }
 }
 
 impl Includer<'_> {
-    /// Loads the file on top of `stack` (display path, canonical path) and its includes.
-    fn process(&mut self, stack: &mut Vec<(PathBuf, PathBuf)>) -> Result<Merged, PipelineError> {
-        let Some((path, _)) = stack.last().cloned() else {
-            return Ok(Merged {
-                config: Mapping::new(),
-                origins: HashMap::new(),
-            });
+    /// Loads `frame`'s file and its includes; `stack` holds the files above it.
+    fn process(&mut self, frame: Frame, stack: &mut Vec<Frame>) -> Result<Merged, PipelineError> {
+        let owned;
+        let bytes: &[u8] = match &frame.content {
+            Content::Local => {
+                owned = read_file(&frame.display)?;
+                &owned
+            }
+            Content::Fetched(fetched) => &fetched.bytes,
         };
-        let Value::Mapping(mut own) = read_yaml(&path, self.budget, true)? else {
+        // `expand_vars` in `$[[ ]]` blocks reads the same CI/CD variables as include paths.
+        let context = InterpolationContext::new(self.variables);
+        let parsed = parse_yaml(
+            &frame.display,
+            bytes,
+            self.budget,
+            true,
+            frame.inputs.as_ref(),
+            &context,
+        )?;
+        let Value::Mapping(own) = parsed else {
             return Err(PipelineError::invalid(
-                &path,
+                &frame.display,
                 "the top level must be a hash of jobs and global keywords",
             ));
         };
-        let mut merged = Merged {
-            config: Mapping::new(),
-            origins: HashMap::new(),
+        // The text is only needed to find an entry's line for a message.
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        stack.push(frame);
+        let merged = self.process_entries(own, &text, stack);
+        stack.pop();
+        merged
+    }
+
+    fn process_entries(
+        &mut self,
+        mut own: Mapping,
+        text: &str,
+        stack: &mut Vec<Frame>,
+    ) -> Result<Merged, PipelineError> {
+        let Some(current) = stack.last().cloned() else {
+            return Ok(Merged::default());
         };
+        let path = current.display.clone();
+        let mut lines: Option<Vec<(String, usize)>> = None;
+        let mut line_for =
+            |raw: &str| line_of(lines.get_or_insert_with(|| include_scalar_lines(text)), raw);
         let entries = match own.shift_remove("include") {
-            Some(value) => parse_entries(value)
-                .map_err(|problem| problem.into_error(&path, chain_of(stack)))?,
+            Some(value) => parse_entries(value).map_err(|message| PipelineError::Include {
+                file: path.clone(),
+                line: line_for("include"),
+                message,
+                chain: chain_of(stack),
+            })?,
             None => Vec::new(),
         };
-        let include_error = |message, stack: &[(PathBuf, PathBuf)]| PipelineError::Include {
-            file: path.clone(),
-            message,
-            chain: chain_of(stack),
-        };
-        let mut locals = Vec::with_capacity(entries.len());
+        let mut merged = Merged::default();
         for entry in entries {
-            // GitLab expands include paths with the CI/CD variables first.
-            let entry = if entry.contains(['$', '%']) {
-                rails_expand::expand(&entry, |name| self.variables.get(name).cloned())
-            } else {
-                entry
+            let raw = entry.target.location();
+            let line = line_for(&raw);
+            let at = At {
+                file: &path,
+                line,
+                chain: chain_of(stack),
             };
-            if entry.contains('*') {
-                let including = stack.last().map(|(_, canonical)| canonical.as_path());
-                locals.extend(
-                    self.expand_wildcard(&entry, including)
-                        .map_err(|message| include_error(message, stack))?,
-                );
-            } else {
-                locals.push(entry);
+            let included = match entry.target {
+                Target::Local(location) => {
+                    let location = self.expand(&location);
+                    match &current.content {
+                        Content::Fetched(FetchedFile {
+                            project: Some((project, reference)),
+                            ..
+                        }) => {
+                            let file = ExternalFile::Project {
+                                project: project.clone(),
+                                reference: Some(reference.clone()),
+                                file: location,
+                            };
+                            self.include_external(file, entry.inputs, &at, stack)?
+                        }
+                        _ => self.include_local(&location, entry.inputs, &at, stack)?,
+                    }
+                }
+                Target::External(files) => {
+                    let mut all = Vec::new();
+                    for file in files {
+                        let file = self.expand_external(file);
+                        all.extend(self.include_external(
+                            file,
+                            entry.inputs.clone(),
+                            &at,
+                            stack,
+                        )?);
+                    }
+                    all
+                }
+                Target::Artifact { artifact, job } => {
+                    self.skipped.push(SkippedInclude {
+                        entry: format!("artifact: {artifact}, job: {job}"),
+                        file: path.clone(),
+                        line,
+                        reason: "a job's artifact exists only inside a running pipeline (GitLab allows it in child pipelines)".to_owned(),
+                    });
+                    Vec::new()
+                }
+            };
+            for child in included {
+                deep_merge(&mut merged.config, child.config);
+                merged.origins.extend(child.origins);
             }
-        }
-        for entry in locals {
-            let (display, canonical) = self
-                .resolve_local(&entry)
-                .map_err(|message| include_error(message, stack))?;
-            if let Some(start) = stack.iter().position(|(_, seen)| *seen == canonical) {
-                let mut looped: Vec<PathBuf> = stack[start..]
-                    .iter()
-                    .map(|(display, _)| display.clone())
-                    .collect();
-                looped.push(display);
-                return Err(PipelineError::IncludeLoop { chain: looped });
-            }
-            self.count += 1;
-            if self.count > MAX_INCLUDES {
-                return Err(PipelineError::TooManyIncludes {
-                    file: path.clone(),
-                    limit: MAX_INCLUDES,
-                });
-            }
-            stack.push((display, canonical));
-            let included = self.process(stack);
-            stack.pop();
-            let included = included?;
-            deep_merge(&mut merged.config, included.config);
-            merged.origins.extend(included.origins);
         }
         for key in own.keys() {
             if let Some(name) = key.as_str() {
@@ -154,6 +283,129 @@ impl Includer<'_> {
         }
         deep_merge(&mut merged.config, own);
         Ok(merged)
+    }
+
+    /// GitLab expands include locations with the CI/CD variables first.
+    fn expand(&self, location: &str) -> String {
+        if location.contains(['$', '%']) {
+            rails_expand::expand(location, |name| self.variables.get(name).cloned())
+        } else {
+            location.to_owned()
+        }
+    }
+
+    fn expand_external(&self, file: ExternalFile) -> ExternalFile {
+        match file {
+            ExternalFile::Remote { url } => ExternalFile::Remote {
+                url: self.expand(&url),
+            },
+            ExternalFile::Template { name } => ExternalFile::Template {
+                name: self.expand(&name),
+            },
+            ExternalFile::Project {
+                project,
+                reference,
+                file,
+            } => ExternalFile::Project {
+                project: self.expand(&project),
+                reference: reference.map(|reference| self.expand(&reference)),
+                file: self.expand(&file),
+            },
+            ExternalFile::Component { location } => ExternalFile::Component {
+                location: self.expand(&location),
+            },
+        }
+    }
+
+    /// A `local:` entry (wildcards expanded) of a repository file.
+    fn include_local(
+        &mut self,
+        location: &str,
+        inputs: Option<Mapping>,
+        at: &At<'_>,
+        stack: &mut Vec<Frame>,
+    ) -> Result<Vec<Merged>, PipelineError> {
+        let locations = if location.contains('*') {
+            let including = stack.last().map(|frame| frame.key.as_path());
+            self.expand_wildcard(location, including)
+                .map_err(|message| at.error(message))?
+        } else {
+            vec![location.to_owned()]
+        };
+        let mut included = Vec::with_capacity(locations.len());
+        for location in locations {
+            let (display, canonical) = self
+                .resolve_local(&location)
+                .map_err(|message| at.error(message))?;
+            let frame = Frame {
+                display,
+                key: canonical,
+                content: Content::Local,
+                inputs: inputs.clone(),
+            };
+            included.push(self.descend(frame, at, stack)?);
+        }
+        Ok(included)
+    }
+
+    /// A file the source provides: loaded, skipped, noted as pending, or an error.
+    fn include_external(
+        &mut self,
+        file: ExternalFile,
+        inputs: Option<Mapping>,
+        at: &At<'_>,
+        stack: &mut Vec<Frame>,
+    ) -> Result<Vec<Merged>, PipelineError> {
+        match self.source.lookup(&file) {
+            Lookup::Found(fetched) => {
+                let frame = Frame {
+                    display: fetched.name.clone(),
+                    key: PathBuf::from(file.to_string()),
+                    content: Content::Fetched(fetched),
+                    inputs,
+                };
+                Ok(vec![self.descend(frame, at, stack)?])
+            }
+            Lookup::Pending => {
+                self.pending.push(file);
+                Ok(Vec::new())
+            }
+            Lookup::Skipped { reason } => {
+                self.skipped.push(SkippedInclude {
+                    entry: file.to_string(),
+                    file: at.file.to_owned(),
+                    line: at.line,
+                    reason,
+                });
+                Ok(Vec::new())
+            }
+            Lookup::Failed { message } => Err(at.error(format!("include `{file}`: {message}"))),
+        }
+    }
+
+    /// Loads an included file after the loop and count checks.
+    fn descend(
+        &mut self,
+        frame: Frame,
+        at: &At<'_>,
+        stack: &mut Vec<Frame>,
+    ) -> Result<Merged, PipelineError> {
+        if let Some(start) = stack.iter().position(|seen| seen.key == frame.key) {
+            let mut looped: Vec<PathBuf> = stack[start..]
+                .iter()
+                .map(|seen| seen.display.clone())
+                .collect();
+            looped.push(frame.display);
+            return Err(PipelineError::IncludeLoop { chain: looped });
+        }
+        self.count += 1;
+        if self.count > MAX_INCLUDES {
+            return Err(PipelineError::TooManyIncludes {
+                file: at.file.to_owned(),
+                limit: MAX_INCLUDES,
+            });
+        }
+        self.process(frame, stack)
     }
 
     /// The files a wildcard `local:` include names, as GitLab expands it: the
@@ -252,108 +504,155 @@ fn wildcard_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
     regex::Regex::new(&expression)
 }
 
-/// Why an `include:` value cannot be used.
-enum IncludeProblem {
-    Unsupported(Vec<UnsupportedInclude>),
-    Invalid(String),
+/// Where an entry is, for its errors.
+struct At<'a> {
+    file: &'a Path,
+    line: Option<usize>,
+    chain: Vec<PathBuf>,
 }
 
-impl IncludeProblem {
-    fn into_error(self, file: &Path, chain: Vec<PathBuf>) -> PipelineError {
-        match self {
-            Self::Unsupported(entries) => PipelineError::IncludeNotSupported {
-                file: file.to_owned(),
-                entries,
-                chain,
-            },
-            Self::Invalid(message) => PipelineError::Include {
-                file: file.to_owned(),
-                message,
-                chain,
-            },
+impl At<'_> {
+    fn error(&self, message: String) -> PipelineError {
+        PipelineError::Include {
+            file: self.file.to_owned(),
+            line: self.line,
+            message,
+            chain: self.chain.clone(),
         }
     }
 }
 
-/// The local paths of an `include:` value: a string, a hash, or a list of them.
-/// The local paths of an `include:` value. Every entry of a kind that needs
-/// GitLab is reported at once, each named, so one run lists them all.
-fn parse_entries(value: Value) -> Result<Vec<String>, IncludeProblem> {
+/// The entries of an `include:` value: a string, a hash, or a list of them.
+fn parse_entries(value: Value) -> Result<Vec<Entry>, String> {
     let items = match value {
         Value::Null => return Ok(Vec::new()),
         Value::Sequence(items) => items,
         entry => vec![entry],
     };
-    let mut paths = Vec::with_capacity(items.len());
-    let mut unsupported = Vec::new();
-    for item in items {
-        if let Value::Sequence(_) = item {
-            return Err(IncludeProblem::Invalid(
-                "`include:` list entries must be strings or hashes, not lists".to_owned(),
-            ));
-        }
-        match parse_entry(item) {
-            Ok(path) => paths.push(path),
-            Err(IncludeProblem::Unsupported(mut entries)) => unsupported.append(&mut entries),
-            Err(invalid) => return Err(invalid),
-        }
-    }
-    if unsupported.is_empty() {
-        Ok(paths)
-    } else {
-        Err(IncludeProblem::Unsupported(unsupported))
-    }
+    items
+        .into_iter()
+        .map(|item| match item {
+            Value::Sequence(_) => {
+                Err("`include:` list entries must be strings or hashes, not lists".to_owned())
+            }
+            item => parse_entry(item),
+        })
+        .collect()
 }
 
-fn parse_entry(entry: Value) -> Result<String, IncludeProblem> {
-    match entry {
+/// Keys GitLab's include entry accepts.
+const ENTRY_KEYS: [&str; 13] = [
+    "local",
+    "remote",
+    "template",
+    "project",
+    "file",
+    "ref",
+    "component",
+    "artifact",
+    "job",
+    "inputs",
+    "rules",
+    "integrity",
+    "cache",
+];
+
+fn parse_entry(entry: Value) -> Result<Entry, String> {
+    let map = match entry {
         Value::String(location) => {
-            if location.starts_with("http://") || location.starts_with("https://") {
-                Err(IncludeProblem::Unsupported(vec![UnsupportedInclude {
-                    kind: "remote".to_owned(),
-                    entry: location,
-                }]))
+            let target = if location.starts_with("http://") || location.starts_with("https://") {
+                Target::External(vec![ExternalFile::Remote { url: location }])
             } else {
-                Ok(location)
-            }
+                Target::Local(location)
+            };
+            return Ok(Entry {
+                target,
+                inputs: None,
+            });
         }
-        Value::Mapping(map) => {
-            if let Some(local) = map.get("local") {
-                for key in ["rules", "inputs"] {
-                    if map.contains_key(key) {
-                        return Err(IncludeProblem::Invalid(format!(
-                            "`include: {{local: ..., {key}: ...}}` is not supported (it needs GitLab to evaluate)"
-                        )));
-                    }
-                }
-                return match local {
-                    Value::String(path) => Ok(path.clone()),
-                    _ => Err(IncludeProblem::Invalid(
-                        "`include: local:` must be a string".to_owned(),
-                    )),
-                };
-            }
-            if let Some(kind) = OTHER_KINDS.into_iter().find(|kind| map.contains_key(*kind)) {
-                let entry = match map.get(kind) {
-                    Some(Value::String(location)) => location.clone(),
-                    _ => String::new(),
-                };
-                return Err(IncludeProblem::Unsupported(vec![UnsupportedInclude {
-                    kind: kind.to_owned(),
-                    entry,
-                }]));
-            }
-            let keys: Vec<String> = map.keys().map(describe_key).collect();
-            Err(IncludeProblem::Invalid(format!(
-                "`include:` entry has no known type (local, remote, template, project, component, artifact); keys: {}",
-                keys.join(", ")
-            )))
+        Value::Mapping(map) => map,
+        _ => {
+            return Err(
+                "`include:` must be a path, a hash such as `{local: path.yml}`, or a list of them"
+                    .to_owned(),
+            );
         }
-        _ => Err(IncludeProblem::Invalid(
-            "`include:` must be a path, a hash such as `{local: path.yml}`, or a list of them"
-                .to_owned(),
-        )),
+    };
+    let unknown: Vec<String> = map
+        .keys()
+        .map(describe_key)
+        .filter(|key| !ENTRY_KEYS.contains(&key.as_str()))
+        .collect();
+    if !unknown.is_empty() {
+        // GitLab's message.
+        return Err(format!(
+            "include config contains unknown keys: {}",
+            unknown.join(", ")
+        ));
     }
+    if map.contains_key("rules") {
+        return Err(
+            "`include: rules:` is not supported yet (GitLab evaluates it when it creates the pipeline)"
+                .to_owned(),
+        );
+    }
+    let text = |key: &str| -> Result<Option<String>, String> {
+        match map.get(key) {
+            None => Ok(None),
+            Some(Value::String(text)) => Ok(Some(text.clone())),
+            Some(_) => Err(format!("`include: {key}:` must be a string")),
+        }
+    };
+    let inputs = match map.get("inputs") {
+        None | Some(Value::Null) => None,
+        Some(Value::Mapping(inputs)) => Some(inputs.clone()),
+        // GitLab's message.
+        Some(_) => return Err("Given inputs must be a hash".to_owned()),
+    };
+    let target = if let Some(local) = text("local")? {
+        Target::Local(local)
+    } else if let Some(url) = text("remote")? {
+        Target::External(vec![ExternalFile::Remote { url }])
+    } else if let Some(name) = text("template")? {
+        Target::External(vec![ExternalFile::Template { name }])
+    } else if let Some(location) = text("component")? {
+        Target::External(vec![ExternalFile::Component { location }])
+    } else if let Some(project) = text("project")? {
+        let reference = text("ref")?;
+        let files = match map.get("file") {
+            Some(Value::String(file)) => vec![file.clone()],
+            Some(Value::Sequence(files)) if !files.is_empty() => files
+                .iter()
+                .map(|file| {
+                    file.as_str().map(str::to_owned).ok_or_else(|| {
+                        "`include: file:` must be a string or a list of strings".to_owned()
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+            // GitLab's message.
+            _ => return Err("Missing `file` section!".to_owned()),
+        };
+        Target::External(
+            files
+                .into_iter()
+                .map(|file| ExternalFile::Project {
+                    project: project.clone(),
+                    reference: reference.clone(),
+                    file,
+                })
+                .collect(),
+        )
+    } else if let Some(artifact) = text("artifact")? {
+        let job = text("job")?.ok_or("`include: artifact:` needs `job:`")?;
+        Target::Artifact { artifact, job }
+    } else {
+        let keys: Vec<String> = map.keys().map(describe_key).collect();
+        return Err(format!(
+            "`include:` entry has no known type (local, remote, template, project, component, artifact); keys: {}",
+            keys.join(", ")
+        ));
+    };
+    Ok(Entry { target, inputs })
 }
 
 fn describe_key(key: &Value) -> String {
@@ -362,8 +661,8 @@ fn describe_key(key: &Value) -> String {
 }
 
 /// The display paths of the include stack, from the loaded file down.
-fn chain_of(stack: &[(PathBuf, PathBuf)]) -> Vec<PathBuf> {
-    stack.iter().map(|(display, _)| display.clone()).collect()
+fn chain_of(stack: &[Frame]) -> Vec<PathBuf> {
+    stack.iter().map(|frame| frame.display.clone()).collect()
 }
 
 #[cfg(test)]

@@ -18,7 +18,10 @@
 mod budget;
 mod error;
 mod extends;
+mod external;
 mod include;
+mod include_lines;
+mod inputs;
 mod job;
 mod merge;
 mod reference;
@@ -30,17 +33,25 @@ mod yaml11;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 use serde_norway::Value;
 
 pub use budget::{ExpansionLimit, MAX_EXPANDED_BYTES, MAX_NODES};
-pub use error::{Expansion, PipelineError, UnsupportedInclude};
+pub use error::{Expansion, PipelineError};
 pub use extends::MAX_EXTENDS_DEPTH;
+pub use external::{
+    ExternalFile, FetchedFile, IncludeSource, Lookup, OfflineSource, SkippedInclude, UncheckedJob,
+};
 pub use include::MAX_INCLUDES;
+pub use inputs::{
+    InputsError, InterpolationContext, MAX_ACCESS_BYTES, MAX_BLOCKS, MAX_FUNCTIONS,
+    MAX_INTERPOLATION_NODES, MAX_NODE_BYTES, MAX_OPTIONS,
+};
 pub use job::GLOBAL_KEYWORDS;
 pub use reference::MAX_REFERENCE_DEPTH;
-pub use source::{MAX_DEPTH, MAX_FILE_BYTES};
+pub use source::{MAX_DEPTH, MAX_DOCUMENTS, MAX_FILE_BYTES};
 // `rules:variables:` are read like any `variables:`.
 pub(crate) use job::parse_variables;
 pub(crate) use scalar::scalar_to_string;
@@ -55,6 +66,11 @@ pub struct Pipeline {
     pub variables: IndexMap<String, VariableDef>,
     /// Every job in file order, hidden ones (templates, `.name`) included.
     pub jobs: IndexMap<String, Job>,
+    /// The includes that could not be loaded ([`LoadOptions::includes`]), in the order met.
+    pub skipped_includes: Vec<SkippedInclude>,
+    /// The jobs that need what only a skipped include could define; they are not in
+    /// [`Pipeline::jobs`].
+    pub unchecked: Vec<UncheckedJob>,
     /// `workflow: rules:`, `None` when there are none.
     pub workflow_rules: Option<crate::rules::RulesConfig>,
 }
@@ -173,7 +189,11 @@ impl InheritGlobal {
 /// assert_eq!(deploy.secrets.as_ref().unwrap()["DB"]["vault"], "db/password@ops");
 /// ```
 pub fn load_pipeline(path: &Path) -> Result<Pipeline, PipelineError> {
-    load(path, &folder_of(path), &IndexMap::new(), None)
+    let options = LoadOptions {
+        project_dir: Some(folder_of(path)),
+        ..LoadOptions::default()
+    };
+    load_with(path, &options, None)
 }
 
 /// What loading needs to know beyond the file, as GitLab knows it.
@@ -184,8 +204,18 @@ pub struct LoadOptions {
     pub project_dir: Option<PathBuf>,
     /// The CI/CD variables GitLab expands `include:` paths with (project,
     /// group and predefined variables; never the pipeline's own
-    /// `variables:`), by name.
+    /// `variables:`), by name. `$[[ inputs.x | expand_vars ]]` expands with
+    /// them too.
     pub include_variables: IndexMap<String, String>,
+    /// Where `remote:`, `template:`, `project:` and `component:` includes
+    /// come from; `None`: nowhere, every one is skipped (see
+    /// [`Pipeline::skipped_includes`]).
+    pub includes: Option<Arc<dyn IncludeSource>>,
+    /// The pipeline's inputs (`--input NAME=VALUE`), for a root file with a
+    /// `spec:` header. Values are text, cast by each input's type as GitLab
+    /// casts inputs given as text (`"3"` is the number 3 for a `number`
+    /// input, `"true"` the boolean for a `boolean` one, JSON for an `array`).
+    pub inputs: IndexMap<String, String>,
 }
 
 /// [`load_pipeline`] with `options`: local includes found under the
@@ -213,7 +243,27 @@ fn load_with(
         .project_dir
         .clone()
         .unwrap_or_else(|| project_dir_of(path));
-    load(path, &project_dir, &options.include_variables, only_job)
+    let offline;
+    let source: &dyn IncludeSource = match &options.includes {
+        Some(source) => source.as_ref(),
+        None => {
+            offline = OfflineSource {
+                reason: "no source for non-local includes was given".to_owned(),
+            };
+            &offline
+        }
+    };
+    // Each round fetches the files the last one found missing: one per level of nesting.
+    for _ in 0..=MAX_INCLUDES {
+        match load(path, &project_dir, options, source, only_job) {
+            Err(PipelineError::IncludesPending { files }) if source.fetch(&files) => {}
+            outcome => return outcome,
+        }
+    }
+    Err(PipelineError::TooManyIncludes {
+        file: path.to_owned(),
+        limit: MAX_INCLUDES,
+    })
 }
 
 /// The folder of a file (`.` for a bare file name).
@@ -265,19 +315,38 @@ pub fn project_dir_of(path: &Path) -> PathBuf {
 /// assert_eq!(pipeline.jobs.len(), 1);
 /// ```
 pub fn load_pipeline_for_job(path: &Path, job: &str) -> Result<Pipeline, PipelineError> {
-    load(path, &folder_of(path), &IndexMap::new(), Some(job))
+    let options = LoadOptions {
+        project_dir: Some(folder_of(path)),
+        ..LoadOptions::default()
+    };
+    load_with(path, &options, Some(job))
 }
 
 fn load(
     path: &Path,
     project_dir: &Path,
-    include_variables: &IndexMap<String, String>,
+    options: &LoadOptions,
+    source: &dyn IncludeSource,
     only_job: Option<&str>,
 ) -> Result<Pipeline, PipelineError> {
     let budget = budget::ExpansionBudget::new();
-    let merged = include::load_merged(path, project_dir, include_variables, &budget)?;
+    // Inputs given on the command line are text; each input's type casts them.
+    let root_inputs: serde_norway::Mapping = options
+        .inputs
+        .iter()
+        .map(|(name, value)| (Value::String(name.clone()), Value::String(value.clone())))
+        .collect();
+    let merged = include::load_merged(
+        path,
+        project_dir,
+        &options.include_variables,
+        Some(&root_inputs),
+        source,
+        &budget,
+    )?;
     let mut config = merged.config;
-    let (needed, rewritten) = match only_job {
+    let skipped = merged.skipped;
+    let (mut needed, mut rewritten) = match only_job {
         None => {
             let all: Vec<String> = config
                 .keys()
@@ -285,7 +354,7 @@ fn load(
                 .collect();
             (all.clone(), all)
         }
-        Some(name) if check_selectable(path, &config, name)? => {
+        Some(name) if check_selectable(path, &config, name, &skipped)? => {
             let needed = select::needed_by(&config, name);
             let rewritten = needed
                 .iter()
@@ -303,13 +372,55 @@ fn load(
             (all.clone(), all)
         }
     };
-    extends::resolve_extends(path, &merged.origins, &mut config, &needed, &budget)?;
-    reference::resolve_references(path, &merged.origins, &mut config, &rewritten, &budget)?;
+    // With includes skipped, a missing parent or reference target may be in one of them: the
+    // entries that need one are set aside as unchecked, the others are checked fully.
+    let tolerate = !skipped.is_empty();
+    let mut unresolved = extends::resolve_extends(
+        path,
+        &merged.origins,
+        &mut config,
+        &needed,
+        &budget,
+        tolerate,
+    )?;
+    let set_aside = |names: &mut Vec<String>, unresolved: &[(String, String)]| {
+        names.retain(|name| !unresolved.iter().any(|(key, _)| key == name));
+    };
+    set_aside(&mut rewritten, &unresolved);
+    unresolved.extend(reference::resolve_references(
+        path,
+        &merged.origins,
+        &mut config,
+        &rewritten,
+        &budget,
+        tolerate,
+    )?);
+    set_aside(&mut needed, &unresolved);
+    let skipped_entries: Vec<String> = skipped.iter().map(|skip| skip.entry.clone()).collect();
+    let mut unchecked = Vec::with_capacity(unresolved.len());
+    for (name, needs) in unresolved {
+        config.shift_remove(name.as_str());
+        unchecked.push(UncheckedJob {
+            job: name,
+            needs,
+            skipped: skipped_entries.clone(),
+        });
+    }
+    if let Some(name) = only_job
+        && let Some(job) = unchecked.iter().find(|job| job.job == name)
+    {
+        return Err(PipelineError::Unchecked {
+            file: path.to_owned(),
+            job: job.clone(),
+        });
+    }
     let built = job::build(path, &merged.origins, config, only_job, &budget)?;
     Ok(Pipeline {
         path: path.to_owned(),
         variables: built.variables,
         jobs: built.jobs,
+        skipped_includes: skipped,
+        unchecked,
         workflow_rules: built.workflow_rules,
     })
 }
@@ -320,6 +431,7 @@ fn check_selectable(
     path: &Path,
     config: &serde_norway::Mapping,
     name: &str,
+    skipped: &[SkippedInclude],
 ) -> Result<bool, PipelineError> {
     let is_job = |key: &str| !GLOBAL_KEYWORDS.contains(&key);
     if is_job(name) && config.contains_key(name) {
@@ -342,6 +454,17 @@ fn check_selectable(
         if value.is_mapping() && is_job(&key_name) && !key_name.starts_with('.') {
             available.push(key_name);
         }
+    }
+    if !skipped.is_empty() {
+        // The job may be defined in a skipped include.
+        return Err(PipelineError::Unchecked {
+            file: path.to_owned(),
+            job: UncheckedJob {
+                job: name.to_owned(),
+                needs: format!("`{name}:` itself"),
+                skipped: skipped.iter().map(|skip| skip.entry.clone()).collect(),
+            },
+        });
     }
     Err(PipelineError::UnknownJob {
         file: path.to_owned(),
@@ -369,7 +492,9 @@ const SECRETS_FILE_KEYS: [&str; 3] = ["secrets", "variables", "id_tokens"];
 /// ```
 pub fn load_secrets_file(path: &Path) -> Result<Job, PipelineError> {
     let budget = budget::ExpansionBudget::new();
-    let Value::Mapping(config) = source::read_yaml(path, &budget, false)? else {
+    let no_variables = IndexMap::new();
+    let context = InterpolationContext::new(&no_variables);
+    let Value::Mapping(config) = source::read_yaml(path, &budget, false, None, &context)? else {
         return Err(PipelineError::invalid(
             path,
             "must be a hash with a `secrets:` key",
@@ -418,6 +543,12 @@ impl Pipeline {
                 job: name.to_owned(),
             }),
             Some(job) => Ok(job),
+            None if let Some(unchecked) = self.unchecked.iter().find(|job| job.job == name) => {
+                Err(PipelineError::Unchecked {
+                    file: self.path.clone(),
+                    job: unchecked.clone(),
+                })
+            }
             None => {
                 let available: Vec<String> = self
                     .jobs

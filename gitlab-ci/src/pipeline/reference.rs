@@ -16,13 +16,19 @@ pub const MAX_REFERENCE_DEPTH: usize = 10;
 
 /// Replaces every `!reference` in the top-level entries `keys` of `config` with the value it
 /// points to.
+///
+/// With `tolerate_missing` (some includes were skipped, so a target may live
+/// in one of them), an entry with a reference that cannot be found is
+/// returned with the reference, instead of failing the load.
 pub(crate) fn resolve_references(
     file: &Path,
     origins: &HashMap<String, PathBuf>,
     config: &mut Mapping,
     keys: &[String],
     budget: &ExpansionBudget,
-) -> Result<(), PipelineError> {
+    tolerate_missing: bool,
+) -> Result<Vec<(String, String)>, PipelineError> {
+    let mut unresolved = Vec::new();
     let file_of = |key: &str| origins.get(key).cloned().unwrap_or_else(|| file.to_owned());
     // References read the configuration as it was after `extends:`, not as being rewritten. Only
     // the entries that get rewritten need their earlier state kept; most pipelines have none.
@@ -63,7 +69,20 @@ pub(crate) fn resolve_references(
         if let Some(slot) = config.get_mut(key.as_str()) {
             *slot = value;
         }
-        resolved.map_err(|problem| match problem {
+        let problem = match resolved {
+            Ok(()) => continue,
+            Err(Problem::NotFound(shown)) if tolerate_missing => {
+                unresolved.push((key, format!("`!reference {shown}`")));
+                continue;
+            }
+            Err(problem) => problem,
+        };
+        return Err(match problem {
+            Problem::NotFound(shown) => PipelineError::Reference {
+                file: file_of(&key),
+                key: key.clone(),
+                message: format!("!reference {shown} could not be found"),
+            },
             Problem::Invalid(message) => PipelineError::Reference {
                 file: file_of(&key),
                 key: key.clone(),
@@ -75,15 +94,17 @@ pub(crate) fn resolve_references(
                 expansion: Expansion::Reference { path },
                 limit,
             },
-        })?;
+        });
     }
-    Ok(())
+    Ok(unresolved)
 }
 
 /// Why a reference could not be replaced.
 enum Problem {
     /// GitLab's message.
     Invalid(String),
+    /// Nothing at the reference's path (shown as GitLab prints it).
+    NotFound(String),
     /// The copy would go over the expansion budget.
     TooLarge {
         path: String,
@@ -151,9 +172,9 @@ impl Resolver<'_> {
             )
             .into());
         }
-        let found = self
-            .lookup(&path)
-            .ok_or_else(|| format!("!reference {shown} could not be found"))?;
+        let Some(found) = self.lookup(&path) else {
+            return Err(Problem::NotFound(shown));
+        };
         self.budget
             .take(Size::of(found))
             .map_err(|limit| Problem::TooLarge { path: shown, limit })?;

@@ -1,10 +1,13 @@
 //! Reading one YAML file safely: size cap, UTF-8 and NUL checks, the expansion budget (which
-//! stops alias bombs), a depth cap, merge keys (`<<:`), and only the `!reference` custom tag.
+//! stops alias bombs), a depth cap, merge keys (`<<:`), and only the `!reference` custom tag;
+//! a `spec:` header document and its inputs, applied to the content document.
 
 use std::fmt;
 use std::io::Read;
 use std::path::Path;
+use std::sync::LazyLock;
 
+use regex::Regex;
 use serde::de::{
     self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor,
 };
@@ -12,6 +15,7 @@ use serde_norway::value::{Tag, TaggedValue};
 use serde_norway::{Mapping, Value};
 
 use super::budget::{ExpansionBudget, Size};
+use super::inputs::{self, InterpolationContext};
 use super::{Expansion, PipelineError};
 
 /// GitLab's default `max_yaml_size_bytes` (2 MiB) per CI/CD YAML file.
@@ -23,27 +27,43 @@ pub const MAX_DEPTH: usize = 100;
 /// The custom tag ci-secrets understands.
 pub(crate) const REFERENCE_TAG: &str = "!reference";
 
-/// Reads and parses `path`; `allow_reference` says whether `!reference` tags are allowed.
+/// Reads and parses `path`; `allow_reference` says whether `!reference`
+/// tags are allowed, `inputs` and `context` are as for [`parse_yaml`].
 pub(crate) fn read_yaml(
     path: &Path,
     budget: &ExpansionBudget,
     allow_reference: bool,
+    inputs: Option<&Mapping>,
+    context: &InterpolationContext<'_>,
 ) -> Result<Value, PipelineError> {
-    let bytes = read_capped(path)?;
-    parse_yaml(path, &bytes, budget, allow_reference, None)
+    let bytes = read_file(path)?;
+    parse_yaml(path, &bytes, budget, allow_reference, inputs, context)
 }
+
+/// GitLab's `Yaml::Loader::MAX_DOCUMENTS`: a header and the content.
+pub const MAX_DOCUMENTS: usize = 2;
+
+/// GitLab's `MultiDocYaml::MULTI_DOC_DIVIDER` (`/^---\s+/`, Ruby's `\s`).
+static DOCUMENT_DIVIDER: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"(?m)^---[\t\n\x0B\f\r ]+").ok());
 
 /// Parses the bytes of a file named `path` (a local file, or one fetched
 /// from GitLab or a URL), with the same checks as a local file:
 /// `allow_reference` says whether `!reference` tags are allowed, `inputs` are
 /// the `include: inputs:` given to the file (`None` when it is not included
-/// with inputs).
+/// with inputs), `context` what `expand_vars` reads.
+///
+/// As in GitLab, the file may hold a `spec:` header document before its
+/// content (`---` between them): the header's inputs are checked against
+/// `inputs` (defaults applied) and the content's `$[[ inputs.name ]]` blocks
+/// replaced. Inputs given to a file without a header are an error.
 pub(crate) fn parse_yaml(
     path: &Path,
     bytes: &[u8],
     budget: &ExpansionBudget,
     allow_reference: bool,
     inputs: Option<&Mapping>,
+    context: &InterpolationContext<'_>,
 ) -> Result<Value, PipelineError> {
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(PipelineError::TooLarge {
@@ -53,20 +73,129 @@ pub(crate) fn parse_yaml(
     }
     let text = check_text(path, bytes)?;
     check_flow_depth(path, text)?;
-    let text = super::yaml11::rewrite_booleans(text);
-    let mut documents = serde_norway::Deserializer::from_str(&text);
-    let Some(document) = documents.next() else {
+    let text = super::yaml11::rewrite_yaml11_scalars(text);
+    let mut documents = Vec::with_capacity(MAX_DOCUMENTS + 1);
+    for (line, piece) in split_documents(&text) {
+        let value = parse_document(path, line, piece, budget, allow_reference)?;
+        if !is_blank(&value) {
+            documents.push(value);
+        }
+    }
+    // GitLab requires every document of a multi-document file to be a hash.
+    if documents.len() > 1 && !documents.iter().all(Value::is_mapping) {
+        return Err(PipelineError::invalid(path, "Invalid configuration format"));
+    }
+    let has_header = documents.len() > 1
+        && documents
+            .first()
+            .and_then(Value::as_mapping)
+            .is_some_and(|first| first.contains_key("spec"));
+    let (header, content) = if has_header {
+        let content = documents.pop();
+        (documents.into_iter().next(), content)
+    } else {
+        // Without a header GitLab reads the first document only.
+        (None, documents.into_iter().next())
+    };
+    let Some(content) = content else {
         return Err(PipelineError::Empty {
             path: path.to_owned(),
         });
+    };
+    // Psych (GitLab's YAML parser) applies merge keys; templates often use them.
+    let merge = |value| {
+        apply_merge_keys(value).map_err(|message| PipelineError::Yaml {
+            path: path.to_owned(),
+            message,
+        })
+    };
+    let header = match header.map(merge).transpose()? {
+        Some(Value::Mapping(header)) => Some(header),
+        _ => None,
+    };
+    let content = merge(content)?;
+    inputs::apply(header.as_ref(), content, inputs, context, budget).map_err(
+        |failure| match failure {
+            inputs::Failure::Inputs(error) => PipelineError::Inputs {
+                path: path.to_owned(),
+                error,
+            },
+            inputs::Failure::Budget(limit) => PipelineError::ExpansionTooLarge {
+                file: path.to_owned(),
+                key: None,
+                expansion: Expansion::Interpolation,
+                limit,
+            },
+        },
+    )
+}
+
+/// The documents of `text` as GitLab splits them: at lines starting with
+/// `---` and blanks, into at most [`MAX_DOCUMENTS`] + 1 pieces (so that a
+/// leading `---` does not count), each with the number of lines before it.
+fn split_documents(text: &str) -> Vec<(usize, &str)> {
+    let Some(divider) = DOCUMENT_DIVIDER.as_ref() else {
+        return vec![(0, text)];
+    };
+    let mut pieces = Vec::with_capacity(MAX_DOCUMENTS + 1);
+    let mut start = 0;
+    for found in divider.find_iter(text) {
+        if pieces.len() + 1 == MAX_DOCUMENTS + 1 {
+            break;
+        }
+        pieces.push((start, &text[start..found.start()]));
+        start = found.end();
+    }
+    pieces.push((start, &text[start..]));
+    let mut line = 0;
+    let mut counted = 0;
+    pieces
+        .into_iter()
+        .map(|(offset, piece)| {
+            line += text[counted..offset].matches('\n').count();
+            counted = offset;
+            (line, piece)
+        })
+        .collect()
+}
+
+/// Ruby's `blank?` of a parsed document: nothing, `false`, blank text, or
+/// an empty hash or list.
+fn is_blank(value: &Value) -> bool {
+    match value {
+        Value::Null | Value::Bool(false) => true,
+        Value::String(text) => text.trim().is_empty(),
+        Value::Mapping(map) => map.is_empty(),
+        Value::Sequence(items) => items.is_empty(),
+        _ => false,
+    }
+}
+
+/// Parses the first YAML document of `piece`, which starts after `line`
+/// lines of the file (so that error positions are the file's).
+fn parse_document(
+    path: &Path,
+    line: usize,
+    piece: &str,
+    budget: &ExpansionBudget,
+    allow_reference: bool,
+) -> Result<Value, PipelineError> {
+    let padded;
+    let piece = if line == 0 {
+        piece
+    } else {
+        padded = format!("{}{piece}", "\n".repeat(line));
+        padded.as_str()
+    };
+    let Some(document) = serde_norway::Deserializer::from_str(piece).next() else {
+        return Ok(Value::Null);
     };
     let seed = NodeSeed {
         budget,
         depth: 0,
         allow_reference,
     };
-    let value = seed
-        .deserialize(document)
+    seed.deserialize(document)
         .map_err(|error| match budget.exceeded() {
             Some(limit) => PipelineError::ExpansionTooLarge {
                 file: path.to_owned(),
@@ -78,29 +207,7 @@ pub(crate) fn parse_yaml(
                 limit,
             },
             None => yaml_error(path, &error),
-        })?;
-    if documents.next().is_some() {
-        return Err(PipelineError::invalid(
-            path,
-            "holds several YAML documents (`---`); `spec:` headers and include inputs are not supported",
-        ));
-    }
-    if inputs.is_some_and(|inputs| !inputs.is_empty()) {
-        return Err(PipelineError::invalid(
-            path,
-            "Given inputs not defined in the `spec` section of the included configuration file",
-        ));
-    }
-    if value.is_null() {
-        return Err(PipelineError::Empty {
-            path: path.to_owned(),
-        });
-    }
-    // Psych (GitLab's YAML parser) applies merge keys; templates often use them.
-    apply_merge_keys(value).map_err(|message| PipelineError::Yaml {
-        path: path.to_owned(),
-        message,
-    })
+        })
 }
 
 /// Refuses flow collections (`[[[...` or `{{{...`) nested deeper than
@@ -231,7 +338,7 @@ fn apply_merge_keys(value: Value) -> Result<Value, String> {
 }
 
 /// Reads at most `MAX_FILE_BYTES + 1` bytes, so a huge file is refused without reading it all.
-fn read_capped(path: &Path) -> Result<Vec<u8>, PipelineError> {
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, PipelineError> {
     let io = |source| PipelineError::Io {
         path: path.to_owned(),
         source,
@@ -401,5 +508,380 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
         }
         let value = variant.newtype_variant_seed(self.child())?;
         Ok(Value::Tagged(Box::new(TaggedValue { tag, value })))
+    }
+}
+
+#[cfg(test)]
+mod document_tests {
+    #![allow(clippy::unwrap_used)] // Tests fail loudly by design.
+
+    use indexmap::IndexMap;
+
+    use super::*;
+    use crate::pipeline::InputsError;
+
+    fn parse(text: &str, inputs: Option<&str>) -> Result<Value, PipelineError> {
+        let variables: IndexMap<String, String> =
+            [("TEST_FRAMEWORK".to_owned(), "pytest".to_owned())].into();
+        let inputs: Option<Mapping> = inputs.map(|inputs| serde_norway::from_str(inputs).unwrap());
+        parse_yaml(
+            Path::new("ci/file.yml"),
+            text.as_bytes(),
+            &ExpansionBudget::new(),
+            true,
+            inputs.as_ref(),
+            &InterpolationContext::new(&variables),
+        )
+    }
+
+    fn yaml(text: &str) -> Value {
+        serde_norway::from_str(text).unwrap()
+    }
+
+    /// After GitLab's `yaml/documents_spec.rb`, `yaml/result_spec.rb` and
+    /// `MultiDocYaml`: the header is the first of several documents when it
+    /// has `spec`; otherwise the first document is the content.
+    #[test]
+    fn header_and_content_documents() {
+        assert_eq!(parse("spec:\n---\njob: x\n", None).unwrap(), yaml("job: x"));
+        assert_eq!(
+            parse("job1: a\n---\njob2: b\n", None).unwrap(),
+            yaml("job1: a")
+        );
+        assert_eq!(parse("---\njob: x\n", None).unwrap(), yaml("job: x"));
+        assert_eq!(
+            parse(
+                "---\nspec: {inputs: {a: {default: 1}}}\n---\nx: $[[ inputs.a ]]\n",
+                None
+            )
+            .unwrap(),
+            // No `type:` is a string input: GitLab gives the default's text.
+            yaml("x: '1'")
+        );
+        // A single document with `spec:` has no header: `spec` is a job to GitLab.
+        assert_eq!(
+            parse("spec: {inputs: {a: null}}\n", None).unwrap(),
+            yaml("spec: {inputs: {a: null}}")
+        );
+        // Blank documents do not count.
+        assert_eq!(
+            parse("# header\n---\n\n---\nspec:\n---\njob: x\n", None).unwrap(),
+            yaml("spec: null")
+        );
+        assert!(matches!(
+            parse("spec:\n---\n- a\n", None),
+            Err(PipelineError::Invalid { message, .. }) if message == "Invalid configuration format"
+        ));
+    }
+
+    #[test]
+    fn errors_keep_the_files_line_numbers() {
+        let error = parse("spec:\n  inputs:\n---\njob:\n  key: [unclosed\n", None).unwrap_err();
+        assert!(error.to_string().contains("line 5"), "{error}");
+    }
+
+    /// After GitLab's `external/file/base_spec.rb` and `interpolator_spec.rb`.
+    #[test]
+    fn input_errors_name_the_file() {
+        assert_eq!(
+            parse("job: x\n", Some("{foo: bar}"))
+                .unwrap_err()
+                .to_string(),
+            "ci/file.yml: Given inputs not defined in the `spec` section of the included configuration file"
+        );
+        assert_eq!(
+            parse(
+                "spec:\n  inputs:\n---\nrun:\n  script: deploy $[[ inputs.abcd ]]\n",
+                None
+            )
+            .unwrap_err()
+            .to_string(),
+            "ci/file.yml: unknown interpolation key: `abcd`"
+        );
+        assert_eq!(
+            parse("spec:\n  a: abc\n---\nrun:\n  script: deploy\n", None)
+                .unwrap_err()
+                .to_string(),
+            "ci/file.yml: header:spec config contains unknown keys: a"
+        );
+        assert_eq!(
+            parse("spec: abcd\n---\nrun:\n  script: deploy\n", None)
+                .unwrap_err()
+                .to_string(),
+            "ci/file.yml: header:spec config should be a hash"
+        );
+        let error = parse("spec:\n  inputs:\n    website:\n---\nkey: value\n", None).unwrap_err();
+        assert!(matches!(
+            &error,
+            PipelineError::Inputs { error: InputsError::Inputs(errors), .. }
+                if errors == &["`website` input: required value has not been provided"]
+        ));
+    }
+
+    /// GitLab's `yaml/fixtures/complex-included-ci.yml` with the inputs and
+    /// the expected result of `yaml/loader_spec.rb`.
+    #[test]
+    fn gitlabs_complex_included_file() {
+        let file = r#"spec:
+  inputs:
+    compiler:
+      default: gcc
+    optimization_level:
+      type: number
+      default: 2
+    test_framework:
+      default: unittest
+    coverage_enabled:
+      type: boolean
+      default: false
+    environment:
+      default: staging
+    deploy_strategy:
+      type: string
+      options: ['blue-green', 'rolling']
+    job_prefix:
+      description: Define a prefix for the job name
+      default: my-job
+    job_stage:
+    version:
+      type: string
+      regex: ^\d+\.\d+\.\d+$
+      default: 1.0.0
+    parallel_jobs:
+      type: number
+      default: 2
+    allow_failure:
+      type: boolean
+      default: false
+    test_script:
+      type: array
+    test_rules:
+      type: array
+      default: []
+    deploy_rules:
+      type: array
+      default: []
+
+---
+
+variables:
+  ALLOW_FAILURE: $[[ inputs.allow_failure ]]
+
+"$[[ inputs.job_prefix ]]-build":
+  stage: $[[ inputs.job_stage ]]
+  script:
+    - echo "Building with $[[ inputs.compiler ]] and optimization level $[[ inputs.optimization_level ]]"
+    - echo "$[[ inputs.version ]]"
+  parallel: $[[ inputs.parallel_jobs ]]
+
+"$[[ inputs.job_prefix ]]-test":
+  stage: $[[ inputs.job_stage ]]
+  script:
+    - echo "Testing with $[[ inputs.test_framework | expand_vars ]]"
+    - if [ $[[ inputs.coverage_enabled ]] == true ]; then echo "Coverage is enabled"; fi
+  allow_failure: $[[ inputs.allow_failure ]]
+
+"$[[ inputs.job_prefix ]]-test-2":
+  stage: $[[ inputs.job_stage ]]
+  script: $[[ inputs.test_script ]]
+  rules:
+    - if: $CI_PIPELINE_SOURCE == "merge_request_event"
+      changes:
+        - .gitlab-ci.yml
+    - $[[ inputs.test_rules ]]
+
+"$[[ inputs.job_prefix ]]-deploy":
+  stage: $[[ inputs.job_stage ]]
+  script:
+    - echo "Deploying to $[[ inputs.environment ]] using $[[ inputs.deploy_strategy ]] strategy"
+  rules:
+    - if: $CI_PIPELINE_SOURCE != "merge_request_event"
+    - $[[ inputs.deploy_rules ]]
+"#;
+        let inputs = r#"
+compiler: clang
+optimization_level: 3
+test_framework: $TEST_FRAMEWORK
+coverage_enabled: true
+environment: production
+deploy_strategy: blue-green
+job_stage: build
+test_script: [array item script 1, array item script 2]
+test_rules:
+  - {if: '$CI_MERGE_REQUEST_SOURCE_BRANCH_NAME =~ /^feature/', when: never}
+  - {if: '$CI_MERGE_REQUEST_TARGET_BRANCH_NAME != $CI_DEFAULT_BRANCH', when: manual}
+"#;
+        let expected = r#"
+variables:
+  ALLOW_FAILURE: false
+my-job-build:
+  stage: build
+  script: ['echo "Building with clang and optimization level 3"', 'echo "1.0.0"']
+  parallel: 2
+my-job-test:
+  stage: build
+  script: ['echo "Testing with pytest"', 'if [ true == true ]; then echo "Coverage is enabled"; fi']
+  allow_failure: false
+my-job-test-2:
+  stage: build
+  script: [array item script 1, array item script 2]
+  rules:
+    - {if: '$CI_PIPELINE_SOURCE == "merge_request_event"', changes: [.gitlab-ci.yml]}
+    - {if: '$CI_MERGE_REQUEST_SOURCE_BRANCH_NAME =~ /^feature/', when: never}
+    - {if: '$CI_MERGE_REQUEST_TARGET_BRANCH_NAME != $CI_DEFAULT_BRANCH', when: manual}
+my-job-deploy:
+  stage: build
+  script: ['echo "Deploying to production using blue-green strategy"']
+  rules:
+    - {if: '$CI_PIPELINE_SOURCE != "merge_request_event"'}
+"#;
+        assert_eq!(parse(file, Some(inputs)).unwrap(), yaml(expected));
+        // `yaml/loader_spec.rb`, "when there are errors with the inputs" (today
+        // GitLab casts the text `true` to a boolean, so `maybe` stands in).
+        let error = parse(
+            file,
+            Some(
+                "{coverage_enabled: maybe, deploy_strategy: not-an-option, version: test-version}",
+            ),
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "ci/file.yml: `coverage_enabled` input: provided value is not a boolean, \
+             `deploy_strategy` input: `not-an-option` cannot be used because it is not in the list of allowed options, \
+             `job_stage` input: required value has not been provided"
+        );
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    #![allow(clippy::unwrap_used)] // Tests fail loudly by design.
+
+    use indexmap::IndexMap;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn parse(text: &str, inputs: Option<&Mapping>) -> Result<Value, PipelineError> {
+        let variables: IndexMap<String, String> = [("V".to_owned(), "v".to_owned())].into();
+        parse_yaml(
+            Path::new("f.yml"),
+            text.as_bytes(),
+            &ExpansionBudget::new(),
+            true,
+            inputs,
+            &InterpolationContext::new(&variables),
+        )
+    }
+
+    /// After GitLab's `interpolation/template_spec.rb` and `loader_spec.rb`
+    /// (limits stubbed there, reached here): distinct blocks and string size.
+    #[test]
+    fn gitlabs_limits() {
+        let items: Vec<String> = (0..=crate::pipeline::MAX_BLOCKS)
+            .map(|length| format!("  - '$[[ inputs.a | truncate(0,{length}) ]]'"))
+            .collect();
+        let file = format!(
+            "spec:\n  inputs:\n    a:\n      default: x\n---\nitems:\n{}\n",
+            items.join("\n")
+        );
+        assert_eq!(
+            parse(&file, None).unwrap_err().to_string(),
+            "f.yml: too many interpolation blocks"
+        );
+        let file = format!(
+            "spec:\n  inputs:\n    a:\n      default: x\n---\nbig: {}\n",
+            "x".repeat(crate::pipeline::MAX_NODE_BYTES + 1)
+        );
+        assert_eq!(
+            parse(&file, None).unwrap_err().to_string(),
+            "f.yml: config node too large"
+        );
+    }
+
+    /// Pieces of headers, blocks and functions, right and wrong.
+    fn fragment() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "$[[",
+            "]]",
+            " ",
+            "inputs.",
+            "a",
+            "b",
+            ".",
+            "|",
+            "truncate(0,2)",
+            "truncate(9",
+            "expand_vars",
+            "posix_escape",
+            "split(',')",
+            "split('')",
+            "\n",
+            "---\n",
+            "spec:\n",
+            "  inputs:\n",
+            "    a:\n",
+            "      default: x\n",
+            "      type: array\n",
+            "      type: number\n",
+            "      options: [x]\n",
+            "      regex: '['\n",
+            "k: ",
+            "- ",
+            "'",
+            "\"",
+            "$V",
+            "%V%",
+            "{",
+            "}",
+            "[",
+            "]",
+            ":",
+            "!reference [a]",
+            "&x ",
+            "*x",
+        ])
+    }
+
+    fn inputs() -> impl Strategy<Value = Option<Mapping>> {
+        let value = prop_oneof![
+            Just(Value::String("x".to_owned())),
+            Just(Value::String("[\"a\"]".to_owned())),
+            Just(Value::String("$[[ inputs.a ]]".to_owned())),
+            Just(Value::Number(3.into())),
+            Just(Value::Bool(true)),
+            Just(Value::Null),
+            Just(Value::Sequence(vec![Value::String("x".to_owned())])),
+        ];
+        prop::option::of(prop::collection::vec(
+            (prop::sample::select(vec!["a", "b", "c"]), value),
+            0..3,
+        ))
+        .prop_map(|pairs| {
+            pairs.map(|pairs| {
+                pairs
+                    .into_iter()
+                    .map(|(name, value)| (Value::String(name.to_owned()), value))
+                    .collect()
+            })
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Whatever the header, content and inputs, loading ends with a
+        /// value or an error, never a panic.
+        #[test]
+        fn interpolation_never_panics(
+            pieces in prop::collection::vec(fragment(), 0..60),
+            inputs in inputs(),
+        ) {
+            let text: String = pieces.concat();
+            let _ = parse(&text, inputs.as_ref());
+            let with_header = format!("spec:\n  inputs:\n    a:\n      default: x\n---\nk: {text}");
+            let _ = parse(&with_header, inputs.as_ref());
+        }
     }
 }

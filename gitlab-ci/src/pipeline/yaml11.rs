@@ -1,18 +1,23 @@
-//! YAML 1.1 booleans, as GitLab reads them. GitLab parses `.gitlab-ci.yml`
-//! with Psych, which takes a plain (unquoted) `yes`, `no`, `on`, `off`,
-//! `true` or `false`, in any case, as a boolean; serde_norway follows YAML
-//! 1.2, where only `true`/`false` (three spellings) are. So `file: no` or
-//! `expand: off` would be refused, and `ROLE: on` would be the text `on`
-//! where GitLab sends `true`.
+//! YAML 1.1 booleans and integers, as GitLab reads them. GitLab parses
+//! `.gitlab-ci.yml` with Psych, which takes a plain (unquoted) `yes`, `no`,
+//! `on`, `off`, `true` or `false`, in any case, as a boolean; serde_norway
+//! follows YAML 1.2, where only `true`/`false` (three spellings) are. So
+//! `file: no` or `expand: off` would be refused, and `ROLE: on` would be the
+//! text `on` where GitLab sends `true`. Integers likewise: Psych reads
+//! `COUNT: 010` as 8 (octal), `1_000` as 1000 and `1:30` as 90 (base 60),
+//! and GitLab passes the decimal text to the job.
 //!
 //! The scalar's style (plain or quoted) is gone once serde_norway has built
 //! a value, so the text is rewritten before it parses: a pass of
 //! saphyr-parser's events finds each plain scalar that Psych reads as a
-//! boolean and writes it as `true` or `false`. Quoted scalars, block
-//! scalars and tagged ones stay as they are. Lines do not move, so error
-//! messages keep their line numbers.
+//! boolean or an integer and writes it as `true`, `false` or decimal digits.
+//! Quoted scalars, block scalars and tagged ones stay as they are. Lines do
+//! not move, so error messages keep their line numbers.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use regex::Regex;
 
 use saphyr_parser::{Event, Parser, ScalarStyle};
 
@@ -25,23 +30,75 @@ fn psych_boolean(plain: &str) -> Option<bool> {
     }
 }
 
+/// Psych's YAML 1.1 integers that YAML 1.2 reads otherwise (or as text):
+/// octal with a leading `0` (`010` is 8), binary `0b`, hexadecimal `0x`,
+/// `_` or `,` between digits (`1_000`), and base 60 (`1:30` is 90).
+/// Anchored, as Psych's scalar scanner matches the whole scalar.
+static PSYCH_INTEGER: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(
+        r"^(?:[-+]?0b[01_,]+|[-+]?0[0-7_,]+|[-+]?(?:0|[1-9](?:[0-9]|,[0-9]|_[0-9])*)|[-+]?0x[0-9a-fA-F_,]+|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9]){1,2})$",
+    )
+    .ok()
+});
+
+/// The decimal form of a plain scalar that Psych reads as an integer
+/// differently from YAML 1.2, or `None` (already decimal, or not an integer).
+fn psych_integer(plain: &str) -> Option<String> {
+    let matches = PSYCH_INTEGER
+        .as_ref()
+        .is_some_and(|integer| integer.is_match(plain));
+    if !matches {
+        return None;
+    }
+    let (negative, digits) = match plain.as_bytes().first() {
+        Some(b'-') => (true, &plain[1..]),
+        Some(b'+') => (false, &plain[1..]),
+        _ => (false, plain),
+    };
+    let cleaned: String = digits.chars().filter(|c| !matches!(c, '_' | ',')).collect();
+    let magnitude: i128 = if cleaned.contains(':') {
+        // Base 60: each `:` group is a digit.
+        cleaned.split(':').try_fold(0i128, |total, part| {
+            let part: i128 = part.parse().ok()?;
+            total.checked_mul(60)?.checked_add(part)
+        })?
+    } else if let Some(binary) = cleaned.strip_prefix("0b") {
+        i128::from_str_radix(binary, 2).ok()?
+    } else if let Some(hex) = cleaned.strip_prefix("0x") {
+        i128::from_str_radix(hex, 16).ok()?
+    } else if cleaned.len() > 1 && cleaned.starts_with('0') {
+        i128::from_str_radix(&cleaned[1..], 8).ok()?
+    } else {
+        cleaned.parse().ok()?
+    };
+    let decimal = if negative { -magnitude } else { magnitude };
+    let canonical = decimal.to_string();
+    (canonical != plain).then_some(canonical)
+}
+
+/// What a plain scalar becomes when Psych reads it differently from YAML 1.2.
+fn psych_rewrite(plain: &str) -> Option<Cow<'static, str>> {
+    if let Some(flag) = psych_boolean(plain) {
+        let canonical = if flag { "true" } else { "false" };
+        return (plain != canonical).then_some(Cow::Borrowed(canonical));
+    }
+    psych_integer(plain).map(Cow::Owned)
+}
+
 /// `text` with every plain YAML 1.1 boolean written as `true` or `false`.
 /// When the text does not parse, it is returned unchanged: serde_norway
 /// then reports the error with its position.
-pub(crate) fn rewrite_booleans(text: &str) -> Cow<'_, str> {
+pub(crate) fn rewrite_yaml11_scalars(text: &str) -> Cow<'_, str> {
     // (character range, replacement), in text order.
-    let mut replacements: Vec<(usize, usize, &'static str)> = Vec::new();
+    let mut replacements: Vec<(usize, usize, Cow<'static, str>)> = Vec::new();
     for event in Parser::new_from_str(text) {
         let Ok((event, span)) = event else {
             return Cow::Borrowed(text);
         };
         if let Event::Scalar(value, ScalarStyle::Plain, _, None) = &event
-            && let Some(flag) = psych_boolean(value)
+            && let Some(canonical) = psych_rewrite(value)
         {
-            let canonical = if flag { "true" } else { "false" };
-            if value.as_ref() != canonical {
-                replacements.push((span.start.index(), span.end.index(), canonical));
-            }
+            replacements.push((span.start.index(), span.end.index(), canonical));
         }
     }
     if replacements.is_empty() {
@@ -60,11 +117,11 @@ pub(crate) fn rewrite_booleans(text: &str) -> Cow<'_, str> {
             return Cow::Borrowed(text);
         };
         // Only a scalar the parser saw exactly where it said is rewritten.
-        if start < copied || psych_boolean(&text[start..end]).is_none() {
+        if start < copied || psych_rewrite(&text[start..end]).as_deref() != Some(&*canonical) {
             return Cow::Borrowed(text);
         }
         rewritten.push_str(&text[copied..start]);
-        rewritten.push_str(canonical);
+        rewritten.push_str(&canonical);
         copied = end;
     }
     rewritten.push_str(&text[copied..]);
@@ -73,13 +130,13 @@ pub(crate) fn rewrite_booleans(text: &str) -> Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
-    use super::rewrite_booleans;
+    use super::rewrite_yaml11_scalars;
 
     #[test]
     fn plain_yaml11_booleans_become_true_or_false() {
         let text = "a: yes\nb: No\nc: ON\nd: off\ne: True\nf: tRuE\nlist: [yes, 'no', \"on\"]\n";
         assert_eq!(
-            rewrite_booleans(text),
+            rewrite_yaml11_scalars(text),
             "a: true\nb: false\nc: true\nd: false\ne: true\nf: true\nlist: [true, 'no', \"on\"]\n"
         );
     }
@@ -94,19 +151,58 @@ mod tests {
             "a: y\nb: n\n",
             "a: !!str yes\n",
         ] {
-            assert_eq!(rewrite_booleans(text), text, "{text}");
+            assert_eq!(rewrite_yaml11_scalars(text), text, "{text}");
         }
     }
 
     #[test]
     fn keys_follow_psych_and_lines_do_not_move() {
         let text = "on: x\n# yes\nkey: [a, Off]\n";
-        assert_eq!(rewrite_booleans(text), "true: x\n# yes\nkey: [a, false]\n");
+        assert_eq!(
+            rewrite_yaml11_scalars(text),
+            "true: x\n# yes\nkey: [a, false]\n"
+        );
+    }
+
+    /// Psych's integer forms (its scalar scanner's INTEGER and base-60
+    /// patterns), as Ruby's `Integer()` reads them.
+    #[test]
+    fn plain_yaml11_integers_become_decimal() {
+        let cases = [
+            ("010", "8"),
+            ("007", "7"),
+            ("-010", "-8"),
+            ("0b101", "5"),
+            ("0x1A", "26"),
+            ("1_000", "1000"),
+            ("1,000", "1000"),
+            ("+5", "5"),
+            ("190:20:30", "685230"),
+            ("1:30", "90"),
+        ];
+        for (plain, decimal) in cases {
+            assert_eq!(
+                rewrite_yaml11_scalars(&format!("a: {plain}\n")),
+                format!("a: {decimal}\n"),
+                "{plain}"
+            );
+        }
+        for unchanged in [
+            "a: 08\n",
+            "a: 0\n",
+            "a: 12\n",
+            "a: '010'\n",
+            "a: 1.10\n",
+            "a: 1_\n",
+            "a: 0x\n",
+        ] {
+            assert_eq!(rewrite_yaml11_scalars(unchanged), unchanged);
+        }
     }
 
     #[test]
     fn text_that_does_not_parse_is_left_to_the_real_parser() {
         let text = "a: [yes\n";
-        assert_eq!(rewrite_booleans(text), text);
+        assert_eq!(rewrite_yaml11_scalars(text), text);
     }
 }
