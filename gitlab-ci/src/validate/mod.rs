@@ -204,12 +204,38 @@ pub fn validate_pipeline_in(
     providers: &[&'static ProviderRegistration],
     pipeline: &Pipeline,
 ) -> Vec<String> {
-    pipeline
-        .jobs
-        .values()
-        .filter(|job| !job.hidden)
-        .filter_map(|job| job.secrets.as_ref().map(|secrets| (job, secrets)))
-        .flat_map(|(job, secrets)| validate_job_secrets_in(context, providers, &job.name, secrets))
+    // `rules:` are checked as GitLab checks them (no variables needed), before each job's
+    // `secrets:` (GitLab's job entry declares `rules` first).
+    let rules_error = |rules: &crate::rules::RulesConfig, kind, owner: &str| {
+        crate::rules::validate_rules(&rules.0, kind)
+            .err()
+            .map(|error| error.gitlab_message(owner))
+    };
+    let workflow = pipeline
+        .workflow_rules
+        .as_ref()
+        .and_then(|rules| rules_error(rules, crate::rules::RulesKind::Workflow, "workflow"));
+    workflow
+        .into_iter()
+        .chain(
+            pipeline
+                .jobs
+                .values()
+                .filter(|job| !job.hidden)
+                .flat_map(|job| {
+                    let rules = job.rules.as_ref().and_then(|rules| {
+                        rules_error(
+                            rules,
+                            crate::rules::RulesKind::Job,
+                            &format!("jobs:{}", job.name),
+                        )
+                    });
+                    let secrets = job.secrets.as_ref().map_or_else(Vec::new, |secrets| {
+                        validate_job_secrets_in(context, providers, &job.name, secrets)
+                    });
+                    rules.into_iter().chain(secrets)
+                }),
+        )
         .collect()
 }
 

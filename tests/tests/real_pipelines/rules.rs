@@ -457,3 +457,54 @@ job:
         stderr(&resolved)
     );
 }
+
+/// `validate` checks every `rules:` as GitLab does (no variables needed), with GitLab's
+/// messages; valid rules pass.
+#[test]
+fn validate_checks_rules_with_gitlabs_messages() {
+    let project = Project::new();
+    project.write(
+        ".gitlab-ci.yml",
+        r#"
+workflow:
+  rules:
+    - when: manual
+job:
+  script: [x]
+  rules:
+    - if: $A = "x"
+ok:
+  script: [x]
+  rules:
+    - if: $CI_COMMIT_BRANCH == "main"
+      changes: {paths: [src/**/*], compare_to: refs/heads/main}
+      variables: {A: b}
+    - exists: [Cargo.toml]
+      when: manual
+.hidden:
+  rules:
+    - if: not checked, a template
+"#,
+    );
+    let output = project
+        .cli()
+        .args(["validate", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 1, "{}{}", stdout(&output), stderr(&output));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(
+        report["errors"],
+        serde_json::json!([
+            "workflow:rules:rule when unknown value: manual",
+            "jobs:job:rules:rule if invalid expression syntax"
+        ]),
+        "{report}"
+    );
+    project.write(
+        ".gitlab-ci.yml",
+        "job:\n  script: [x]\n  rules:\n    - if: $A == \"x\"\n      when: never\n    - when: on_success\n",
+    );
+    let valid = project.cli().args(["validate"]).output().unwrap();
+    assert_eq!(code(&valid), 0, "{}{}", stdout(&valid), stderr(&valid));
+}
