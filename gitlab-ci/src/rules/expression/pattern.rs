@@ -9,7 +9,7 @@
 //! line breaks: RE2's meaning, not Ruby's), `s` (`.` matches a newline), `U` (ungreedy).
 
 use std::fmt;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use regex::{Regex, RegexBuilder};
 
@@ -21,12 +21,16 @@ const SIZE_LIMIT: usize = 1 << 20;
 static RUBY_SYNTAX: LazyLock<Option<Regex>> =
     LazyLock::new(|| Regex::new(r"(?m)^/(.*)/([ismU]*)$").ok());
 
-/// A compiled `/regexp/flags`.
+/// A checked `/regexp/flags`, compiled on its first match: validating a pipeline parses
+/// every pattern of every job, but only the rules of the job being resolved ever match, and
+/// compiling is the costly part.
 #[derive(Clone)]
 pub struct Pattern {
     /// The RE2 source: the flags as a `(?flags)` prefix, then the regexp.
     source: String,
-    regex: Regex,
+    /// `None` inside: the pattern is valid but over the compiled size limit; it then matches
+    /// nothing.
+    regex: OnceLock<Option<Regex>>,
 }
 
 impl Pattern {
@@ -40,12 +44,13 @@ impl Pattern {
         } else {
             format!("(?{flags}){body}")
         };
-        let regex = RegexBuilder::new(&source)
-            .size_limit(SIZE_LIMIT)
-            .dfa_size_limit(SIZE_LIMIT)
-            .build()
-            .ok()?;
-        Some(Self { source, regex })
+        if !re2_accepts(&source) {
+            return None;
+        }
+        Some(Self {
+            source,
+            regex: OnceLock::new(),
+        })
     }
 
     /// The RE2 source (flags first), as `Gitlab::UntrustedRegexp#source` gives it.
@@ -55,8 +60,41 @@ impl Pattern {
 
     /// Whether the pattern matches anywhere in `text` (`scan(text).present?`).
     pub fn is_match(&self, text: &str) -> bool {
-        self.regex.is_match(text)
+        self.regex
+            .get_or_init(|| {
+                RegexBuilder::new(&self.source)
+                    .size_limit(SIZE_LIMIT)
+                    .dfa_size_limit(SIZE_LIMIT)
+                    .build()
+                    .ok()
+            })
+            .as_ref()
+            .is_some_and(|regex| regex.is_match(text))
     }
+}
+
+/// Whether `source` is a regular expression RE2 (and the `regex` crate) accepts, checked
+/// without compiling: the `regex` crate's parser and translator, plus RE2's refusal of a
+/// repetition of a repetition (`a++`, `a**`), which the `regex` crate would read as nested
+/// (the same check as `inputs:` `regex:`).
+fn re2_accepts(source: &str) -> bool {
+    use regex_syntax::ast::{Ast, parse::Parser};
+    use regex_syntax::hir::translate::Translator;
+
+    fn stacked(ast: &Ast) -> bool {
+        match ast {
+            Ast::Repetition(repetition) => {
+                matches!(*repetition.ast, Ast::Repetition(_)) || stacked(&repetition.ast)
+            }
+            Ast::Group(group) => stacked(&group.ast),
+            Ast::Alternation(alternation) => alternation.asts.iter().any(stacked),
+            Ast::Concat(concat) => concat.asts.iter().any(stacked),
+            _ => false,
+        }
+    }
+    Parser::new()
+        .parse(source)
+        .is_ok_and(|ast| !stacked(&ast) && Translator::new().translate(source, &ast).is_ok())
 }
 
 /// Two patterns are equal when their sources are (`UntrustedRegexp#==`).
@@ -109,7 +147,14 @@ mod tests {
     }
 
     #[test]
-    fn hostile_patterns_are_refused_not_compiled_without_bound() {
-        assert!(Pattern::from_ruby_syntax("/((a{100}){100}){100}/").is_none());
+    fn hostile_patterns_are_bounded_and_re2_refusals_kept() {
+        // Valid, but over the compiled size limit: it matches nothing instead of growing.
+        let huge = Pattern::from_ruby_syntax("/((a{100}){100}){100}/");
+        assert!(huge.is_some_and(|pattern| !pattern.is_match(&"a".repeat(1000))));
+        // RE2 refuses stacked repetitions, and look-around like the `regex` crate.
+        assert!(Pattern::from_ruby_syntax("/a**/").is_none());
+        assert!(Pattern::from_ruby_syntax("/a++/").is_none());
+        assert!(Pattern::from_ruby_syntax("/^(?!master).+/").is_none());
+        assert!(Pattern::from_ruby_syntax("/(a*)*/").is_some());
     }
 }
