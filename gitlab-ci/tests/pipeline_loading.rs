@@ -801,9 +801,12 @@ fn arbitrary_json() -> impl Strategy<Value = serde_json::Value> {
     })
 }
 
+/// A fetched file's text and the project and ref it came from.
+type FakeFile = (&'static str, Option<(String, String)>);
+
 /// A source that holds some files, says others are pending, and fails one.
 #[derive(Debug)]
-struct FakeSource(std::collections::HashMap<String, (&'static str, Option<(String, String)>)>);
+struct FakeSource(std::collections::HashMap<String, FakeFile>);
 
 impl ci_secrets_gitlab::pipeline::IncludeSource for FakeSource {
     fn lookup(
@@ -909,4 +912,66 @@ deploy:
         message.ends_with(".gitlab-ci.yml:3: include `project: forbidden, file: a.yml`: Project `forbidden` not found or access denied!"),
         "{message}"
     );
+}
+
+/// Issue 15: `include: rules:` decide, with the CI/CD variables (never the
+/// pipeline's own), `exists:` against the repository, and GitLab's
+/// messages for a bad rule.
+#[test]
+fn include_rules_pick_the_files_gitlab_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    write("prod.yml", ".env: {variables: {WHERE: prod}}\n");
+    write("dev.yml", ".env: {variables: {WHERE: dev}}\n");
+    write("docker.yml", ".docker: {variables: {DOCKER: 'yes'}}\n");
+    write("Dockerfile", "FROM scratch\n");
+    let path = write(
+        ".gitlab-ci.yml",
+        "\
+variables: {ENV: prod}
+include:
+  - local: dev.yml
+  - local: prod.yml
+    rules:
+      - if: $ENV == \"prod\"
+  - local: docker.yml
+    rules:
+      - exists: [Dockerfile]
+job:
+  extends: [.env, .docker]
+  script: [x]
+",
+    );
+    let load = |env: Option<&str>| {
+        let options = ci_secrets_gitlab::pipeline::LoadOptions {
+            project_dir: Some(dir.path().to_owned()),
+            include_variables: env
+                .map(|env| ("ENV".to_owned(), env.to_owned()))
+                .into_iter()
+                .collect(),
+            ..Default::default()
+        };
+        ci_secrets_gitlab::pipeline::load_pipeline_with(&path, &options)
+    };
+    let prod = load(Some("prod")).unwrap();
+    assert_eq!(prod.jobs["job"].variables["WHERE"].value, "prod");
+    assert_eq!(prod.jobs["job"].variables["DOCKER"].value, "yes");
+    // The pipeline's own `ENV: prod` does not count for include rules.
+    for env in [Some("dev"), None] {
+        let other = load(env).unwrap();
+        assert_eq!(other.jobs["job"].variables["WHERE"].value, "dev", "{env:?}");
+    }
+
+    std::fs::write(
+        &path,
+        "include:\n  - local: dev.yml\n    rules:\n      - if: $ENV == prod\njob: {script: [x]}\n",
+    )
+    .unwrap();
+    let message = load(Some("prod")).unwrap_err().to_string();
+    assert!(message.contains(".gitlab-ci.yml:2: include"), "{message}");
+    assert!(message.contains("invalid expression syntax"), "{message}");
 }

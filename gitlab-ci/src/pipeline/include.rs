@@ -20,6 +20,7 @@
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
+use std::sync::OnceLock;
 
 use indexmap::IndexMap;
 use serde_norway::{Mapping, Value};
@@ -31,7 +32,9 @@ use super::include_lines::{include_scalar_lines, line_of};
 use super::inputs::InterpolationContext;
 use super::merge::deep_merge;
 use super::source::{parse_yaml, read_file};
+use crate::predefined::predefined_variables;
 use crate::rails_expand;
+use crate::rules::{RuleContext, include_rules_match};
 
 /// GitLab's default `ci_max_includes`: included files per pipeline, nested ones included. It
 /// also bounds the nesting depth.
@@ -80,6 +83,7 @@ pub(crate) fn load_merged(
         count: 0,
         pending: Vec::new(),
         skipped: Vec::new(),
+        predefined: OnceLock::new(),
     };
     let root = Frame {
         display: root_file.to_owned(),
@@ -129,12 +133,16 @@ struct Includer<'a> {
     count: usize,
     pending: Vec<ExternalFile>,
     skipped: Vec<SkippedInclude>,
+    /// GitLab's predefined variables, derived from git the first time an
+    /// include's `rules:` reads a variable the CI/CD variables do not hold.
+    predefined: OnceLock<IndexMap<String, String>>,
 }
 
 /// One `include:` entry.
 struct Entry {
     target: Target,
     inputs: Option<Mapping>,
+    rules: Option<Value>,
 }
 
 enum Target {
@@ -230,6 +238,11 @@ impl Includer<'_> {
                 line,
                 chain: chain_of(stack),
             };
+            if let Some(rules) = &entry.rules
+                && !self.rules_include(rules, &at)?
+            {
+                continue;
+            }
             let included = match entry.target {
                 Target::Local(location) => {
                     let location = self.expand(&location);
@@ -283,6 +296,23 @@ impl Includer<'_> {
         }
         deep_merge(&mut merged.config, own);
         Ok(merged)
+    }
+
+    /// Whether an entry's `rules:` include it. As in GitLab, they see the
+    /// CI/CD and predefined variables, never the pipeline's `variables:`;
+    /// `changes:` cannot be known while loading and holds.
+    fn rules_include(&self, rules: &Value, at: &At<'_>) -> Result<bool, PipelineError> {
+        let lookup = |name: &str| {
+            self.variables.get(name).cloned().or_else(|| {
+                self.predefined
+                    .get_or_init(|| predefined_variables(self.project_dir, None))
+                    .get(name)
+                    .cloned()
+            })
+        };
+        let context = RuleContext::new(&lookup).with_project_dir(self.project_dir);
+        include_rules_match(rules, &context)
+            .map_err(|error| at.error(error.gitlab_message("include")))
     }
 
     /// GitLab expands include locations with the CI/CD variables first.
@@ -568,6 +598,7 @@ fn parse_entry(entry: Value) -> Result<Entry, String> {
             return Ok(Entry {
                 target,
                 inputs: None,
+                rules: None,
             });
         }
         Value::Mapping(map) => map,
@@ -589,12 +620,6 @@ fn parse_entry(entry: Value) -> Result<Entry, String> {
             "include config contains unknown keys: {}",
             unknown.join(", ")
         ));
-    }
-    if map.contains_key("rules") {
-        return Err(
-            "`include: rules:` is not supported yet (GitLab evaluates it when it creates the pipeline)"
-                .to_owned(),
-        );
     }
     let text = |key: &str| -> Result<Option<String>, String> {
         match map.get(key) {
@@ -652,7 +677,12 @@ fn parse_entry(entry: Value) -> Result<Entry, String> {
             keys.join(", ")
         ));
     };
-    Ok(Entry { target, inputs })
+    let rules = map.get("rules").filter(|rules| !rules.is_null()).cloned();
+    Ok(Entry {
+        target,
+        inputs,
+        rules,
+    })
 }
 
 fn describe_key(key: &Value) -> String {

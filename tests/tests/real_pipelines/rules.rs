@@ -508,3 +508,30 @@ ok:
     let valid = project.cli().args(["validate"]).output().unwrap();
     assert_eq!(code(&valid), 0, "{}{}", stdout(&valid), stderr(&valid));
 }
+
+/// `include: rules:` decide which file defines the job's secret, with the
+/// CI/CD variables (`--var` here) and never the pipeline's own `variables:`.
+#[test]
+fn include_rules_choose_the_file_that_defines_the_secret() {
+    let project = project(
+        "variables:\n  TARGET: prod\ninclude:\n  - local: ci/staging.yml\n  - local: ci/prod.yml\n    rules:\n      - if: $TARGET == \"prod\"\njob:\n  extends: .secret\n  script: [x]\n",
+        &[("staging-db", "staging-value"), ("prod-db", "prod-value")],
+    );
+    project.write(
+        "ci/staging.yml",
+        ".secret:\n  secrets:\n    DB:\n      testkv: {key: staging-db}\n      file: false\n",
+    );
+    project.write(
+        "ci/prod.yml",
+        ".secret:\n  secrets:\n    DB:\n      testkv: {key: prod-db}\n      file: false\n",
+    );
+    let prod = run(
+        &project,
+        &["resolve", "--format", "json", "--var", "TARGET=prod"],
+    );
+    assert_eq!(code(&prod), 0, "{}", stderr(&prod));
+    assert_eq!(stdout(&prod), "{\"DB\":\"prod-value\"}\n");
+    let staging = run(&project, &["resolve", "--format", "json"]);
+    assert_eq!(code(&staging), 0, "{}", stderr(&staging));
+    assert_eq!(stdout(&staging), "{\"DB\":\"staging-value\"}\n");
+}
