@@ -374,10 +374,8 @@ fn include_path_problems() {
         message.contains("does not have YAML extension"),
         "{message}"
     );
-    let message = load_text("include: {local: x.yml, rules: [{if: $X}]}\n")
-        .unwrap_err()
-        .to_string();
-    assert!(message.contains("rules"), "{message}");
+    // An entry whose rules do not match is not read at all, as in GitLab.
+    assert!(load_text("include: {local: x.yml, rules: [{if: $X}]}\njob: {script: [x]}\n").is_ok());
 }
 
 #[test]
@@ -713,7 +711,7 @@ fn secrets_file() {
 #[test]
 fn invalid_secrets_are_reported_by_validate_pipeline() {
     let pipeline = load_text(
-        "Deploy:\n  secrets:\n    DB:\n      akeyless: {name: /db, foo: 1}\n.hidden:\n  secrets: {X: 1}\n",
+        "Deploy:\n  script: [x]\n  secrets:\n    DB:\n      akeyless: {name: /db, foo: 1}\n.hidden:\n  secrets: {X: 1}\n",
     )
     .unwrap();
     assert_eq!(
@@ -974,4 +972,43 @@ job:
     let message = load(Some("prod")).unwrap_err().to_string();
     assert!(message.contains(".gitlab-ci.yml:2: include"), "{message}");
     assert!(message.contains("invalid expression syntax"), "{message}");
+}
+
+/// Issue 15 (`compose!`): GitLab composes a node's children only when the
+/// node itself is valid. A visible entry that is neither a job nor a trigger
+/// job makes the `Jobs` entry invalid, so no job's `secrets:` is checked and
+/// GitLab's messages are the only ones; a trigger job (`trigger:` or
+/// `needs:` without `script:`) has no `secrets:` keyword, so its own
+/// `allowed_keys` check fails and its secrets are never looked at.
+#[test]
+fn secrets_are_checked_only_where_gitlab_composes_them() {
+    let bad_secret = "secrets: {DB: {akeyless: {name: /db, foo: 1}}}";
+    let pipeline = load_text(&format!(
+        "deploy: {{script: [x], {bad_secret}}}\nbuild: {{stage: build}}\nlint: {{image: x}}\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        validate_pipeline(&[], &pipeline),
+        [
+            "jobs build config should implement the script:, run:, or trigger: keyword",
+            "jobs lint config should implement the script:, run:, or trigger: keyword",
+        ]
+    );
+    let pipeline = load_text(&format!(
+        "deploy: {{trigger: group/other, image: x, {bad_secret}}}\nafter: {{needs: [deploy], {bad_secret}}}\nrun: {{run: [{{name: x, script: y}}], {bad_secret}}}\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        validate_pipeline(&[], &pipeline),
+        [
+            "jobs:deploy config contains unknown keys: image, secrets",
+            "jobs:after config contains unknown keys: secrets",
+            "jobs:run:secrets:db:akeyless config contains unknown keys: foo",
+        ]
+    );
+    let pipeline = load_text(".only-hidden: {script: [x]}\n").unwrap();
+    assert_eq!(
+        validate_pipeline(&[], &pipeline),
+        ["jobs config should contain at least one visible job"]
+    );
 }

@@ -914,3 +914,40 @@ fn an_input_amplification_is_refused_with_bounded_memory() {
         stdout(&output)
     );
 }
+
+/// Issue 15 (`compose!`): `validate` reports what GitLab reports. A visible
+/// entry with no `script:`, `run:` or `trigger:` makes GitLab refuse the
+/// pipeline before any job's `secrets:` is looked at; a trigger job cannot
+/// hold `secrets:` at all.
+#[test]
+fn validate_reports_only_what_gitlab_composes() {
+    let project = Project::new();
+    let validate = |pipeline: &str, extra: &[&str]| {
+        project.write(".gitlab-ci.yml", pipeline);
+        project
+            .cli()
+            .args(["validate", "--offline"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let bad_secret = "secrets: {DB: {akeyless: {name: /db, foo: 1}}}";
+    let output = validate(
+        &format!("deploy: {{script: [x], {bad_secret}}}\nnotes: {{stage: test}}\n"),
+        &[],
+    );
+    assert_eq!(code(&output), 1);
+    assert_eq!(
+        stdout(&output),
+        "jobs notes config should implement the script:, run:, or trigger: keyword\n"
+    );
+    let output = validate(
+        &format!("downstream: {{trigger: group/app, {bad_secret}}}\n"),
+        &["--job", "downstream"],
+    );
+    assert_eq!(code(&output), 1);
+    assert_eq!(
+        stdout(&output),
+        "jobs:downstream config contains unknown keys: secrets\n"
+    );
+}

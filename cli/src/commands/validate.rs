@@ -137,12 +137,10 @@ fn check(providers: &[&'static ProviderRegistration], args: &ValidateArgs) -> Re
     };
     let errors = match &args.job {
         None => validate_pipeline(providers, &pipeline),
+        // The loaded pipeline holds that job alone: GitLab's checks of the
+        // pipeline are then the job's.
         Some(name) => match pipeline.job(name) {
-            Ok(job) => job
-                .secrets
-                .as_ref()
-                .map(|secrets| validate_job_secrets(providers, &job.name, secrets))
-                .unwrap_or_default(),
+            Ok(_) => validate_pipeline(providers, &pipeline),
             Err(err) => vec![err.to_string()],
         },
     };

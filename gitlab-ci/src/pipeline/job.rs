@@ -9,7 +9,7 @@ use serde_norway::{Mapping, Value};
 
 use super::budget::{ExpansionBudget, Size};
 use super::scalar::{scalar_to_string, yaml_to_json};
-use super::{Expansion, InheritGlobal, Job, PipelineError, VariableDef};
+use super::{Expansion, InheritGlobal, Job, JobKind, PipelineError, VariableDef};
 use crate::rules::RulesConfig;
 
 /// Top-level keys that are global keywords, not jobs.
@@ -205,6 +205,20 @@ fn build_job(
         .get("rules")
         .filter(|rules| !rules.is_null())
         .map(|rules| RulesConfig(rules.clone()));
+    let kind = if definition.contains_key("script") || definition.contains_key("run") {
+        JobKind::Script
+    } else if definition.contains_key("trigger") || definition.contains_key("needs") {
+        JobKind::Trigger {
+            unknown_keys: definition
+                .keys()
+                .filter_map(Value::as_str)
+                .filter(|key| !BRIDGE_KEYS.contains(key))
+                .map(str::to_owned)
+                .collect(),
+        }
+    } else {
+        JobKind::Unmatched
+    };
     Ok(Job {
         name: name.to_owned(),
         hidden,
@@ -214,8 +228,29 @@ fn build_job(
         inherit_variables,
         stage,
         rules,
+        kind,
     })
 }
+
+/// The keys GitLab's trigger job allows (`Entry::Bridge::ALLOWED_KEYS` and
+/// `Processable::PROCESSABLE_ALLOWED_KEYS`).
+const BRIDGE_KEYS: [&str; 15] = [
+    "trigger",
+    "parallel",
+    "extends",
+    "stage",
+    "only",
+    "except",
+    "rules",
+    "variables",
+    "inherit",
+    "allow_failure",
+    "when",
+    "needs",
+    "resource_group",
+    "environment",
+    "interruptible",
+];
 
 /// `inherit: {default: bool | [keys], variables: bool | [names]}`.
 fn parse_inherit(value: Option<&Value>) -> Result<(InheritGlobal, InheritGlobal), String> {

@@ -95,6 +95,26 @@ pub struct Job {
     pub stage: Option<String>,
     /// `rules:` after `extends:` merging (`default:` has none), `None` when the job has none.
     pub rules: Option<crate::rules::RulesConfig>,
+    /// Which of GitLab's job types the definition is (`Jobs.find_type`).
+    pub kind: JobKind,
+}
+
+/// GitLab's type of a top-level entry, from the keywords it holds after
+/// `extends:` merging: what decides whether GitLab composes its `secrets:`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum JobKind {
+    /// A job with `script:` or `run:` (`Entry::Job`).
+    #[default]
+    Script,
+    /// A trigger job, `trigger:` or `needs:` without `script:`/`run:`
+    /// (`Entry::Bridge`): it has no `secrets:` keyword.
+    Trigger {
+        /// Its keys that a trigger job does not allow, in file order (GitLab
+        /// reports them all in one message).
+        unknown_keys: Vec<String>,
+    },
+    /// A visible entry with none of them: GitLab refuses the pipeline.
+    Unmatched,
 }
 
 impl Job {

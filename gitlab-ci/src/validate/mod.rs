@@ -27,7 +27,7 @@ use std::fmt;
 use ci_secrets_provider_api::ProviderRegistration;
 use serde_json::Value;
 
-use crate::pipeline::{Job, Pipeline};
+use crate::pipeline::{Job, JobKind, Pipeline};
 pub use providers::{AKEYLESS_KEYS, PROVIDERS};
 use rails::{Messages, is_present};
 
@@ -204,6 +204,12 @@ pub fn validate_pipeline_in(
     providers: &[&'static ProviderRegistration],
     pipeline: &Pipeline,
 ) -> Vec<String> {
+    // GitLab's `Jobs` entry is a `ComposableHash`: when it is invalid, `compose!` returns
+    // before building any job, so GitLab reports these alone.
+    let jobs = jobs_errors(pipeline);
+    if !jobs.is_empty() {
+        return jobs;
+    }
     // `rules:` are checked as GitLab checks them (no variables needed), before each job's
     // `secrets:` (GitLab's job entry declares `rules` first).
     let rules_error = |rules: &crate::rules::RulesConfig, kind, owner: &str| {
@@ -231,12 +237,59 @@ pub fn validate_pipeline_in(
                         )
                     });
                     let secrets = job.secrets.as_ref().map_or_else(Vec::new, |secrets| {
-                        validate_job_secrets_in(context, providers, &job.name, secrets)
+                        job_secrets_errors(context, providers, job, secrets)
                     });
                     rules.into_iter().chain(secrets)
                 }),
         )
         .collect()
+}
+
+/// The validations of GitLab's `Jobs` entry (`lib/gitlab/ci/config/entry/jobs.rb`): every
+/// visible entry is a job with `script:`/`run:` or a trigger job, and at least one is visible.
+/// The messages are GitLab's (`jobs rspec config should implement the script:, run:, or
+/// trigger: keyword`).
+pub fn jobs_errors(pipeline: &Pipeline) -> Vec<String> {
+    let mut errors: Vec<String> = pipeline
+        .jobs
+        .values()
+        .filter(|job| !job.hidden && job.kind == JobKind::Unmatched)
+        .map(|job| {
+            format!(
+                "jobs {} config should implement the script:, run:, or trigger: keyword",
+                job.name
+            )
+            .to_lowercase()
+        })
+        .collect();
+    if !pipeline.jobs.values().any(|job| !job.hidden) {
+        errors.push("jobs config should contain at least one visible job".to_owned());
+    }
+    errors
+}
+
+/// One job's `secrets:` as GitLab checks them: a trigger job (`Entry::Bridge`) has no
+/// `secrets:` keyword, so its own validation (`allowed_keys`) fails and, as `compose!` then
+/// returns early, nothing inside is checked.
+pub fn job_secrets_errors(
+    context: &ValidationContext,
+    providers: &[&'static ProviderRegistration],
+    job: &Job,
+    secrets: &Value,
+) -> Vec<String> {
+    match &job.kind {
+        JobKind::Trigger { unknown_keys } => vec![
+            format!(
+                "jobs:{} config contains unknown keys: {}",
+                job.name,
+                unknown_keys.join(", ")
+            )
+            .to_lowercase(),
+        ],
+        JobKind::Script | JobKind::Unmatched => {
+            validate_job_secrets_in(context, providers, &job.name, secrets)
+        }
+    }
 }
 
 /// One validated secret of a job, ready for planning.
