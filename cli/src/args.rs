@@ -58,6 +58,11 @@ pub enum Command {
     Config(FormatArgs),
     /// Serve a local Akeyless API emulator.
     Emulator(akeyless_emulator::EmulatorArgs),
+    /// Print a shell completion script (e.g. `ci-secrets completions bash >
+    /// /etc/bash_completion.d/ci-secrets`).
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff; `ci-secrets man | man -l -`).
+    Man,
     /// Resolve an example pipeline against an in-process emulator.
     Demo,
 }
@@ -233,4 +238,11 @@ fn parse_input(raw: &str) -> Result<(String, String), String> {
         Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
         _ => Err(format!("expected NAME=VALUE, got `{raw}`")),
     }
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }

@@ -85,6 +85,8 @@ pub fn run_span(command: &Command) -> tracing::Span {
         Command::Config(_) => "config",
         Command::Emulator(_) => "emulator",
         Command::Demo => "demo",
+        Command::Completions(_) => "completions",
+        Command::Man => "man",
     };
     ci_secrets_telemetry::run_span(name)
 }

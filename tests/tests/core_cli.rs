@@ -406,3 +406,52 @@ fn a_registered_provider_is_validated_against_its_own_schema() {
         ])
     );
 }
+
+/// Issue 17: completion scripts for each shell and the manual page come from
+/// the command-line definition: every subcommand and the newest flags are in
+/// them, bash's script parses and completes, and groff renders the page.
+#[test]
+fn completions_and_the_manual_page_are_generated() {
+    let project = Project::new();
+    let run = |args: &[&str]| {
+        let output = project.cli().args(args).output().unwrap();
+        assert_eq!(code(&output), 0, "{args:?}: {}", stderr(&output));
+        stdout(&output)
+    };
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let script = run(&["completions", shell]);
+        for word in ["resolve", "exec", "validate", "gitlab-url", "offline"] {
+            assert!(script.contains(word), "{shell} lacks {word}");
+        }
+    }
+    let bash = project.write("ci-secrets.bash", &run(&["completions", "bash"]));
+    let completed = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "source {}; COMP_WORDS=(ci-secrets val); COMP_CWORD=1; _ci__secrets ci-secrets val ci-secrets; echo \"${{COMPREPLY[@]}}\"",
+            bash.display()
+        ))
+        .output()
+        .unwrap();
+    assert!(completed.status.success(), "{}", stderr(&completed));
+    assert_eq!(stdout(&completed).trim(), "validate");
+
+    let page = run(&["man"]);
+    assert!(page.contains(".TH ci-secrets 1"), "{page}");
+    let rendered = std::process::Command::new("groff")
+        .args(["-man", "-Tutf8"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write as _;
+            child.stdin.take().unwrap().write_all(page.as_bytes())?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    assert!(rendered.status.success());
+    let text = String::from_utf8_lossy(&rendered.stdout).replace("\u{8}", "");
+    for word in ["resolve", "completions", "GitLab"] {
+        assert!(text.contains(word), "the page lacks {word}");
+    }
+}

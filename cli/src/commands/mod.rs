@@ -5,6 +5,7 @@ mod demo;
 mod doctor;
 mod emulator;
 mod exec;
+mod manual;
 mod plan;
 mod providers;
 mod resolve;
@@ -39,6 +40,8 @@ pub async fn dispatch(cli: Cli, registry: &Registry) -> ExitCode {
         Command::Config(args) => config::run(&global, args),
         Command::Emulator(args) => emulator::run(args).await,
         Command::Demo => demo::run(&global, registry).await,
+        Command::Completions(args) => manual::completions(&args),
+        Command::Man => manual::man(),
     }
 }
 
