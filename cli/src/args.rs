@@ -136,6 +136,8 @@ pub enum ResolveFormat {
     Json,
     Dotenv,
     Shell,
+    /// GitLab's `artifacts: reports: dotenv:` dialect, for a later job.
+    GitlabDotenv,
 }
 
 #[derive(Debug, Args)]

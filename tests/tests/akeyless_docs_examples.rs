@@ -328,6 +328,63 @@ fn jwt_reuse_delivers_a_working_token_from_the_same_login() {
     assert_eq!(harness.stats().logins, 1);
 }
 
+/// The variables GitLab takes from a dotenv report, as
+/// `Ci::ParseDotenvArtifactService` reads it (each line split at the first
+/// `=`, both sides stripped, no unquoting) and as the runner then expands
+/// them in a later job (`$$` is a literal `$`).
+fn gitlab_dotenv_report(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .map(|line| {
+            let (name, value) = line.split_once('=').unwrap();
+            (name.trim().to_owned(), value.trim().replace("$$", "$"))
+        })
+        .collect()
+}
+
+/// Issue 17: the two-job recipe of the README. A login job writes the
+/// Akeyless token as GitLab's dotenv report; a later job gets it as a
+/// variable and reads its secret with `akeyless_token:`, without a login.
+#[test]
+fn a_gitlab_dotenv_report_carries_the_token_to_a_later_job() {
+    let harness = Harness::demo();
+    let project = Project::new();
+    project.write(
+        "ci-secrets.toml",
+        &format!("[providers.akeyless]\napi_url = {:?}\n", harness.url()),
+    );
+    let run = Run::of(
+        project
+            .resolve(&job_file("jwt-reuse.yml"), "gitlab-dotenv")
+            .arg("--var")
+            .arg(format!("AKEYLESS_JWT={}", demo_jwt())),
+    );
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let report = run.stdout();
+    assert!(
+        report.len() <= 5 * 1024 && report.lines().count() == 2,
+        "{report}"
+    );
+    let variables = gitlab_dotenv_report(&report);
+    // `file: true` secrets are carried as values: a path of this job means nothing in the next.
+    assert_eq!(variables["DATABASE_PASSWORD"], PASSWORD);
+    let token = variables["AKEYLESS_TOKEN"].clone();
+    assert!(token.starts_with("t-"), "{token}");
+
+    let run = Run::of(
+        project
+            .resolve(&job_file("akeyless-token.yml"), "json")
+            .arg("--var")
+            .arg(harness.url_var())
+            .arg("--var")
+            .arg(format!("AKEYLESS_TOKEN_VALUE={token}")),
+    );
+    assert_eq!(
+        run.json(),
+        serde_json::json!({"DATABASE_PASSWORD": PASSWORD})
+    );
+    assert_eq!(harness.stats().logins, 1, "the later job reuses the login");
+}
+
 #[test]
 fn json_data_key_picks_keys_and_pointers_and_writes_file_secrets() {
     let harness = Harness::demo();

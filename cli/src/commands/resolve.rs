@@ -33,6 +33,7 @@ pub async fn run(global: &GlobalArgs, registry: &Registry, args: ResolveArgs) ->
         ResolveFormat::Json => OutputFormat::Json,
         ResolveFormat::Dotenv => OutputFormat::Dotenv,
         ResolveFormat::Shell => OutputFormat::Shell,
+        ResolveFormat::GitlabDotenv => OutputFormat::GitlabDotenv,
     };
     let mode = DeliveryMode::Print {
         format,

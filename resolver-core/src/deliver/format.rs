@@ -1,4 +1,5 @@
-//! Printing resolved values for `resolve`: JSON, dotenv and POSIX shell.
+//! Printing resolved values for `resolve`: JSON, dotenv, GitLab's dotenv
+//! report dialect and POSIX shell.
 //!
 //! The dotenv dialect is the part that every common reader reads the same
 //! way: python-dotenv (`dotenv_values`, interpolation on), Node's `dotenv`
@@ -20,6 +21,10 @@ pub enum OutputFormat {
     Dotenv,
     /// `export NAME='value'` lines, safe for `eval`.
     Shell,
+    /// `NAME=value` lines as GitLab reads an `artifacts: reports: dotenv:`
+    /// file (see [`gitlab_dotenv_line`]).
+    #[serde(rename = "gitlab-dotenv")]
+    GitlabDotenv,
 }
 
 impl OutputFormat {
@@ -29,6 +34,7 @@ impl OutputFormat {
             OutputFormat::Json => "json",
             OutputFormat::Dotenv => "dotenv",
             OutputFormat::Shell => "shell",
+            OutputFormat::GitlabDotenv => "gitlab-dotenv",
         }
     }
 }
@@ -79,6 +85,26 @@ pub enum FormatError {
         /// The format asked for.
         format: &'static str,
     },
+    /// A value GitLab's dotenv report cannot carry.
+    #[error(
+        "the {kind} of {variable} holds {limit}, which --format gitlab-dotenv cannot carry exactly; pass it another way (file: true, or resolve it in the job that needs it)"
+    )]
+    GitlabDotenv {
+        /// The variable.
+        variable: String,
+        /// Value or path.
+        kind: EntryKind,
+        /// What the report cannot carry.
+        limit: GitlabDotenvLimit,
+    },
+    /// The report as a whole is over one of GitLab's default limits.
+    #[error(
+        "--format gitlab-dotenv: the report would hold {limit}; GitLab would refuse the whole artifact"
+    )]
+    GitlabDotenvReport {
+        /// Which limit.
+        limit: GitlabDotenvLimit,
+    },
     /// A value outside the dotenv dialect.
     #[error(
         "the {kind} of {variable} holds {limit}, which --format dotenv cannot carry exactly for every dotenv reader; use --format shell or json, or file: true"
@@ -92,6 +118,35 @@ pub enum FormatError {
         limit: DotenvLimit,
     },
 }
+
+/// What GitLab's dotenv report cannot carry, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GitlabDotenvLimit {
+    /// GitLab reads the file line by line: no value spans lines.
+    #[error("a line break (GitLab reads a dotenv report line by line)")]
+    LineBreak,
+    /// GitLab strips both sides of each value.
+    #[error("leading or trailing white space (GitLab strips both sides of a dotenv value)")]
+    EdgeSpace,
+    /// A NUL byte is no text GitLab keeps.
+    #[error("a NUL byte")]
+    Nul,
+    /// More variables than GitLab's default `dotenv_variables` limit.
+    #[error(
+        "more than {GITLAB_DOTENV_MAX_VARIABLES} variables (GitLab's default dotenv_variables limit)"
+    )]
+    TooManyVariables,
+    /// A file larger than GitLab's default `dotenv_size` limit.
+    #[error("more than {GITLAB_DOTENV_MAX_BYTES} bytes (GitLab's default dotenv_size limit)")]
+    TooLarge,
+}
+
+/// GitLab's default limit of variables in one dotenv report (`dotenv_variables`).
+pub const GITLAB_DOTENV_MAX_VARIABLES: usize = 20;
+
+/// GitLab's default size limit of one dotenv report (`dotenv_size`, 5 KiB).
+pub const GITLAB_DOTENV_MAX_BYTES: usize = 5 * 1024;
 
 /// What the dotenv dialect cannot carry, and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -152,6 +207,28 @@ pub fn render(
                         limit,
                     })?;
                 let _ = writeln!(out, "{}={}", entry.name, quoted.as_str());
+            }
+        }
+        OutputFormat::GitlabDotenv => {
+            if entries.len() > GITLAB_DOTENV_MAX_VARIABLES {
+                return Err(FormatError::GitlabDotenvReport {
+                    limit: GitlabDotenvLimit::TooManyVariables,
+                });
+            }
+            for entry in entries {
+                let text = text_of(entry, format)?;
+                gitlab_dotenv_line(&mut out, entry.name, text).map_err(|limit| {
+                    FormatError::GitlabDotenv {
+                        variable: entry.name.to_string(),
+                        kind: entry.kind,
+                        limit,
+                    }
+                })?;
+            }
+            if out.len() > GITLAB_DOTENV_MAX_BYTES {
+                return Err(FormatError::GitlabDotenvReport {
+                    limit: GitlabDotenvLimit::TooLarge,
+                });
             }
         }
         OutputFormat::Shell => {
@@ -219,6 +296,40 @@ pub fn dotenv_quote(text: &str) -> Result<zeroize::Zeroizing<String>, DotenvLimi
     quoted.push_str(text);
     quoted.push(quote);
     Ok(quoted)
+}
+
+/// Appends `NAME=value` as GitLab's dotenv report reads it back to exactly
+/// `text` (`Ci::ParseDotenvArtifactService`): each line split at the first
+/// `=`, both sides stripped, no unquoting, no escapes, one line per variable;
+/// the variables are then expanded when a later job uses them (`raw:
+/// false`), so every `$` is written `$$`. A value that cannot come back
+/// exactly is refused.
+pub fn gitlab_dotenv_line(
+    out: &mut Vec<u8>,
+    name: &str,
+    text: &str,
+) -> Result<(), GitlabDotenvLimit> {
+    if text.contains(['\n', '\r']) {
+        return Err(GitlabDotenvLimit::LineBreak);
+    }
+    if text.contains('\0') {
+        return Err(GitlabDotenvLimit::Nul);
+    }
+    // Ruby's `strip`: ASCII white space (and NUL, refused above) at either end.
+    let is_space = |c: char| matches!(c, ' ' | '\t' | '\x0b' | '\x0c');
+    if text.starts_with(is_space) || text.ends_with(is_space) {
+        return Err(GitlabDotenvLimit::EdgeSpace);
+    }
+    out.extend_from_slice(name.as_bytes());
+    out.push(b'=');
+    for piece in text.split_inclusive('$') {
+        out.extend_from_slice(piece.as_bytes());
+        if piece.ends_with('$') {
+            out.push(b'$');
+        }
+    }
+    out.push(b'\n');
+    Ok(())
 }
 
 /// `${` with a `}` after it: python-dotenv would expand it (its pattern is
@@ -338,5 +449,113 @@ mod tests {
         let text = render(OutputFormat::Json, &[entry("A", "x\"y")]).unwrap();
         let parsed: serde_json::Value = serde_json::from_slice(&text).unwrap();
         assert_eq!(parsed["A"], "x\"y");
+    }
+}
+
+#[cfg(test)]
+mod gitlab_dotenv_tests {
+    use super::*;
+
+    /// What GitLab and then the runner make of one report line
+    /// (`Ci::ParseDotenvArtifactService`: first `=`, both sides stripped,
+    /// no unquoting; runner expansion: `$$` is `$`).
+    fn gitlab_reads(line: &str) -> (String, String) {
+        let (name, value) = line.split_once('=').unwrap();
+        let mut expanded = String::new();
+        let mut chars = value.trim().chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '$' && chars.peek() == Some(&'$') {
+                chars.next();
+            }
+            expanded.push(c);
+        }
+        (name.trim().to_owned(), expanded)
+    }
+
+    #[test]
+    fn values_come_back_exactly_through_gitlab() {
+        for value in [
+            "plain",
+            "with = equals == signs",
+            "$HOME and $$ and ${X} and $",
+            "it's \"quoted\" `cmd` \\ back\\\\slash",
+            "t-0123456789abcdef",
+            "ünïcödé",
+            "",
+        ] {
+            let mut out = Vec::new();
+            gitlab_dotenv_line(&mut out, "NAME", value).unwrap();
+            let line = String::from_utf8(out).unwrap();
+            assert_eq!(line.matches('\n').count(), 1);
+            assert_eq!(
+                gitlab_reads(line.trim_end_matches('\n')),
+                ("NAME".to_owned(), value.to_owned()),
+                "{value}"
+            );
+        }
+    }
+
+    #[test]
+    fn what_gitlab_cannot_carry_is_refused_by_kind() {
+        for (value, limit) in [
+            ("two\nlines", GitlabDotenvLimit::LineBreak),
+            ("carriage\rreturn", GitlabDotenvLimit::LineBreak),
+            (" leading", GitlabDotenvLimit::EdgeSpace),
+            ("trailing\t", GitlabDotenvLimit::EdgeSpace),
+            ("nul\0byte", GitlabDotenvLimit::Nul),
+        ] {
+            assert_eq!(
+                gitlab_dotenv_line(&mut Vec::new(), "NAME", value),
+                Err(limit),
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_report_keeps_to_gitlabs_default_limits() {
+        let names: Vec<String> = (0..=GITLAB_DOTENV_MAX_VARIABLES)
+            .map(|index| format!("V{index}"))
+            .collect();
+        let entries: Vec<OutputEntry<'_>> = names
+            .iter()
+            .map(|name| OutputEntry {
+                name,
+                text: b"x",
+                kind: EntryKind::Value,
+            })
+            .collect();
+        let error = render(OutputFormat::GitlabDotenv, &entries).unwrap_err();
+        assert!(
+            error.to_string().contains("more than 20 variables"),
+            "{error}"
+        );
+        assert!(render(OutputFormat::GitlabDotenv, &entries[..20]).is_ok());
+
+        let big = "x".repeat(GITLAB_DOTENV_MAX_BYTES);
+        let entry = OutputEntry {
+            name: "BIG",
+            text: big.as_bytes(),
+            kind: EntryKind::Value,
+        };
+        let error = render(OutputFormat::GitlabDotenv, &[entry]).unwrap_err();
+        assert!(
+            error.to_string().contains("more than 5120 bytes"),
+            "{error}"
+        );
+
+        let entry = OutputEntry {
+            name: "MULTI",
+            text: b"secret-line-1\nsecret-line-2",
+            kind: EntryKind::Value,
+        };
+        let message = render(OutputFormat::GitlabDotenv, &[entry])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("MULTI") && message.contains("a line break"),
+            "{message}"
+        );
+        assert!(!message.contains("secret-line"), "{message}");
     }
 }

@@ -188,7 +188,15 @@ pub fn prepare(secrets: &[ResolvedSecret], mode: &DeliveryMode) -> Result<Delive
         DeliveryMode::Environment => (None, None),
     };
     // JSON carries every value itself; the other modes put file secrets on disk.
-    let on_disk = |secret: &ResolvedSecret| secret.file && format != Some(OutputFormat::Json);
+    // JSON and GitLab's dotenv report carry values: a report is read by
+    // another job, where a path to this job's file means nothing.
+    let on_disk = |secret: &ResolvedSecret| {
+        secret.file
+            && !matches!(
+                format,
+                Some(OutputFormat::Json | OutputFormat::GitlabDotenv)
+            )
+    };
     let span = tracing::info_span!(
         "deliver",
         format = format.map(OutputFormat::name),
