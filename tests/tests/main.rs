@@ -14,6 +14,7 @@ mod akeyless_calls_and_faults;
 mod akeyless_docs_examples;
 mod akeyless_scheduling;
 mod canary;
+mod component;
 mod config_env;
 mod core_cli;
 mod delivery;
