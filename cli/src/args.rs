@@ -101,6 +101,12 @@ pub struct SelectionArgs {
     /// Read variables from a dotenv file.
     #[arg(long, value_name = "PATH")]
     pub env_file: Option<PathBuf>,
+    /// Outside GitLab: the command that prints an ID token for an unset
+    /// `id_tokens:` variable (run by `sh -c`, the audience in
+    /// `CI_SECRETS_ID_TOKEN_AUDIENCE`). Without it, GitHub Actions, Buildkite,
+    /// CircleCI and Bitbucket Pipelines are recognised from their environment.
+    #[arg(long, value_name = "COMMAND")]
+    pub id_token_command: Option<String>,
     /// Overall deadline in seconds (default 60, or the config's).
     #[arg(long, value_name = "SECONDS")]
     pub deadline: Option<f64>,

@@ -6,6 +6,7 @@
 
 pub mod args;
 mod commands;
+mod id_token_sources;
 mod includes;
 mod logging;
 mod pump;

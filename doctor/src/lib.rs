@@ -271,6 +271,7 @@ fn report_plan(planned: &PlannedJob, plans: Vec<SecretPlan>, problems: Vec<Strin
         warnings: Vec::new(),
         rule: planned.plan.rules.rule.clone(),
         workflow_rule: planned.plan.rules.workflow_rule.clone(),
+        id_tokens: planned.plan.id_token_sources.clone(),
     }
 }
 
@@ -466,6 +467,7 @@ mod tests {
                     .collect(),
                 token_problems: Vec::new(),
                 rules: Default::default(),
+                id_token_sources: Vec::new(),
             },
             variables: JobVariables::default(),
             id_tokens: Vec::new(),

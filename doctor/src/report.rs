@@ -113,6 +113,9 @@ pub struct PlanReport {
     pub rule: Option<String>,
     /// The `workflow: rules:` rule that matched; `null` when there are none or none matched.
     pub workflow_rule: Option<String>,
+    /// The `id_tokens:` variables a CI system's OIDC source would mint, with
+    /// the source and the audience (outside GitLab).
+    pub id_tokens: Vec<ci_secrets_core::plan::IdTokenPlan>,
 }
 
 /// One check as reported.

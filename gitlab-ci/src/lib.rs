@@ -33,6 +33,7 @@
 //! ```
 
 pub mod expand;
+pub mod id_tokens;
 pub mod pipeline;
 pub mod predefined;
 pub mod rails_expand;

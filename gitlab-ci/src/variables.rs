@@ -73,6 +73,12 @@ pub struct VariableSources {
     pub env_file: Option<PathBuf>,
     /// Whether to read the process environment (tests turn it off).
     pub process_env: bool,
+    /// Where an `id_tokens:` variable that no source sets comes from
+    /// (outside GitLab); `None`: it stays unset.
+    pub id_token_source: Option<std::sync::Arc<dyn crate::id_tokens::IdTokenSource>>,
+    /// Whether to mint such tokens now (`resolve`, `exec`), or only say
+    /// which source would (`plan`).
+    pub mint_id_tokens: bool,
 }
 
 impl VariableSources {
@@ -288,6 +294,7 @@ mod tests {
             cli: vec![("D".into(), "cli-d".into())],
             env_file: Some(env_file),
             process_env: false,
+            ..VariableSources::default()
         };
         let vars = layer(&global, &job, &sources).unwrap();
         assert_eq!(vars.get("A"), Some("job"));

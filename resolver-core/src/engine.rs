@@ -23,7 +23,7 @@ use tracing::Instrument;
 use crate::config::LoadedConfig;
 use crate::dispatch::{DispatchOptions, ResolvedSecret, dispatch};
 use crate::error::CoreError;
-use crate::plan::{Plan, PlanError, RulesReport, UnsetVariable, plan};
+use crate::plan::{IdTokenPlan, Plan, PlanError, RulesReport, UnsetVariable, plan};
 use crate::progress::{NoProgress, Progress};
 
 /// Which job to resolve.
@@ -186,7 +186,8 @@ pub fn plan_job(
         JobSource::SecretsFile { .. } => None,
     };
     let (global, job_variables, rules) = apply_rules(&loaded, &predefined, &ci_cd, changes_base)?;
-    let variables = layer_over(&predefined, &global, &job_variables, ci_cd)?;
+    let mut variables = layer_over(&predefined, &global, &job_variables, ci_cd)?;
+    let id_token_sources = id_tokens_from_source(&loaded.job, &mut variables, sources)?;
     let _span =
         tracing::info_span!("plan", job = %loaded.job.name, secrets = specs.len()).entered();
     let mut plan = plan(
@@ -197,12 +198,62 @@ pub fn plan_job(
         &variables,
     )?;
     plan.rules = rules;
+    plan.id_token_sources = id_token_sources;
     Ok(PlannedJob {
         plan,
         variables,
         id_tokens: loaded.job.id_tokens,
         skipped_includes: loaded.skipped_includes,
     })
+}
+
+/// The job's `id_tokens:` variables that no source set, minted by the
+/// run's ID token source for the entry's first `aud:` (OIDC issuers take
+/// one audience) when `sources` says to mint, else only listed, as `plan`
+/// reports them. The tokens are credentials: they go into the variables
+/// and nowhere else.
+fn id_tokens_from_source(
+    job: &Job,
+    variables: &mut JobVariables,
+    sources: &VariableSources,
+) -> Result<Vec<IdTokenPlan>, CoreError> {
+    let Some(source) = &sources.id_token_source else {
+        return Ok(Vec::new());
+    };
+    let mut planned = Vec::new();
+    for name in &job.id_tokens {
+        if variables.get(name).is_some() {
+            continue;
+        }
+        let Some(audience) = job
+            .id_token_audiences
+            .get(name)
+            .and_then(|audiences| audiences.first())
+        else {
+            continue;
+        };
+        if sources.mint_id_tokens {
+            let token = source.mint(audience).map_err(|error| CoreError::IdToken {
+                job: job.name.clone(),
+                name: name.clone(),
+                error,
+            })?;
+            variables.insert(name.clone(), token.as_str());
+        } else {
+            // `plan` calls nothing: the providers plan with a stand-in, which
+            // no plan output shows (a token is a credential there too).
+            variables.insert(
+                name.clone(),
+                format!("<an ID token from {}>", source.describe()),
+            );
+        }
+        planned.push(IdTokenPlan {
+            name: name.clone(),
+            source: source.describe(),
+            audience: audience.clone(),
+        });
+    }
+    Ok(planned)
 }
 
 /// The global and job variables after `rules:`, and what the rules decided.

@@ -41,6 +41,16 @@ pub enum CoreError {
     /// A value or path cannot be printed exactly in the chosen format.
     #[error(transparent)]
     Output(#[from] FormatError),
+    /// A CI system's OIDC source could not mint an `id_tokens:` variable.
+    #[error("job {job}: cannot mint the ID token {name}: {error}")]
+    IdToken {
+        /// The job.
+        job: String,
+        /// The `id_tokens:` variable.
+        name: String,
+        /// What the source said (never the token).
+        error: ci_secrets_gitlab::id_tokens::IdTokenError,
+    },
 }
 
 /// Exit status: invalid pipeline or config.
@@ -69,7 +79,8 @@ impl CoreError {
             CoreError::Dispatch(_)
             | CoreError::Files(_)
             | CoreError::EnvValue(_)
-            | CoreError::Output(_) => EXIT_RESOLUTION,
+            | CoreError::Output(_)
+            | CoreError::IdToken { .. } => EXIT_RESOLUTION,
         }
     }
 }

@@ -59,6 +59,20 @@ pub struct Plan {
     pub token_problems: Vec<PlanError>,
     /// What `workflow: rules:` and the job's `rules:` decided.
     pub rules: RulesReport,
+    /// The `id_tokens:` variables a CI system's OIDC source mints (or, in
+    /// `plan`, would mint).
+    pub id_token_sources: Vec<IdTokenPlan>,
+}
+
+/// An ID token that comes from a CI system's OIDC source, not from GitLab.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct IdTokenPlan {
+    /// The `id_tokens:` variable.
+    pub name: String,
+    /// The source ([`IdTokenSource::describe`](ci_secrets_gitlab::id_tokens::IdTokenSource::describe)).
+    pub source: String,
+    /// The audience asked for.
+    pub audience: String,
 }
 
 /// What `rules:` decided about a job, as reported by `plan` and warned about by
@@ -297,6 +311,7 @@ pub fn plan(
     }
     Ok(Plan {
         rules: RulesReport::default(),
+        id_token_sources: Vec::new(),
         job: job.to_string(),
         secrets,
         token_problems,

@@ -24,6 +24,7 @@ mod exec_safety;
 mod gitlab_examples;
 mod hostile_input;
 mod hostile_servers;
+mod id_tokens;
 mod masking;
 mod merge_corpus;
 mod otlp;

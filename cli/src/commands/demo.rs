@@ -65,6 +65,7 @@ pub async fn run(global: &GlobalArgs, registry: &Registry) -> ExitCode {
         ],
         env_file: None,
         process_env: false,
+        ..VariableSources::default()
     };
     let config = match LoadedConfig::load(&ConfigSources {
         explicit: global.config.clone(),

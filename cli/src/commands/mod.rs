@@ -65,6 +65,11 @@ pub fn prepare(global: &GlobalArgs, selection: &SelectionArgs) -> Result<Prepare
         cli: VariableSources::parse_cli_vars(&selection.vars)?,
         env_file: selection.env_file.clone(),
         process_env: true,
+        id_token_source: crate::id_token_sources::detect(
+            selection.id_token_command.as_deref(),
+            &|name| std::env::var(name).ok(),
+        ),
+        mint_id_tokens: true,
     };
     let mut flags = Vec::new();
     if let Some(deadline) = selection.deadline {

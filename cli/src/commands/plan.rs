@@ -14,10 +14,12 @@ use super::{fail, prepare};
 use crate::args::{GlobalArgs, PlanArgs, ReportFormat};
 
 pub fn run(global: &GlobalArgs, registry: &Registry, args: PlanArgs) -> ExitCode {
-    let prepared = match prepare(global, &args.selection) {
+    let mut prepared = match prepare(global, &args.selection) {
         Ok(prepared) => prepared,
         Err(err) => return fail(&err),
     };
+    // `plan` makes no network call: it says which source would mint an ID token.
+    prepared.variables.mint_id_tokens = false;
     let report = match ci_secrets_doctor::plan(
         registry.as_slice(),
         &prepared.source,
@@ -66,6 +68,13 @@ fn render_text(report: &PlanReport) -> String {
     );
     if let Some(rule) = &report.workflow_rule {
         let _ = writeln!(out, "Workflow rule: {rule}");
+    }
+    for token in &report.id_tokens {
+        let _ = writeln!(
+            out,
+            "ID token {}: minted by {} for aud {}",
+            token.name, token.source, token.audience
+        );
     }
     if let Some(rule) = &report.rule {
         let _ = writeln!(out, "Rule: {rule}");

@@ -191,6 +191,7 @@ fn build_job(
         None => None,
     };
     let id_tokens = parse_id_tokens(id_tokens_value)?;
+    let id_token_audiences = id_token_audiences(id_tokens_value);
     let secrets = definition
         .get("secrets")
         .map(|value| yaml_to_json(value).map_err(|why| format!("`secrets:` {why}")))
@@ -224,6 +225,7 @@ fn build_job(
         hidden,
         variables,
         id_tokens,
+        id_token_audiences,
         secrets,
         inherit_variables,
         stage,
@@ -325,6 +327,28 @@ pub(crate) fn parse_variables(
         variables.insert(name, variable);
     }
     Ok(variables)
+}
+
+/// Each ID token's `aud:` (a string or a list of strings), by name; a name
+/// whose `aud:` is neither is left out (validation reports it).
+fn id_token_audiences(value: Option<&Value>) -> IndexMap<String, Vec<String>> {
+    let Some(Value::Mapping(map)) = value else {
+        return IndexMap::new();
+    };
+    map.iter()
+        .filter_map(|(name, token)| {
+            let name = scalar_to_string(name)?;
+            let audiences = match token.as_mapping()?.get("aud")? {
+                Value::String(audience) => vec![audience.clone()],
+                Value::Sequence(items) => items
+                    .iter()
+                    .map(|item| item.as_str().map(str::to_owned))
+                    .collect::<Option<Vec<_>>>()?,
+                _ => return None,
+            };
+            Some((name, audiences))
+        })
+        .collect()
 }
 
 /// The names under `id_tokens:`, in file order.

@@ -86,6 +86,9 @@ pub struct Job {
     pub variables: IndexMap<String, VariableDef>,
     /// The names under `id_tokens:` (the job's or, when inherited, `default:`'s), in file order.
     pub id_tokens: Vec<String>,
+    /// Each ID token's `aud:` values, by name (outside GitLab, an ID token is
+    /// minted for them where the CI system can).
+    pub id_token_audiences: IndexMap<String, Vec<String>>,
     /// The raw `secrets:` value after `extends:` merging, before validation; `None` when the job
     /// has no `secrets:` key.
     pub secrets: Option<serde_json::Value>,

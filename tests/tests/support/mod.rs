@@ -21,6 +21,11 @@ pub fn isolate(command: &mut Command) {
             || name == "RUST_LOG"
             || name == "RUNNER_TEMP_PROJECT_DIR"
             || name == "GITLAB_CI"
+            // Other CI systems' ID token sources.
+            || name.starts_with("ACTIONS_ID_TOKEN_")
+            || name == "BUILDKITE"
+            || name == "CIRCLE_OIDC_TOKEN_V2"
+            || name == "BITBUCKET_STEP_OIDC_TOKEN"
         {
             command.env_remove(&name);
         }
