@@ -37,6 +37,7 @@ pub mod id_tokens;
 pub mod pipeline;
 pub mod predefined;
 pub mod rails_expand;
+mod re2;
 pub mod rules;
 pub mod validate;
 pub mod variables;

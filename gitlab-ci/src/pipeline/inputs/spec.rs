@@ -401,7 +401,7 @@ impl Check<'_> {
         // like the `regex` crate, whose syntax is RE2's for what both accept.
         let compiled = regex
             .as_deref()
-            .filter(|regex| re2_accepts(regex))
+            .filter(|regex| crate::re2::accepts(regex))
             .and_then(|regex| {
                 regex::RegexBuilder::new(regex)
                     .size_limit(1 << 20)
@@ -416,26 +416,6 @@ impl Check<'_> {
             Some(_) => {}
         }
     }
-}
-
-/// Whether RE2 would parse `pattern` as far as the `regex` crate differs
-/// from it: RE2 refuses a repetition of a repetition (`a++`, `a**`), which
-/// the `regex` crate reads as nested.
-fn re2_accepts(pattern: &str) -> bool {
-    use regex_syntax::ast::{Ast, parse::Parser};
-
-    fn stacked(ast: &Ast) -> bool {
-        match ast {
-            Ast::Repetition(repetition) => {
-                matches!(*repetition.ast, Ast::Repetition(_)) || stacked(&repetition.ast)
-            }
-            Ast::Group(group) => stacked(&group.ast),
-            Ast::Alternation(alternation) => alternation.asts.iter().any(stacked),
-            Ast::Concat(concat) => concat.asts.iter().any(stacked),
-            _ => false,
-        }
-    }
-    Parser::new().parse(pattern).is_ok_and(|ast| !stacked(&ast))
 }
 
 #[cfg(test)]

@@ -44,7 +44,7 @@ impl Pattern {
         } else {
             format!("(?{flags}){body}")
         };
-        if !re2_accepts(&source) {
+        if !crate::re2::accepts(&source) {
             return None;
         }
         Some(Self {
@@ -71,30 +71,6 @@ impl Pattern {
             .as_ref()
             .is_some_and(|regex| regex.is_match(text))
     }
-}
-
-/// Whether `source` is a regular expression RE2 (and the `regex` crate) accepts, checked
-/// without compiling: the `regex` crate's parser and translator, plus RE2's refusal of a
-/// repetition of a repetition (`a++`, `a**`), which the `regex` crate would read as nested
-/// (the same check as `inputs:` `regex:`).
-fn re2_accepts(source: &str) -> bool {
-    use regex_syntax::ast::{Ast, parse::Parser};
-    use regex_syntax::hir::translate::Translator;
-
-    fn stacked(ast: &Ast) -> bool {
-        match ast {
-            Ast::Repetition(repetition) => {
-                matches!(*repetition.ast, Ast::Repetition(_)) || stacked(&repetition.ast)
-            }
-            Ast::Group(group) => stacked(&group.ast),
-            Ast::Alternation(alternation) => alternation.asts.iter().any(stacked),
-            Ast::Concat(concat) => concat.asts.iter().any(stacked),
-            _ => false,
-        }
-    }
-    Parser::new()
-        .parse(source)
-        .is_ok_and(|ast| !stacked(&ast) && Translator::new().translate(source, &ast).is_ok())
 }
 
 /// Two patterns are equal when their sources are (`UntrustedRegexp#==`).
