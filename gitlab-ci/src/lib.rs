@@ -33,6 +33,7 @@
 //! ```
 
 pub mod expand;
+mod git;
 pub mod id_tokens;
 pub mod pipeline;
 pub mod predefined;

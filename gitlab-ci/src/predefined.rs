@@ -9,7 +9,6 @@
 //! to it is warned about); `--var` overrides any of them.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use indexmap::IndexMap;
 
@@ -157,19 +156,11 @@ fn parse_remote(url: &str) -> Option<Remote> {
     (!host.is_empty() && !path.is_empty()).then_some(Remote { host, path })
 }
 
-/// `git -C dir args`, its output when it succeeds.
+/// `git -C dir args`, its trimmed output when it succeeds and is not empty.
 fn git(dir: &Path, args: &[&str]) -> Option<String> {
-    let output = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    let text = String::from_utf8(output.stdout).ok()?;
+    let text = String::from_utf8(crate::git::output(dir, args)?).ok()?;
     let text = text.trim();
-    (output.status.success() && !text.is_empty()).then(|| text.to_owned())
+    (!text.is_empty()).then(|| text.to_owned())
 }
 
 #[cfg(test)]

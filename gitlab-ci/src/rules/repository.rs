@@ -2,7 +2,6 @@
 //! since a base (`changes:`), both through `git` in the project folder.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use walkdir::WalkDir;
 
@@ -64,20 +63,8 @@ pub fn changed_files(project_dir: &Path, base: &str) -> Option<Vec<String>> {
 
 /// The NUL-separated output of `git args` in `dir`, `None` when git fails.
 fn git_lines(dir: &Path, args: &[&str]) -> Option<Vec<String>> {
-    let output = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    if !output.status.success() {
-        return None;
-    }
     Some(
-        output
-            .stdout
+        crate::git::output(dir, args)?
             .split(|byte| *byte == 0)
             .filter(|line| !line.is_empty())
             .map(|line| String::from_utf8_lossy(line).into_owned())
