@@ -172,3 +172,71 @@ fn the_components_job_runs_its_command_with_the_secrets() {
     // The command saw the value; exec masked it in the job log.
     assert_eq!(stdout(&output), "secret-ok-[MASKED]\n");
 }
+
+/// The first ```yaml block after `heading` in the README.
+fn readme_yaml_after(heading: &str) -> String {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let (_, rest) = readme.split_once(heading).unwrap();
+    let (_, block) = rest.split_once("```yaml\n").unwrap();
+    block.split("```").next().unwrap().to_owned()
+}
+
+/// The README's component example, taken from the README itself, loads
+/// from a GitLab instance with the job's predefined variables, and its job
+/// is there; the README's two-job dotenv recipe validates.
+#[test]
+fn the_readmes_component_and_recipe_examples_run() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut content = GitLabContent::default().file(
+        "tools/ci-secrets",
+        "1.0.0",
+        "templates/ci-secrets.yml",
+        COMPONENT,
+    );
+    content
+        .releases
+        .insert("tools/ci-secrets".to_owned(), vec!["1.0.0".to_owned()]);
+    let gitlab = runtime.block_on(FakeGitLab::start(content));
+    let project = Project::new();
+    project.write(
+        ".gitlab-ci.yml",
+        &readme_yaml_after("**As a CI/CD component.**"),
+    );
+    let in_job = |args: &[&str]| {
+        project
+            .cli()
+            .args(args)
+            .env("CI_SERVER_URL", gitlab.url())
+            .env("CI_SERVER_FQDN", gitlab.url().trim_start_matches("http://"))
+            .output()
+            .unwrap()
+    };
+    let validated = in_job(&["validate"]);
+    assert_eq!(
+        code(&validated),
+        0,
+        "{}{}",
+        stdout(&validated),
+        stderr(&validated)
+    );
+    let planned = in_job(&["plan", "--job", "ci-secrets", "--format", "json"]);
+    assert_eq!(code(&planned), 0, "{}", stderr(&planned));
+
+    project.write(
+        ".gitlab-ci.yml",
+        &readme_yaml_after("### Reusing the login across jobs"),
+    );
+    let validated = project
+        .cli()
+        .args(["validate", "--offline"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        code(&validated),
+        0,
+        "{}{}",
+        stdout(&validated),
+        stderr(&validated)
+    );
+}
