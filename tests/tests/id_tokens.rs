@@ -185,3 +185,78 @@ fn buildkite_circleci_bitbucket_and_a_command_give_the_token() {
         format!("oidc request-token --audience {AUDIENCE}")
     );
 }
+
+/// The repository's GitHub composite action (`action.yml`): its run step,
+/// with the inputs a workflow gives and GitHub's OIDC environment, resolves
+/// the secrets file (the token minted for the file's `aud:`) and runs the
+/// command. The install step is `cargo install --locked` of this source,
+/// which the suite does not repeat (`install: false`).
+#[test]
+fn the_github_action_runs_the_command_with_the_secrets() {
+    let action: serde_json::Value = serde_norway::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../action.yml")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(action["runs"]["using"], "composite");
+    let steps = action["runs"]["steps"].as_array().unwrap();
+    assert_eq!(steps[0]["if"], "inputs.install == 'true'");
+    assert!(
+        steps[0]["run"]
+            .as_str()
+            .unwrap()
+            .starts_with("cargo install --locked --path \"${{ github.action_path }}/cli\"")
+    );
+    let step = &steps[1];
+
+    let harness = Harness::demo();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let github = github_endpoint(&runtime, demo_jwt());
+    let project = project(&harness);
+    project.write(
+        "secrets.yml",
+        &format!(
+            "variables:\n  AKEYLESS_ACCESS_ID: p-demojwtauth1\nid_tokens:\n  AKEYLESS_JWT:\n    aud: {AUDIENCE}\nsecrets:\n  DATABASE_PASSWORD:\n    token: $AKEYLESS_JWT\n    file: false\n    akeyless:\n      name: /demo/static/password\n      akeyless_api_url: {}\n",
+            harness.url()
+        ),
+    );
+    project.write(
+        "check.sh",
+        "test \"$DATABASE_PASSWORD\" = demo-password-v2 && echo action-ok\n",
+    );
+    let bin = project.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_ci-secrets-e2e"), bin.join("ci-secrets"))
+        .unwrap();
+    // What GitHub's runner does with the step: inputs substituted into `run`,
+    // `env:` set, bash.
+    let script = step["run"]
+        .as_str()
+        .unwrap()
+        .replace("${{ inputs.command }}", "sh ./check.sh");
+    let mut bash = std::process::Command::new("bash");
+    crate::support::isolate(&mut bash);
+    let output = bash
+        .arg("-c")
+        .arg(&script)
+        .current_dir(project.path())
+        .env("CI_SECRETS_FILE", "secrets.yml")
+        .env(
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        )
+        .env(
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            format!("{}/token?api-version=2.0", github.url()),
+        )
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "gh-request-token")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "action-ok\n");
+    assert_eq!(step["env"]["CI_SECRETS_FILE"], "${{ inputs.secrets-file }}");
+    assert_eq!(github.received().len(), 1);
+}
