@@ -44,6 +44,11 @@ static PSYCH_INTEGER: LazyLock<Option<Regex>> = LazyLock::new(|| {
 /// The decimal form of a plain scalar that Psych reads as an integer
 /// differently from YAML 1.2, or `None` (already decimal, or not an integer).
 fn psych_integer(plain: &str) -> Option<String> {
+    // Every integer form starts with a digit or a sign: most scalars are
+    // words and never reach the pattern.
+    if !plain.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '+') {
+        return None;
+    }
     let matches = PSYCH_INTEGER
         .as_ref()
         .is_some_and(|integer| integer.is_match(plain));
@@ -76,6 +81,30 @@ fn psych_integer(plain: &str) -> Option<String> {
     (canonical != plain).then_some(canonical)
 }
 
+/// Text that could be a scalar Psych reads differently from YAML 1.2: a
+/// word `yes`/`no`/`on`/`off` or a spelling of `true`/`false` YAML 1.2 does
+/// not know (any case), or digits in one of Psych's integer forms. Found
+/// anywhere (comments and quoted text too), so a file without any is left
+/// as it is without the event pass, which costs a third of a big file's load.
+static CANDIDATE: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i:\b(?:yes|no|on|off|true|false)\b)|(?:^|[^0-9A-Za-z_.])(?:[-+][0-9]|[-+]?0[0-9_,xXbB])|[0-9][_,][0-9]|[0-9]:[0-5]?[0-9]",
+    )
+    .ok()
+});
+
+fn may_hold_yaml11_scalar(text: &str) -> bool {
+    let Some(candidate) = CANDIDATE.as_ref() else {
+        return true;
+    };
+    candidate.find_iter(text).any(|found| {
+        !matches!(
+            found.as_str(),
+            "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
+        )
+    })
+}
+
 /// What a plain scalar becomes when Psych reads it differently from YAML 1.2.
 fn psych_rewrite(plain: &str) -> Option<Cow<'static, str>> {
     if let Some(flag) = psych_boolean(plain) {
@@ -89,6 +118,9 @@ fn psych_rewrite(plain: &str) -> Option<Cow<'static, str>> {
 /// When the text does not parse, it is returned unchanged: serde_norway
 /// then reports the error with its position.
 pub(crate) fn rewrite_yaml11_scalars(text: &str) -> Cow<'_, str> {
+    if !may_hold_yaml11_scalar(text) {
+        return Cow::Borrowed(text);
+    }
     // (character range, replacement), in text order.
     let mut replacements: Vec<(usize, usize, Cow<'static, str>)> = Vec::new();
     for event in Parser::new_from_str(text) {
@@ -197,6 +229,36 @@ mod tests {
             "a: 0x\n",
         ] {
             assert_eq!(rewrite_yaml11_scalars(unchanged), unchanged);
+        }
+    }
+
+    /// The cheap scan lets through every text the event pass would change,
+    /// and skips texts with nothing to change.
+    #[test]
+    fn the_candidate_scan_misses_nothing_the_pass_would_rewrite() {
+        for text in [
+            "a: yes\n",
+            "a: Off\n",
+            "a: tRuE\n",
+            "a: 010\n",
+            "a: -010\n",
+            "a: 1_000\n",
+            "a: 1,000\n",
+            "a: 0x1A\n",
+            "a: 0b1\n",
+            "a: 1:30\n",
+            "[on]\n",
+            "a: [x, NO]\n",
+        ] {
+            assert!(super::may_hold_yaml11_scalar(text), "{text}");
+            assert_ne!(rewrite_yaml11_scalars(text), text, "{text}");
+        }
+        for text in [
+            "a: true\nb: False\nc: TRUE\n",
+            "TOKEN_00001: {aud: x}\nversion: 1.10\nport: 8080\n",
+            "image: node:20\nscript: [echo onwards]\n",
+        ] {
+            assert!(!super::may_hold_yaml11_scalar(text), "{text}");
         }
     }
 
