@@ -71,6 +71,8 @@ pub struct LoadedJob {
     pub workflow_rules: Option<RulesConfig>,
     /// The file the job comes from (for messages).
     pub file: PathBuf,
+    /// The files changed since `--changes-base` (`rules: changes:`), when it is given.
+    pub changed_files: Option<Vec<String>>,
 }
 
 /// Loads the job.
@@ -88,16 +90,29 @@ pub fn load_job(
             project_dir,
             includes,
             inputs,
-            ..
+            changes_base,
         } => {
             let project_dir = project_dir
                 .clone()
                 .unwrap_or_else(|| pipeline::project_dir_of(path));
+            // One diff for include rules and the job's rules.
+            let changed_files = changes_base
+                .as_deref()
+                .map(|base| {
+                    repository::changed_files(&project_dir, base).ok_or_else(|| {
+                        PlanError::ChangesBase {
+                            base: base.to_owned(),
+                            project_dir: project_dir.clone(),
+                        }
+                    })
+                })
+                .transpose()?;
             let options = pipeline::LoadOptions {
                 project_dir: Some(project_dir.clone()),
                 include_variables: ci_cd.clone(),
                 includes: includes.clone(),
                 inputs: inputs.clone(),
+                changed_files: changed_files.clone(),
             };
             // Only this job is expanded: the others may be many, big, or broken.
             let pipeline = pipeline::load_pipeline_for_job_with(path, &options, job)?;
@@ -110,6 +125,7 @@ pub fn load_job(
                 pipeline_variables: pipeline.variables,
                 workflow_rules: pipeline.workflow_rules,
                 file: path.clone(),
+                changed_files,
             })
         }
         JobSource::SecretsFile { path } => Ok(LoadedJob {
@@ -120,6 +136,7 @@ pub fn load_job(
             pipeline_variables: IndexMap::new(),
             workflow_rules: None,
             file: path.clone(),
+            changed_files: None,
         }),
     }
 }
@@ -181,11 +198,7 @@ pub fn plan_job(
     } else {
         IndexMap::new()
     };
-    let changes_base = match source {
-        JobSource::CiFile { changes_base, .. } => changes_base.as_deref(),
-        JobSource::SecretsFile { .. } => None,
-    };
-    let (global, job_variables, rules) = apply_rules(&loaded, &predefined, &ci_cd, changes_base)?;
+    let (global, job_variables, rules) = apply_rules(&loaded, &predefined, &ci_cd)?;
     let mut variables = layer_over(&predefined, &global, &job_variables, ci_cd)?;
     let id_token_sources = id_tokens_from_source(&loaded.job, &mut variables, sources)?;
     let _span =
@@ -274,7 +287,6 @@ fn apply_rules(
     loaded: &LoadedJob,
     predefined: &IndexMap<String, String>,
     ci_cd: &IndexMap<String, String>,
-    changes_base: Option<&str>,
 ) -> Result<RuledVariables, CoreError> {
     let mut global = loaded.global_variables.clone();
     let mut job_variables = loaded.job.variables.clone();
@@ -282,17 +294,7 @@ fn apply_rules(
     if loaded.workflow_rules.is_none() && loaded.job.rules.is_none() {
         return Ok((global, job_variables, report));
     }
-    let changed = match changes_base {
-        Some(base) => Some(
-            repository::changed_files(&loaded.project_dir, base).ok_or_else(|| {
-                PlanError::ChangesBase {
-                    base: base.to_owned(),
-                    project_dir: loaded.project_dir.clone(),
-                }
-            })?,
-        ),
-        None => None,
-    };
+    let changed = loaded.changed_files.as_deref();
     let mut changes_unknown = false;
     let mut collect = |outcome: &RulesOutcome, report: &mut RulesReport| {
         for warning in &outcome.warnings {
@@ -328,7 +330,7 @@ fn apply_rules(
         let lookup = |name: &str| seen.get(name).cloned();
         let ctx = RuleContext::new(&lookup)
             .with_project_dir(&loaded.project_dir)
-            .with_changed_files(changed.as_deref());
+            .with_changed_files(changed);
         let outcome = evaluate_workflow_rules(&workflow.0, &ctx)
             .map_err(|error| rules_error("workflow", error))?;
         collect(&outcome, &mut report);
@@ -351,7 +353,7 @@ fn apply_rules(
         let lookup = |name: &str| seen.get(name).cloned();
         let ctx = RuleContext::new(&lookup)
             .with_project_dir(&loaded.project_dir)
-            .with_changed_files(changed.as_deref());
+            .with_changed_files(changed);
         let owner = format!("jobs:{}", loaded.job.name);
         let outcome = evaluate_rules(&rules.0, &ctx).map_err(|error| rules_error(&owner, error))?;
         collect(&outcome, &mut report);

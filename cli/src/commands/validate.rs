@@ -120,6 +120,8 @@ fn check(providers: &[&'static ProviderRegistration], args: &ValidateArgs) -> Re
         include_variables,
         includes: Some(includes),
         inputs: args.inputs.iter().cloned().collect(),
+        // `validate` checks every job whatever changed: `changes:` holds.
+        changed_files: None,
     };
     let loaded = match &args.job {
         None => load_pipeline_with(&args.ci_file, &options),

@@ -59,6 +59,7 @@ pub(crate) fn load_merged(
     project_dir: &Path,
     variables: &IndexMap<String, String>,
     root_inputs: Option<&Mapping>,
+    changed_files: Option<&[String]>,
     source: &dyn IncludeSource,
     budget: &ExpansionBudget,
 ) -> Result<Merged, PipelineError> {
@@ -84,6 +85,7 @@ pub(crate) fn load_merged(
         pending: Vec::new(),
         skipped: Vec::new(),
         predefined: OnceLock::new(),
+        changed_files,
     };
     let root = Frame {
         display: root_file.to_owned(),
@@ -136,6 +138,8 @@ struct Includer<'a> {
     /// GitLab's predefined variables, derived from git the first time an
     /// include's `rules:` reads a variable the CI/CD variables do not hold.
     predefined: OnceLock<IndexMap<String, String>>,
+    /// The diff's files for `rules: changes:`; `None`: unknown.
+    changed_files: Option<&'a [String]>,
 }
 
 /// One `include:` entry.
@@ -300,7 +304,8 @@ impl Includer<'_> {
 
     /// Whether an entry's `rules:` include it. As in GitLab, they see the
     /// CI/CD and predefined variables, never the pipeline's `variables:`;
-    /// `changes:` cannot be known while loading and holds.
+    /// `changes:` matches the diff's files when `--changes-base` gives them,
+    /// else holds.
     fn rules_include(&self, rules: &Value, at: &At<'_>) -> Result<bool, PipelineError> {
         let lookup = |name: &str| {
             self.variables.get(name).cloned().or_else(|| {
@@ -310,7 +315,9 @@ impl Includer<'_> {
                     .cloned()
             })
         };
-        let context = RuleContext::new(&lookup).with_project_dir(self.project_dir);
+        let context = RuleContext::new(&lookup)
+            .with_project_dir(self.project_dir)
+            .with_changed_files(self.changed_files);
         include_rules_match(rules, &context)
             .map_err(|error| at.error(error.gitlab_message("include")))
     }

@@ -239,6 +239,9 @@ pub struct LoadOptions {
     /// casts inputs given as text (`"3"` is the number 3 for a `number`
     /// input, `"true"` the boolean for a `boolean` one, JSON for an `array`).
     pub inputs: IndexMap<String, String>,
+    /// The files changed in the pipeline's diff (`--changes-base`), for
+    /// `include: rules: changes:`; `None`: unknown, `changes:` holds.
+    pub changed_files: Option<Vec<String>>,
 }
 
 /// [`load_pipeline`] with `options`: local includes found under the
@@ -364,6 +367,7 @@ fn load(
         project_dir,
         &options.include_variables,
         Some(&root_inputs),
+        options.changed_files.as_deref(),
         source,
         &budget,
     )?;

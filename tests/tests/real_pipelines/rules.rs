@@ -535,3 +535,42 @@ fn include_rules_choose_the_file_that_defines_the_secret() {
     assert_eq!(code(&staging), 0, "{}", stderr(&staging));
     assert_eq!(stdout(&staging), "{\"DB\":\"staging-value\"}\n");
 }
+
+/// `include: rules: changes:` follow `--changes-base` like job rules: the
+/// file whose changes rule matches the diff is included, the other not.
+#[test]
+fn include_rules_changes_follow_the_base() {
+    let project = project(
+        "include:\n  - local: ci/staging.yml\n  - local: ci/prod.yml\n    rules:\n      - changes: [deploy/**]\njob:\n  extends: .secret\n  script: [x]\n",
+        &[("staging-db", "staging-value"), ("prod-db", "prod-value")],
+    );
+    project.write(
+        "ci/staging.yml",
+        ".secret:\n  secrets:\n    DB:\n      testkv: {key: staging-db}\n      file: false\n",
+    );
+    project.write(
+        "ci/prod.yml",
+        ".secret:\n  secrets:\n    DB:\n      testkv: {key: prod-db}\n      file: false\n",
+    );
+    git(&project, &["init", "-q", "-b", "main"]);
+    git(&project, &["add", "-A"]);
+    git(&project, &["commit", "-qm", "base"]);
+    project.write("docs/readme.md", "docs");
+    git(&project, &["add", "-A"]);
+    git(&project, &["commit", "-qm", "docs only"]);
+    let docs_only = run(
+        &project,
+        &["resolve", "--format", "json", "--changes-base", "HEAD~1"],
+    );
+    assert_eq!(code(&docs_only), 0, "{}", stderr(&docs_only));
+    assert_eq!(stdout(&docs_only), "{\"DB\":\"staging-value\"}\n");
+    project.write("deploy/app.yml", "x: 1");
+    git(&project, &["add", "-A"]);
+    git(&project, &["commit", "-qm", "deploy"]);
+    let deploy = run(
+        &project,
+        &["resolve", "--format", "json", "--changes-base", "HEAD~1"],
+    );
+    assert_eq!(code(&deploy), 0, "{}", stderr(&deploy));
+    assert_eq!(stdout(&deploy), "{\"DB\":\"prod-value\"}\n");
+}
