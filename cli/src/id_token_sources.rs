@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ci_secrets_gitlab::id_tokens::{IdTokenError, IdTokenSource};
-use ci_secrets_http::{HttpFactory, HttpSettings, RetryMode};
+use ci_secrets_http::{HttpFactory, HttpSettings, RetryMode, block_on_own_runtime};
 use ci_secrets_provider_api::ResolveContext;
 use zeroize::Zeroizing;
 
@@ -80,47 +80,38 @@ impl IdTokenSource for GitHubActions {
         let mut url = url::Url::parse(&self.url)
             .map_err(|_| error(self, "ACTIONS_ID_TOKEN_REQUEST_URL is not a URL"))?;
         url.query_pairs_mut().append_pair("audience", audience);
-        // The loader and planner are synchronous and may run inside the
-        // binary's runtime: the request gets a runtime of its own.
-        let request = || -> Result<Zeroizing<String>, String> {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|err| err.to_string())?;
-            let client = HttpFactory::new(HttpSettings::default())
-                .client(None)
-                .map_err(|err| err.to_string())?;
+        // The planner is synchronous and runs inside the binary's runtime.
+        let client = HttpFactory::new(HttpSettings::default())
+            .client(None)
+            .map_err(|err| error(self, err.to_string()))?;
+        let response = block_on_own_runtime(|| async {
             let ctx = ResolveContext::builder("id-token")
                 .timeout(Duration::from_secs(30))
                 .build();
-            let response = runtime
-                .block_on(
-                    client.send(&ctx, "GET id token", RetryMode::Idempotent, |http| {
-                        http.get(url.clone())
-                            .header("Authorization", format!("bearer {}", self.token.as_str()))
-                    }),
-                )
-                .map_err(|err| err.to_string())?;
-            if !response.is_success() {
-                return Err(format!("the endpoint answered HTTP {}", response.status));
-            }
-            #[derive(serde::Deserialize)]
-            struct Answer {
-                value: String,
-            }
-            let answer: Answer = response
-                .json("the ID token answer")
-                .map_err(|err| err.to_string())?;
-            // Moved, not copied, into memory zeroed on drop.
-            Ok(Zeroizing::new(answer.value))
-        };
-        std::thread::scope(|scope| {
-            scope
-                .spawn(request)
-                .join()
-                .unwrap_or_else(|_| Err("the request thread panicked".to_owned()))
+            client
+                .send(&ctx, "GET id token", RetryMode::Idempotent, |http| {
+                    http.get(url.clone())
+                        .header("Authorization", format!("bearer {}", self.token.as_str()))
+                })
+                .await
         })
-        .map_err(|message| error(self, message))
+        .map_err(|message| error(self, message))?
+        .map_err(|err| error(self, err.to_string()))?;
+        if !response.is_success() {
+            return Err(error(
+                self,
+                format!("the endpoint answered HTTP {}", response.status),
+            ));
+        }
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            value: String,
+        }
+        let answer: Answer = response
+            .json("the ID token answer")
+            .map_err(|err| error(self, err.to_string()))?;
+        // Moved, not copied, into memory zeroed on drop.
+        Ok(Zeroizing::new(answer.value))
     }
 }
 

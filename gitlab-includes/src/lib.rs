@@ -26,7 +26,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use ci_secrets_gitlab::pipeline::{ExternalFile, FetchedFile, IncludeSource, Lookup};
-use ci_secrets_http::{HttpClient, HttpFactory, HttpResponse, HttpSettings, RetryMode};
+use ci_secrets_http::{
+    HttpClient, HttpFactory, HttpResponse, HttpSettings, RetryMode, block_on_own_runtime,
+};
 use ci_secrets_provider_api::{ErrorKind, ResolveContext};
 use url::Url;
 
@@ -91,35 +93,28 @@ impl IncludeFetcher {
     /// Fetches `files` concurrently on a runtime of its own: the loader is
     /// synchronous and may run inside or outside an async runtime.
     fn fetch_round(&self, files: &[ExternalFile]) -> Vec<(ExternalFile, Lookup)> {
-        let run = || -> Result<Vec<(ExternalFile, Lookup)>, String> {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|err| format!("cannot start a runtime to fetch includes: {err}"))?;
-            // A client per round: its connections belong to this round's runtime.
-            let client = HttpFactory::new(self.settings.http.clone())
-                .client(None)
-                .map_err(|err| err.to_string())?;
-            let ctx = ResolveContext::builder("include")
-                .timeout(self.settings.timeout)
-                .build();
-            let api = Api {
-                client: &client,
-                ctx: &ctx,
-                settings: &self.settings,
-            };
-            Ok(runtime.block_on(futures::future::join_all(
-                files
-                    .iter()
-                    .map(|file| async { (file.clone(), api.fetch(file).await) }),
-            )))
-        };
-        let outcome = std::thread::scope(|scope| {
-            scope
-                .spawn(run)
-                .join()
-                .unwrap_or_else(|_| Err("the include fetch thread panicked".to_owned()))
-        });
+        // A client per round: its connections belong to this round's runtime.
+        let outcome = HttpFactory::new(self.settings.http.clone())
+            .client(None)
+            .map_err(|err| err.to_string())
+            .and_then(|client| {
+                block_on_own_runtime(|| async move {
+                    let ctx = ResolveContext::builder("include")
+                        .timeout(self.settings.timeout)
+                        .build();
+                    let api = Api {
+                        client: &client,
+                        ctx: &ctx,
+                        settings: &self.settings,
+                    };
+                    futures::future::join_all(
+                        files
+                            .iter()
+                            .map(|file| async { (file.clone(), api.fetch(file).await) }),
+                    )
+                    .await
+                })
+            });
         match outcome {
             Ok(results) => results,
             Err(message) => files

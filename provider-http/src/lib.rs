@@ -27,12 +27,14 @@
 //! reqwest, rustls and hyper: a provider that reads a local file does not
 //! need them.
 
+mod blocking;
 mod client;
 mod context;
 mod factory;
 mod response;
 mod retry;
 
+pub use blocking::block_on_own_runtime;
 pub use ci_secrets_provider_api::HttpSettings;
 pub use client::HttpClient;
 pub use context::HttpContext;
