@@ -32,6 +32,7 @@ mod context;
 mod factory;
 mod response;
 mod retry;
+mod transport;
 
 pub use ci_secrets_provider_api::HttpSettings;
 pub use client::HttpClient;
