@@ -210,19 +210,7 @@ impl MaskingReport {
 /// `document` with its masking section replaced by `section` (or `section`
 /// appended when it has none).
 pub fn splice(document: &str, section: &str) -> String {
-    match (document.find(SECTION_START), document.find(SECTION_END)) {
-        (Some(start), Some(end)) if end > start => {
-            let after = &document[end + SECTION_END.len()..];
-            let after = after.strip_prefix('\n').unwrap_or(after);
-            format!("{}{section}{after}", &document[..start])
-        }
-        _ => {
-            let mut out = document.trim_end().to_string();
-            out.push_str("\n\n");
-            out.push_str(section);
-            out
-        }
-    }
+    crate::splice_section(document, SECTION_START, SECTION_END, section)
 }
 
 #[cfg(test)]
