@@ -14,6 +14,7 @@ pub mod openbao;
 pub mod pipeline;
 pub mod plot;
 pub mod report;
+pub mod startup;
 pub mod stats;
 pub mod workload;
 
@@ -89,4 +90,22 @@ pub fn median(samples: &[f64]) -> Option<f64> {
     } else {
         sorted[middle]
     })
+}
+
+/// `document` with the text between `start` and `end` (markers included)
+/// replaced by `section`, or `section` appended when the markers are missing.
+pub fn splice_section(document: &str, start: &str, end: &str, section: &str) -> String {
+    match (document.find(start), document.find(end)) {
+        (Some(from), Some(to)) if to > from => {
+            let after = &document[to + end.len()..];
+            let after = after.strip_prefix('\n').unwrap_or(after);
+            format!("{}{section}{after}", &document[..from])
+        }
+        _ => {
+            let mut out = document.trim_end().to_string();
+            out.push_str("\n\n");
+            out.push_str(section);
+            out
+        }
+    }
 }

@@ -25,12 +25,20 @@ pub const SECRET_EVERY: usize = 64 * 1024;
 /// The value inserted (the 4th static item of the seed, in every job).
 pub const INSERTED_VALUE: &str = "static-value-0003";
 
-/// Writes the piped output: build-log lines with paths, percentages and
-/// line breaks (so that every view of the masker is exercised), and
-/// [`INSERTED_VALUE`] every [`SECRET_EVERY`] bytes. Returns how many
-/// values it inserted.
+/// Writes the piped output ([`output_text`] of [`OUTPUT_MIB`]). Returns how
+/// many values it inserted.
 pub fn write_output(path: &Path) -> Result<usize, BenchError> {
-    let size = OUTPUT_MIB << 20;
+    let (text, inserted) = output_text(OUTPUT_MIB << 20);
+    std::fs::write(path, text)
+        .map_err(|err| BenchError::io(format!("writing {}", path.display()), err))?;
+    Ok(inserted)
+}
+
+/// At least `size` bytes of build-log lines with paths, percentages and line
+/// breaks (so that every view of the masker is exercised), and
+/// [`INSERTED_VALUE`] every [`SECRET_EVERY`] bytes, with how many values it
+/// inserted. The criterion bench of the masker masks the same text.
+pub fn output_text(size: usize) -> (String, usize) {
     let mut text = String::with_capacity(size + 1024);
     let mut inserted = 0;
     let mut line = 0usize;
@@ -50,9 +58,7 @@ pub fn write_output(path: &Path) -> Result<usize, BenchError> {
         );
         line += 1;
     }
-    std::fs::write(path, text)
-        .map_err(|err| BenchError::io(format!("writing {}", path.display()), err))?;
-    Ok(inserted)
+    (text, inserted)
 }
 
 /// Throughput of one exec case: its median wall time minus that of the
@@ -183,6 +189,18 @@ impl MaskingReport {
                 thousand / ten,
                 if pass { "pass" } else { "**FAIL**" }
             );
+            // Issue 16: near `cat`, measured in the same run.
+            if let Some(cat) = self.throughput.first().map(Throughput::mib_per_s) {
+                for (secrets, ours, target) in [(10, ten, 0.5), (1000, thousand, 0.4)] {
+                    let ratio = ours / cat;
+                    let _ = writeln!(
+                        md,
+                        "\nTarget: throughput with {secrets} secrets ≥ {target}× `cat`: {ours:.0} vs \
+                         {cat:.0} MiB/s ({ratio:.2}×): {}.",
+                        if ratio >= target { "pass" } else { "**FAIL**" }
+                    );
+                }
+            }
         }
         let _ = writeln!(md, "{SECTION_END}");
         md
@@ -192,19 +210,7 @@ impl MaskingReport {
 /// `document` with its masking section replaced by `section` (or `section`
 /// appended when it has none).
 pub fn splice(document: &str, section: &str) -> String {
-    match (document.find(SECTION_START), document.find(SECTION_END)) {
-        (Some(start), Some(end)) if end > start => {
-            let after = &document[end + SECTION_END.len()..];
-            let after = after.strip_prefix('\n').unwrap_or(after);
-            format!("{}{section}{after}", &document[..start])
-        }
-        _ => {
-            let mut out = document.trim_end().to_string();
-            out.push_str("\n\n");
-            out.push_str(section);
-            out
-        }
-    }
+    crate::splice_section(document, SECTION_START, SECTION_END, section)
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use nix::sys::time::TimeValLike as _;
 use serde::{Deserialize, Serialize};
 
 use crate::BenchError;
@@ -28,6 +29,9 @@ pub struct Sample {
     pub max_rss_kib: u64,
     /// Exit code (-1 when killed by a signal).
     pub code: i32,
+    /// CPU time of the process, user + system, in microseconds.
+    #[serde(default)]
+    pub cpu_us: u64,
 }
 
 impl Sample {
@@ -152,5 +156,9 @@ pub fn run_helper(args: &[OsString]) -> Result<Sample, BenchError> {
         // Linux reports ru_maxrss in KiB.
         max_rss_kib: u64::try_from(usage.max_rss()).unwrap_or(0),
         code: status.code().unwrap_or(-1),
+        cpu_us: u64::try_from(
+            usage.user_time().num_microseconds() + usage.system_time().num_microseconds(),
+        )
+        .unwrap_or(0),
     })
 }

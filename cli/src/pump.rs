@@ -40,6 +40,12 @@ pub const LONG_LINE: usize = 64 * 1024;
 /// Bytes read from the command's pipe at a time.
 const READ_SIZE: usize = 256 * 1024;
 
+/// How much the command may write ahead of our reads. Linux's default of
+/// 64 KiB makes a fast writer wait for every read and us wake up for every
+/// 64 KiB; a bigger pipe lets both run at once. Best effort: the system may
+/// cap it (`/proc/sys/fs/pipe-max-size`).
+const PIPE_SIZE: i32 = 1 << 20;
+
 /// Which of the command's streams a pump copies (for messages).
 #[derive(Debug, Clone, Copy)]
 pub enum Stream {
@@ -116,6 +122,12 @@ impl Pump {
         notice: &ExitNotice,
     ) -> std::io::Result<Self> {
         let exited = notice.watcher()?;
+        let _ = nix::fcntl::fcntl(&source, nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_SIZE));
+        // Reads never block: the copy reads until the pipe is empty and
+        // only then waits, with the timeout of a pause.
+        let flags = nix::fcntl::fcntl(&source, nix::fcntl::FcntlArg::F_GETFL)?;
+        let flags = nix::fcntl::OFlag::from_bits_retain(flags) | nix::fcntl::OFlag::O_NONBLOCK;
+        nix::fcntl::fcntl(&source, nix::fcntl::FcntlArg::F_SETFL(flags))?;
         let thread = std::thread::Builder::new()
             .name(format!("ci-secrets-{}", stream.name()))
             .spawn(move || {
@@ -157,6 +169,13 @@ enum Ready {
     CommandExited,
 }
 
+/// What one read of the pipe gave.
+enum Got {
+    Data,
+    Empty,
+    End,
+}
+
 impl Copy {
     fn run(mut self, exited: OwnedFd) -> std::io::Result<()> {
         let mut buffer = zeroize::Zeroizing::new(vec![0u8; READ_SIZE]);
@@ -164,6 +183,16 @@ impl Copy {
         // Output was taken in since the last pause: a pause must flush it.
         let mut unflushed = false;
         loop {
+            // What the pipe holds is copied before waiting: a busy command
+            // costs one read per chunk, not a wait and a read.
+            match self.copy_some(&mut buffer)? {
+                Got::Data => {
+                    unflushed = true;
+                    continue;
+                }
+                Got::End => return self.end(),
+                Got::Empty => {}
+            }
             let timeout = if unflushed {
                 Some(PAUSE)
             } else if command_running {
@@ -173,17 +202,13 @@ impl Copy {
             };
             let watch = command_running.then(|| exited.as_fd());
             match wait(self.source.as_fd(), watch, timeout)? {
-                Ready::CommandExited => {
-                    command_running = false;
-                    continue;
-                }
+                Ready::CommandExited => command_running = false,
                 Ready::Paused if unflushed => {
                     let held = self.masker.flush_pause();
                     self.take(&held);
                     let line = std::mem::take(&mut self.line);
                     self.write(&line)?;
                     unflushed = false;
-                    continue;
                 }
                 Ready::Paused => {
                     self.end()?;
@@ -197,24 +222,28 @@ impl Copy {
                 }
                 Ready::Data => {}
             }
-            let count = match self.source.read(&mut buffer) {
-                Ok(count) => count,
-                Err(err)
-                    if matches!(err.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock) =>
-                {
-                    continue;
-                }
-                Err(err) => return Err(err),
-            };
-            if count == 0 {
-                return self.end();
-            }
-            let mut masked = self.masker.feed(&buffer[..count]);
-            masked.extend_from_slice(&self.masker.flush_pause());
-            self.take(&masked);
-            self.write_lines()?;
-            unflushed = true;
         }
+    }
+
+    /// Reads what the pipe holds (up to a buffer) and copies it.
+    fn copy_some(&mut self, buffer: &mut [u8]) -> std::io::Result<Got> {
+        let count = loop {
+            match self.source.read(buffer) {
+                Ok(count) => break count,
+                Err(err) if err.kind() == ErrorKind::Interrupted => {}
+                Err(err) if err.kind() == ErrorKind::WouldBlock => return Ok(Got::Empty),
+                Err(err) => return Err(err),
+            }
+        };
+        if count == 0 {
+            return Ok(Got::End);
+        }
+        // Feeding holds back only what a match may still need, as a pause
+        // flush would: the flush waits for a real pause.
+        let masked = self.masker.feed(&buffer[..count]);
+        self.take(&masked);
+        self.write_lines()?;
+        Ok(Got::Data)
     }
 
     /// Adds masked output to the unfinished line.

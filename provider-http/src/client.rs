@@ -12,32 +12,40 @@ use tracing::Instrument as _;
 
 use crate::response::HttpResponse;
 use crate::retry::{RetryMode, parse_retry_after, retryable_status};
+use crate::transport::Transports;
 
 /// An HTTP client bound to the run's settings; it counts its calls and
 /// retries into the metrics of the context it is given. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct HttpClient {
-    inner: reqwest::Client,
+    transports: Arc<Transports>,
     settings: Arc<HttpSettings>,
     permits: Arc<Semaphore>,
 }
 
 impl HttpClient {
     pub(crate) fn new(
-        inner: reqwest::Client,
+        transports: Arc<Transports>,
         settings: Arc<HttpSettings>,
         permits: Arc<Semaphore>,
     ) -> Self {
         Self {
-            inner,
+            transports,
             settings,
             permits,
         }
     }
 
-    /// The underlying `reqwest` client, for building requests.
+    #[cfg(test)]
+    pub(crate) fn transports(&self) -> &Transports {
+        &self.transports
+    }
+
+    /// A `reqwest` client for building requests. [`send`](Self::send)
+    /// sends each request through the client its scheme needs: the one for
+    /// `https://` loads the OS trust store, at the first TLS request.
     pub fn reqwest(&self) -> &reqwest::Client {
-        &self.inner
+        self.transports.plain()
     }
 
     /// Sends the request that `build` makes, retrying per `mode` within the
@@ -107,7 +115,7 @@ impl HttpClient {
             let timeout = self.settings.request_timeout.min(remaining);
             ctx.metrics().record_api_call();
             let outcome = tokio::select! {
-                outcome = self.attempt(build(&self.inner).timeout(timeout), timeout) => outcome,
+                outcome = self.attempt(build(self.transports.plain()).timeout(timeout), timeout) => outcome?,
                 () = ctx.cancellation().cancelled() => {
                     return Err(ProviderError::new(ErrorKind::Deadline, format!("{what}: cancelled")));
                 }
@@ -170,12 +178,27 @@ impl HttpClient {
         low + Duration::from_millis(rand::rng().random_range(0..=span))
     }
 
+    /// One attempt. The outer error is a client that cannot be built (not
+    /// worth retrying); the inner one is the attempt's own failure.
     async fn attempt(
         &self,
         request: reqwest::RequestBuilder,
         timeout: Duration,
+    ) -> Result<Result<HttpResponse, AttemptFailure>, ProviderError> {
+        let request = match request.build() {
+            Ok(request) => request,
+            Err(err) => return Ok(Err(AttemptFailure::Send(err))),
+        };
+        let client = self.transports.for_request(&request).await?;
+        Ok(self.receive(client.execute(request).await, timeout).await)
+    }
+
+    async fn receive(
+        &self,
+        sent: Result<reqwest::Response, reqwest::Error>,
+        timeout: Duration,
     ) -> Result<HttpResponse, AttemptFailure> {
-        let mut response = request.send().await.map_err(AttemptFailure::Send)?;
+        let mut response = sent.map_err(AttemptFailure::Send)?;
         let status = response.status().as_u16();
         let retry_after = response
             .headers()

@@ -2,12 +2,12 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use ci_secrets_provider_api::{ErrorKind, HttpSettings, ProviderError};
 use tokio::sync::Semaphore;
 
-use crate::client::{HttpClient, error_chain};
+use crate::client::HttpClient;
+use crate::transport::Transports;
 
 /// Hands out [`HttpClient`]s. Clients with the same extra CA share one
 /// connection pool, so every secret of one gateway reuses its connections.
@@ -76,14 +76,9 @@ impl HttpFactory {
 
     fn build_client(&self, extra_ca_pem: Option<&[u8]>) -> Result<HttpClient, ProviderError> {
         let settings = &self.settings;
-        let mut builder = reqwest::Client::builder()
-            .use_rustls_tls()
-            .connect_timeout(settings.connect_timeout)
-            .user_agent(settings.user_agent.clone())
-            .redirect(redirect_policy())
-            .pool_idle_timeout(Duration::from_secs(30));
         let mut roots: Vec<&[u8]> = settings.extra_ca_pem.iter().map(Vec::as_slice).collect();
         roots.extend(extra_ca_pem);
+        let mut extra_roots = Vec::new();
         for pem in roots {
             let certificates = reqwest::Certificate::from_pem_bundle(pem).map_err(|err| {
                 ProviderError::new(
@@ -97,48 +92,13 @@ impl HttpFactory {
                     "the CA certificate holds no PEM certificate",
                 ));
             }
-            for certificate in certificates {
-                builder = builder.add_root_certificate(certificate);
-            }
+            extra_roots.extend(certificates);
         }
-        let inner = builder.build().map_err(|err| {
-            ProviderError::new(
-                ErrorKind::Config,
-                format!("cannot build the HTTP client: {}", error_chain(&err)),
-            )
-        })?;
+        let transports = Transports::new(self.settings.clone(), extra_roots)?;
         Ok(HttpClient::new(
-            inner,
+            Arc::new(transports),
             self.settings.clone(),
             Arc::new(Semaphore::new(settings.max_concurrency.max(1))),
         ))
     }
-}
-
-/// Redirects are followed only within the origin (scheme, host and port)
-/// of the first request, and never from https to http. Every request of
-/// this client carries a credential (a token header, a token or key in a
-/// JSON body, an assertion in a form), and a 307/308 re-sends the body and
-/// reqwest keeps custom headers, so a redirect to another origin would hand
-/// the credential to a host the user never named.
-fn redirect_policy() -> reqwest::redirect::Policy {
-    reqwest::redirect::Policy::custom(|attempt| {
-        let target = attempt.url().origin();
-        let first = attempt.previous().first().map(url::Url::origin);
-        let downgrade = attempt.url().scheme() == "http"
-            && attempt.previous().iter().any(|url| url.scheme() == "https");
-        if downgrade {
-            attempt.error("refused a redirect from https to http")
-        } else if first.is_some_and(|first| first != target) {
-            let message = format!(
-                "refused a redirect to another origin ({}): the request carries credentials",
-                target.ascii_serialization()
-            );
-            attempt.error(message)
-        } else if attempt.previous().len() >= 5 {
-            attempt.error("too many redirects")
-        } else {
-            attempt.follow()
-        }
-    })
 }

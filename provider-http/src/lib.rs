@@ -33,6 +33,7 @@ mod context;
 mod factory;
 mod response;
 mod retry;
+mod transport;
 
 pub use blocking::block_on_own_runtime;
 pub use ci_secrets_provider_api::HttpSettings;

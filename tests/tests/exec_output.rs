@@ -152,3 +152,41 @@ fn a_background_process_holding_the_pipe_ends_the_copy_with_a_notice() {
         "{err}"
     );
 }
+
+#[test]
+fn megabytes_written_faster_than_they_are_copied_come_out_exact() {
+    let project = project();
+    // 8 MiB of lines, far more than a pipe holds, with the secret (and a
+    // cut-off start of it) at positions that fall on every offset of the
+    // pipe's and our reads' chunks.
+    let mut text = Vec::new();
+    let mut expected = Vec::new();
+    let mut line = 0usize;
+    while text.len() < 8 << 20 {
+        let filler = "y".repeat(line % 97);
+        let plain = format!("{line} {filler} hunter2-canary\n");
+        text.extend_from_slice(plain.as_bytes());
+        expected.extend_from_slice(plain.as_bytes());
+        let secret = format!("{line} {filler} {PASSWORD}x\n");
+        text.extend_from_slice(secret.as_bytes());
+        expected.extend_from_slice(format!("{line} {filler} [MASKED]x\n").as_bytes());
+        line += 1;
+    }
+    let input = project.path().join("output.txt");
+    std::fs::write(&input, &text).unwrap();
+    let output = project
+        .cli()
+        .args(["exec", "--job", "job", "--", "cat"])
+        .arg(&input)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        code(&output),
+        0,
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.stdout.len(), expected.len());
+    assert!(output.stdout == expected, "the masked output differs");
+}

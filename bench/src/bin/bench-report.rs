@@ -16,6 +16,7 @@ use ci_secrets_bench::measure::{HELPER_ARG, Invocation, run_helper};
 use ci_secrets_bench::openbao::{self, OpenBao};
 use ci_secrets_bench::plot::{self, Series};
 use ci_secrets_bench::report::{AkeylessCase, Check, Report, ToolRuns, call_summary};
+use ci_secrets_bench::startup::{self, StartupReport};
 use ci_secrets_bench::stats::ApiCalls;
 use ci_secrets_bench::workload::{
     ACCESS_ID, KeyMaterial, LARGE_MIB, RTT, Workload, large_secrets_file, seed_summary,
@@ -67,6 +68,9 @@ enum Only {
     /// `exec` masking throughput (10 and 1000 secrets, against `cat`) and
     /// the cost of a large secret.
     Masking,
+    /// `exec -- true` against `true`, and `resolve` of 1 and 1000 secrets
+    /// with no network latency (the cost per job and per secret).
+    Startup,
 }
 
 fn main() -> ExitCode {
@@ -163,6 +167,15 @@ fn run(args: &Args) -> Result<(), BenchError> {
         let document = std::fs::read_to_string(&path).unwrap_or_default();
         write_file(&path, &masking::splice(&document, &section))?;
         eprintln!("replaced the masking section of {}", path.display());
+        print!("{section}");
+        return Ok(());
+    }
+    if let Some(Only::Startup) = args.only {
+        let section = harness.startup_report()?.markdown();
+        let path = out_dir.join("BENCHMARKS.md");
+        let document = std::fs::read_to_string(&path).unwrap_or_default();
+        write_file(&path, &startup::splice(&document, &section))?;
+        eprintln!("replaced the start-up section of {}", path.display());
         print!("{section}");
         return Ok(());
     }
@@ -617,6 +630,57 @@ impl Harness {
             target: "≥ 10× faster than 50 runs of `bao kv get`".into(),
             result: format!("{ours_ms:.1} ms vs {bao_total:.1} ms: {speedup:.1}× faster"),
             pass: Some(speedup >= 10.0),
+        })
+    }
+
+    /// The start-up section: the fixed cost of a run and the cost per secret,
+    /// on an emulator of its own with no added latency.
+    fn startup_report(&self) -> Result<StartupReport, BenchError> {
+        let runs = 51;
+        let idle = self
+            .runtime
+            .block_on(start_emulator(std::time::Duration::ZERO))?;
+        let url = idle.url();
+        let empty: fn(&str) -> Option<usize> = |out| Some(usize::from(out.is_empty()));
+        let measure = |invocation: &Invocation, expected: usize, count| {
+            self.tool_runs(invocation, 3, expected, count)?;
+            self.tool_runs(invocation, runs, expected, count)
+        };
+        let bare = Invocation::new("`true`", "true", self.dir());
+        let job = self.dir().join("no-secrets.yml");
+        write_file(&job, "secrets: {}\n")?;
+        let exec = Invocation::new("exec -- true", &self.ci_secrets, self.dir())
+            .args(["--quiet", "exec", "--secrets"])
+            .args([job.as_os_str()])
+            .args(["--", "true"])
+            .env("XDG_CONFIG_HOME", &self.dir().to_string_lossy());
+        let bare = measure(&bare, 1, empty)?;
+        let exec = measure(&exec, 1, empty)?;
+        let mut resolved = Vec::new();
+        for secrets in [1, 1000] {
+            eprintln!("  resolve {secrets} at 0 ms ...");
+            let workload = Workload::Static(secrets);
+            let job = self.dir().join(format!("startup-{}.yml", workload.id()));
+            write_file(&job, &workload.secrets_file(&self.keys)?)?;
+            let resolve =
+                Invocation::new(format!("resolve {secrets}"), &self.ci_secrets, self.dir())
+                    .args(["--quiet", "resolve", "--secrets"])
+                    .args([job.as_os_str()])
+                    .args(["--format", "json"])
+                    .args(["--var", &format!("BENCH_AKEYLESS_URL={url}")])
+                    .args(["--var", &format!("AKEYLESS_ACCESS_ID={ACCESS_ID}")])
+                    .env("XDG_CONFIG_HOME", &self.dir().to_string_lossy());
+            resolved.push(measure(&resolve, secrets, count_json_object)?);
+        }
+        let mut resolved = resolved.into_iter();
+        let (Some(one), Some(thousand)) = (resolved.next(), resolved.next()) else {
+            return Err(BenchError::Generate("the 0 ms cases did not run".into()));
+        };
+        Ok(StartupReport {
+            bare,
+            exec,
+            one,
+            thousand,
         })
     }
 

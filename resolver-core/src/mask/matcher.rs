@@ -2,10 +2,18 @@
 //! fingerprints (the first [`FINGERPRINT_LEN`] bytes of each form), each hit
 //! verified against the whole form. The automaton stays small however long
 //! the values are, so building it is linear in the total size of the values.
+//!
+//! When the fingerprints begin with few distinct prefixes (a handful of
+//! values, or values that share a prefix), a SIMD search for those prefixes
+//! (Teddy) skips the output that cannot hold a match many times faster than
+//! the automaton walks it, and the fingerprints are looked up only where a
+//! prefix was found.
 
+use std::collections::BTreeSet;
 use std::ops::Range;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::packed;
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind, Span};
 use zeroize::Zeroizing;
 
 use super::forms::{Alphabet, Form, Forms};
@@ -14,9 +22,19 @@ use super::forms::{Alphabet, Form, Forms};
 /// the automaton of a thousand values stays a few MiB.
 const FINGERPRINT_LEN: usize = 32;
 
+/// Teddy is fast with few prefixes, and a longer prefix means fewer false
+/// starts: the longest prefix length (down to [`MIN_PREFIX_LEN`]) with at
+/// most [`MAX_PREFIXES`] distinct prefixes is used.
+const MAX_PREFIX_LEN: usize = 8;
+const MIN_PREFIX_LEN: usize = 3;
+const MAX_PREFIXES: usize = 64;
+
 /// Forms of one search kind, found through their fingerprints.
 pub(super) struct Matcher {
     automaton: AhoCorasick,
+    /// Finds where a fingerprint may start, when the fingerprints have few
+    /// distinct prefixes.
+    starts: Option<packed::Searcher>,
     /// Fingerprint `i` is `fingerprint_bytes[fingerprints[i]]`.
     fingerprint_bytes: Zeroizing<Vec<u8>>,
     fingerprints: Vec<Range<usize>>,
@@ -25,6 +43,9 @@ pub(super) struct Matcher {
     /// Fingerprint ids in byte order, to find prefixes by binary search.
     sorted: Vec<usize>,
     longest_fingerprint: usize,
+    /// Whether a fingerprint starts with this byte: most suffixes of the
+    /// output are no fingerprint's prefix, and this says so without a search.
+    first_bytes: [bool; 256],
 }
 
 /// What a search of a haystack found.
@@ -119,36 +140,88 @@ impl Matcher {
                     .build(fingerprints.iter().map(|r| &fingerprint_bytes[r.clone()]))
             })
             .ok()?;
+        let mut first_bytes = [false; 256];
+        for range in &fingerprints {
+            if let Some(&first) = fingerprint_bytes.get(range.start) {
+                first_bytes[usize::from(first)] = true;
+            }
+        }
+        let starts = prefix_searcher(fingerprints.iter().map(|r| &fingerprint_bytes[r.clone()]));
         Some(Self {
             automaton,
+            starts,
             fingerprint_bytes,
             fingerprints,
             candidates,
             sorted,
             longest_fingerprint,
+            first_bytes,
         })
     }
 
     /// Every match of a form in `haystack` and, unless `at_end`, where the
     /// earliest match that could still complete with more bytes starts.
     pub(super) fn search(&self, forms: &Forms, haystack: &[u8], at_end: bool, found: &mut Found) {
-        for hit in self.automaton.find_overlapping_iter(haystack) {
-            let start = hit.start();
-            let rest = &haystack[start..];
-            for &id in &self.candidates[hit.pattern().as_usize()] {
-                let form = &forms.forms[id];
-                let pattern = forms.form_bytes(form);
-                if rest.len() >= pattern.len() {
-                    if equal(&rest[..pattern.len()], pattern, form) {
-                        found.matches.push(start..start + pattern.len());
+        match &self.starts {
+            Some(starts) => {
+                let mut from = 0;
+                while let Some(hit) = starts.find_in(haystack, Span::from(from..haystack.len())) {
+                    let start = hit.start();
+                    let rest = &haystack[start..];
+                    for fingerprint in self.fingerprints_starting(rest) {
+                        self.verify(forms, haystack, start, fingerprint, at_end, found);
                     }
-                } else if !at_end && equal(rest, &pattern[..rest.len()], form) {
-                    found.hold(start, start + pattern.len());
+                    from = start + 1;
+                    if from >= haystack.len() {
+                        break;
+                    }
+                }
+            }
+            None => {
+                for hit in self.automaton.find_overlapping_iter(haystack) {
+                    let fingerprint = hit.pattern().as_usize();
+                    self.verify(forms, haystack, hit.start(), fingerprint, at_end, found);
                 }
             }
         }
         if !at_end && let Some(len) = self.held_suffix_len(haystack) {
             found.hold(haystack.len() - len, haystack.len() + 1);
+        }
+    }
+
+    /// The fingerprints that `rest` begins with, as the automaton would
+    /// report them at its start.
+    fn fingerprints_starting<'a>(&'a self, rest: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
+        (1..=self.longest_fingerprint.min(rest.len())).filter_map(move |len| {
+            let probe = &rest[..len];
+            self.sorted
+                .binary_search_by(|&id| self.fingerprint(id).cmp(probe))
+                .ok()
+                .map(|at| self.sorted[at])
+        })
+    }
+
+    /// Checks the forms of fingerprint `fingerprint`, found at `start`.
+    fn verify(
+        &self,
+        forms: &Forms,
+        haystack: &[u8],
+        start: usize,
+        fingerprint: usize,
+        at_end: bool,
+        found: &mut Found,
+    ) {
+        let rest = &haystack[start..];
+        for &id in &self.candidates[fingerprint] {
+            let form = &forms.forms[id];
+            let pattern = forms.form_bytes(form);
+            if rest.len() >= pattern.len() {
+                if equal(&rest[..pattern.len()], pattern, form) {
+                    found.matches.push(start..start + pattern.len());
+                }
+            } else if !at_end && equal(rest, &pattern[..rest.len()], form) {
+                found.hold(start, start + pattern.len());
+            }
         }
     }
 
@@ -161,6 +234,9 @@ impl Matcher {
             .min(haystack.len());
         (1..=longest).rev().find(|&len| {
             let suffix = &haystack[haystack.len() - len..];
+            if !self.first_bytes[usize::from(suffix[0])] {
+                return false;
+            }
             let at = self
                 .sorted
                 .partition_point(|&id| self.fingerprint(id) < suffix);
@@ -178,6 +254,27 @@ impl Matcher {
     }
 }
 
+/// A Teddy searcher for the prefixes of `fingerprints`, when they are few
+/// (and the CPU has the instructions Teddy needs).
+fn prefix_searcher<'a>(
+    fingerprints: impl Iterator<Item = &'a [u8]> + Clone,
+) -> Option<packed::Searcher> {
+    (MIN_PREFIX_LEN..=MAX_PREFIX_LEN).rev().find_map(|len| {
+        let prefixes: BTreeSet<&[u8]> = fingerprints
+            .clone()
+            .map(|fingerprint| &fingerprint[..fingerprint.len().min(len)])
+            .collect();
+        if prefixes.len() > MAX_PREFIXES {
+            return None;
+        }
+        packed::Config::new()
+            .match_kind(packed::MatchKind::LeftmostFirst)
+            .builder()
+            .extend(prefixes)
+            .build()
+    })
+}
+
 fn equal(haystack: &[u8], pattern: &[u8], form: &Form) -> bool {
     match form.alphabet {
         Alphabet::Exact => haystack == pattern,
@@ -185,5 +282,80 @@ fn equal(haystack: &[u8], pattern: &[u8], form: &Form) -> bool {
             .iter()
             .zip(pattern)
             .all(|(&seen, &stored)| seen == Alphabet::Base64Url.translate(stored)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::mask::forms::Search;
+
+    /// Both ways of finding fingerprints, on the same forms.
+    fn both_ways(values: &[Vec<u8>], search: Search) -> Option<(Matcher, Matcher, Forms)> {
+        let mut forms = Forms::default();
+        for value in values {
+            forms.add_value(value);
+        }
+        let ids: Vec<usize> = (0..forms.forms.len())
+            .filter(|&id| forms.forms[id].search == search)
+            .collect();
+        let with_prefixes = Matcher::new(&forms, ids.iter().copied())?;
+        let mut automaton_only = Matcher::new(&forms, ids.iter().copied())?;
+        automaton_only.starts = None;
+        Some((with_prefixes, automaton_only, forms))
+    }
+
+    fn outcome(matcher: &Matcher, forms: &Forms, haystack: &[u8], at_end: bool) -> String {
+        let mut found = Found::default();
+        matcher.search(forms, haystack, at_end, &mut found);
+        found.matches.sort_by_key(|range| (range.start, range.end));
+        format!("{found:?}")
+    }
+
+    #[test]
+    fn few_shared_prefixes_get_a_prefix_search_and_many_do_not() {
+        let shared: Vec<Vec<u8>> = (0..1000)
+            .map(|i| format!("static-value-{i:04}").into_bytes())
+            .collect();
+        let (with_prefixes, ..) = both_ways(&shared, Search::Text).unwrap();
+        assert!(with_prefixes.starts.is_some());
+        let distinct: Vec<Vec<u8>> = (0..1000)
+            .map(|i| format!("{i:04}-value").into_bytes())
+            .collect();
+        let (with_prefixes, ..) = both_ways(&distinct, Search::Text).unwrap();
+        assert!(with_prefixes.starts.is_none());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// The prefix search finds exactly what the automaton finds.
+        #[test]
+        fn the_prefix_search_finds_what_the_automaton_finds(
+            values in proptest::collection::vec(
+                proptest::collection::vec(prop::sample::select(b"ab01+/=%\n".to_vec()), 4..40),
+                1..5,
+            ),
+            haystack in proptest::collection::vec(prop::sample::select(b"ab01+/=%\nxA".to_vec()), 0..300),
+            at_end in any::<bool>(),
+        ) {
+            for search in [Search::Text, Search::Base64] {
+                let Some((with_prefixes, automaton_only, forms)) = both_ways(&values, search) else {
+                    continue;
+                };
+                // Every value, whole or cut, also appears in the haystack.
+                let mut haystack = haystack.clone();
+                for value in &values {
+                    haystack.extend_from_slice(value);
+                    haystack.extend_from_slice(&value[..value.len() / 2]);
+                }
+                prop_assert_eq!(
+                    outcome(&with_prefixes, &forms, &haystack, at_end),
+                    outcome(&automaton_only, &forms, &haystack, at_end)
+                );
+            }
+        }
     }
 }

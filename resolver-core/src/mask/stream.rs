@@ -125,9 +125,12 @@ impl StreamMasker {
 
         // Keep what a match may still need, plus context for the views.
         let keep_from = hold_from.saturating_sub(CONTEXT);
-        let mut rest = Zeroizing::new(self.pending[keep_from..].to_vec());
-        std::mem::swap(&mut self.pending, &mut rest);
-        rest.zeroize();
+        // Moved to the front of the same buffer, which keeps its capacity
+        // for the next chunk; the bytes it no longer holds are zeroed.
+        let kept = self.pending.len() - keep_from;
+        self.pending.copy_within(keep_from.., 0);
+        self.pending[kept..].zeroize();
+        self.pending.truncate(kept);
         self.decided = hold_from - keep_from;
         self.masked_to = masked_to.saturating_sub(keep_from);
         self.recheck_at = found

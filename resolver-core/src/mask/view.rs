@@ -65,13 +65,28 @@ impl View {
 
     /// Appends a view byte that came from output bytes `from`.
     fn push(&mut self, byte: u8, from: Range<usize>) {
+        self.note_shift(from.start);
+        self.bytes.push(byte);
+        self.consumed = from.end;
+    }
+
+    /// Appends `output[from]` as it is: one view byte per output byte.
+    fn push_run(&mut self, output: &[u8], from: Range<usize>) {
+        if from.is_empty() {
+            return;
+        }
+        self.note_shift(from.start);
+        self.bytes.extend_from_slice(&output[from.clone()]);
+        self.consumed = from.end;
+    }
+
+    /// The next view byte comes from output byte `output_at`.
+    fn note_shift(&mut self, output_at: usize) {
         let index = self.bytes.len();
-        let shift = from.start - index;
+        let shift = output_at - index;
         if self.shifts.last().map_or(0, |&(_, last)| last) != shift {
             self.shifts.push((index, shift));
         }
-        self.bytes.push(byte);
-        self.consumed = from.end;
     }
 
     /// `%HH` (hex in either case) read as the byte it encodes; anything
@@ -79,26 +94,28 @@ impl View {
     pub(super) fn percent_decoded(output: &[u8], at_end: bool) -> Self {
         let mut view = Self::with_capacity(output.len(), true);
         let mut at = 0;
-        while at < output.len() {
-            if output[at] == b'%' {
-                match (output.get(at + 1), output.get(at + 2)) {
-                    (Some(&high), Some(&low)) => {
-                        if let (Some(high), Some(low)) = (hex(high), hex(low)) {
-                            view.push(high << 4 | low, at..at + 3);
-                            at += 3;
-                            continue;
-                        }
+        // Runs without `%` are copied whole: ordinary output has few escapes.
+        while let Some(offset) = memchr::memchr(b'%', &output[at..]) {
+            let percent = at + offset;
+            view.push_run(output, at..percent);
+            match (output.get(percent + 1), output.get(percent + 2)) {
+                (Some(&high), Some(&low)) => {
+                    if let (Some(high), Some(low)) = (hex(high), hex(low)) {
+                        view.push(high << 4 | low, percent..percent + 3);
+                        at = percent + 3;
+                        continue;
                     }
-                    _ if !at_end => {
-                        view.undecided_from = Some(at);
-                        return view;
-                    }
-                    _ => {}
                 }
+                _ if !at_end => {
+                    view.undecided_from = Some(percent);
+                    return view;
+                }
+                _ => {}
             }
-            view.push(output[at], at..at + 1);
-            at += 1;
+            view.push(b'%', percent..percent + 1);
+            at = percent + 1;
         }
+        view.push_run(output, at..output.len());
         view
     }
 
@@ -111,17 +128,13 @@ impl View {
         let is_break = |byte: u8| byte == b'\n' || byte == b'\r';
         let mut view = Self::with_capacity(output.len(), false);
         let mut at = 0;
-        while at < output.len() {
-            let byte = output[at];
-            if !is_break(byte) {
-                view.push(byte, at..at + 1);
-                at += 1;
-                continue;
-            }
-            let run_end = output[at..]
+        while let Some(offset) = memchr::memchr2(b'\n', b'\r', &output[at..]) {
+            let run_start = at + offset;
+            view.push_run(output, at..run_start);
+            let run_end = output[run_start..]
                 .iter()
                 .position(|&b| !is_break(b))
-                .map_or(output.len(), |len| at + len);
+                .map_or(output.len(), |len| run_start + len);
             if run_end == output.len() && !at_end {
                 // Whether these breaks are skipped depends on what comes
                 // next, so they stay out of the view; they hold nothing
@@ -129,16 +142,15 @@ impl View {
                 // line is written as soon as it ends.
                 return view;
             }
-            let run = &output[at..run_end];
+            let run = &output[run_start..run_end];
             let single = run == b"\n" || run == b"\r\n";
-            let inside = at > 0 && run_end < output.len();
+            let inside = run_start > 0 && run_end < output.len();
             if !(single && inside) {
-                for (offset, &b) in run.iter().enumerate() {
-                    view.push(b, at + offset..at + offset + 1);
-                }
+                view.push_run(output, run_start..run_end);
             }
             at = run_end;
         }
+        view.push_run(output, at..output.len());
         view
     }
 }
