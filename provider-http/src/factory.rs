@@ -81,7 +81,9 @@ impl HttpFactory {
             .connect_timeout(settings.connect_timeout)
             .user_agent(settings.user_agent.clone())
             .redirect(redirect_policy())
-            .pool_idle_timeout(Duration::from_secs(30));
+            .pool_idle_timeout(Duration::from_secs(30))
+            // One DNS lookup per host for the pool, not one per connection.
+            .dns_resolver(Arc::new(crate::dns::CachingResolver::system()));
         let mut roots: Vec<&[u8]> = settings.extra_ca_pem.iter().map(Vec::as_slice).collect();
         roots.extend(extra_ca_pem);
         for pem in roots {

@@ -29,6 +29,7 @@
 
 mod client;
 mod context;
+mod dns;
 mod factory;
 mod response;
 mod retry;
