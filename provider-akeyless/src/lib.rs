@@ -42,6 +42,8 @@ use ci_secrets_provider_api::{
     BlockForms, Check, Provider, ProviderConfig, ProviderError, ProviderRegistration,
     ResolveContext, SecretPlan, SecretRequest, SecretResult, grouping,
 };
+use std::sync::Arc;
+use tokio::sync::Semaphore;
 use tracing::Instrument as _;
 
 pub use block::{BLOCK_KEYS, DEFAULT_ACCESS_TYPE, DEFAULT_API_URL, DEFAULT_GCP_AUDIENCE};
@@ -68,7 +70,15 @@ pub const KEY: &str = "akeyless";
 pub struct AkeylessProvider {
     logins: identity::LoginCache,
     default_api_url: String,
+    /// The bound on this provider's requests in flight (`max_in_flight`).
+    in_flight: Arc<Semaphore>,
 }
+
+/// The default of `max_in_flight` in `[providers.akeyless]`: requests in
+/// flight at once, all identities together. A job of a few hundred items
+/// sends its issuance requests in one wave; a larger one waits for permits
+/// instead of flooding the server.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 256;
 
 impl Default for AkeylessProvider {
     fn default() -> Self {
@@ -82,13 +92,16 @@ impl AkeylessProvider {
         Self {
             logins: identity::LoginCache::default(),
             default_api_url: DEFAULT_API_URL.to_string(),
+            in_flight: Arc::new(Semaphore::new(DEFAULT_MAX_IN_FLIGHT)),
         }
     }
 
-    /// Builds the provider from its `[providers.akeyless]` section. The one
-    /// setting, `api_url`, replaces `https://api.akeyless.io` for blocks
-    /// without `akeyless_api_url`, such as a bare `akeyless:` (token reuse)
-    /// in a job that talks to a private gateway.
+    /// Builds the provider from its `[providers.akeyless]` section.
+    /// `api_url` replaces `https://api.akeyless.io` for blocks without
+    /// `akeyless_api_url`, such as a bare `akeyless:` (token reuse) in a job
+    /// that talks to a private gateway. `max_in_flight` (a positive integer,
+    /// default [`DEFAULT_MAX_IN_FLIGHT`]) bounds the provider's requests in
+    /// flight at once; it replaces `http.max_concurrency` for Akeyless.
     ///
     /// ```
     /// use ci_secrets_provider_akeyless::AkeylessProvider;
@@ -98,6 +111,10 @@ impl AkeylessProvider {
     /// assert!(AkeylessProvider::from_config(&config).is_ok());
     /// let bad = ProviderConfig::new(serde_json::json!({"api_url": 5}), "ci-secrets.toml");
     /// assert!(AkeylessProvider::from_config(&bad).is_err());
+    /// let bound = ProviderConfig::new(serde_json::json!({"max_in_flight": 32}), "ci-secrets.toml");
+    /// assert!(AkeylessProvider::from_config(&bound).is_ok());
+    /// let zero = ProviderConfig::new(serde_json::json!({"max_in_flight": 0}), "ci-secrets.toml");
+    /// assert!(AkeylessProvider::from_config(&zero).is_err());
     /// ```
     pub fn from_config(config: &ProviderConfig) -> Result<Self, ProviderError> {
         let mut provider = Self::new();
@@ -119,6 +136,23 @@ impl AkeylessProvider {
                     ),
                 ));
             }
+        }
+        match config.section().get("max_in_flight") {
+            None | Some(serde_json::Value::Null) => {}
+            Some(value) => match value.as_u64().and_then(|n| usize::try_from(n).ok()) {
+                Some(limit) if (1..=Semaphore::MAX_PERMITS).contains(&limit) => {
+                    provider.in_flight = Arc::new(Semaphore::new(limit));
+                }
+                _ => {
+                    return Err(ProviderError::new(
+                        ci_secrets_provider_api::ErrorKind::Config,
+                        format!(
+                            "{} [providers.akeyless]: max_in_flight should be a positive integer",
+                            config.origin()
+                        ),
+                    ));
+                }
+            },
         }
         Ok(provider)
     }
@@ -145,9 +179,15 @@ impl Provider for AkeylessProvider {
 
     async fn resolve(&self, ctx: &ResolveContext, requests: &[SecretRequest]) -> Vec<SecretResult> {
         let span = tracing::info_span!("akeyless.resolve", secrets = requests.len());
-        fetch::resolve_all(&self.logins, &self.default_api_url, ctx, requests)
-            .instrument(span)
-            .await
+        fetch::resolve_all(
+            &self.logins,
+            &self.in_flight,
+            &self.default_api_url,
+            ctx,
+            requests,
+        )
+        .instrument(span)
+        .await
     }
 
     /// One `/auth` per identity, a listing or describe per name, static

@@ -1,8 +1,9 @@
 //! `ci-secrets plan` and `ci-secrets doctor` for AWS Secrets Manager.
 //!
 //! A resolution logs in once per distinct (region, role, session name,
-//! token), then makes one `GetSecretValue` per secret. The doctor logs in
-//! the same way and calls `DescribeSecret` for each secret, which returns
+//! token), then makes one `BatchGetSecretValue` per 20 ids read without a
+//! version (from two such ids) and one `GetSecretValue` per other secret.
+//! The doctor logs in the same way and calls `DescribeSecret` for each secret, which returns
 //! the secret's metadata, never its value.
 
 use std::collections::HashMap;
@@ -15,7 +16,9 @@ use url::Url;
 use crate::access::{Access, Credentials};
 use crate::deadline::within_deadline;
 use crate::failure::Failure;
+use crate::fetch::BATCH;
 use crate::login::{credential_texts, login};
+use crate::reference::SecretReference;
 use crate::request::AwsRequest;
 use crate::transport::{Endpoints, Transport};
 
@@ -71,20 +74,52 @@ pub(crate) fn plan(ctx: &ResolveContext, requests: &[SecretRequest]) -> Vec<Secr
         Ok(endpoints) => endpoints,
         Err(err) => return requests.iter().map(|_| SecretPlan::invalid(&err)).collect(),
     };
+    let parsed: Vec<_> = requests
+        .iter()
+        .map(|request| AwsRequest::parse(ctx, request))
+        .collect();
+    // The distinct ids each identity reads without a version: from two of
+    // them, the provider batches them (`BATCH` a call, in first-seen order).
+    let mut current: Vec<(&Access, Vec<&str>)> = Vec::new();
+    for AwsRequest { reference, access } in parsed.iter().flatten() {
+        if !reference.reads_current() {
+            continue;
+        }
+        let at = match current.iter().position(|(known, _)| *known == access) {
+            Some(at) => at,
+            None => {
+                current.push((access, Vec::new()));
+                current.len() - 1
+            }
+        };
+        let ids = &mut current[at].1;
+        if !ids.contains(&reference.secret_id.as_str()) {
+            ids.push(reference.secret_id.as_str());
+        }
+    }
+    let batch_of = |access: &Access, reference: &SecretReference| -> Option<(usize, usize)> {
+        if !reference.reads_current() {
+            return None;
+        }
+        let group = current.iter().position(|(known, _)| *known == access)?;
+        let ids = &current[group].1;
+        let index = ids.iter().position(|id| *id == reference.secret_id)?;
+        (ids.len() >= 2).then_some((group, index / BATCH))
+    };
     let mut logins: Vec<(Access, Identity)> = Vec::new();
     let mut labels: HashMap<String, usize> = HashMap::new();
-    requests
+    parsed
         .iter()
-        .map(|request| {
-            let AwsRequest { reference, access } = match AwsRequest::parse(ctx, request) {
+        .map(|parsed| {
+            let AwsRequest { reference, access } = match parsed {
                 Ok(parsed) => parsed,
-                Err(err) => return SecretPlan::invalid(&err),
+                Err(err) => return SecretPlan::invalid(err),
             };
             let position = logins
                 .iter()
-                .position(|(known, _)| *known == access)
+                .position(|(known, _)| known == access)
                 .unwrap_or_else(|| {
-                    let mut shown = identity(&access, &endpoints);
+                    let mut shown = identity(access, &endpoints);
                     // Logins whose public parts are equal differ by their token.
                     let same_label = labels.entry(shown.label.clone()).or_default();
                     *same_label += 1;
@@ -94,10 +129,17 @@ pub(crate) fn plan(ctx: &ResolveContext, requests: &[SecretRequest]) -> Vec<Secr
                     logins.push((access.clone(), shown));
                     logins.len() - 1
                 });
+            let call = match batch_of(access, reference) {
+                Some((group, batch)) => PlannedCall::shared(
+                    "POST secretsmanager:BatchGetSecretValue",
+                    format!("identity {group} batch {batch}"),
+                ),
+                None => PlannedCall::own("POST secretsmanager:GetSecretValue"),
+            };
             let mut plan = SecretPlan::new()
                 .with_identity(logins[position].1.clone())
                 .with_item(reference.to_string())
-                .with_call(PlannedCall::own("POST secretsmanager:GetSecretValue"));
+                .with_call(call);
             if matches!(access.credentials, Credentials::Default) {
                 plan = plan.with_note(
                     "the default credentials may come from a metadata service, which makes calls of its own",
@@ -275,6 +317,39 @@ mod tests {
             [PlannedCall::own("POST secretsmanager:GetSecretValue")]
         );
         assert!(!format!("{plans:?}").contains("canary"));
+    }
+
+    #[test]
+    fn ids_read_without_a_version_share_a_batch() {
+        let ctx = ResolveContext::builder("deploy")
+            .variables(ci_secrets_provider_api::JobVariables::from_iter([(
+                "AWS_REGION",
+                "us-east-1",
+            )]))
+            .build();
+        let mut requests: Vec<SecretRequest> = (0..21)
+            .map(|n| SecretRequest::new(format!("S{n}"), serde_json::json!(format!("s{n}"))))
+            .collect();
+        requests.push(SecretRequest::new("AGAIN", serde_json::json!("s0#field")));
+        requests.push(SecretRequest::new(
+            "OLD",
+            serde_json::json!({"secret_id": "s1", "version_stage": "AWSPREVIOUS"}),
+        ));
+        let plans = plan(&ctx, &requests);
+        let batch = |key: &str| {
+            [PlannedCall::shared(
+                "POST secretsmanager:BatchGetSecretValue",
+                key,
+            )]
+        };
+        assert_eq!(plans[0].calls, batch("identity 0 batch 0"), "{plans:?}");
+        assert_eq!(plans[19].calls, batch("identity 0 batch 0"));
+        assert_eq!(plans[20].calls, batch("identity 0 batch 1"));
+        assert_eq!(plans[21].calls, batch("identity 0 batch 0"));
+        assert_eq!(
+            plans[22].calls,
+            [PlannedCall::own("POST secretsmanager:GetSecretValue")]
+        );
     }
 
     #[test]

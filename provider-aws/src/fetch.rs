@@ -1,6 +1,10 @@
-//! `GetSecretValue` for one secret, and what its errors mean.
+//! `GetSecretValue` for one secret, `BatchGetSecretValue` for several, and
+//! what their errors mean.
+
+use std::collections::HashMap;
 
 use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::types::SecretValueEntry;
 use ci_secrets_provider_api::{ErrorKind, ProviderError};
 use tracing::Instrument as _;
 
@@ -8,6 +12,7 @@ use crate::failure::Failure;
 use crate::reference::SecretReference;
 
 /// A secret's value as Secrets Manager stores it, wiped on drop.
+#[derive(Clone)]
 pub(crate) enum Payload {
     /// `SecretString`.
     Text(zeroize::Zeroizing<String>),
@@ -58,8 +63,97 @@ pub(crate) async fn get_secret_value(
     ))
 }
 
+/// Secret ids per `BatchGetSecretValue` call: the API's limit.
+pub(crate) const BATCH: usize = 20;
+
+/// What one `BatchGetSecretValue` call gave.
+pub(crate) enum Batch {
+    /// The current values of the ids it answered, by requested id. An id it
+    /// did not answer (listed in `Errors`, or not recognised in the answer)
+    /// is absent: the caller reads it alone, for the runner's exact error.
+    Values(HashMap<String, Payload>),
+    /// The identity may not batch (`AccessDenied`, typically a policy that
+    /// grants `GetSecretValue` but not `BatchGetSecretValue`): the caller
+    /// reads each secret alone with `GetSecretValue`.
+    Denied,
+}
+
+/// Reads the current version of each of `ids` (distinct, at most
+/// [`BATCH`]) in one call.
+pub(crate) async fn batch_get_secret_values(
+    client: &Client,
+    ids: &[&str],
+    region: &str,
+    scrub: &[&str],
+) -> Result<Batch, Failure> {
+    let span = tracing::info_span!("aws.fetch_batch", count = ids.len(), region);
+    let output = match client
+        .batch_get_secret_value()
+        .set_secret_id_list(Some(ids.iter().map(|id| (*id).to_string()).collect()))
+        .send()
+        .instrument(span)
+        .await
+    {
+        Ok(output) => output,
+        Err(err) => {
+            let failure = Failure::from_sdk(&err, scrub);
+            return match &failure {
+                Failure::Service { code, .. } if is_access_denied(code) => {
+                    tracing::debug!(
+                        count = ids.len(),
+                        "BatchGetSecretValue denied; reading each secret alone"
+                    );
+                    Ok(Batch::Denied)
+                }
+                _ => Err(failure),
+            };
+        }
+    };
+    let mut values = HashMap::new();
+    for entry in output.secret_values.unwrap_or_default() {
+        let Some(id) = ids.iter().find(|id| answers(id, &entry)) else {
+            continue;
+        };
+        let SecretValueEntry {
+            secret_string,
+            secret_binary,
+            ..
+        } = entry;
+        let payload = match (secret_string, secret_binary) {
+            (Some(text), _) => Payload::Text(zeroize::Zeroizing::new(text)),
+            (None, Some(binary)) => Payload::Binary(zeroize::Zeroizing::new(binary.into_inner())),
+            // No value: read alone, for the runner's message.
+            (None, None) => continue,
+        };
+        values.insert((*id).to_string(), payload);
+    }
+    Ok(Batch::Values(values))
+}
+
+fn is_access_denied(code: &str) -> bool {
+    matches!(code, "AccessDeniedException" | "AccessDenied")
+}
+
+/// Whether `entry` is the answer for the requested `id`: its name, its ARN,
+/// or its ARN without the six random characters Secrets Manager appends
+/// (a partial ARN).
+fn answers(id: &str, entry: &SecretValueEntry) -> bool {
+    if entry.name() == Some(id) || entry.arn() == Some(id) {
+        return true;
+    }
+    entry.arn().is_some_and(|arn| {
+        arn.strip_prefix(id)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .is_some_and(|suffix| suffix.len() == 6 && id.starts_with("arn:"))
+    })
+}
+
 /// What a failed read means for the job.
-fn read_error(reference: &SecretReference, region: &str, failure: &Failure) -> ProviderError {
+pub(crate) fn read_error(
+    reference: &SecretReference,
+    region: &str,
+    failure: &Failure,
+) -> ProviderError {
     let Failure::Service { code, status, .. } = failure else {
         let kind = match failure {
             Failure::NoAnswer { kind, .. } => *kind,
@@ -129,6 +223,30 @@ mod tests {
             message: "m".into(),
             status,
         }
+    }
+
+    fn entry(name: &str, arn: &str) -> SecretValueEntry {
+        SecretValueEntry::builder().name(name).arn(arn).build()
+    }
+
+    #[test]
+    fn batch_answers_match_names_arns_and_partial_arns() {
+        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:app/db-AbCdEf";
+        let db = entry("app/db", arn);
+        assert!(answers("app/db", &db));
+        assert!(answers(arn, &db));
+        assert!(answers(
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:app/db",
+            &db
+        ));
+        assert!(!answers("app/d", &db));
+        assert!(!answers("app", &db));
+        assert!(!answers(
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:app",
+            &db
+        ));
+        assert!(is_access_denied("AccessDeniedException"));
+        assert!(!is_access_denied("ResourceNotFoundException"));
     }
 
     #[test]

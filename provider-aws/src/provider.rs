@@ -8,11 +8,13 @@ use ci_secrets_provider_api::{
     SecretResult, SecretValue, async_trait, grouping,
 };
 use futures::future::join_all;
+use std::collections::{HashMap, HashSet};
 use tokio::sync::Semaphore;
 
 use crate::access::Access;
 use crate::deadline::within_deadline;
-use crate::fetch::{Payload, get_secret_value};
+use crate::failure::Failure;
+use crate::fetch::{BATCH, Batch, Payload, batch_get_secret_values, get_secret_value, read_error};
 use crate::field;
 use crate::login::{credential_texts, login};
 use crate::reference::SecretReference;
@@ -126,9 +128,29 @@ async fn resolve_group(
     let credentials = within_deadline(ctx, "AWS login", login(ctx, transport, &access)).await?;
     let scrub = credential_texts(&access, &credentials);
     let client = transport.secrets_manager(&access.region, credentials.clone());
+    let batched = within_deadline(
+        ctx,
+        "reading secrets in batches",
+        read_batches(&client, in_flight, &access.region, &scrub, &references),
+    )
+    .await;
+    let batched = match batched {
+        Ok(batched) => batched,
+        // The deadline: every secret's error.
+        Err(err) => return Ok(references.iter().map(|_| Err(err.replicate())).collect()),
+    };
     let reads = references.iter().map(|reference| {
-        let (client, scrub, access) = (&client, &scrub, &access);
+        let (client, scrub, access, batched) = (&client, &scrub, &access, &batched);
         async move {
+            match batched.get(&reference.secret_id) {
+                Some(Ok(payload)) if reference.reads_current() => {
+                    return deliver(payload.clone(), reference);
+                }
+                Some(Err(failure)) if reference.reads_current() => {
+                    return Err(read_error(reference, &access.region, failure));
+                }
+                _ => {}
+            }
             let read = async {
                 // The semaphore is never closed, so `acquire` cannot fail.
                 let _permit = in_flight.acquire().await.map_err(|_| {
@@ -141,6 +163,58 @@ async fn resolve_group(
         }
     });
     Ok(join_all(reads).await)
+}
+
+/// The current values of the group's secrets read without a version, with
+/// `BatchGetSecretValue` ([`BATCH`] ids a call, concurrently), when there
+/// are at least two distinct ids: 20 secrets take one call instead of 20.
+/// An id a batch did not answer, and every id of a batch the identity may
+/// not make (`AccessDenied`), is absent, so it is read alone with
+/// `GetSecretValue`, whose errors are the runner's. Another failure of a
+/// batch is the error of each of its secrets.
+async fn read_batches(
+    client: &aws_sdk_secretsmanager::Client,
+    in_flight: &Semaphore,
+    region: &str,
+    scrub: &[&str],
+    references: &[SecretReference],
+) -> Result<HashMap<String, Result<Payload, Failure>>, ProviderError> {
+    let mut seen = HashSet::new();
+    let ids: Vec<&str> = references
+        .iter()
+        .filter(|reference| reference.reads_current())
+        .map(|reference| reference.secret_id.as_str())
+        .filter(|id| seen.insert(*id))
+        .collect();
+    if ids.len() < 2 {
+        return Ok(HashMap::new());
+    }
+    let calls = ids.chunks(BATCH).map(|chunk| async move {
+        // The semaphore is never closed, so `acquire` cannot fail.
+        let _permit = in_flight.acquire().await.map_err(|_| {
+            ProviderError::new(ErrorKind::Protocol, "the request limiter was closed")
+        })?;
+        Ok::<_, ProviderError>((
+            chunk,
+            batch_get_secret_values(client, chunk, region, scrub).await,
+        ))
+    });
+    let mut values = HashMap::new();
+    for outcome in join_all(calls).await {
+        let (chunk, batch) = outcome?;
+        match batch {
+            Ok(Batch::Values(answered)) => {
+                values.extend(answered.into_iter().map(|(id, payload)| (id, Ok(payload))));
+            }
+            Ok(Batch::Denied) => {}
+            Err(failure) => values.extend(
+                chunk
+                    .iter()
+                    .map(|id| ((*id).to_string(), Err(failure.clone()))),
+            ),
+        }
+    }
+    Ok(values)
 }
 
 /// The value to deliver: the whole secret, or its `field`.

@@ -33,6 +33,12 @@ pub(crate) struct SecretReference {
 }
 
 impl SecretReference {
+    /// Whether the block reads the current version (no `version_id` or
+    /// `version_stage`), which `BatchGetSecretValue` returns.
+    pub(crate) fn reads_current(&self) -> bool {
+        self.version_id.is_none() && self.version_stage.is_none()
+    }
+
     /// Reads a validated, variable-expanded block.
     pub(crate) fn parse(block: &serde_json::Value) -> Result<Self, ReferenceError> {
         let reference = match block {

@@ -61,8 +61,8 @@ async fn string_and_hash_forms_read_the_whole_secret_and_fields() {
     let counts = metrics.snapshot();
     assert_eq!(counts.logins, 1, "{counts:?}");
     assert_eq!(
-        counts.api_calls, 6,
-        "one STS call and five reads: {counts:?}"
+        counts.api_calls, 2,
+        "one STS call and one BatchGetSecretValue of the two ids: {counts:?}"
     );
 }
 
@@ -244,7 +244,7 @@ async fn a_missing_field_lists_the_keys_but_no_value() {
 }
 
 #[tokio::test]
-async fn twenty_secrets_need_one_sts_call() {
+async fn twenty_secrets_need_one_sts_call_and_one_batch() {
     const ACCOUNT: &str = "100000000007";
     const SESSION: &str = "twenty-secrets-100000000007";
     let moto = moto().await;
@@ -265,10 +265,19 @@ async fn twenty_secrets_need_one_sts_call() {
     }
     let counts = metrics.snapshot();
     assert_eq!(counts.logins, 1, "{counts:?}");
-    assert_eq!(counts.api_calls, 21, "{counts:?}");
+    // One STS call and one BatchGetSecretValue of the 20 ids.
+    assert_eq!(counts.api_calls, 2, "{counts:?}");
     assert_eq!(counts.retries, 0, "{counts:?}");
     // What the server saw, not only what we counted.
     assert_eq!(moto.sts_calls(SESSION), 1);
+    assert_eq!(
+        moto.secrets_manager_calls("BatchGetSecretValue", "\"batch/19\""),
+        1
+    );
+    assert_eq!(
+        moto.secrets_manager_calls("GetSecretValue", "\"batch/19\""),
+        0
+    );
 }
 
 #[tokio::test]
@@ -310,4 +319,131 @@ async fn the_deadline_bounds_a_server_that_never_answers() {
         "{err}"
     );
     assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[tokio::test]
+async fn a_batch_leaves_missing_and_versioned_secrets_to_get_secret_value() {
+    const ACCOUNT: &str = "100000000032";
+    let moto = moto().await;
+    let seeder = moto.seeder(ACCOUNT, "us-east-1").await;
+    create(&seeder, "mixed/a", r#"{"user":"a-user"}"#).await;
+    create(&seeder, "mixed/b", "b-value").await;
+    let variables = job_variables(&moto.endpoint, ACCOUNT, "us-east-1");
+    let (ctx, metrics) = context(&borrowed(&variables));
+    let requests = [
+        SecretRequest::new("A_USER", json!("mixed/a#user")),
+        SecretRequest::new("A", json!("mixed/a")),
+        SecretRequest::new("B", json!("mixed/b")),
+        SecretRequest::new("MISSING", json!("mixed/missing")),
+        SecretRequest::new(
+            "B_CURRENT",
+            json!({"secret_id": "mixed/b", "version_stage": "AWSCURRENT"}),
+        ),
+    ];
+    let results = resolve(provider().as_ref(), &ctx, &requests).await;
+    assert_eq!(text(&results[0]), "a-user");
+    assert_eq!(text(&results[1]), r#"{"user":"a-user"}"#);
+    assert_eq!(text(&results[2]), "b-value");
+    let missing = results[3].as_ref().unwrap_err();
+    assert_eq!(missing.kind(), ErrorKind::NotFound, "{missing}");
+    assert!(
+        missing.to_string().starts_with(
+            "secret 'mixed/missing' not found in AWS Secrets Manager in region us-east-1"
+        ),
+        "{missing}"
+    );
+    assert_eq!(text(&results[4]), "b-value");
+    // STS, one batch of the three current ids, then GetSecretValue for the
+    // id the batch did not answer (for the runner's error) and the
+    // versioned block.
+    let counts = metrics.snapshot();
+    assert_eq!(counts.api_calls, 4, "{counts:?}");
+}
+
+/// A front for moto that refuses `BatchGetSecretValue` as a policy without
+/// `secretsmanager:BatchGetSecretValue` does, and passes every other request
+/// to moto (one request per connection).
+async fn refusing_batches(moto_endpoint: &str) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let front = format!("http://{}", listener.local_addr().unwrap());
+    let upstream = moto_endpoint.trim_start_matches("http://").to_string();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut client, _)) = listener.accept().await else {
+                return;
+            };
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 8192];
+                let head_end = loop {
+                    let n = client.read(&mut buf).await.unwrap();
+                    assert!(n > 0, "the request ended early");
+                    request.extend_from_slice(&buf[..n]);
+                    if let Some(at) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break at + 4;
+                    }
+                };
+                let head = String::from_utf8_lossy(&request[..head_end]).to_lowercase();
+                let length: usize = head
+                    .lines()
+                    .find_map(|line| line.strip_prefix("content-length:"))
+                    .map_or(0, |value| value.trim().parse().unwrap());
+                while request.len() < head_end + length {
+                    let n = client.read(&mut buf).await.unwrap();
+                    request.extend_from_slice(&buf[..n]);
+                }
+                let response = if head.contains("x-amz-target: secretsmanager.batchgetsecretvalue")
+                {
+                    let body = r#"{"__type":"AccessDeniedException","message":"not authorized to perform secretsmanager:BatchGetSecretValue"}"#;
+                    format!(
+                        "HTTP/1.1 400 Bad Request\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                    .into_bytes()
+                } else {
+                    // Ask moto to close after its answer, so it ends at EOF.
+                    let head = String::from_utf8_lossy(&request[..head_end - 2]).into_owned();
+                    let kept: String = head
+                        .split_inclusive("\r\n")
+                        .filter(|line| !line.to_lowercase().starts_with("connection:"))
+                        .collect();
+                    let mut forwarded = format!("{kept}connection: close\r\n\r\n").into_bytes();
+                    forwarded.extend_from_slice(&request[head_end..]);
+                    let mut server = tokio::net::TcpStream::connect(&upstream).await.unwrap();
+                    server.write_all(&forwarded).await.unwrap();
+                    let mut response = Vec::new();
+                    server.read_to_end(&mut response).await.unwrap();
+                    response
+                };
+                client.write_all(&response).await.unwrap();
+                client.shutdown().await.ok();
+            });
+        }
+    });
+    front
+}
+
+#[tokio::test]
+async fn a_refused_batch_falls_back_to_get_secret_value_per_secret() {
+    const ACCOUNT: &str = "100000000033";
+    let moto = moto().await;
+    let seeder = moto.seeder(ACCOUNT, "us-east-1").await;
+    for i in 0..3 {
+        create(&seeder, &format!("denied/s{i}"), &format!("alone-{i}")).await;
+    }
+    let front = refusing_batches(&moto.endpoint).await;
+    let variables = job_variables(&front, ACCOUNT, "us-east-1");
+    let (ctx, metrics) = context(&borrowed(&variables));
+    let requests: Vec<SecretRequest> = (0..3)
+        .map(|i| SecretRequest::new(format!("S{i}"), json!(format!("denied/s{i}"))))
+        .collect();
+    let results = resolve(provider().as_ref(), &ctx, &requests).await;
+    for (i, result) in results.iter().enumerate() {
+        assert_eq!(text(result), format!("alone-{i}"));
+    }
+    // STS, the refused batch, then one GetSecretValue per secret.
+    let counts = metrics.snapshot();
+    assert_eq!(counts.api_calls, 5, "{counts:?}");
 }

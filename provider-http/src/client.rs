@@ -41,6 +41,43 @@ impl HttpClient {
         &self.transports
     }
 
+    /// This client, sharing its connection pool, with `permits` as its bound
+    /// on requests in flight instead of the run's `http.max_concurrency`.
+    ///
+    /// A provider uses it to set its own bound (one semaphore shared by all
+    /// of its requests), for example to let a wave of a few hundred
+    /// issuance requests go out at once while still protecting the server.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use ci_secrets_http::{HttpFactory, HttpSettings};
+    ///
+    /// let factory = HttpFactory::new(HttpSettings::default());
+    /// let bound = Arc::new(tokio::sync::Semaphore::new(256));
+    /// let client = factory.client(None).unwrap().with_permits(bound.clone());
+    /// assert_eq!(client.max_in_flight(), 256);
+    /// ```
+    #[must_use]
+    pub fn with_permits(&self, permits: Arc<Semaphore>) -> Self {
+        Self {
+            transports: self.transports.clone(),
+            settings: self.settings.clone(),
+            permits,
+        }
+    }
+
+    /// How many requests this client lets be in flight now (the free
+    /// permits of its bound).
+    ///
+    /// ```
+    /// use ci_secrets_http::{HttpFactory, HttpSettings};
+    /// let factory = HttpFactory::new(HttpSettings::default());
+    /// assert_eq!(factory.client(None).unwrap().max_in_flight(), 64);
+    /// ```
+    pub fn max_in_flight(&self) -> usize {
+        self.permits.available_permits()
+    }
+
     /// A `reqwest` client for building requests. [`send`](Self::send)
     /// sends each request through the client its scheme needs: the one for
     /// `https://` loads the OS trust store, at the first TLS request.

@@ -30,6 +30,7 @@
 mod blocking;
 mod client;
 mod context;
+mod dns;
 mod factory;
 mod response;
 mod retry;

@@ -96,6 +96,8 @@ fn base(settings: &HttpSettings) -> reqwest::ClientBuilder {
         .user_agent(settings.user_agent.clone())
         .redirect(redirect_policy())
         .pool_idle_timeout(Duration::from_secs(30))
+        // One DNS lookup per host for the pool, not one per connection.
+        .dns_resolver(Arc::new(crate::dns::CachingResolver::system()))
 }
 
 fn build(builder: reqwest::ClientBuilder) -> Result<reqwest::Client, ProviderError> {

@@ -91,9 +91,11 @@ fn fifty_static_secrets_of_one_identity_take_one_login_and_at_most_two_reads() {
     assert_eq!(stats.requests(Operation::Auth), 1);
     assert_eq!(stats.logins, 1);
     assert!(stats.requests(Operation::GetSecretValue) <= 2, "{stats:?}");
-    // Item types come from `/describe-item` or `/list-items`; never twice per name.
+    // Item types come from `/describe-item` or `/list-items`, never twice
+    // per name; here the batched read answers every name, so the one
+    // listing sent with it is dropped (it reached the server or not).
     let lookups = stats.requests(Operation::DescribeItem) + stats.requests(Operation::ListItems);
-    assert!((1..=50).contains(&lookups), "{stats:?}");
+    assert!(lookups <= 1, "{stats:?}");
 
     let summary = run.summary();
     assert_eq!(
@@ -105,10 +107,11 @@ fn fifty_static_secrets_of_one_identity_take_one_login_and_at_most_two_reads() {
         ),
         (50, 1, 1, 0)
     );
-    assert_eq!(
-        summary.api_calls,
-        stats.total_requests(),
-        "{}",
+    // Calls made: the login, the read, and the listing if it was started
+    // before the read answered (it reached the server or not).
+    assert!(
+        (2..=3).contains(&summary.api_calls) && summary.api_calls >= stats.total_requests(),
+        "{stats:?} {}",
         run.stderr()
     );
     let line = run
@@ -116,10 +119,7 @@ fn fifty_static_secrets_of_one_identity_take_one_login_and_at_most_two_reads() {
         .lines()
         .find(|l| l.starts_with("50 secrets from 1 provider in "))
         .map(str::to_string);
-    let expected_tail = format!(
-        " ms (1 login, {} API calls, 0 retries)",
-        stats.total_requests()
-    );
+    let expected_tail = format!(" ms (1 login, {} API calls, 0 retries)", summary.api_calls);
     assert!(
         line.as_deref().is_some_and(|l| l.ends_with(&expected_tail)),
         "{}",

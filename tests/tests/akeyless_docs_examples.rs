@@ -80,7 +80,15 @@ fn jwt_the_default_access_type_resolves_with_one_login() {
         (summary.secrets, summary.providers, summary.logins),
         (1, 1, 1)
     );
-    assert_eq!(summary.api_calls, stats.total_requests());
+    // The login, then the read and the describe together; the describe is
+    // dropped once the read answered (counted if it was started, whether
+    // or not it reached the server).
+    assert!(stats.requests(Operation::DescribeItem) <= 1, "{stats:?}");
+    assert!(
+        (2..=3).contains(&summary.api_calls) && summary.api_calls >= stats.total_requests(),
+        "{stats:?} {}",
+        summary.api_calls
+    );
 }
 
 #[test]
@@ -409,10 +417,12 @@ fn json_data_key_picks_keys_and_pointers_and_writes_file_secrets() {
     let parts: Vec<&str> = evaluated.split('|').collect();
     assert_eq!(parts[..3], ["app", "5432", "demo-db-password"]);
     assert_eq!(parts[3], files.join("DB_PASSWORD").display().to_string());
-    // One item, described and read once for all three variables.
+    // One item, read once for all three variables; its describe, sent with
+    // the read, is dropped once the read answered (it reached the server or
+    // not), and never sent twice.
     let stats = harness.stats();
     let lookups = stats.requests(Operation::DescribeItem) + stats.requests(Operation::ListItems);
-    assert_eq!(lookups, 1, "{stats:?}");
+    assert!(lookups <= 1, "{stats:?}");
     assert_eq!(stats.requests(Operation::GetSecretValue), 1);
 }
 

@@ -392,11 +392,13 @@ fn doctor_says_when_the_certificate_expired() {
 #[test]
 fn a_token_that_expires_mid_run_costs_one_new_login() {
     let emulator = emulator();
-    // Hold the first describe-item long enough to expire the token under it.
+    // Hold the first read (sent with the describe) long enough to expire
+    // the token under it: its 401 sends the secret down the typed path,
+    // whose read logs in again.
     emulator
         .faults()
         .fail_next(
-            Operation::DescribeItem,
+            Operation::GetSecretValue,
             1,
             Fault::Delay(Duration::from_millis(500)),
         )
@@ -410,7 +412,7 @@ fn a_token_that_expires_mid_run_costs_one_new_login() {
         .unwrap();
     assert!(wait_until(Duration::from_secs(10), || emulator
         .stats()
-        .requests(Operation::DescribeItem)
+        .requests(Operation::GetSecretValue)
         >= 1));
     emulator.expire_all_tokens();
     let started = std::time::Instant::now();

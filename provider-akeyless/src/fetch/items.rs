@@ -163,6 +163,25 @@ pub(crate) async fn read_all(
     batches.into_iter().flatten().chain(singles).collect()
 }
 
+/// What the optimistic static read learned before the item types were known.
+#[derive(Default)]
+pub(crate) struct Untyped {
+    /// The values of the names whose batch succeeded: static secrets.
+    pub(crate) values: HashMap<String, Value>,
+    /// The failure of a name read alone (a batch of one), unless the token
+    /// was refused. When the name turns out to be a static secret, this is
+    /// exactly the answer its typed read would get (the same request, and
+    /// no new login to try), so it is not asked again.
+    pub(crate) failed_alone: HashMap<String, SharedError>,
+}
+
+impl Untyped {
+    /// Every one of `names` has its value.
+    pub(crate) fn answers_all(&self, names: &[&str]) -> bool {
+        names.iter().all(|name| self.values.contains_key(*name))
+    }
+}
+
 /// Reads `names` as static secrets before their types are known, in
 /// batches; returns the values of the batches that succeeded. A failed batch
 /// (another item type among its names, a missing or forbidden name) is not
@@ -174,33 +193,44 @@ pub(crate) async fn read_untyped_as_static(
     api: &AkeylessApi,
     session: &Session<'_>,
     names: &[&str],
-) -> HashMap<String, Value> {
+) -> Untyped {
     let Ok(token) = session.token(ctx).await else {
-        return HashMap::new();
+        return Untyped::default();
     };
     let token = &token;
     let batches = names.chunks(STATIC_BATCH).map(|batch| async move {
         let span = tracing::info_span!("akeyless.fetch_untyped", count = batch.len());
-        match api
+        let outcome = api
             .get_secret_values(ctx, batch, token.secret.expose_secret())
             .instrument(span)
-            .await
-        {
-            Ok(mut values) => batch
-                .iter()
-                .filter_map(|name| Some((name.to_string(), values.remove(*name)?)))
-                .collect(),
+            .await;
+        (batch, outcome)
+    });
+    let mut untyped = Untyped::default();
+    for (batch, outcome) in join_all(batches).await {
+        match outcome {
+            Ok(mut values) => untyped.values.extend(
+                batch
+                    .iter()
+                    .filter_map(|name| Some((name.to_string(), values.remove(*name)?))),
+            ),
             Err(failure) => {
                 tracing::debug!(
                     count = batch.len(),
                     error = %failure,
                     "not all static secrets; reading by item type"
                 );
-                Vec::new()
+                if let [name] = batch
+                    && !failure.is_unauthorized()
+                {
+                    untyped
+                        .failed_alone
+                        .insert((*name).to_string(), shareable(failure));
+                }
             }
         }
-    });
-    join_all(batches).await.into_iter().flatten().collect()
+    }
+    untyped
 }
 
 async fn read_static_batch(

@@ -6,7 +6,8 @@
 //!    `/list-items` per folder holding several requested names, one
 //!    `/describe-item` per other name, all concurrently (see `describe`).
 //!    In the same round trip, an optimistic `/get-secret-value` of every
-//!    name: the static secrets among them need no read afterwards.
+//!    name: the static secrets among them need no read afterwards, and when
+//!    it answers every name the type discovery is dropped, not awaited.
 //! 3. One read per distinct item and parameters: static secrets batched into
 //!    as few `/get-secret-value` calls as possible, the rest concurrent.
 //! 4. Each secret takes its value (with its own `data_key`) from its read.
@@ -19,13 +20,16 @@ pub(crate) use describe::{LIST_FROM, folder_and_full_name};
 pub(crate) use items::STATIC_BATCH;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use ci_secrets_http::HttpContext as _;
 use ci_secrets_provider_api::{
     ProviderError, ResolveContext, SecretRequest, SecretResult, grouping,
 };
+use futures::future::Either;
 use indexmap::IndexMap;
 use secrecy::ExposeSecret;
+use tokio::sync::Semaphore;
 
 use crate::api::AkeylessApi;
 use crate::block::AkeylessBlock;
@@ -72,6 +76,7 @@ impl PartialEq for Keyed {
 /// One result per request, in order.
 pub(crate) async fn resolve_all(
     cache: &LoginCache,
+    in_flight: &Arc<Semaphore>,
     default_api_url: &str,
     ctx: &ResolveContext,
     requests: &[SecretRequest],
@@ -88,7 +93,7 @@ pub(crate) async fn resolve_all(
         Ok((Keyed { key, identity }, block))
     };
     grouping::resolve_by_identity(requests, parse, |keyed, blocks| {
-        resolve_group(cache, ctx, keyed, blocks)
+        resolve_group(cache, in_flight, ctx, keyed, blocks)
     })
     .await
 }
@@ -98,6 +103,7 @@ pub(crate) async fn resolve_all(
 /// (the gateway CA, the login) is every block's error.
 async fn resolve_group(
     cache: &LoginCache,
+    in_flight: &Arc<Semaphore>,
     ctx: &ResolveContext,
     keyed: Keyed,
     blocks: Vec<AkeylessBlock>,
@@ -112,7 +118,8 @@ async fn resolve_group(
                 reason: err.message().to_string(),
             })
             .to_error()
-        })?;
+        })?
+        .with_permits(in_flight.clone());
     let api = AkeylessApi::new(key.api_url.clone(), client);
     let session = Session::new(cache, key, &keyed.identity, &api);
     let token = session
@@ -128,16 +135,22 @@ async fn resolve_group(
             .collect();
         unique.into_keys().collect()
     };
-    let (known_static, types) = match names.len() {
-        0 => (HashMap::new(), HashMap::new()),
-        // One name keeps GitLab Runner's exact sequence (describe, then
-        // read), which the conformance vectors pin; it costs one round trip.
-        1 => (
-            HashMap::new(),
-            describe::item_types(ctx, &api, &session, &names).await,
-        ),
-        _ => learn_types(ctx, &api, &session, &names).await,
+    let (untyped, types) = if names.is_empty() {
+        (items::Untyped::default(), HashMap::new())
+    } else {
+        learn_types(ctx, &api, &session, &names).await
     };
+    let items::Untyped {
+        values: known_static,
+        failed_alone,
+    } = untyped;
+    // A static secret read alone already has its answer, failure included.
+    let failed_static: HashMap<String, SharedError> = failed_alone
+        .into_iter()
+        .filter(|(name, _)| {
+            matches!(types.get(name), Some(Ok(item_type)) if item_type == "STATIC_SECRET")
+        })
+        .collect();
 
     let plans: Vec<Option<Result<Read, SharedError>>> = blocks
         .iter()
@@ -160,7 +173,10 @@ async fn resolve_group(
             .iter()
             .flatten()
             .flatten()
-            .filter(|read| !matches!(read, Read::Static(name) if known_static.contains_key(name)))
+            .filter(|read| {
+                !matches!(read, Read::Static(name)
+                    if known_static.contains_key(name) || failed_static.contains_key(name))
+            })
             .cloned(),
     );
     let mut values = items::read_all(ctx, &api, &session, reads).await;
@@ -168,6 +184,11 @@ async fn resolve_group(
         known_static
             .into_iter()
             .map(|(name, value)| (Read::Static(name), Ok(value))),
+    );
+    values.extend(
+        failed_static
+            .into_iter()
+            .map(|(name, shared)| (Read::Static(name), Err(shared))),
     );
 
     let results = blocks
@@ -196,25 +217,48 @@ async fn resolve_group(
     Ok(results)
 }
 
-/// The values of the names that turned out to be static secrets, and the
-/// item types of all names.
+/// What the optimistic static read learned, and the item types of the
+/// names it did not answer.
 ///
 /// An optimistic batched `/get-secret-value` of every name goes out in the
-/// same round trip as the type discovery (`describe::item_types`). When a
-/// batch succeeds, its names are static secrets whose values are already
-/// here, so a job of static secrets takes two round trips after the login
-/// instead of three. A batch that holds another item type, or a missing or
-/// forbidden name, fails as a whole; its names take the typed path, whose
-/// errors are the runner's. Both halves always run to the end, so the calls
-/// a job makes do not depend on which answer comes first.
+/// same round trip as the type discovery (`describe::item_types`), for one
+/// name as for many. When a batch succeeds, its names are static secrets
+/// whose values are already here. When the batches answer every name, the
+/// job needs no type: the discovery still in flight is dropped (its
+/// requests cancelled) instead of awaited, so a job of static secrets takes
+/// one round trip after the login, however large the listing it started.
+/// Otherwise the discovery is awaited; a batch that holds another item type,
+/// or a missing or forbidden name, fails as a whole and its names take the
+/// typed path, whose errors are the runner's.
+///
+/// GitLab Runner described a name, then read it (three round trips with the
+/// login); its vectors (`tests/data/gitlab/runner-resolution.yaml`) pin that
+/// order. We send both at once: the result is the runner's in every row
+/// (a name that is not a static secret fails the speculative read, which is
+/// then ignored; a describe failure is still the error), only the order and,
+/// for a non-static item, one extra `/get-secret-value` differ. The one case
+/// where the result would differ, an identity that may read a static secret
+/// but not describe it, now gets the value, as jobs of several names already
+/// did.
 async fn learn_types(
     ctx: &ResolveContext,
     api: &AkeylessApi,
     session: &Session<'_>,
     names: &[&str],
-) -> (HashMap<String, serde_json::Value>, describe::ItemTypes) {
-    futures::join!(
-        items::read_untyped_as_static(ctx, api, session, names),
-        describe::item_types(ctx, api, session, names)
-    )
+) -> (items::Untyped, describe::ItemTypes) {
+    let reads = std::pin::pin!(items::read_untyped_as_static(ctx, api, session, names));
+    let discovery = std::pin::pin!(describe::item_types(ctx, api, session, names));
+    match futures::future::select(reads, discovery).await {
+        Either::Left((untyped, discovery)) => {
+            if untyped.answers_all(names) {
+                tracing::debug!(
+                    count = names.len(),
+                    "every name read as a static secret; the item types are not needed"
+                );
+                return (untyped, describe::ItemTypes::new());
+            }
+            (untyped, discovery.await)
+        }
+        Either::Right((types, reads)) => (reads.await, types),
+    }
 }

@@ -184,6 +184,45 @@ impl Moto {
         )
     }
 
+    /// How many Secrets Manager requests of `action` (`GetSecretValue`,
+    /// `BatchGetSecretValue`) whose JSON body contains `needle` reached the
+    /// server, from moto's request recording.
+    pub fn secrets_manager_calls(&self, action: &str, needle: &str) -> usize {
+        let target = format!("secretsmanager.{action}");
+        self.recorded()
+            .into_iter()
+            .filter(|(headers, body)| {
+                headers.as_object().is_some_and(|headers| {
+                    headers.iter().any(|(name, value)| {
+                        name.eq_ignore_ascii_case("x-amz-target") && value == &target
+                    })
+                }) && body.contains(needle)
+            })
+            .count()
+    }
+
+    /// Every recorded request: its headers and its body as text.
+    fn recorded(&self) -> Vec<(serde_json::Value, String)> {
+        let text = std::fs::read_to_string(&self.recording).unwrap_or_default();
+        text.lines()
+            .filter(|line| !line.trim().is_empty())
+            .map(|line| {
+                let entry: serde_json::Value = serde_json::from_str(line)
+                    .unwrap_or_else(|err| panic!("a recording line parses: {err}: {line}"));
+                let body = entry["body"].as_str().unwrap_or_default();
+                let body = if entry["body_encoded"] == true {
+                    let bytes = base64::engine::general_purpose::STANDARD
+                        .decode(body)
+                        .expect("a base64 body");
+                    String::from_utf8_lossy(&bytes).into_owned()
+                } else {
+                    body.to_string()
+                };
+                (entry["headers"].clone(), body)
+            })
+            .collect()
+    }
+
     /// How many `AssumeRoleWithWebIdentity` requests with this session name
     /// reached the server, from moto's request recording.
     pub fn sts_calls(&self, session_name: &str) -> usize {
