@@ -299,11 +299,7 @@ fn gcp_takes_an_id_token_from_the_metadata_server() {
 #[test]
 fn jwt_reuse_delivers_a_working_token_from_the_same_login() {
     let harness = Harness::demo();
-    let project = Project::new();
-    project.write(
-        "ci-secrets.toml",
-        &format!("[providers.akeyless]\napi_url = {:?}\n", harness.url()),
-    );
+    let project = harness.project();
     let run = Run::of(
         project
             .resolve(&job_file("jwt-reuse.yml"), "json")
@@ -355,11 +351,7 @@ fn gitlab_dotenv_report(text: &str) -> BTreeMap<String, String> {
 #[test]
 fn a_gitlab_dotenv_report_carries_the_token_to_a_later_job() {
     let harness = Harness::demo();
-    let project = Project::new();
-    project.write(
-        "ci-secrets.toml",
-        &format!("[providers.akeyless]\napi_url = {:?}\n", harness.url()),
-    );
+    let project = harness.project();
     let run = Run::of(
         project
             .resolve(&job_file("jwt-reuse.yml"), "gitlab-dotenv")

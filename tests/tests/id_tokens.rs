@@ -7,19 +7,10 @@ use std::os::unix::fs::PermissionsExt as _;
 
 use ci_secrets_test_support::RecordingServer;
 
-use crate::akeyless_support::{Harness, Project, Run, demo_jwt, job_file};
+use crate::akeyless_support::{Harness, Run, demo_jwt, job_file};
 
 const PASSWORD: &str = "demo-password-v2";
 const AUDIENCE: &str = "https://akeyless.example";
-
-fn project(harness: &Harness) -> Project {
-    let project = Project::new();
-    project.write(
-        "ci-secrets.toml",
-        &format!("[providers.akeyless]\napi_url = {:?}\n", harness.url()),
-    );
-    project
-}
 
 /// A server that answers as GitHub Actions' token endpoint: a bearer
 /// check, then `{"value": <jwt>}` for the `audience` asked for.
@@ -48,7 +39,7 @@ fn github_actions_mints_the_token_for_the_entrys_audience() {
     let harness = Harness::demo();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let github = github_endpoint(&runtime, demo_jwt());
-    let project = project(&harness);
+    let project = harness.project();
     let with_github = |command: &mut std::process::Command| {
         command
             .env(
@@ -120,7 +111,7 @@ fn github_actions_mints_the_token_for_the_entrys_audience() {
 #[test]
 fn buildkite_circleci_bitbucket_and_a_command_give_the_token() {
     let harness = Harness::demo();
-    let project = project(&harness);
+    let project = harness.project();
     // A `buildkite-agent` that prints the token for the audience it is asked.
     let bin = project.path().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
@@ -211,7 +202,7 @@ fn the_github_action_runs_the_command_with_the_secrets() {
     let harness = Harness::demo();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let github = github_endpoint(&runtime, demo_jwt());
-    let project = project(&harness);
+    let project = harness.project();
     project.write(
         "secrets.yml",
         &format!(

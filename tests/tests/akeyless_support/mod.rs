@@ -297,6 +297,17 @@ impl Harness {
         self.emulator.url()
     }
 
+    /// A project whose `ci-secrets.toml` points the Akeyless provider at this
+    /// emulator (for blocks without `akeyless_api_url`, such as a bare `akeyless:`).
+    pub fn project(&self) -> Project {
+        let project = Project::new();
+        project.write(
+            "ci-secrets.toml",
+            &format!("[providers.akeyless]\napi_url = {:?}\n", self.url()),
+        );
+        project
+    }
+
     /// `--var AKEYLESS_EMULATOR_URL=<url>`.
     pub fn url_var(&self) -> String {
         format!("AKEYLESS_EMULATOR_URL={}", self.url())

@@ -509,21 +509,34 @@ ok:
     assert_eq!(code(&valid), 0, "{}{}", stdout(&valid), stderr(&valid));
 }
 
+/// A project whose job takes its secret from `ci/staging.yml`, or from
+/// `ci/prod.yml` when that include's `rule` (one rule's lines) matches;
+/// `head` goes before the `include:`.
+fn staging_and_prod(head: &str, rule: &str) -> Project {
+    let project = project(
+        &format!(
+            "{head}include:\n  - local: ci/staging.yml\n  - local: ci/prod.yml\n    rules:\n{rule}job:\n  extends: .secret\n  script: [x]\n"
+        ),
+        &[("staging-db", "staging-value"), ("prod-db", "prod-value")],
+    );
+    for (file, key) in [("ci/staging.yml", "staging-db"), ("ci/prod.yml", "prod-db")] {
+        project.write(
+            file,
+            &format!(
+                ".secret:\n  secrets:\n    DB:\n      testkv: {{key: {key}}}\n      file: false\n"
+            ),
+        );
+    }
+    project
+}
+
 /// `include: rules:` decide which file defines the job's secret, with the
 /// CI/CD variables (`--var` here) and never the pipeline's own `variables:`.
 #[test]
 fn include_rules_choose_the_file_that_defines_the_secret() {
-    let project = project(
-        "variables:\n  TARGET: prod\ninclude:\n  - local: ci/staging.yml\n  - local: ci/prod.yml\n    rules:\n      - if: $TARGET == \"prod\"\njob:\n  extends: .secret\n  script: [x]\n",
-        &[("staging-db", "staging-value"), ("prod-db", "prod-value")],
-    );
-    project.write(
-        "ci/staging.yml",
-        ".secret:\n  secrets:\n    DB:\n      testkv: {key: staging-db}\n      file: false\n",
-    );
-    project.write(
-        "ci/prod.yml",
-        ".secret:\n  secrets:\n    DB:\n      testkv: {key: prod-db}\n      file: false\n",
+    let project = staging_and_prod(
+        "variables:\n  TARGET: prod\n",
+        "      - if: $TARGET == \"prod\"\n",
     );
     let prod = run(
         &project,
@@ -540,18 +553,7 @@ fn include_rules_choose_the_file_that_defines_the_secret() {
 /// file whose changes rule matches the diff is included, the other not.
 #[test]
 fn include_rules_changes_follow_the_base() {
-    let project = project(
-        "include:\n  - local: ci/staging.yml\n  - local: ci/prod.yml\n    rules:\n      - changes: [deploy/**]\njob:\n  extends: .secret\n  script: [x]\n",
-        &[("staging-db", "staging-value"), ("prod-db", "prod-value")],
-    );
-    project.write(
-        "ci/staging.yml",
-        ".secret:\n  secrets:\n    DB:\n      testkv: {key: staging-db}\n      file: false\n",
-    );
-    project.write(
-        "ci/prod.yml",
-        ".secret:\n  secrets:\n    DB:\n      testkv: {key: prod-db}\n      file: false\n",
-    );
+    let project = staging_and_prod("", "      - changes: [deploy/**]\n");
     git(&project, &["init", "-q", "-b", "main"]);
     git(&project, &["add", "-A"]);
     git(&project, &["commit", "-qm", "base"]);
