@@ -5,9 +5,11 @@
 # scripts/requirements-test.txt): the official Akeyless Python SDK and
 # akeyless-cloud-id (for the emulator's SDK cross-check), OpenBao's `bao`
 # server (the Vault tests run against it) and moto's server (the AWS Secrets
-# Manager tests) and python-dotenv; and Node's dotenv into tests/node
-# (pinned in tests/node/package-lock.json). The two dotenv readers read
-# `resolve --format dotenv` back in tests/tests/dotenv_roundtrip.rs. Then it
+# Manager tests) and python-dotenv; and, into tests/node (pinned in
+# tests/node/package-lock.json), Node's dotenv and gitlab-ci-local. The two
+# dotenv readers read `resolve --format dotenv` back in
+# tests/tests/dotenv_roundtrip.rs; gitlab-ci-local's `--preview` is the
+# differential oracle of tests/tests/merge_corpus.rs and component.rs. Then it
 # builds every binary and runs every Rust test suite, the end-to-end tests of
 # the binary and the doctests. Before the tests it checks the habits every
 # change keeps: formatting, clippy with warnings as errors, rustdoc with
