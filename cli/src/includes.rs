@@ -1,42 +1,26 @@
-//! Where a run's non-local includes come from: the GitLab instance and
-//! credential from the command line and the CI/CD variables, or nowhere
-//! (`--offline`).
+//! Where a run's non-local includes come from: the GitLab instance from the
+//! command line, else (like the credential) from the CI/CD variables the
+//! loader passes, or nowhere (`--offline`).
 
 use std::sync::Arc;
 
 use ci_secrets_gitlab::pipeline::{IncludeSource, OfflineSource, SkippedInclude};
-use ci_secrets_gitlab_includes::{FetchSettings, GitLabToken, IncludeFetcher};
+use ci_secrets_gitlab_includes::{FetchSettings, IncludeFetcher};
 use ci_secrets_provider_api::HttpSettings;
-use indexmap::IndexMap;
 
 use crate::args::IncludeArgs;
 
-/// The include source for `args`, with the instance and token taken from the
-/// CI/CD variables (`CI_SERVER_URL`, `GITLAB_TOKEN`, `CI_JOB_TOKEN`) when the
-/// command line does not give them.
-pub fn include_source(
-    args: &IncludeArgs,
-    ci_cd: &IndexMap<String, String>,
-    http: HttpSettings,
-) -> Arc<dyn IncludeSource> {
+/// The include source for `args`. Without `--gitlab-url`, the instance is
+/// the CI/CD variable `CI_SERVER_URL`; the credential is `GITLAB_TOKEN`, else
+/// `CI_JOB_TOKEN` (see [`FetchSettings`]).
+pub fn include_source(args: &IncludeArgs, http: HttpSettings) -> Arc<dyn IncludeSource> {
     if args.offline {
         return Arc::new(OfflineSource {
             reason: "--offline".to_owned(),
         });
     }
-    let set = |name: &str| ci_cd.get(name).filter(|value| !value.is_empty());
-    let gitlab_url = args
-        .gitlab_url
-        .clone()
-        .or_else(|| set("CI_SERVER_URL").and_then(|url| url.parse().ok()));
-    let token = match (set("GITLAB_TOKEN"), set("CI_JOB_TOKEN")) {
-        (Some(token), _) => Some(GitLabToken::Private(token.clone().into())),
-        (None, Some(token)) => Some(GitLabToken::Job(token.clone().into())),
-        (None, None) => None,
-    };
     Arc::new(IncludeFetcher::new(FetchSettings {
-        gitlab_url,
-        token,
+        gitlab_url: args.gitlab_url.clone(),
         http,
         ..FetchSettings::default()
     }))

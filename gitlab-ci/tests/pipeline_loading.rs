@@ -810,6 +810,7 @@ impl ci_secrets_gitlab::pipeline::IncludeSource for FakeSource {
     fn lookup(
         &self,
         file: &ci_secrets_gitlab::pipeline::ExternalFile,
+        _variables: &indexmap::IndexMap<String, String>,
     ) -> ci_secrets_gitlab::pipeline::Lookup {
         use ci_secrets_gitlab::pipeline::{FetchedFile, Lookup};
         let key = file.to_string();

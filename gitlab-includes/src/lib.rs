@@ -30,20 +30,23 @@ use ci_secrets_http::{
     HttpClient, HttpFactory, HttpResponse, HttpSettings, RetryMode, block_on_own_runtime,
 };
 use ci_secrets_provider_api::{ErrorKind, ResolveContext};
+use indexmap::IndexMap;
 use url::Url;
 
 pub use token::GitLabToken;
 
-/// Where includes come from.
+/// Where includes come from. The instance and the credential given here
+/// win; each one not given comes from the CI/CD variables the loader passes
+/// (in a job: `CI_SERVER_URL`, and `GITLAB_TOKEN` or `CI_JOB_TOKEN`). With
+/// no instance either way, `template:`, `project:` and `component:`
+/// includes are skipped. To fetch nothing at all, use
+/// [`OfflineSource`](ci_secrets_gitlab::pipeline::OfflineSource) instead.
 #[derive(Debug, Clone)]
 pub struct FetchSettings {
-    /// The GitLab instance (`--gitlab-url`, else the job's `CI_SERVER_URL`);
-    /// `None`: `template:`, `project:` and `component:` includes are skipped.
+    /// The GitLab instance (`--gitlab-url`).
     pub gitlab_url: Option<Url>,
     /// The credential for `project:` and `component:` includes.
     pub token: Option<GitLabToken>,
-    /// Fetch nothing: every non-local include is skipped (`--offline`).
-    pub offline: bool,
     /// Time allowed for each round of fetches.
     pub timeout: Duration,
     /// The HTTP settings (extra CA roots, user agent, body cap).
@@ -55,7 +58,6 @@ impl Default for FetchSettings {
         Self {
             gitlab_url: None,
             token: None,
-            offline: false,
             timeout: Duration::from_secs(30),
             http: HttpSettings::default(),
         }
@@ -78,13 +80,36 @@ impl IncludeFetcher {
         }
     }
 
-    /// Why a file of this kind is skipped without being fetched, if it is.
-    fn skip_reason(&self, file: &ExternalFile) -> Option<String> {
-        if self.settings.offline {
-            return Some("--offline".to_owned());
+    /// The settings with the instance and credential each taken from the
+    /// CI/CD variables when not given.
+    fn settings_for(&self, variables: &IndexMap<String, String>) -> FetchSettings {
+        let set = |name: &str| variables.get(name).filter(|value| !value.is_empty());
+        FetchSettings {
+            gitlab_url: self.instance(variables),
+            token: self.settings.token.clone().or_else(|| {
+                match (set("GITLAB_TOKEN"), set("CI_JOB_TOKEN")) {
+                    (Some(token), _) => Some(GitLabToken::Private(token.clone().into())),
+                    (None, Some(token)) => Some(GitLabToken::Job(token.clone().into())),
+                    (None, None) => None,
+                }
+            }),
+            ..self.settings.clone()
         }
+    }
+
+    /// The instance: the one given, else the job's `CI_SERVER_URL`.
+    fn instance(&self, variables: &IndexMap<String, String>) -> Option<Url> {
+        self.settings.gitlab_url.clone().or_else(|| {
+            variables
+                .get("CI_SERVER_URL")
+                .and_then(|url| url.parse().ok())
+        })
+    }
+
+    /// Why a file of this kind is skipped without being fetched, if it is.
+    fn skip_reason(file: &ExternalFile, instance_known: bool) -> Option<String> {
         let needs_instance = !matches!(file, ExternalFile::Remote { .. });
-        (needs_instance && self.settings.gitlab_url.is_none()).then(|| {
+        (needs_instance && !instance_known).then(|| {
             "no GitLab instance is known (give --gitlab-url, or run in a job, where CI_SERVER_URL is set)"
                 .to_owned()
         })
@@ -92,20 +117,23 @@ impl IncludeFetcher {
 
     /// Fetches `files` concurrently on a runtime of its own: the loader is
     /// synchronous and may run inside or outside an async runtime.
-    fn fetch_round(&self, files: &[ExternalFile]) -> Vec<(ExternalFile, Lookup)> {
+    fn fetch_round(
+        files: &[ExternalFile],
+        settings: &FetchSettings,
+    ) -> Vec<(ExternalFile, Lookup)> {
         // A client per round: its connections belong to this round's runtime.
-        let outcome = HttpFactory::new(self.settings.http.clone())
+        let outcome = HttpFactory::new(settings.http.clone())
             .client(None)
             .map_err(|err| err.to_string())
             .and_then(|client| {
                 block_on_own_runtime(|| async move {
                     let ctx = ResolveContext::builder("include")
-                        .timeout(self.settings.timeout)
+                        .timeout(settings.timeout)
                         .build();
                     let api = Api {
                         client: &client,
                         ctx: &ctx,
-                        settings: &self.settings,
+                        settings,
                     };
                     futures::future::join_all(
                         files
@@ -133,8 +161,8 @@ impl IncludeFetcher {
 }
 
 impl IncludeSource for IncludeFetcher {
-    fn lookup(&self, file: &ExternalFile) -> Lookup {
-        if let Some(reason) = self.skip_reason(file) {
+    fn lookup(&self, file: &ExternalFile, variables: &IndexMap<String, String>) -> Lookup {
+        if let Some(reason) = Self::skip_reason(file, self.instance(variables).is_some()) {
             return Lookup::Skipped { reason };
         }
         self.fetched
@@ -145,13 +173,17 @@ impl IncludeSource for IncludeFetcher {
             .unwrap_or(Lookup::Pending)
     }
 
-    fn fetch(&self, files: &[ExternalFile]) -> bool {
+    fn fetch(&self, files: &[ExternalFile], variables: &IndexMap<String, String>) -> bool {
+        let settings = self.settings_for(variables);
         let wanted: Vec<ExternalFile> = {
             let fetched = self.fetched.lock().unwrap_or_else(PoisonError::into_inner);
             let mut wanted: Vec<ExternalFile> = files
                 .iter()
                 .map(same_file)
-                .filter(|file| !fetched.contains_key(file) && self.skip_reason(file).is_none())
+                .filter(|file| {
+                    !fetched.contains_key(file)
+                        && Self::skip_reason(file, settings.gitlab_url.is_some()).is_none()
+                })
                 .collect();
             wanted.sort_unstable();
             wanted.dedup();
@@ -161,7 +193,7 @@ impl IncludeSource for IncludeFetcher {
             return false;
         }
         tracing::debug!(files = wanted.len(), "fetching included files");
-        let results = self.fetch_round(&wanted);
+        let results = Self::fetch_round(&wanted, &settings);
         self.fetched
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

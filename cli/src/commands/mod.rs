@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use ci_secrets_core::config::{ConfigSources, LoadedConfig};
 use ci_secrets_core::engine::JobSource;
 use ci_secrets_core::error::{CoreError, EXIT_RESOLUTION};
-use ci_secrets_gitlab::variables::{VariableSources, ci_cd_variables};
+use ci_secrets_gitlab::variables::VariableSources;
 use ci_secrets_provider_api::Registry;
 use tokio_util::sync::CancellationToken;
 
@@ -85,23 +85,15 @@ pub fn prepare(global: &GlobalArgs, selection: &SelectionArgs) -> Result<Prepare
     })?;
     let source = match &selection.secrets {
         Some(path) => JobSource::SecretsFile { path: path.clone() },
-        None => {
-            // The instance and its credential may come from any CI/CD variable source.
-            let ci_cd = ci_cd_variables(&variables)?;
-            JobSource::CiFile {
-                path: selection.ci_file.clone(),
-                // clap requires --job unless --secrets is given.
-                job: selection.job.clone().unwrap_or_default(),
-                project_dir: selection.project_dir.clone(),
-                changes_base: selection.changes_base.clone(),
-                inputs: selection.inputs.iter().cloned().collect(),
-                includes: Some(include_source(
-                    &selection.includes,
-                    &ci_cd,
-                    config.http_settings()?,
-                )),
-            }
-        }
+        None => JobSource::CiFile {
+            path: selection.ci_file.clone(),
+            // clap requires --job unless --secrets is given.
+            job: selection.job.clone().unwrap_or_default(),
+            project_dir: selection.project_dir.clone(),
+            changes_base: selection.changes_base.clone(),
+            inputs: selection.inputs.iter().cloned().collect(),
+            includes: Some(include_source(&selection.includes, config.http_settings()?)),
+        },
     };
     Ok(Prepared {
         source,

@@ -114,7 +114,7 @@ fn check(providers: &[&'static ProviderRegistration], args: &ValidateArgs) -> Re
         Ok(variables) => variables,
         Err(err) => return Report::error(err.to_string()),
     };
-    let includes = include_source(&args.includes, &include_variables, HttpSettings::default());
+    let includes = include_source(&args.includes, HttpSettings::default());
     let options = LoadOptions {
         project_dir: args.project_dir.clone(),
         include_variables,

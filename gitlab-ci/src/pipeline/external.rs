@@ -14,6 +14,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use indexmap::IndexMap;
+
 /// A file named by a non-local `include:` entry, after CI/CD variables are
 /// expanded in it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -126,18 +128,21 @@ pub enum Lookup {
 }
 
 /// Where the loader gets [`ExternalFile`]s. Lookups are synchronous and
-/// cheap: an implementation answers from what it already holds.
+/// cheap: an implementation answers from what it already holds. Both
+/// methods get the CI/CD variables the load expands include locations with
+/// ([`LoadOptions::include_variables`](super::LoadOptions::include_variables)):
+/// inside a job they name the instance and hold its credentials.
 pub trait IncludeSource: fmt::Debug + Send + Sync {
     /// What the source has for `file`.
-    fn lookup(&self, file: &ExternalFile) -> Lookup;
+    fn lookup(&self, file: &ExternalFile, variables: &IndexMap<String, String>) -> Lookup;
 
     /// Fetches `files` (all at once, so nested includes cost one round trip
     /// per level, not per file) so that [`IncludeSource::lookup`] answers
     /// each of them with something other than [`Lookup::Pending`]. Returns
     /// `false` when the source cannot fetch (the default): the load then
     /// fails with [`PipelineError::IncludesPending`](super::PipelineError::IncludesPending).
-    fn fetch(&self, files: &[ExternalFile]) -> bool {
-        let _ = files;
+    fn fetch(&self, files: &[ExternalFile], variables: &IndexMap<String, String>) -> bool {
+        let _ = (files, variables);
         false
     }
 }
@@ -151,7 +156,7 @@ pub struct OfflineSource {
 }
 
 impl IncludeSource for OfflineSource {
-    fn lookup(&self, _file: &ExternalFile) -> Lookup {
+    fn lookup(&self, _file: &ExternalFile, _variables: &IndexMap<String, String>) -> Lookup {
         Lookup::Skipped {
             reason: self.reason.clone(),
         }

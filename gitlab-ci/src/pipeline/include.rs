@@ -393,7 +393,7 @@ impl Includer<'_> {
         at: &At<'_>,
         stack: &mut Vec<Frame>,
     ) -> Result<Vec<Merged>, PipelineError> {
-        match self.source.lookup(&file) {
+        match self.source.lookup(&file, self.variables) {
             Lookup::Found(fetched) => {
                 let frame = Frame {
                     display: fetched.name.clone(),

@@ -282,7 +282,8 @@ fn load_with(
     // Each round fetches the files the last one found missing: one per level of nesting.
     for _ in 0..=MAX_INCLUDES {
         match load(path, &project_dir, options, source, only_job) {
-            Err(PipelineError::IncludesPending { files }) if source.fetch(&files) => {}
+            Err(PipelineError::IncludesPending { files })
+                if source.fetch(&files, &options.include_variables) => {}
             outcome => return outcome,
         }
     }
