@@ -20,7 +20,7 @@
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use indexmap::IndexMap;
 use serde_norway::{Mapping, Value};
@@ -179,13 +179,17 @@ impl Target {
 impl Includer<'_> {
     /// Loads `frame`'s file and its includes; `stack` holds the files above it.
     fn process(&mut self, frame: Frame, stack: &mut Vec<Frame>) -> Result<Merged, PipelineError> {
-        let owned;
+        // Held here, not borrowed from `frame`, which moves onto the stack below.
+        let (owned, shared);
         let bytes: &[u8] = match &frame.content {
             Content::Local => {
                 owned = read_file(&frame.display)?;
                 &owned
             }
-            Content::Fetched(fetched) => &fetched.bytes,
+            Content::Fetched(fetched) => {
+                shared = Arc::clone(&fetched.bytes);
+                &shared
+            }
         };
         // `expand_vars` in `$[[ ]]` blocks reads the same CI/CD variables as include paths.
         let context = InterpolationContext::new(self.variables);
@@ -203,10 +207,12 @@ impl Includer<'_> {
                 "the top level must be a hash of jobs and global keywords",
             ));
         };
-        // The text is only needed to find an entry's line for a message.
-        let text = String::from_utf8_lossy(bytes).into_owned();
+        let lines = EntryLines {
+            bytes,
+            found: OnceLock::new(),
+        };
         stack.push(frame);
-        let merged = self.process_entries(own, &text, stack);
+        let merged = self.process_entries(own, &lines, stack);
         stack.pop();
         merged
     }
@@ -214,20 +220,17 @@ impl Includer<'_> {
     fn process_entries(
         &mut self,
         mut own: Mapping,
-        text: &str,
+        lines: &EntryLines<'_>,
         stack: &mut Vec<Frame>,
     ) -> Result<Merged, PipelineError> {
         let Some(current) = stack.last().cloned() else {
             return Ok(Merged::default());
         };
         let path = current.display.clone();
-        let mut lines: Option<Vec<(String, usize)>> = None;
-        let mut line_for =
-            |raw: &str| line_of(lines.get_or_insert_with(|| include_scalar_lines(text)), raw);
         let entries = match own.shift_remove("include") {
             Some(value) => parse_entries(value).map_err(|message| PipelineError::Include {
                 file: path.clone(),
-                line: line_for("include"),
+                line: lines.line_of("include"),
                 message,
                 chain: chain_of(stack),
             })?,
@@ -235,11 +238,10 @@ impl Includer<'_> {
         };
         let mut merged = Merged::default();
         for entry in entries {
-            let raw = entry.target.location();
-            let line = line_for(&raw);
             let at = At {
                 file: &path,
-                line,
+                lines,
+                location: entry.target.location(),
                 chain: chain_of(stack),
             };
             if let Some(rules) = &entry.rules
@@ -282,7 +284,7 @@ impl Includer<'_> {
                     self.skipped.push(SkippedInclude {
                         entry: format!("artifact: {artifact}, job: {job}"),
                         file: path.clone(),
-                        line,
+                        line: at.line(),
                         reason: "a job's artifact exists only inside a running pipeline (GitLab allows it in child pipelines)".to_owned(),
                     });
                     Vec::new()
@@ -411,7 +413,7 @@ impl Includer<'_> {
                 self.skipped.push(SkippedInclude {
                     entry: file.to_string(),
                     file: at.file.to_owned(),
-                    line: at.line,
+                    line: at.line(),
                     reason,
                 });
                 Ok(Vec::new())
@@ -541,18 +543,42 @@ fn wildcard_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
     regex::Regex::new(&expression)
 }
 
-/// Where an entry is, for its errors.
+/// The lines of a file's `include:` entries, found (with a second pass of
+/// the file's YAML events) only when a message needs one.
+struct EntryLines<'a> {
+    bytes: &'a [u8],
+    found: OnceLock<Vec<(String, usize)>>,
+}
+
+impl EntryLines<'_> {
+    /// The line of the entry whose location is `raw`.
+    fn line_of(&self, raw: &str) -> Option<usize> {
+        let found = self.found.get_or_init(|| {
+            // The bytes parsed as YAML, so they are UTF-8.
+            include_scalar_lines(std::str::from_utf8(self.bytes).unwrap_or_default())
+        });
+        line_of(found, raw)
+    }
+}
+
+/// Where an entry is, for its warnings and errors.
 struct At<'a> {
     file: &'a Path,
-    line: Option<usize>,
+    lines: &'a EntryLines<'a>,
+    /// The entry's location as written (before variables are expanded).
+    location: String,
     chain: Vec<PathBuf>,
 }
 
 impl At<'_> {
+    fn line(&self) -> Option<usize> {
+        self.lines.line_of(&self.location)
+    }
+
     fn error(&self, message: String) -> PipelineError {
         PipelineError::Include {
             file: self.file.to_owned(),
-            line: self.line,
+            line: self.line(),
             message,
             chain: self.chain.clone(),
         }
