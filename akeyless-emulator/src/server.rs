@@ -157,6 +157,7 @@ impl EmulatorBuilder {
             listener,
             api::router(state.clone()),
             tls,
+            state.clone(),
             cancel.clone(),
         ));
         tracing::debug!(%url, "akeyless emulator listening");
@@ -201,6 +202,7 @@ async fn serve(
     listener: TcpListener,
     router: Router,
     tls: Option<TlsAcceptor>,
+    state: Arc<State>,
     cancel: CancellationToken,
 ) {
     let graceful = GracefulShutdown::new();
@@ -219,6 +221,7 @@ async fn serve(
                 continue;
             }
         };
+        state.counters.connection();
         // Latency matters more than throughput for small JSON calls.
         let _ = stream.set_nodelay(true);
         let router = router.clone();
@@ -238,6 +241,7 @@ async fn serve(
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let tls = tls.clone();
+        let state = state.clone();
         tokio::spawn(async move {
             // Connection errors (client went away, injected resets) end that connection only.
             match tls {
@@ -245,6 +249,9 @@ async fn serve(
                     let Ok(stream) = acceptor.accept(stream).await else {
                         return;
                     };
+                    if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+                        state.counters.h2_connection();
+                    }
                     let connection =
                         builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                     let _ = watcher.watch(connection.into_owned()).await;

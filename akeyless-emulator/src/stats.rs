@@ -86,6 +86,16 @@ pub struct Stats {
     pub failed_logins: u64,
     /// Requests answered by fault injection instead of the operation.
     pub faults_injected: u64,
+    /// TCP connections accepted: what a client paid in handshakes.
+    #[serde(default)]
+    pub connections: u64,
+    /// Of those, TLS connections that negotiated HTTP/2 (ALPN `h2`).
+    #[serde(default)]
+    pub h2_connections: u64,
+    /// Items returned by `/list-items`, all answers together: what listings
+    /// cost the server.
+    #[serde(default)]
+    pub listed_items: u64,
 }
 
 impl Stats {
@@ -106,6 +116,9 @@ pub(crate) struct Counters {
     logins: AtomicU64,
     failed_logins: AtomicU64,
     faults_injected: AtomicU64,
+    connections: AtomicU64,
+    h2_connections: AtomicU64,
+    listed_items: AtomicU64,
 }
 
 impl Counters {
@@ -125,6 +138,18 @@ impl Counters {
         self.faults_injected.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn connection(&self) {
+        self.connections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn h2_connection(&self) {
+        self.h2_connections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn listed(&self, items: usize) {
+        self.listed_items.fetch_add(items as u64, Ordering::Relaxed);
+    }
+
     pub(crate) fn snapshot(&self) -> Stats {
         Stats {
             requests: Operation::ALL
@@ -134,6 +159,9 @@ impl Counters {
             logins: self.logins.load(Ordering::Relaxed),
             failed_logins: self.failed_logins.load(Ordering::Relaxed),
             faults_injected: self.faults_injected.load(Ordering::Relaxed),
+            connections: self.connections.load(Ordering::Relaxed),
+            h2_connections: self.h2_connections.load(Ordering::Relaxed),
+            listed_items: self.listed_items.load(Ordering::Relaxed),
         }
     }
 }

@@ -99,6 +99,8 @@ struct Item {
 #[derive(Serialize)]
 struct ListItems<'a> {
     path: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    filter: Option<&'a str>,
     token: &'a str,
 }
 
@@ -271,12 +273,14 @@ impl AkeylessApi {
         Ok(item.item_type.unwrap_or_default())
     }
 
-    /// `POST /list-items`: the type of each item directly in `folder`, by
-    /// full name (`/folder/item`). Items without a name or type are left out.
+    /// `POST /list-items`: the type of each item directly in `folder` (whose
+    /// name contains `filter`, when given), by full name (`/folder/item`).
+    /// Items without a name or type are left out.
     pub(crate) async fn list_items(
         &self,
         ctx: &ResolveContext,
         folder: &str,
+        filter: Option<&str>,
         token: &str,
     ) -> Result<HashMap<String, String>, Failure> {
         let listing: Listing = self
@@ -286,6 +290,7 @@ impl AkeylessApi {
                 RetryMode::Idempotent,
                 &ListItems {
                     path: folder,
+                    filter,
                     token,
                 },
                 &format!("folder {folder}"),

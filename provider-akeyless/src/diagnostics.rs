@@ -25,7 +25,7 @@ use crate::error::{Failure, Operation};
 use crate::fetch;
 use crate::identity::{Identity, IdentityKey, LoginCache, Session};
 
-use crate::fetch::{LIST_FROM, STATIC_BATCH};
+use crate::fetch::{FolderLookup, STATIC_BATCH};
 
 const READ_NOTE: &str = "the read depends on the item type, known only at run time: counted as a \
                          static secret (batched); dynamic and rotated secrets and certificates take \
@@ -178,12 +178,19 @@ fn plan_group(parsed: &[Result<Parsed, Failure>], group: &Group, plans: &mut [Se
             names.insert(name, ());
         }
     }
-    let mut folders: IndexMap<String, usize> = IndexMap::new();
+    let mut folders: IndexMap<String, Vec<String>> = IndexMap::new();
     for name in names.keys() {
-        *folders
-            .entry(fetch::folder_and_full_name(name).0)
-            .or_default() += 1;
+        let (folder, full) = fetch::folder_and_full_name(name);
+        folders.entry(folder).or_default().push(full);
     }
+    // The same decision `fetch` makes, per folder.
+    let lookups: IndexMap<&str, FolderLookup> = folders
+        .iter()
+        .map(|(folder, members)| {
+            let members: Vec<&str> = members.iter().map(String::as_str).collect();
+            (folder.as_str(), fetch::folder_lookup(&members))
+        })
+        .collect();
     for &index in &group.members {
         let mut plan = SecretPlan::new().with_identity(group.shown.clone());
         if matches!(
@@ -199,16 +206,15 @@ fn plan_group(parsed: &[Result<Parsed, Failure>], group: &Group, plans: &mut [Se
             None => plan = plan.with_note("delivers the Akeyless token itself: no item is read"),
             Some(name) => {
                 let folder = fetch::folder_and_full_name(&name).0;
-                let lookup = if folders.get(&folder).copied().unwrap_or(0) >= LIST_FROM {
-                    PlannedCall::shared(
+                let lookup = match lookups.get(folder.as_str()) {
+                    Some(FolderLookup::List { .. }) => PlannedCall::shared(
                         Operation::ListItems.label(),
                         format!("{label} list {folder}"),
-                    )
-                } else {
-                    PlannedCall::shared(
+                    ),
+                    Some(FolderLookup::Describe) | None => PlannedCall::shared(
                         Operation::DescribeItem.label(),
                         format!("{label} describe {name}"),
-                    )
+                    ),
                 };
                 let batch = names.get_index_of(&name).unwrap_or(0) / STATIC_BATCH;
                 plan = plan
@@ -393,10 +399,10 @@ mod tests {
     #[test]
     fn folders_with_several_names_are_listed_and_reads_batched_per_identity() {
         let requests = [
-            request("A", "/prod/a", "key-1"),
-            request("B", "/prod/b", "key-1"),
+            request("A", "/prod/db-a", "key-1"),
+            request("B", "/prod/db-b", "key-1"),
             request("C", "/other/c", "key-1"),
-            request("D", "/prod/a", "key-2"),
+            request("D", "/prod/db-a", "key-2"),
             SecretRequest::new(
                 "TOKEN",
                 json!({"akeyless_access_type": "api_key", "akeyless_access_key": "key-1"}),
@@ -445,6 +451,23 @@ mod tests {
             ["cannot be resolved: unknown Access type: password"]
         );
         assert!(!format!("{plans:?}").contains("key-1"));
+    }
+
+    #[test]
+    fn a_few_unrelated_names_of_a_folder_are_described_as_fetch_does() {
+        let requests = [
+            request("API", "/prod/api", "key"),
+            request("DB", "/prod/db", "key"),
+        ];
+        let plans = plan(&ctx(), crate::DEFAULT_API_URL, &requests);
+        for (plan, name) in plans.iter().zip(["/prod/api", "/prod/db"]) {
+            let describe =
+                format!("akeyless https://api.akeyless.io access_key p-1 describe {name}");
+            assert_eq!(
+                operations(plan)[0],
+                ("POST /describe-item", Some(describe.as_str()))
+            );
+        }
     }
 
     #[test]

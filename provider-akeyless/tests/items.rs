@@ -58,12 +58,61 @@ async fn static_secrets_with_data_key_and_pointer() {
          (available keys: host, password, port, username)"
     );
     // Both names are static: the optimistic batched read answers them, and
-    // the listing of /demo/static sent with it is dropped, not awaited (it
-    // reaches the server or not, depending on which is first).
+    // the describes sent with it (two unrelated names are described, not
+    // listed) are dropped, not awaited (they reach the server or not,
+    // depending on which is first).
     let stats = emulator.stats();
     assert_eq!(stats.requests(Operation::GetSecretValue), 1, "{stats:?}");
+    assert!(stats.requests(Operation::DescribeItem) <= 2, "{stats:?}");
+    assert_eq!(stats.requests(Operation::ListItems), 0, "{stats:?}");
+}
+
+#[tokio::test]
+async fn names_that_share_a_start_are_learned_from_a_listing_narrowed_to_it() {
+    // A large folder: 300 static items, and three dynamic ones whose names
+    // share the start `db-`. The listing of the three is narrowed by that
+    // start; had the filter missed them, they would have been described.
+    let dynamic = || {
+        akeyless_emulator::Item::dynamic(
+            json!({"user": "tmp-{{lease_id}}", "password": "{{random}}"}),
+            akeyless_emulator::DynamicShape::Flat,
+        )
+    };
+    let mut seed = akeyless_emulator::Seed::demo();
+    for i in 0..300 {
+        seed = seed.with_item(
+            format!("/demo/big/other-{i:03}"),
+            akeyless_emulator::Item::static_text(format!("v{i}")),
+        );
+    }
+    for name in ["db-main", "db-replica", "db-reports"] {
+        seed = seed.with_item(format!("/demo/big/{name}"), dynamic());
+    }
+    let emulator = akeyless_emulator::Emulator::builder()
+        .seed(seed)
+        .start()
+        .await
+        .unwrap();
+    let url = emulator.url();
+    let requests = ["db-main", "db-replica", "db-reports"].map(|name| {
+        item(
+            &name.to_uppercase().replace('-', "_"),
+            &url,
+            &format!("/demo/big/{name}"),
+            json!({"data_key": "user"}),
+        )
+    });
+    let results = resolve(&demo_context(), &requests).await;
+    for result in &results {
+        assert!(text(result).starts_with("tmp-"), "{result:?}");
+    }
+    let stats = emulator.stats();
+    assert_eq!(stats.requests(Operation::ListItems), 1, "{stats:?}");
     assert_eq!(stats.requests(Operation::DescribeItem), 0, "{stats:?}");
-    assert!(stats.requests(Operation::ListItems) <= 1, "{stats:?}");
+    assert_eq!(
+        stats.listed_items, 3,
+        "the listing was not narrowed: {stats:?}"
+    );
 }
 
 #[tokio::test]

@@ -127,6 +127,62 @@ fn fifty_static_secrets_of_one_identity_take_one_login_and_at_most_two_reads() {
     );
 }
 
+/// Over TLS the client and the emulator agree on HTTP/2 (ALPN), and a job
+/// whose login, lookups and reads go out in waves of many requests shares
+/// one connection: on a real network each new connection would cost a TCP
+/// and a TLS handshake.
+#[test]
+fn over_tls_a_job_speaks_http2_on_one_connection() {
+    let mut seed = Seed::demo();
+    let mut job = String::from(
+        "deploy:\n  script: [x]\n  variables:\n    AKEYLESS_ACCESS_ID: p-demoaccess01\n  secrets:\n",
+    );
+    let block = |name: &str| {
+        format!(
+            "      file: false\n      akeyless:\n        name: {name}\n        akeyless_api_url: $AKEYLESS_EMULATOR_URL\n        akeyless_access_type: api_key\n        akeyless_access_key: {DEMO_ACCESS_KEY}\n"
+        )
+    };
+    for i in 0..40 {
+        seed = seed.with_item(
+            format!("/demo/bulk/secret-{i:02}"),
+            Item::static_text(format!("bulk-value-{i:02}")),
+        );
+        write!(
+            job,
+            "    SECRET_{i:02}:\n{}",
+            block(&format!("/demo/bulk/secret-{i:02}"))
+        )
+        .unwrap();
+    }
+    // Dynamic items: the optimistic read fails and a third wave issues them.
+    write!(job, "    DYNAMIC_DB:\n{}", block("/demo/dynamic/db")).unwrap();
+    write!(job, "    DYNAMIC_AWS:\n{}", block("/demo/dynamic/aws")).unwrap();
+    let harness = Harness::with(Emulator::builder().seed(seed).tls(true));
+    let project = Project::new();
+    let ca = project.write("emulator-ca.pem", &harness.emulator.ca_pem().unwrap());
+    project.write(
+        "ci-secrets.toml",
+        &format!("[http]\nca_file = {:?}\n", ca.display().to_string()),
+    );
+    let file = project.write(".gitlab-ci.yml", &job);
+    let run = Run::of(
+        project
+            .resolve(&file, "json")
+            .arg("--var")
+            .arg(harness.url_var()),
+    );
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let values = run.json();
+    assert_eq!(values["SECRET_39"], "bulk-value-39");
+    assert!(values["DYNAMIC_DB"].as_str().unwrap().contains("tmp-"));
+    let stats = harness.stats();
+    assert_eq!(
+        (stats.connections, stats.h2_connections),
+        (1, 1),
+        "{stats:?}"
+    );
+}
+
 #[test]
 fn two_identities_in_one_job_take_exactly_two_logins() {
     // One job has one AKEYLESS_ACCESS_ID, so its identities differ by API URL,

@@ -166,10 +166,10 @@ fn plan_json_shows_identities_deliveries_calls_and_totals_without_network() {
         plan["totals"],
         serde_json::json!({
             "secrets": 7, "providers": 3, "identities": 4, "logins": 3,
-            // 3 logins; access key: 1 listing of /demo/static + 1 batch;
-            // universal identity and given token: 1 describe + 1 read each;
-            // Vault: 2 reads; testkv: none described.
-            "api_calls": 11,
+            // 3 logins; access key: 2 describes (two unrelated names of
+            // /demo/static) + 1 batch; universal identity and given token:
+            // 1 describe + 1 read each; Vault: 2 reads; testkv: none described.
+            "api_calls": 12,
         })
     );
 
@@ -212,7 +212,8 @@ fn plan_json_shows_identities_deliveries_calls_and_totals_without_network() {
     assert_eq!(
         db["calls"],
         serde_json::json!([
-            {"operation": "POST /list-items", "shared_by": 2},
+            // Two unrelated names of one folder: described, not listed.
+            {"operation": "POST /describe-item", "shared_by": 1},
             {"operation": "POST /get-secret-value", "shared_by": 2},
         ])
     );
@@ -280,7 +281,7 @@ fn plan_text_lists_identities_then_secrets_without_network() {
     let url = run.harness.url();
     assert!(
         text.starts_with(
-            "Job deploy: 7 secrets from 3 providers, 4 identities (3 logins), 11 API calls expected\n"
+            "Job deploy: 7 secrets from 3 providers, 4 identities (3 logins), 12 API calls expected\n"
         ),
         "{text}"
     );
@@ -292,7 +293,7 @@ fn plan_text_lists_identities_then_secrets_without_network() {
         "      login: PUT /v1/auth/jwt/login".to_string(),
         "  DB_PASSWORD (akeyless, env)".to_string(),
         "  DB_JSON (akeyless, file)".to_string(),
-        "      call: POST /list-items (one call for 2 secrets)".to_string(),
+        "      call: POST /get-secret-value (one call for 2 secrets)".to_string(),
         "  VAULT_API (vault, file)".to_string(),
         "      call: GET /v1/kv1/app".to_string(),
         "  KV_ONE (testkv, env)".to_string(),

@@ -66,6 +66,7 @@ pub(super) fn list_items(state: &State, body: &[u8]) -> Result<Response, ApiErro
             items.push(describe(state, name, item, false));
         }
     }
+    state.counters.listed(items.len());
     Ok(json_response(&json!({
         "items": items,
         "folders": folders,

@@ -1,15 +1,17 @@
 //! Learning the item type of every distinct name of one identity, in one
 //! round trip when the API allows it.
 //!
-//! GitLab Runner described each name. Names that share a folder with another
-//! requested name are learned instead from one `/list-items` of that folder
-//! (its answer carries each item's `item_type`), concurrently with the
-//! `/describe-item` of the names that are alone in their folder. A name the
+//! GitLab Runner described each name. The names of one folder are learned
+//! instead from one `/list-items` of that folder (its answer carries each
+//! item's `item_type`) when that is cheaper, concurrently with the
+//! `/describe-item` of the other names; [`folder_lookup`] decides from what
+//! is known before any call: how many names the folder holds and whether
+//! they share a part of their name that narrows the listing. A name the
 //! listing did not show (listing denied or failed, a paginated answer, an
-//! item the caller may not list) is then described, so its error is the one
-//! `/describe-item` gives. Measured in `bench/` (BENCHMARKS.md): 1000 static
-//! names in one folder need 1 listing instead of 1000 describes, which the
-//! per-host concurrency limit would spread over 16 round trips.
+//! item the caller may not list, a server whose filter matches differently)
+//! is then described, so its error is the one `/describe-item` gives.
+//! Measured in `bench/` (BENCHMARKS.md): 1000 static names in one folder
+//! need 1 listing instead of 1000 describes.
 
 use std::collections::HashMap;
 
@@ -26,9 +28,58 @@ use crate::identity::Session;
 /// The item type of each name, or the failure every secret of it shares.
 pub(crate) type ItemTypes = HashMap<String, Result<String, SharedError>>;
 
-/// Listing a folder pays off from this many requested names in it; one
-/// name is cheaper to describe than a whole folder to list.
-pub(crate) const LIST_FROM: usize = 2;
+/// A folder's names whose base names share no prefix are described one by
+/// one up to this many: a few describes cost less than listing a folder of
+/// unknown size (a 1000-item folder answers 569 KB). More are listed.
+pub(crate) const DESCRIBE_UP_TO: usize = 8;
+
+/// How the types of one folder's requested names are learned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum FolderLookup {
+    /// `/describe-item` of each name.
+    Describe,
+    /// One `/list-items` of the folder, narrowed by `filter` ("item name or
+    /// part of it") when the names share the start of their base name.
+    List {
+        /// The shared start of the names' base names.
+        filter: Option<String>,
+    },
+}
+
+/// How to learn the types of `full_names`, all in one folder (as
+/// [`folder_and_full_name`] spells them). One name is described. Names
+/// that share the start of their base name are listed with that start as
+/// the filter, so the answer holds little more than they do, whatever the
+/// folder's size. Otherwise, a few names are described and many listed.
+pub(crate) fn folder_lookup(full_names: &[&str]) -> FolderLookup {
+    if full_names.len() < 2 {
+        return FolderLookup::Describe;
+    }
+    let base = |name: &'_ str| -> String {
+        name.rsplit_once('/')
+            .map_or(name, |(_, base)| base)
+            .to_string()
+    };
+    let mut shared = base(full_names[0]);
+    for name in &full_names[1..] {
+        let other = base(name);
+        let common = shared
+            .char_indices()
+            .zip(other.chars())
+            .find(|((_, a), b)| a != b)
+            .map_or(shared.len().min(other.len()), |((at, _), _)| at);
+        shared.truncate(common);
+    }
+    if !shared.is_empty() {
+        FolderLookup::List {
+            filter: Some(shared),
+        }
+    } else if full_names.len() <= DESCRIBE_UP_TO {
+        FolderLookup::Describe
+    } else {
+        FolderLookup::List { filter: None }
+    }
+}
 
 /// The folder `/list-items` takes for `name`, and the name as the listing
 /// spells it (with a leading `/`, which Akeyless adds to relative names).
@@ -57,21 +108,23 @@ pub(crate) async fn item_types(
         let (folder, full) = folder_and_full_name(name);
         folders.entry(folder).or_default().push((name, full));
     }
-    let (listed, alone): (Vec<_>, Vec<_>) = folders
-        .into_iter()
-        .partition(|(_, members)| members.len() >= LIST_FROM);
-    let alone: Vec<&str> = alone
-        .iter()
-        .flat_map(|(_, members)| members.iter().map(|(name, _)| *name))
-        .collect();
+    let mut listed = Vec::new();
+    let mut alone: Vec<&str> = Vec::new();
+    for (folder, members) in folders {
+        let full: Vec<&str> = members.iter().map(|(_, full)| full.as_str()).collect();
+        match folder_lookup(&full) {
+            FolderLookup::Describe => alone.extend(members.iter().map(|(name, _)| *name)),
+            FolderLookup::List { filter } => listed.push((folder, filter, members)),
+        }
+    }
     let listings = listed
         .iter()
-        .map(|(folder, _)| list_folder(ctx, api, session, folder));
+        .map(|(folder, filter, _)| list_folder(ctx, api, session, folder, filter.as_deref()));
     let (listings, mut types) =
         futures::join!(join_all(listings), describe_all(ctx, api, session, &alone));
 
     let mut unseen = Vec::new();
-    for ((_, members), listing) in listed.iter().zip(listings) {
+    for ((_, _, members), listing) in listed.iter().zip(listings) {
         for (name, full) in members {
             match listing.as_ref().and_then(|listing| listing.get(full)) {
                 Some(item_type) => {
@@ -98,14 +151,15 @@ async fn list_folder(
     api: &AkeylessApi,
     session: &Session<'_>,
     folder: &str,
+    filter: Option<&str>,
 ) -> Option<HashMap<String, String>> {
-    let span = tracing::info_span!("akeyless.list", folder);
+    let span = tracing::info_span!("akeyless.list", folder, filter);
     async {
         // No re-login on 401 here: Akeyless answers 401 when listing is not
         // allowed, and the describe fallback handles an expired token.
         let token = session.token(ctx).await.ok()?;
         match api
-            .list_items(ctx, folder, token.secret.expose_secret())
+            .list_items(ctx, folder, filter, token.secret.expose_secret())
             .await
         {
             Ok(listing) => Some(listing),
@@ -169,5 +223,41 @@ mod tests {
             folder_and_full_name("top"),
             ("/".to_string(), "/top".to_string())
         );
+    }
+
+    #[test]
+    fn one_name_is_described_and_names_with_a_shared_start_are_listed_narrowly() {
+        assert_eq!(folder_lookup(&["/prod/db"]), FolderLookup::Describe);
+        assert_eq!(
+            folder_lookup(&["/bench/static/secret-0001", "/bench/static/secret-0009"]),
+            FolderLookup::List {
+                filter: Some("secret-000".into())
+            }
+        );
+        // The shared start ends on a character boundary.
+        assert_eq!(
+            folder_lookup(&["/p/clé-a", "/p/clé-b", "/p/clo"]),
+            FolderLookup::List {
+                filter: Some("cl".into())
+            }
+        );
+        // A name that is the start of another: the whole shorter name.
+        assert_eq!(
+            folder_lookup(&["/p/db", "/p/db-replica"]),
+            FolderLookup::List {
+                filter: Some("db".into())
+            }
+        );
+    }
+
+    #[test]
+    fn unrelated_names_are_described_when_few_and_listed_when_many() {
+        let few = ["/p/api", "/p/db", "/p/cache"];
+        assert_eq!(folder_lookup(&few), FolderLookup::Describe);
+        let many: Vec<String> = (0..=DESCRIBE_UP_TO)
+            .map(|i| format!("/p/{}{i}", char::from(b'a' + i as u8)))
+            .collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert_eq!(folder_lookup(&many), FolderLookup::List { filter: None });
     }
 }

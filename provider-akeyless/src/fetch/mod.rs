@@ -3,8 +3,9 @@
 //! 1. Parse each block and find its identity; secrets of one identity form
 //!    a group, and groups run concurrently (`grouping::resolve_by_identity`).
 //! 2. Per group: one login (or the given token), then the item types: one
-//!    `/list-items` per folder holding several requested names, one
-//!    `/describe-item` per other name, all concurrently (see `describe`).
+//!    `/list-items` per folder whose names are cheaper to list (narrowed by
+//!    the start of name they share), one `/describe-item` per other name,
+//!    all concurrently (see `describe`).
 //!    In the same round trip, an optimistic `/get-secret-value` of every
 //!    name: the static secrets among them need no read afterwards, and when
 //!    it answers every name the type discovery is dropped, not awaited.
@@ -16,7 +17,7 @@ mod describe;
 mod items;
 
 // The planner (`diagnostics`) predicts calls with the same rules.
-pub(crate) use describe::{LIST_FROM, folder_and_full_name};
+pub(crate) use describe::{FolderLookup, folder_and_full_name, folder_lookup};
 pub(crate) use items::STATIC_BATCH;
 
 use std::collections::HashMap;
