@@ -1,4 +1,4 @@
-//! Benchmarks of ci-secrets (issue 7): the workloads, the emulator set-up and
+//! Benchmarks of ci-secrets (issues 7 and 16): the workloads, the emulator set-up and
 //! the pieces of the whole-process harness `bench-report`, which writes
 //! `BENCHMARKS.md` and `docs/bench-wall-time.svg`.
 //!
@@ -10,6 +10,8 @@ pub mod inprocess;
 pub mod machine;
 pub mod masking;
 pub mod measure;
+pub mod netmodel;
+pub mod network;
 pub mod openbao;
 pub mod pipeline;
 pub mod plot;

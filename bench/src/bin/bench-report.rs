@@ -1,25 +1,29 @@
-//! The whole-process benchmark harness of issue 7. In one run, on one
+//! The whole-process benchmark harness (issues 7 and 16). In one run, on one
 //! emulator with 20 ms per request, it times `ci-secrets` against the two
-//! Python SDK baselines, then `validate`, `--version` and the Vault row, and
-//! writes `BENCHMARKS.md` and `docs/bench-wall-time.svg`.
+//! Python SDK baselines, then `validate`, `--version` and the Vault row; then
+//! masking, start-up, and every job through the network model; and writes
+//! `BENCHMARKS.md` and `docs/bench-wall-time.svg`.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
-use akeyless_emulator::{Operation, RunningEmulator};
+use akeyless_emulator::{Emulator, Operation, RunningEmulator};
 use ci_secrets_bench::inprocess::{resolve_once, start_emulator};
 use ci_secrets_bench::machine::{Machine, command_line};
 use ci_secrets_bench::masking::{self, LargeSecret, MaskingReport, Throughput};
 use ci_secrets_bench::measure::{HELPER_ARG, Invocation, run_helper};
+use ci_secrets_bench::netmodel::DelayProxy;
+use ci_secrets_bench::network::{self, NetworkCase, NetworkReport, Transport};
 use ci_secrets_bench::openbao::{self, OpenBao};
 use ci_secrets_bench::plot::{self, Series};
 use ci_secrets_bench::report::{AkeylessCase, Check, Report, ToolRuns, call_summary};
 use ci_secrets_bench::startup::{self, StartupReport};
 use ci_secrets_bench::stats::ApiCalls;
 use ci_secrets_bench::workload::{
-    ACCESS_ID, KeyMaterial, LARGE_MIB, RTT, Workload, large_secrets_file, seed_summary,
+    self as workloads, ACCESS_ID, KeyMaterial, LARGE_MIB, RTT, Workload, large_secrets_file,
+    seed_summary,
 };
 use ci_secrets_bench::{BenchError, median, pipeline};
 use clap::Parser;
@@ -39,7 +43,7 @@ struct Args {
     #[arg(long, default_value_t = 3)]
     baseline_repetitions: usize,
     /// Static job sizes.
-    #[arg(long, value_delimiter = ',', default_values_t = [10, 100, 1000])]
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 10, 100, 1000])]
     sizes: Vec<usize>,
     /// The ci-secrets binary (built with `cargo build --release -p ci-secrets` when missing).
     #[arg(long)]
@@ -71,6 +75,10 @@ enum Only {
     /// `exec -- true` against `true`, and `resolve` of 1 and 1000 secrets
     /// with no network latency (the cost per job and per secret).
     Startup,
+    /// The jobs through the network model (connections and TLS handshakes
+    /// cost round trips), over plain HTTP/1.1 and over TLS with HTTP/2, and
+    /// the Vault job at 20 ms per request.
+    Network,
 }
 
 fn main() -> ExitCode {
@@ -179,6 +187,15 @@ fn run(args: &Args) -> Result<(), BenchError> {
         print!("{section}");
         return Ok(());
     }
+    if let Some(Only::Network) = args.only {
+        let section = harness.network_report(&root, args.skip_vault)?.markdown();
+        let path = out_dir.join("BENCHMARKS.md");
+        let document = std::fs::read_to_string(&path).unwrap_or_default();
+        write_file(&path, &network::splice(&document, &section))?;
+        eprintln!("replaced the network section of {}", path.display());
+        print!("{section}");
+        return Ok(());
+    }
 
     // Warm the page cache for both interpreters so the first case is not
     // charged with loading them from disk.
@@ -224,9 +241,9 @@ fn run(args: &Args) -> Result<(), BenchError> {
         validate_rss,
         format!("{} runs", validate.samples.len()),
     ));
-    if validate_ms > 50.0 {
+    if validate_ms > 30.0 {
         notes.push(format!(
-            "`validate` took {validate_ms:.1} ms (median of {} runs) for 500 jobs, over the 50 ms \
+            "`validate` took {validate_ms:.1} ms (median of {} runs) for 500 jobs, over the 30 ms \
              target. Validation is local work in `ci-secrets-gitlab` (YAML parsing, includes, \
              `extends:` merging, GitLab's rules); no network is involved.",
             validate.samples.len()
@@ -234,9 +251,9 @@ fn run(args: &Args) -> Result<(), BenchError> {
     }
     checks.push(Check {
         case: "`ci-secrets validate`, 500 jobs with extends and includes".into(),
-        target: "≤ 50 ms, peak RSS ≤ 40 MB".into(),
+        target: "≤ 30 ms (issue 16), peak RSS ≤ 40 MB".into(),
         result: format!("{validate_ms:.1} ms, {validate_rss:.1} MiB"),
-        pass: Some(validate_ms <= 50.0 && validate_rss * 1.048_576 <= 40.0),
+        pass: Some(validate_ms <= 30.0 && validate_rss * 1.048_576 <= 40.0),
     });
     let version = harness.version_runs(51)?;
     let version_ms = version.median_ms();
@@ -336,6 +353,13 @@ fn run(args: &Args) -> Result<(), BenchError> {
     };
     eprintln!("measuring exec masking ...");
     let markdown = masking::splice(&report.markdown(), &harness.masking_report()?.markdown());
+    eprintln!("measuring start-up ...");
+    let markdown = startup::splice(&markdown, &harness.startup_report()?.markdown());
+    eprintln!("measuring through the network model ...");
+    let markdown = network::splice(
+        &markdown,
+        &harness.network_report(&root, args.skip_vault)?.markdown(),
+    );
     let path = out_dir.join("BENCHMARKS.md");
     std::fs::write(&path, &markdown)
         .map_err(|err| BenchError::io(format!("writing {}", path.display()), err))?;
@@ -348,15 +372,15 @@ fn run(args: &Args) -> Result<(), BenchError> {
     Ok(())
 }
 
-/// The Akeyless targets of issue 7 for `case`, and notes when one is missed.
+/// The Akeyless targets of issue 16 for `case` (20 ms per request, whole
+/// process), and notes when one is missed.
 fn akeyless_checks(case: &AkeylessCase, checks: &mut Vec<Check>, notes: &mut Vec<String>) {
     let rtt = RTT.as_secs_f64() * 1000.0;
     let n = case.workload.len() as u64;
     let (rtts, slack) = match case.workload {
-        Workload::Static(100) => (3.0, 40.0),
-        Workload::Static(1000) => (10.0, 100.0),
-        Workload::Mixed => (4.0, 60.0),
-        Workload::Static(_) => return,
+        Workload::Static(n) if n <= 100 => (2.0, 15.0),
+        Workload::Static(_) => (2.0, 40.0),
+        Workload::Mixed => (3.0, 25.0),
     };
     let budget = rtts * rtt + slack;
     let wall = case.ours.median_ms();
@@ -409,13 +433,25 @@ impl Harness {
         expected: usize,
         count: fn(&str) -> Option<usize>,
     ) -> Result<ToolRuns, BenchError> {
+        self.tool_runs_on(&self.emulator, invocation, runs, expected, count)
+    }
+
+    /// [`Self::tool_runs`], counting the calls `emulator` saw.
+    fn tool_runs_on(
+        &self,
+        emulator: &RunningEmulator,
+        invocation: &Invocation,
+        runs: usize,
+        expected: usize,
+        count: fn(&str) -> Option<usize>,
+    ) -> Result<ToolRuns, BenchError> {
         let mut samples = Vec::with_capacity(runs);
         let mut calls = ApiCalls::default();
         let stdout = self.dir().join("stdout.txt");
         for run in 0..runs {
-            let before = self.emulator.stats();
+            let before = emulator.stats();
             let sample = invocation.measure(&stdout)?;
-            let after = self.emulator.stats();
+            let after = emulator.stats();
             if run == 0 {
                 calls = ApiCalls::between(&before, &after);
             }
@@ -631,6 +667,159 @@ impl Harness {
             result: format!("{ours_ms:.1} ms vs {bao_total:.1} ms: {speedup:.1}× faster"),
             pass: Some(speedup >= 10.0),
         })
+    }
+
+    /// The network-model section: every Akeyless job through the delay proxy
+    /// over plain HTTP/1.1 and over TLS, and 50 Vault KV secrets from OpenBao
+    /// through it (connections charged, and not).
+    fn network_report(&self, root: &Path, skip_vault: bool) -> Result<NetworkReport, BenchError> {
+        let runs = self.repetitions;
+        let mut cases = Vec::new();
+        let mut skipped = Vec::new();
+        for transport in [Transport::Plain, Transport::Tls] {
+            let emulator = self.runtime.block_on(
+                Emulator::builder()
+                    .seed(workloads::seed())
+                    .tls(transport == Transport::Tls)
+                    .start(),
+            )?;
+            let proxy = self
+                .runtime
+                .block_on(DelayProxy::start(emulator.addr(), RTT, true))?;
+            let scheme = if transport == Transport::Tls {
+                "https"
+            } else {
+                "http"
+            };
+            let url = format!("{scheme}://{}", proxy.address());
+            let ca_file = self.dir().join("emulator-ca.pem");
+            if let Some(pem) = emulator.ca_pem() {
+                write_file(&ca_file, &pem)?;
+            }
+            let mut sizes: Vec<Workload> = [1, 10, 100, 1000]
+                .into_iter()
+                .map(Workload::Static)
+                .collect();
+            sizes.push(Workload::Mixed);
+            for workload in sizes {
+                eprintln!("  {workload}, {} ...", transport.label());
+                let job = self.dir().join(format!("network-{}.yml", workload.id()));
+                write_file(&job, &workload.secrets_file(&self.keys)?)?;
+                let mut invocation = Invocation::new("ours", &self.ci_secrets, self.dir())
+                    .args(["--quiet", "resolve", "--secrets"])
+                    .args([job.as_os_str()])
+                    .args(["--format", "json"])
+                    .args(["--var", &format!("BENCH_AKEYLESS_URL={url}")])
+                    .args(["--var", &format!("AKEYLESS_ACCESS_ID={ACCESS_ID}")])
+                    .env("XDG_CONFIG_HOME", &self.dir().to_string_lossy());
+                if transport == Transport::Tls {
+                    invocation =
+                        invocation.env("CI_SECRETS_HTTP__CA_FILE", &ca_file.to_string_lossy());
+                }
+                let expected = workload.len();
+                self.tool_runs_on(&emulator, &invocation, 1, expected, count_json_object)?;
+                let connections_before = proxy.connections();
+                let h2_before = emulator.stats().h2_connections;
+                let measured =
+                    self.tool_runs_on(&emulator, &invocation, runs, expected, count_json_object)?;
+                let per_run = |count: u64| count as f64 / runs as f64;
+                let (chain_rtts, slack_ms) = match workload {
+                    Workload::Static(1000) => (2, 40.0),
+                    Workload::Static(_) => (2, 15.0),
+                    Workload::Mixed => (3, 25.0),
+                };
+                cases.push(NetworkCase {
+                    job: format!("Akeyless {workload}"),
+                    transport,
+                    chain_rtts,
+                    slack_ms,
+                    runs: measured,
+                    connections: per_run(proxy.connections() - connections_before),
+                    h2_connections: (transport == Transport::Tls)
+                        .then(|| per_run(emulator.stats().h2_connections - h2_before)),
+                });
+            }
+        }
+        if skip_vault {
+            skipped.push("Vault, skipped with --skip-vault".to_string());
+        } else {
+            match self.vault_network_cases(root, runs) {
+                Ok(vault) => cases.extend(vault),
+                Err(reason) => skipped.push(format!("Vault: {reason}")),
+            }
+        }
+        Ok(NetworkReport {
+            rtt: RTT,
+            cases,
+            skipped,
+        })
+    }
+
+    /// 50 Vault KV secrets from OpenBao through the delay proxy: at 20 ms
+    /// per request (connections free), and with connections charged.
+    fn vault_network_cases(&self, root: &Path, runs: usize) -> Result<Vec<NetworkCase>, String> {
+        const SECRETS: usize = 50;
+        let bao = openbao::bao_binary(root);
+        if !bao.exists() {
+            return Err(format!(
+                "{} is missing (run scripts/test.sh)",
+                bao.display()
+            ));
+        }
+        let server = self
+            .runtime
+            .block_on(OpenBao::start(&bao, &self.dir().join("bao-network.log")))
+            .map_err(|err| err.to_string())?;
+        let paths = self
+            .runtime
+            .block_on(server.configure(SECRETS))
+            .map_err(|err| err.to_string())?;
+        let job = self.dir().join("vault-network.yml");
+        write_file(&job, &openbao::secrets_file(&paths)).map_err(|err| err.to_string())?;
+        let upstream: std::net::SocketAddr =
+            server
+                .address
+                .trim_start_matches("http://")
+                .parse()
+                .map_err(|err| format!("OpenBao's address {}: {err}", server.address))?;
+        let mut cases = Vec::new();
+        for transport in [Transport::PerRequest, Transport::Plain] {
+            eprintln!("  Vault {SECRETS} KV, {} ...", transport.label());
+            let proxy = self
+                .runtime
+                .block_on(DelayProxy::start(
+                    upstream,
+                    RTT,
+                    transport != Transport::PerRequest,
+                ))
+                .map_err(|err| err.to_string())?;
+            let invocation = Invocation::new("ours", &self.ci_secrets, self.dir())
+                .args(["--quiet", "resolve", "--secrets"])
+                .args([job.as_os_str()])
+                .args(["--format", "json"])
+                .args([
+                    "--var",
+                    &format!("VAULT_SERVER_URL=http://{}", proxy.address()),
+                ])
+                .args(["--var", &format!("VAULT_ID_TOKEN={}", openbao::id_token())])
+                .env("XDG_CONFIG_HOME", &self.dir().to_string_lossy());
+            self.tool_runs(&invocation, 1, SECRETS, count_json_object)
+                .map_err(|err| err.to_string())?;
+            let before = proxy.connections();
+            let measured = self
+                .tool_runs(&invocation, runs, SECRETS, count_json_object)
+                .map_err(|err| err.to_string())?;
+            cases.push(NetworkCase {
+                job: format!("Vault {SECRETS} KV (OpenBao)"),
+                transport,
+                chain_rtts: 2,
+                slack_ms: 20.0,
+                runs: measured,
+                connections: (proxy.connections() - before) as f64 / runs as f64,
+                h2_connections: None,
+            });
+        }
+        Ok(cases)
     }
 
     /// The start-up section: the fixed cost of a run and the cost per secret,
