@@ -1,0 +1,2 @@
+//! `ci-secrets migrate`.
+mod tree;
