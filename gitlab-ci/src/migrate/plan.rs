@@ -1,0 +1,897 @@
+//! Which jobs move, where their definitions are written, and the edits that
+//! move them.
+//!
+//! Two sweeps, both over the text of every repository file the pipeline was
+//! read from:
+//!
+//! - secrets: every entry of a `secrets:` mapping of a top-level key (job or
+//!   template), or of an anchored mapping such a `secrets:` repeats (`*a`,
+//!   `<<: *a`), whose provider is one that moves, is cut where it is written.
+//!   Where the loaded job says the entry holds such a provider (it inherits
+//!   one through `extends:` or `!reference`), its own override is cut too.
+//!   A `secrets:` left empty loses its key (an anchored one becomes `{}`, its
+//!   aliases lose theirs). So a template's block is cut once, in the file
+//!   that holds it, whatever uses it.
+//! - scripts: each migrated job's `script:` is rewritten where it is written:
+//!   in the job, else in the `extends:` parent it comes from. A parent's
+//!   `script:` is rewritten only when every job that takes it moves the same
+//!   secrets (they share the file it names); otherwise it is refused.
+
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde_json::Value;
+
+use super::edit::{Edit, apply, colon_after, line_end, line_start, remove_entry};
+use super::error::MigrateError;
+use super::render::{self, ScriptShell, Style};
+use super::tree::{self, Kind, Node};
+use crate::pipeline::{Job, Pipeline};
+
+/// What to move and how.
+#[derive(Debug, Clone)]
+pub struct MigrateOptions {
+    /// The provider keys whose secrets move out of the pipeline (`akeyless`
+    /// by default: GitLab 18.3 refuses it).
+    pub providers: Vec<String>,
+    /// Where the secrets files go, relative to the project folder.
+    pub out_dir: PathBuf,
+    /// How a migrated job loads them.
+    pub style: Style,
+    /// The shell that runs the joined script lines (`exec` style).
+    pub shell: ScriptShell,
+    /// How jobs call ci-secrets (`ci-secrets`: on the image's `PATH`).
+    pub command: String,
+}
+
+impl Default for MigrateOptions {
+    fn default() -> Self {
+        Self {
+            providers: vec!["akeyless".to_owned()],
+            out_dir: PathBuf::from("ci/secrets"),
+            style: Style::Exec,
+            shell: ScriptShell::Sh,
+            command: "ci-secrets".to_owned(),
+        }
+    }
+}
+
+/// The planned migration: nothing is written yet.
+#[derive(Debug, Clone)]
+pub struct Migration {
+    /// The project folder the relative paths are relative to.
+    pub project_dir: PathBuf,
+    /// The pipeline files whose text changes.
+    pub edited: Vec<EditedFile>,
+    /// The secrets files to write.
+    pub secrets_files: Vec<SecretsFile>,
+    /// The jobs that move, in pipeline order.
+    pub jobs: Vec<MigratedJob>,
+    /// What the user should know (templates no job uses lost entries,
+    /// `before_script:` that may read a moved variable, ...).
+    pub warnings: Vec<String>,
+    pub(crate) options: MigrateOptions,
+}
+
+impl Migration {
+    /// Whether there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.edited.is_empty() && self.secrets_files.is_empty()
+    }
+}
+
+/// One pipeline file's text, before and after.
+#[derive(Debug, Clone)]
+pub struct EditedFile {
+    /// The file as the loader named it.
+    pub path: PathBuf,
+    /// Its path relative to the project folder.
+    pub relative: PathBuf,
+    /// The text now.
+    pub old: String,
+    /// The text after the migration.
+    pub new: String,
+}
+
+/// One secrets file.
+#[derive(Debug, Clone)]
+pub struct SecretsFile {
+    /// Relative to the project folder (jobs run there).
+    pub relative: PathBuf,
+    /// Its content.
+    pub text: String,
+    /// The jobs that use it.
+    pub jobs: Vec<String>,
+}
+
+/// One job that moves.
+#[derive(Debug, Clone)]
+pub struct MigratedJob {
+    /// The job.
+    pub job: String,
+    /// The secrets file it now reads (relative to the project folder).
+    pub secrets_file: PathBuf,
+    /// The variables that moved.
+    pub moved: Vec<String>,
+    /// The variables left in its `secrets:` for GitLab.
+    pub kept: Vec<String>,
+    /// The top-level key whose `script:` was rewritten (the job or a parent).
+    pub script_owner: String,
+    /// Where that `script:` is: file and 1-based line.
+    pub script_at: (PathBuf, usize),
+}
+
+/// A parsed pipeline file.
+struct Source {
+    path: PathBuf,
+    relative: PathBuf,
+    text: String,
+    root: Option<Node>,
+    edits: Vec<Edit>,
+}
+
+/// The top-level entries of the files, by name: (file index, key node, value node).
+type Index<'a> = HashMap<&'a str, Vec<(usize, &'a Node, &'a Node)>>;
+
+/// A group of jobs that share one secrets file.
+struct Group {
+    secrets: serde_json::Map<String, Value>,
+    id_tokens: IndexMap<String, Vec<String>>,
+    relative: PathBuf,
+    jobs: Vec<String>,
+}
+
+/// Plans the migration of `pipeline` (loaded with every job: `load_pipeline_with`), whose
+/// local files are under `project_dir`.
+pub fn plan(
+    pipeline: &Pipeline,
+    project_dir: &Path,
+    options: &MigrateOptions,
+) -> Result<Migration, MigrateError> {
+    let mut sources = read_sources(pipeline, project_dir)?;
+    let moves = |value: &Value| holds_provider(value, &options.providers);
+
+    // The jobs that move and what they move.
+    struct Moving<'a> {
+        job: &'a Job,
+        moved: serde_json::Map<String, Value>,
+        kept: Vec<String>,
+        group: usize,
+    }
+    let mut moving: Vec<Moving<'_>> = Vec::new();
+    let mut groups: Vec<Group> = Vec::new();
+    let mut warnings = Vec::new();
+    for job in pipeline.jobs.values().filter(|job| !job.hidden) {
+        let Some(Value::Object(secrets)) = &job.secrets else {
+            continue;
+        };
+        let moved: serde_json::Map<String, Value> = secrets
+            .iter()
+            .filter(|(_, value)| moves(value))
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        if moved.is_empty() {
+            continue;
+        }
+        let kept = secrets
+            .keys()
+            .filter(|name| !moved.contains_key(*name))
+            .cloned()
+            .collect();
+        let id_tokens = used_id_tokens(job, &moved);
+        let group = match groups
+            .iter()
+            .position(|group| group.secrets == moved && group.id_tokens == id_tokens)
+        {
+            Some(index) => index,
+            None => {
+                groups.push(Group {
+                    secrets: moved.clone(),
+                    id_tokens,
+                    relative: PathBuf::new(),
+                    jobs: Vec::new(),
+                });
+                groups.len() - 1
+            }
+        };
+        groups[group].jobs.push(job.name.clone());
+        moving.push(Moving {
+            job,
+            moved,
+            kept,
+            group,
+        });
+    }
+
+    // Borrow the trees for the sweeps; the edits are collected apart and attached after.
+    let mut edits: Vec<Vec<Edit>> = vec![Vec::new(); sources.len()];
+    let mut jobs = Vec::with_capacity(moving.len());
+    {
+        let index = index_entries(&sources);
+        sweep_secrets(&sources, pipeline, &moves, &mut edits)?;
+        for (name, entries) in &index {
+            let Some((file, _, value)) = entries.first() else {
+                continue;
+            };
+            let loses = value
+                .get("secrets")
+                .and_then(|_| pipeline.jobs.get(*name).and_then(|job| job.secrets.as_ref()))
+                .and_then(Value::as_object)
+                .is_some_and(|secrets| secrets.values().any(&moves));
+            let used = moving.iter().any(|m| inherits_from(&index, m.job.name.as_str(), name));
+            if loses && !used {
+                warnings.push(format!(
+                    "{}: `{name}` loses its {} secrets, and no job of this pipeline uses it",
+                    sources[*file].relative.display(),
+                    options.providers.join("/"),
+                ));
+            }
+        }
+
+        // Name the files after the first job of each group (its script's owner).
+        let mut owners: Vec<(usize, String)> = Vec::new();
+        for m in &moving {
+            let owner = script_owner(&sources, &index, &m.job.name, 0)?.ok_or_else(|| {
+                let (file, line) = where_defined(&sources, &index, &m.job.name);
+                MigrateError::unsupported(
+                    file,
+                    line,
+                    &m.job.name,
+                    "has no `script:` to run under ci-secrets (a trigger or `run:` job cannot load a secrets file)",
+                )
+            })?;
+            owners.push((m.group, owner));
+        }
+        let mut taken = BTreeSet::new();
+        for (number, group) in groups.iter_mut().enumerate() {
+            let owner = owners
+                .iter()
+                .find(|(index, _)| *index == number)
+                .map_or("secrets", |(_, owner)| owner.as_str());
+            let stem = sanitize(owner.trim_start_matches('.'));
+            let mut name = format!("{stem}.yml");
+            let mut suffix = 2;
+            while !taken.insert(name.clone()) {
+                name = format!("{stem}-{suffix}.yml");
+                suffix += 1;
+            }
+            group.relative = options.out_dir.join(name);
+        }
+
+        // Each script owner: the jobs that take their script from it must all move the same.
+        let mut rewritten: BTreeSet<String> = BTreeSet::new();
+        for (m, (group, owner)) in moving.iter().zip(&owners) {
+            let (file, key, value) = single(&sources, &index, owner)?;
+            let Some((script_key, script_value)) = value.get("script") else {
+                continue;
+            };
+            let relative = groups[*group].relative.clone();
+            jobs.push(MigratedJob {
+                job: m.job.name.clone(),
+                secrets_file: relative.clone(),
+                moved: m.moved.keys().cloned().collect(),
+                kept: m.kept.clone(),
+                script_owner: owner.clone(),
+                script_at: (sources[file].path.clone(), script_key.line),
+            });
+            if !rewritten.insert(owner.clone()) {
+                continue;
+            }
+            for other in pipeline.jobs.values().filter(|job| !job.hidden) {
+                if other.name == m.job.name {
+                    continue;
+                }
+                let same_owner = script_owner(&sources, &index, &other.name, 0)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|name| &name == owner);
+                if !same_owner {
+                    continue;
+                }
+                let other_group = moving
+                    .iter()
+                    .find(|candidate| candidate.job.name == other.name)
+                    .map(|candidate| candidate.group);
+                if other_group != Some(*group) {
+                    let why = match other_group {
+                        None => "moves no secrets".to_owned(),
+                        Some(_) => "moves other secrets".to_owned(),
+                    };
+                    return Err(MigrateError::unsupported(
+                        &sources[file].path,
+                        script_key.line,
+                        &m.job.name,
+                        format!(
+                            "takes its `script:` from `{owner}`, and so does job `{}`, which {why}: \
+                             give each job its own `script:` (for example `script: !reference [{owner}, script]`), then migrate",
+                            other.name
+                        ),
+                    ));
+                }
+            }
+            let Some(script) = m.job.script.as_ref().and_then(render::flatten_script) else {
+                return Err(MigrateError::unsupported(
+                    &sources[file].path,
+                    script_key.line,
+                    &m.job.name,
+                    "`script:` is not a string or a list of strings",
+                ));
+            };
+            if script_value.defines_anchor() {
+                return Err(MigrateError::unsupported(
+                    &sources[file].path,
+                    script_key.line,
+                    owner,
+                    "`script:` defines an anchor (`&name`) that other keys may repeat: rewriting it would change them too; \
+                     move the anchor out of `script:`, then migrate",
+                ));
+            }
+            let parent_flow = index
+                .get(owner.as_str())
+                .and_then(|entries| entries.first())
+                .is_some_and(|(_, _, map)| map.flow);
+            let _ = key;
+            let edit = script_edit(
+                &sources[file],
+                parent_flow,
+                script_key,
+                script_value,
+                &script,
+                relative.to_string_lossy().as_ref(),
+                options,
+            )
+            .ok_or_else(|| {
+                MigrateError::unsupported(
+                    &sources[file].path,
+                    script_key.line,
+                    owner,
+                    "`script:` is laid out in a way migrate does not rewrite (a key not alone on its line)",
+                )
+            })?;
+            edits[file].push(edit);
+        }
+    }
+    for (source, edits) in sources.iter_mut().zip(edits) {
+        source.edits = edits;
+    }
+
+    let mut edited = Vec::new();
+    for source in &sources {
+        if source.edits.is_empty() {
+            continue;
+        }
+        let new = apply(&source.text, &source.edits).ok_or_else(|| {
+            MigrateError::unsupported(
+                &source.path,
+                1,
+                "",
+                "two edits of this file overlap; migrate refuses rather than guess",
+            )
+        })?;
+        if new != source.text {
+            edited.push(EditedFile {
+                path: source.path.clone(),
+                relative: source.relative.clone(),
+                old: source.text.clone(),
+                new,
+            });
+        }
+    }
+    warn_leftovers(&sources, &edited, &options.providers, &mut warnings);
+
+    let secrets_files = groups
+        .into_iter()
+        .map(|group| {
+            let header = vec![
+                format!(
+                    "Written by `ci-secrets migrate` for job(s) {}: GitLab no longer resolves these",
+                    group.jobs.join(", ")
+                ),
+                format!(
+                    "secrets; `{} {} --secrets {}` does (keep the jobs' `id_tokens:`).",
+                    options.command,
+                    match options.style {
+                        Style::Exec => "exec",
+                        Style::Shell => "resolve",
+                    },
+                    group.relative.display()
+                ),
+            ];
+            SecretsFile {
+                text: render::secrets_file(&header, &group.secrets, &group.id_tokens),
+                relative: group.relative,
+                jobs: group.jobs,
+            }
+        })
+        .collect();
+    Ok(Migration {
+        project_dir: project_dir.to_owned(),
+        edited,
+        secrets_files,
+        jobs,
+        warnings,
+        options: options.clone(),
+    })
+}
+
+/// Whether a `secrets:` entry's (loaded) value is a block of one of `providers`.
+pub(crate) fn holds_provider(value: &Value, providers: &[String]) -> bool {
+    value
+        .as_object()
+        .is_some_and(|block| block.keys().any(|key| providers.contains(key)))
+}
+
+/// The `id_tokens:` the moved secrets use: those their `token:` names; all of
+/// the job's when one has no `token:` (a provider may then pick one itself).
+fn used_id_tokens(
+    job: &Job,
+    moved: &serde_json::Map<String, Value>,
+) -> IndexMap<String, Vec<String>> {
+    let named = RefCell::new(BTreeSet::new());
+    let mut all = false;
+    for value in moved.values() {
+        match value.get("token").and_then(Value::as_str) {
+            Some(token) => {
+                crate::expand::expand(token, |name| {
+                    named.borrow_mut().insert(name.to_owned());
+                    None
+                });
+            }
+            None => all = true,
+        }
+    }
+    let named = named.into_inner();
+    job.id_tokens
+        .iter()
+        .filter(|name| all || named.contains(*name))
+        .map(|name| {
+            let audiences = job.id_token_audiences.get(name).cloned().unwrap_or_default();
+            (name.clone(), audiences)
+        })
+        .collect()
+}
+
+fn read_sources(pipeline: &Pipeline, project_dir: &Path) -> Result<Vec<Source>, MigrateError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| MigrateError::Io { path, source }
+    };
+    let root = project_dir.canonicalize().map_err(io(project_dir))?;
+    let mut sources = Vec::new();
+    for path in &pipeline.local_files {
+        let canonical = path.canonicalize().map_err(io(path))?;
+        let relative = canonical
+            .strip_prefix(&root)
+            .map_err(|_| MigrateError::Outside {
+                file: path.clone(),
+                project_dir: project_dir.to_owned(),
+            })?
+            .to_owned();
+        let text = std::fs::read_to_string(path).map_err(io(path))?;
+        let root = tree::parse(&text).map_err(|(message, line)| MigrateError::Parse {
+            file: path.clone(),
+            line,
+            message,
+        })?;
+        sources.push(Source {
+            path: path.clone(),
+            relative,
+            text,
+            root,
+            edits: Vec::new(),
+        });
+    }
+    Ok(sources)
+}
+
+fn index_entries(sources: &[Source]) -> Index<'_> {
+    let mut index: Index<'_> = HashMap::new();
+    for (number, source) in sources.iter().enumerate() {
+        let Some(root) = &source.root else { continue };
+        for (key, value) in root.entries() {
+            if let Some(name) = key.scalar() {
+                index.entry(name).or_default().push((number, key, value));
+            }
+        }
+    }
+    index
+}
+
+/// The one definition of top-level key `name`; refused when several files
+/// define it (their merge is not one place to edit).
+fn single<'a>(
+    sources: &[Source],
+    index: &Index<'a>,
+    name: &str,
+) -> Result<(usize, &'a Node, &'a Node), MigrateError> {
+    match index.get(name).map(Vec::as_slice) {
+        Some([one]) => Ok(*one),
+        Some([(file, key, _), (other, ..), ..]) => Err(MigrateError::unsupported(
+            &sources[*file].path,
+            key.line,
+            name,
+            format!(
+                "is defined here and in {}: migrate edits a definition in one place only",
+                sources[*other].path.display()
+            ),
+        )),
+        _ => Err(MigrateError::unsupported(
+            sources.first().map(|source| source.path.clone()).unwrap_or_default(),
+            1,
+            name,
+            "is not defined in a file of this repository (it comes from a non-local include)",
+        )),
+    }
+}
+
+fn where_defined(sources: &[Source], index: &Index<'_>, name: &str) -> (PathBuf, usize) {
+    index
+        .get(name)
+        .and_then(|entries| entries.first())
+        .map(|(file, key, _)| (sources[*file].path.clone(), key.line))
+        .unwrap_or_else(|| (sources.first().map(|s| s.path.clone()).unwrap_or_default(), 1))
+}
+
+/// The `extends:` parents of a top-level entry, as written.
+fn parents<'a>(value: &'a Node) -> Vec<&'a str> {
+    match value.get("extends").map(|(_, parents)| &parents.kind) {
+        Some(Kind::Scalar { value, .. }) => vec![value.as_str()],
+        Some(Kind::Seq(items)) => items.iter().filter_map(Node::scalar).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The top-level key whose `script:` job `name` runs: its own, else the last
+/// parent's in `extends:` order (later parents win, as in GitLab's merge).
+fn script_owner(
+    sources: &[Source],
+    index: &Index<'_>,
+    name: &str,
+    depth: usize,
+) -> Result<Option<String>, MigrateError> {
+    if depth > crate::pipeline::MAX_EXTENDS_DEPTH {
+        return Ok(None);
+    }
+    let (_, _, value) = single(sources, index, name)?;
+    if value.get("script").is_some() {
+        return Ok(Some(name.to_owned()));
+    }
+    for parent in parents(value).into_iter().rev() {
+        if let Some(owner) = script_owner(sources, index, parent, depth + 1)? {
+            return Ok(Some(owner));
+        }
+    }
+    Ok(None)
+}
+
+/// Whether `name` is `ancestor` or extends it, directly or not.
+fn inherits_from(index: &Index<'_>, name: &str, ancestor: &str) -> bool {
+    let mut pending = vec![(name.to_owned(), 0)];
+    while let Some((current, depth)) = pending.pop() {
+        if current == ancestor {
+            return true;
+        }
+        if depth > crate::pipeline::MAX_EXTENDS_DEPTH {
+            continue;
+        }
+        for (_, _, value) in index.get(current.as_str()).into_iter().flatten() {
+            pending.extend(parents(value).into_iter().map(|p| (p.to_owned(), depth + 1)));
+        }
+    }
+    false
+}
+
+/// The secrets sweep (see the module documentation).
+fn sweep_secrets(
+    sources: &[Source],
+    pipeline: &Pipeline,
+    moves: &dyn Fn(&Value) -> bool,
+    edits: &mut [Vec<Edit>],
+) -> Result<(), MigrateError> {
+    for (number, source) in sources.iter().enumerate() {
+        let Some(root) = &source.root else { continue };
+        let text = source.text.as_str();
+        let tree_moves = |value: &Node| node_holds_provider(root, value, moves);
+        // Anchored mappings of secrets, swept once, and whether they end up empty.
+        let mut anchors: HashMap<usize, bool> = HashMap::new();
+        let sweep_anchor = |id: usize,
+                            anchors: &mut HashMap<usize, bool>,
+                            edits: &mut Vec<Edit>|
+         -> Result<bool, MigrateError> {
+            if let Some(emptied) = anchors.get(&id) {
+                return Ok(*emptied);
+            }
+            let Some(map) = root
+                .find_anchor(id)
+                .filter(|node| matches!(node.kind, Kind::Map(_)))
+            else {
+                anchors.insert(id, false);
+                return Ok(false);
+            };
+            let emptied = sweep_map(source, map, None, &tree_moves, edits, true)?;
+            anchors.insert(id, emptied);
+            Ok(emptied)
+        };
+        for (key, entry) in root.entries() {
+            let Some(name) = key.scalar() else { continue };
+            let Some((secrets_key, secrets)) = entry.get("secrets") else {
+                continue;
+            };
+            let loaded = pipeline
+                .jobs
+                .get(name)
+                .and_then(|job| job.secrets.as_ref())
+                .and_then(Value::as_object);
+            let emptied = match &secrets.kind {
+                Kind::Alias(id) => sweep_anchor(*id, &mut anchors, &mut edits[number])?,
+                Kind::Map(entries) if !secrets.tagged => {
+                    for (merge_key, merged) in entries {
+                        if merge_key.scalar() != Some("<<") {
+                            continue;
+                        }
+                        let ids: Vec<usize> = match &merged.kind {
+                            Kind::Alias(id) => vec![*id],
+                            Kind::Seq(items) => items
+                                .iter()
+                                .filter_map(|item| match item.kind {
+                                    Kind::Alias(id) => Some(id),
+                                    _ => None,
+                                })
+                                .collect(),
+                            _ => Vec::new(),
+                        };
+                        for id in ids {
+                            sweep_anchor(id, &mut anchors, &mut edits[number])?;
+                        }
+                    }
+                    if secrets.anchor != 0 {
+                        anchors.insert(secrets.anchor, false);
+                    }
+                    let decide = |entry_key: &Node, value: &Node| {
+                        tree_moves(value)
+                            || entry_key
+                                .scalar()
+                                .and_then(|variable| loaded.and_then(|loaded| loaded.get(variable)))
+                                .is_some_and(moves)
+                    };
+                    let emptied = sweep_map(source, secrets, Some(&decide), &tree_moves, &mut edits[number], secrets.anchor != 0)?;
+                    if secrets.anchor != 0 {
+                        anchors.insert(secrets.anchor, emptied);
+                    }
+                    emptied && secrets.anchor == 0
+                }
+                _ => false,
+            };
+            if emptied {
+                let edit = remove_entry(text, entry.flow, secrets_key, secrets).ok_or_else(|| {
+                    MigrateError::unsupported(
+                        &source.path,
+                        secrets_key.line,
+                        name,
+                        "`secrets:` is not alone on its line; migrate does not rewrite that layout",
+                    )
+                })?;
+                // The entries' own edits are inside this one.
+                edits[number].retain(|other| {
+                    !(other.range.start >= edit.range.start && other.range.end <= edit.range.end)
+                });
+                edits[number].push(edit);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Cuts the entries of secrets mapping `map` that move. Returns whether none
+/// is left (merge keys count as left). An emptied anchored mapping becomes
+/// `{}` (`keep_anchor`): its aliases still need a mapping.
+fn sweep_map(
+    source: &Source,
+    map: &Node,
+    decide: Option<&dyn Fn(&Node, &Node) -> bool>,
+    tree_moves: &dyn Fn(&Node) -> bool,
+    edits: &mut Vec<Edit>,
+    keep_anchor: bool,
+) -> Result<bool, MigrateError> {
+    let entries = map.entries();
+    let cut: Vec<&(Node, Node)> = entries
+        .iter()
+        .filter(|(key, value)| {
+            key.scalar() != Some("<<")
+                && decide.map_or_else(|| tree_moves(value), |decide| decide(key, value))
+        })
+        .collect();
+    if cut.is_empty() {
+        return Ok(false);
+    }
+    if cut.len() == entries.len() {
+        if keep_anchor {
+            edits.push(Edit {
+                range: map.start..map.end,
+                text: "{}".to_owned(),
+            });
+        }
+        return Ok(true);
+    }
+    for (key, value) in cut {
+        let edit = remove_entry(&source.text, map.flow, key, value).ok_or_else(|| {
+            MigrateError::unsupported(
+                &source.path,
+                key.line,
+                key.scalar().unwrap_or_default(),
+                "this `secrets:` entry is not alone on its line; migrate does not rewrite that layout",
+            )
+        })?;
+        edits.push(edit);
+    }
+    Ok(false)
+}
+
+/// Whether a secrets entry, as written, names a provider that moves: a
+/// mapping with its key, directly or through an alias or a merge key.
+fn node_holds_provider(root: &Node, value: &Node, moves: &dyn Fn(&Value) -> bool) -> bool {
+    let mut visited = 0;
+    let mut pending = vec![value];
+    while let Some(node) = pending.pop() {
+        visited += 1;
+        if visited > 64 {
+            return false;
+        }
+        match &node.kind {
+            Kind::Alias(id) => pending.extend(root.find_anchor(*id)),
+            Kind::Map(entries) => {
+                for (key, child) in entries {
+                    match key.scalar() {
+                        Some("<<") => match &child.kind {
+                            Kind::Seq(items) => pending.extend(items.iter()),
+                            _ => pending.push(child),
+                        },
+                        Some(name) => {
+                            let mut block = serde_json::Map::new();
+                            block.insert(name.to_owned(), Value::Null);
+                            if moves(&Value::Object(block)) {
+                                return true;
+                            }
+                        }
+                        None => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+/// The edit that makes `script:` load the secrets file.
+fn script_edit(
+    source: &Source,
+    parent_flow: bool,
+    key: &Node,
+    value: &Node,
+    script: &[String],
+    file: &str,
+    options: &MigrateOptions,
+) -> Option<Edit> {
+    let text = source.text.as_str();
+    let colon = colon_after(text, key)?;
+    let value_end = match &value.kind {
+        // An empty value ends where it starts.
+        Kind::Scalar { value: v, .. } if v.is_empty() && value.start < colon => colon,
+        _ => value.end,
+    };
+    let lines: Vec<String> = match options.style {
+        Style::Exec => vec![render::exec_line(&options.command, file, options.shell, script)],
+        Style::Shell => {
+            let first = render::shell_line(&options.command, file);
+            // Insert the line before the first item: the others stay as written.
+            if !value.tagged && value.anchor == 0 {
+                match &value.kind {
+                    Kind::Seq(items) if !value.flow && !items.is_empty() => {
+                        return Some(Edit {
+                            range: value.start..value.start,
+                            text: format!(
+                                "- {}\n{}",
+                                render::yaml_quote(&first),
+                                " ".repeat(value.col)
+                            ),
+                        });
+                    }
+                    Kind::Seq(items) if value.flow && !items.is_empty() => {
+                        let after = value.start + 1;
+                        return Some(Edit {
+                            range: after..after,
+                            text: format!("{}, ", render::yaml_quote(&first)),
+                        });
+                    }
+                    _ => {}
+                }
+            }
+            std::iter::once(first).chain(script.iter().cloned()).collect()
+        }
+    };
+    if parent_flow {
+        let items: Vec<String> = lines.iter().map(|line| render::yaml_quote(line)).collect();
+        return Some(Edit {
+            range: colon..value_end,
+            text: format!(" [{}]", items.join(", ")),
+        });
+    }
+    if !text[line_start(text, key.start)..key.start].chars().all(|c| c == ' ') {
+        return None;
+    }
+    let indent = " ".repeat(key.col + 2);
+    let mut rendered = String::new();
+    for line in &lines {
+        rendered.push('\n');
+        if line.contains('\n') {
+            rendered.push_str(&format!("{indent}- |-"));
+            for part in line.split('\n') {
+                rendered.push('\n');
+                if !part.is_empty() {
+                    rendered.push_str(&indent);
+                    rendered.push_str("  ");
+                    rendered.push_str(part);
+                }
+            }
+        } else {
+            rendered.push_str(&format!("{indent}- {}", render::yaml_quote(line)));
+        }
+    }
+    // A comment after `script:` stays when the value starts on a later line.
+    let key_line_end = line_end(text, colon);
+    let rest = text[colon..key_line_end].trim();
+    let is_block_scalar = matches!(value.kind, Kind::Scalar { block: true, .. });
+    let start = if value.start > key_line_end && !is_block_scalar && (rest.is_empty() || rest.starts_with('#')) && !value.tagged {
+        key_line_end
+    } else {
+        colon
+    };
+    Some(Edit {
+        range: start..line_end(text, value_end),
+        text: rendered,
+    })
+}
+
+/// Keys named like a provider that moves, left in an edited file outside any
+/// `secrets:` (an anchor's definition, say): harmless to GitLab, worth a look.
+fn warn_leftovers(sources: &[Source], edited: &[EditedFile], providers: &[String], warnings: &mut Vec<String>) {
+    for file in edited {
+        let Ok(Some(root)) = tree::parse(&file.new) else {
+            continue;
+        };
+        let mut pending = vec![&root];
+        while let Some(node) = pending.pop() {
+            match &node.kind {
+                Kind::Map(entries) => {
+                    for (key, value) in entries {
+                        if key.scalar().is_some_and(|name| providers.iter().any(|p| p == name)) {
+                            warnings.push(format!(
+                                "{}:{}: `{}:` is still written here (outside the jobs' `secrets:`, GitLab ignores it)",
+                                file.relative.display(),
+                                key.line,
+                                key.scalar().unwrap_or_default()
+                            ));
+                        }
+                        pending.push(value);
+                    }
+                }
+                Kind::Seq(items) => pending.extend(items.iter()),
+                _ => {}
+            }
+        }
+    }
+    let _ = sources;
+}
+
+/// A job or template name as a file name.
+fn sanitize(name: &str) -> String {
+    let cleaned: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '-' })
+        .collect();
+    let cleaned = cleaned.trim_matches(['-', '.']).to_owned();
+    if cleaned.is_empty() { "secrets".to_owned() } else { cleaned }
+}
