@@ -4,8 +4,9 @@
 //!
 //! An entry of a block mapping is cut whole lines: from the start of its
 //! key's line to the end of its value's last line, that line's break
-//! included (a comment on those lines goes with it; comment lines around it
-//! stay). An entry of a flow mapping is cut with one neighbouring comma.
+//! included, with the comment lines right above it at its indentation (they
+//! are about it); other comment lines stay. An entry of a flow mapping is
+//! cut with one neighbouring comma.
 
 use std::ops::Range;
 
@@ -64,9 +65,19 @@ pub(crate) fn remove_entry(text: &str, flow: bool, key: &Node, value: &Node) -> 
             text: String::new(),
         });
     }
-    let start = line_start(text, key.start);
-    if !text[start..key.start].chars().all(|c| c == ' ') {
+    let mut start = line_start(text, key.start);
+    let indent = &text[start..key.start];
+    if !indent.chars().all(|c| c == ' ') {
         return None;
+    }
+    // Comment lines right above the entry, at its indentation, are about it.
+    while start > 0 {
+        let above = line_start(text, start - 1);
+        let line = &text[above..start - 1];
+        match line.strip_prefix(indent) {
+            Some(rest) if rest.starts_with('#') => start = above,
+            _ => break,
+        }
     }
     let stop = line_end(text, end);
     let stop = if stop < text.len() { stop + 1 } else { stop };
@@ -113,14 +124,18 @@ mod tests {
 
     #[test]
     fn block_entries_go_with_their_lines_only() {
-        let text = "job:\n  secrets:\n    # about A\n    A:  # a\n      akeyless: {name: /a}   # n\n    # about B\n    B: {vault: x}\n  script: [x]\n";
+        let text = "job:\n  secrets:\n    # about A\n    A:  # a\n      akeyless: {name: /a}   # n\n\n    # about B\n    B: {vault: x}\n  # about script\n  script: [x]\n";
         assert_eq!(
             remove(text, &["job", "secrets"], "A"),
-            "job:\n  secrets:\n    # about A\n    # about B\n    B: {vault: x}\n  script: [x]\n"
+            "job:\n  secrets:\n\n    # about B\n    B: {vault: x}\n  # about script\n  script: [x]\n"
+        );
+        assert_eq!(
+            remove(text, &["job", "secrets"], "B"),
+            "job:\n  secrets:\n    # about A\n    A:  # a\n      akeyless: {name: /a}   # n\n\n  # about script\n  script: [x]\n"
         );
         assert_eq!(
             remove(text, &["job"], "secrets"),
-            "job:\n  script: [x]\n"
+            "job:\n  # about script\n  script: [x]\n"
         );
         // The last line of a file without a final line break.
         assert_eq!(remove("a: 1\nb: 2", &[], "b"), "a: 1\n");

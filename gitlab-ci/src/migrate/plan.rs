@@ -211,20 +211,35 @@ pub fn plan(
     {
         let index = index_entries(&sources);
         sweep_secrets(&sources, pipeline, &moves, &mut edits)?;
-        for (name, entries) in &index {
-            let Some((file, _, value)) = entries.first() else {
-                continue;
-            };
+        // In file order, for stable messages.
+        let entries = sources.iter().enumerate().flat_map(|(file, source)| {
+            source
+                .root
+                .iter()
+                .flat_map(|root| root.entries())
+                .filter_map(move |(key, value)| key.scalar().map(|name| (file, name, value)))
+        });
+        for (file, name, value) in entries {
             let loses = value
                 .get("secrets")
-                .and_then(|_| pipeline.jobs.get(*name).and_then(|job| job.secrets.as_ref()))
+                .and_then(|_| pipeline.jobs.get(name).and_then(|job| job.secrets.as_ref()))
                 .and_then(Value::as_object)
                 .is_some_and(|secrets| secrets.values().any(&moves));
-            let used = moving.iter().any(|m| inherits_from(&index, m.job.name.as_str(), name));
+            let used = pipeline
+                .jobs
+                .values()
+                .filter(|job| !job.hidden)
+                .any(|job| inherits_from(&index, &job.name, name))
+                || sources.iter().any(|source| {
+                    source
+                        .root
+                        .as_ref()
+                        .is_some_and(|root| references(root, name))
+                });
             if loses && !used {
                 warnings.push(format!(
                     "{}: `{name}` loses its {} secrets, and no job of this pipeline uses it",
-                    sources[*file].relative.display(),
+                    sources[file].relative.display(),
                     options.providers.join("/"),
                 ));
             }
@@ -583,6 +598,18 @@ fn inherits_from(index: &Index<'_>, name: &str, ancestor: &str) -> bool {
     false
 }
 
+/// Whether a `!reference [name, ...]` under `node` names top-level key `name`.
+fn references(node: &Node, name: &str) -> bool {
+    match &node.kind {
+        Kind::Seq(items) => {
+            (node.tagged && items.first().and_then(Node::scalar) == Some(name))
+                || items.iter().any(|item| references(item, name))
+        }
+        Kind::Map(entries) => entries.iter().any(|(_, value)| references(value, name)),
+        _ => false,
+    }
+}
+
 /// The secrets sweep (see the module documentation).
 fn sweep_secrets(
     sources: &[Source],
@@ -662,10 +689,26 @@ fn sweep_secrets(
                     }
                     emptied && secrets.anchor == 0
                 }
+                // `!reference [.x, secrets]`: its target is swept where it is written; the
+                // reference goes when everything it brings moves (the target may lose its key).
+                _ if secrets.tagged => loaded.is_some_and(|loaded| {
+                    !loaded.is_empty() && loaded.values().all(moves)
+                }),
                 _ => false,
             };
             if emptied {
-                let edit = remove_entry(text, entry.flow, secrets_key, secrets).ok_or_else(|| {
+                // A template that held nothing else stays a (empty) hash: `extends:` and
+                // `!reference` may still name it.
+                let alone = entry.entries().len() == 1;
+                let edit = if alone {
+                    colon_after(text, key).map(|colon| Edit {
+                        range: colon..line_end(text, entry.end),
+                        text: " {}".to_owned(),
+                    })
+                } else {
+                    remove_entry(text, entry.flow, secrets_key, secrets)
+                };
+                let edit = edit.ok_or_else(|| {
                     MigrateError::unsupported(
                         &source.path,
                         secrets_key.line,

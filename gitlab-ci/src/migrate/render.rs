@@ -86,10 +86,11 @@ fn shell_quote_if_needed(word: &str) -> String {
     }
 }
 
-/// The script lines of `exec_line`'s output, or `None` when `line` is not
-/// one: the proof reads the rewritten script back with it, so an encoding
-/// mistake shows as a difference instead of a changed script.
-pub(crate) fn exec_line_script(line: &str, command: &str, file: &str, shell: ScriptShell) -> Option<Vec<String>> {
+/// The script lines of `exec_line`'s output joined by line breaks (as the
+/// shell reads them), or `None` when `line` is not one: the proof reads the
+/// rewritten script back with it, so an encoding mistake shows as a
+/// difference instead of a changed script.
+pub(crate) fn exec_line_script(line: &str, command: &str, file: &str, shell: ScriptShell) -> Option<String> {
     let prefix = format!(
         "{command} exec --secrets {} -- {} '",
         shell_quote_if_needed(file),
@@ -105,8 +106,7 @@ pub(crate) fn exec_line_script(line: &str, command: &str, file: &str, shell: Scr
         body.push('\'');
     }
     body.push_str(rest);
-    let body = body.strip_prefix('\n')?.strip_suffix('\n')?;
-    Some(body.split('\n').map(str::to_owned).collect())
+    Some(body.strip_prefix('\n')?.strip_suffix('\n')?.to_owned())
 }
 
 /// A `script:` value (a string or nested arrays of strings) as GitLab runs
@@ -245,7 +245,7 @@ mod tests {
             let line = exec_line("ci-secrets", "ci/secrets/a b.yml", shell, &script);
             assert_eq!(
                 exec_line_script(&line, "ci-secrets", "ci/secrets/a b.yml", shell),
-                Some(script.clone())
+                Some(script.join("\n"))
             );
         }
         let line = exec_line("ci-secrets", "f.yml", ScriptShell::Sh, &["echo hi".to_owned()]);

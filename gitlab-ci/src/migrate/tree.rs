@@ -79,6 +79,25 @@ impl Offsets {
     }
 }
 
+/// Moves `node.start` past the `&anchor` and `!tag` in front of it.
+fn skip_properties(text: &str, node: &mut Node) {
+    while matches!(text.as_bytes().get(node.start), Some(b'&' | b'!')) {
+        let rest = &text[node.start..];
+        let token = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let after = &rest[token..];
+        let gap = after.len() - after.trim_start().len();
+        let skipped = &rest[..token + gap];
+        match skipped.rfind('\n') {
+            Some(newline) => {
+                node.line += skipped.matches('\n').count();
+                node.col = skipped[newline + 1..].chars().count();
+            }
+            None => node.col += skipped.chars().count(),
+        }
+        node.start += token + gap;
+    }
+}
+
 /// The root node of the last document of `text`; `Err` with the parser's
 /// message (and line) when the text is not YAML.
 pub(crate) fn parse(text: &str) -> Result<Option<Node>, (String, usize)> {
@@ -130,7 +149,9 @@ pub(crate) fn parse(text: &str) -> Result<Option<Node>, (String, usize)> {
                     tag.is_some(),
                     anchor,
                 );
-                node.flow = matches!(text.as_bytes().get(start), Some(b'{' | b'['));
+                // A block collection's span starts at its anchor or tag, if any.
+                skip_properties(text, &mut node);
+                node.flow = matches!(text.as_bytes().get(node.start), Some(b'{' | b'['));
                 stack.push((node, None, is_map));
                 None
             }

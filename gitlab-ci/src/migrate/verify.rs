@@ -216,19 +216,22 @@ fn compare(old: &Pipeline, new: &Pipeline, migration: &Migration, root: &Path) -
         };
         let file_text = migrated.secrets_file.to_string_lossy();
         let options = &migration.options;
-        let read_back = match options.style {
+        let same = match options.style {
             Style::Exec => match new_script.as_slice() {
-                [line] => render::exec_line_script(line, &options.command, &file_text, options.shell),
-                _ => None,
+                [line] => {
+                    render::exec_line_script(line, &options.command, &file_text, options.shell)
+                        == Some(old_script.join("\n"))
+                }
+                _ => false,
             },
             Style::Shell => match new_script.split_first() {
-                Some((first, rest)) if *first == render::shell_line(&options.command, &file_text) => {
-                    Some(rest.to_vec())
+                Some((first, rest)) => {
+                    *first == render::shell_line(&options.command, &file_text) && rest == old_script
                 }
-                _ => None,
+                None => false,
             },
         };
-        if read_back.as_ref() != Some(&old_script) {
+        if !same {
             return Err(MigrateError::proof(
                 name,
                 "its rewritten `script:` does not run the old script lines under ci-secrets",
