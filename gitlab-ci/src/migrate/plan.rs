@@ -119,7 +119,7 @@ pub struct MigratedJob {
     pub kept: Vec<String>,
     /// The top-level key whose `script:` was rewritten (the job or a parent).
     pub script_owner: String,
-    /// Where that `script:` is: file and 1-based line.
+    /// Where that `script:` is: file (relative to the project folder) and 1-based line.
     pub script_at: (PathBuf, usize),
 }
 
@@ -289,7 +289,7 @@ pub fn plan(
                 moved: m.moved.keys().cloned().collect(),
                 kept: m.kept.clone(),
                 script_owner: owner.clone(),
-                script_at: (sources[file].path.clone(), script_key.line),
+                script_at: (sources[file].relative.clone(), script_key.line),
             });
             if !rewritten.insert(owner.clone()) {
                 continue;

@@ -66,12 +66,29 @@ fn stage(path: &Path, text: &str) -> Result<tempfile::NamedTempFile, MigrateErro
         .tempfile_in(&folder)
         .map_err(io)?;
     file.write_all(text.as_bytes()).map_err(io)?;
-    // An edited pipeline file keeps its permissions.
-    if let Ok(metadata) = std::fs::metadata(path) {
-        file.as_file()
-            .set_permissions(metadata.permissions())
-            .map_err(io)?;
+    // An edited pipeline file keeps its permissions; a new secrets file holds
+    // no value and is committed like the pipeline: readable, as a new file
+    // would be (the temporary file is private).
+    let permissions = match std::fs::metadata(path) {
+        Ok(metadata) => Some(metadata.permissions()),
+        Err(_) => new_file_permissions(&folder),
+    };
+    if let Some(permissions) = permissions {
+        file.as_file().set_permissions(permissions).map_err(io)?;
     }
     file.as_file().sync_all().map_err(io)?;
     Ok(file)
+}
+
+#[cfg(unix)]
+fn new_file_permissions(_folder: &Path) -> Option<std::fs::Permissions> {
+    use std::os::unix::fs::PermissionsExt as _;
+    Some(std::fs::Permissions::from_mode(0o644))
+}
+
+#[cfg(not(unix))]
+fn new_file_permissions(folder: &Path) -> Option<std::fs::Permissions> {
+    let mut permissions = std::fs::metadata(folder).ok()?.permissions();
+    permissions.set_readonly(false);
+    Some(permissions)
 }
