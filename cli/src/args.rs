@@ -273,7 +273,12 @@ pub struct MigrateArgs {
     pub out_dir: PathBuf,
     /// The providers whose secrets move (comma-separated); GitLab 18.3
     /// refuses `akeyless`, and still resolves the others.
-    #[arg(long = "provider", value_name = "KEY", value_delimiter = ',', default_value = "akeyless")]
+    #[arg(
+        long = "provider",
+        value_name = "KEY",
+        value_delimiter = ',',
+        default_value = "akeyless"
+    )]
     pub providers: Vec<String>,
     /// How a migrated job loads its secrets file.
     #[arg(long, value_enum, default_value_t = MigrateStyle::Exec)]

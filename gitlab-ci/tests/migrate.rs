@@ -62,7 +62,10 @@ fn run(case: &Path) -> Result<(BTreeMap<PathBuf, String>, migrate::Migration), S
     run_in(case, dir.path()).map_err(|error| error.replace(&prefix, ""))
 }
 
-fn run_in(case: &Path, dir: &Path) -> Result<(BTreeMap<PathBuf, String>, migrate::Migration), String> {
+fn run_in(
+    case: &Path,
+    dir: &Path,
+) -> Result<(BTreeMap<PathBuf, String>, migrate::Migration), String> {
     copy_tree(&case.join("before"), dir);
     let ci_file = dir.join(".gitlab-ci.yml");
     let load = LoadOptions {
@@ -70,18 +73,25 @@ fn run_in(case: &Path, dir: &Path) -> Result<(BTreeMap<PathBuf, String>, migrate
         ..LoadOptions::default()
     };
     let pipeline = load_pipeline_with(&ci_file, &load).map_err(|err| err.to_string())?;
-    let migration = migrate::plan(&pipeline, dir, &options_of(case)).map_err(|err| err.to_string())?;
+    let migration =
+        migrate::plan(&pipeline, dir, &options_of(case)).map_err(|err| err.to_string())?;
     migrate::verify(&pipeline, &migration, &ci_file, &load, &[]).map_err(|err| err.to_string())?;
     migrate::write(&migration).map_err(|err| err.to_string())?;
     // What `--check` would find after: nothing.
     let again = load_pipeline_with(&ci_file, &load).unwrap();
     let second = migrate::plan(&again, dir, &options_of(case)).unwrap();
-    assert!(second.is_empty(), "a second run still finds work: {:?}", second.jobs);
+    assert!(
+        second.is_empty(),
+        "a second run still finds work: {:?}",
+        second.jobs
+    );
     Ok((files_under(dir), migration))
 }
 
 fn show(root: &Path) -> String {
-    root.display().to_string().replace(&*cases().display().to_string(), "tests/fixtures/migrate")
+    root.display()
+        .to_string()
+        .replace(&*cases().display().to_string(), "tests/fixtures/migrate")
 }
 
 #[test]
@@ -105,7 +115,10 @@ fn golden_cases() {
             }
             Err(error) => match std::fs::read_to_string(&error_file) {
                 Ok(expected) if error.contains(expected.trim()) => {}
-                Ok(expected) => failures.push(format!("{}: error\n{error}\nexpected\n{expected}", show(case))),
+                Ok(expected) => failures.push(format!(
+                    "{}: error\n{error}\nexpected\n{expected}",
+                    show(case)
+                )),
                 Err(_) => failures.push(format!("{}: unexpected error {error}", show(case))),
             },
             Ok((files, _)) if update => {
@@ -147,7 +160,10 @@ fn show_case() {
     let dir = tempfile::tempdir().unwrap();
     copy_tree(&case.join("before"), dir.path());
     let ci_file = dir.path().join(".gitlab-ci.yml");
-    let load = LoadOptions { project_dir: Some(dir.path().to_owned()), ..LoadOptions::default() };
+    let load = LoadOptions {
+        project_dir: Some(dir.path().to_owned()),
+        ..LoadOptions::default()
+    };
     let pipeline = load_pipeline_with(&ci_file, &load).unwrap();
     let migration = migrate::plan(&pipeline, dir.path(), &options_of(&case)).unwrap();
     for file in &migration.edited {

@@ -131,7 +131,12 @@ fn resolve_json(project: &Project, args: &[String]) -> Map<String, Value> {
 
 /// The secrets of `job` from the pipeline as it is now.
 fn resolve_job(project: &Project, harness: &Harness, job: &str) -> Map<String, Value> {
-    let mut args = vec!["--ci-file".to_owned(), ".gitlab-ci.yml".to_owned(), "--job".to_owned(), job.to_owned()];
+    let mut args = vec![
+        "--ci-file".to_owned(),
+        ".gitlab-ci.yml".to_owned(),
+        "--job".to_owned(),
+        job.to_owned(),
+    ];
     args.extend(runner_vars(harness));
     resolve_json(project, &args)
 }
@@ -165,9 +170,15 @@ fn check_exits_1_writes_nothing_and_names_the_jobs_and_files() {
         "would edit ci/templates.yml",
         "would write ci/secrets/build.yml",
     ] {
-        assert!(report.contains(expected), "{expected:?} missing from\n{report}");
+        assert!(
+            report.contains(expected),
+            "{expected:?} missing from\n{report}"
+        );
     }
-    assert_eq!(std::fs::read_to_string(project.path().join(".gitlab-ci.yml")).unwrap(), PIPELINE);
+    assert_eq!(
+        std::fs::read_to_string(project.path().join(".gitlab-ci.yml")).unwrap(),
+        PIPELINE
+    );
     assert_eq!(
         std::fs::read_to_string(project.path().join("ci/templates.yml")).unwrap(),
         TEMPLATES
@@ -185,7 +196,10 @@ fn nothing_to_migrate_exits_0_with_check_and_without() {
         assert_eq!(code(&output), 0, "{}", stderr(&output));
         assert_eq!(stdout(&output), "nothing to migrate\n");
     }
-    assert_eq!(std::fs::read_to_string(project.path().join(".gitlab-ci.yml")).unwrap(), pipeline);
+    assert_eq!(
+        std::fs::read_to_string(project.path().join(".gitlab-ci.yml")).unwrap(),
+        pipeline
+    );
     assert!(!project.path().join("ci").exists());
 }
 
@@ -211,7 +225,10 @@ deploy-dev:
         message.contains(".gitlab-ci.yml:2: job `deploy-prod`: takes its `script:` from `.deploy`, and so does job `deploy-dev`"),
         "{message}"
     );
-    assert_eq!(std::fs::read_to_string(project.path().join(".gitlab-ci.yml")).unwrap(), pipeline);
+    assert_eq!(
+        std::fs::read_to_string(project.path().join(".gitlab-ci.yml")).unwrap(),
+        pipeline
+    );
     assert!(!project.path().join("ci").exists());
 }
 
@@ -219,8 +236,10 @@ deploy-dev:
 fn the_migrated_pipeline_gives_every_job_the_same_secrets_and_runs_its_script_under_exec() {
     let harness = Harness::demo();
     let project = project(&harness);
-    let before: Vec<Map<String, Value>> =
-        JOBS.iter().map(|job| resolve_job(&project, &harness, job)).collect();
+    let before: Vec<Map<String, Value>> = JOBS
+        .iter()
+        .map(|job| resolve_job(&project, &harness, job))
+        .collect();
     assert_eq!(before[1]["DATABASE_PASSWORD"], "demo-password-v2");
 
     let output = migrate(&project, &["--format", "json"]);
@@ -228,7 +247,10 @@ fn the_migrated_pipeline_gives_every_job_the_same_secrets_and_runs_its_script_un
     let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(report["written"], true, "{report}");
     // Same block from the same template: one file.
-    assert_eq!(secrets_file_of(&report, "build"), secrets_file_of(&report, "deploy"));
+    assert_eq!(
+        secrets_file_of(&report, "build"),
+        secrets_file_of(&report, "deploy")
+    );
 
     // GitLab 18.3 accepts it: no `akeyless:` under any `secrets:`, and
     // `validate` passes; a second run finds nothing.
@@ -239,23 +261,38 @@ fn the_migrated_pipeline_gives_every_job_the_same_secrets_and_runs_its_script_un
             .any(|line| line.trim_start().starts_with("akeyless:") || line.contains("{akeyless:"))
     };
     assert!(provider_key(PIPELINE) && provider_key(TEMPLATES));
-    assert!(!provider_key(&new_pipeline) && !provider_key(&new_templates), "{new_pipeline}\n{new_templates}");
+    assert!(
+        !provider_key(&new_pipeline) && !provider_key(&new_templates),
+        "{new_pipeline}\n{new_templates}"
+    );
     let validate = project.cli().args(["validate"]).output().unwrap();
     assert_eq!(code(&validate), 0, "{}", stderr(&validate));
     let again = migrate(&project, &["--check"]);
-    assert_eq!((code(&again), stdout(&again).as_str()), (0, "nothing to migrate\n"));
+    assert_eq!(
+        (code(&again), stdout(&again).as_str()),
+        (0, "nothing to migrate\n")
+    );
     // Around the edits, the text is unchanged: the comments, the global keys.
     assert!(new_pipeline.starts_with(
         "# The shop's pipeline.\ninclude:\n  - local: ci/templates.yml\n\nvariables:\n  APP: shop   # the application\n"
     ));
-    assert!(new_pipeline.contains("    # Stays in the pipeline: GitLab still resolves it.\n    REGISTRY_TOKEN:\n"));
+    assert!(
+        new_pipeline.contains(
+            "    # Stays in the pipeline: GitLab still resolves it.\n    REGISTRY_TOKEN:\n"
+        )
+    );
 
     let loaded = load_pipeline(&project.path().join(".gitlab-ci.yml")).unwrap();
     for (job, before) in JOBS.iter().zip(&before) {
         let file = secrets_file_of(&report, job);
         // The runner exports the job's variables (here the access id the
         // template sets) to the script, where `exec` expands the file with them.
-        let mut args = vec!["--secrets".to_owned(), file.clone(), "--var".to_owned(), "AKEYLESS_ACCESS_ID=p-demojwtauth1".to_owned()];
+        let mut args = vec![
+            "--secrets".to_owned(),
+            file.clone(),
+            "--var".to_owned(),
+            "AKEYLESS_ACCESS_ID=p-demojwtauth1".to_owned(),
+        ];
         args.extend(runner_vars(&harness));
         let mut after = resolve_json(&project, &args);
         let stays = loaded.job(job).unwrap().secrets.is_some();
@@ -269,20 +306,30 @@ fn the_migrated_pipeline_gives_every_job_the_same_secrets_and_runs_its_script_un
     // `ci-secrets` on the PATH and the job's environment.
     let bin_dir = project.path().join("bin");
     std::fs::create_dir_all(&bin_dir).unwrap();
-    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_ci-secrets-e2e"), bin_dir.join("ci-secrets")).unwrap();
+    std::os::unix::fs::symlink(
+        env!("CARGO_BIN_EXE_ci-secrets-e2e"),
+        bin_dir.join("ci-secrets"),
+    )
+    .unwrap();
     let run_script = |job: &str| {
         let script = loaded.job(job).unwrap().script.clone().unwrap();
         let [Value::String(line)] = script.as_array().unwrap().as_slice() else {
             panic!("{job}: one line expected, got {script}");
         };
-        assert!(line.starts_with("ci-secrets exec --secrets ci/secrets/"), "{line}");
+        assert!(
+            line.starts_with("ci-secrets exec --secrets ci/secrets/"),
+            "{line}"
+        );
         let mut command = Command::new("sh");
         crate::support::isolate(&mut command);
         command
             .arg("-c")
             .arg(line)
             .current_dir(project.path())
-            .env("PATH", format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap()))
+            .env(
+                "PATH",
+                format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap()),
+            )
             .env("AKEYLESS_EMULATOR_URL", harness.url())
             .env("AKEYLESS_JWT", demo_jwt())
             .env("AKEYLESS_ACCESS_ID", "p-demojwtauth1")
@@ -306,7 +353,12 @@ fn shell_style_loads_the_variables_in_the_jobs_shell() {
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     let loaded = load_pipeline(&project.path().join(".gitlab-ci.yml")).unwrap();
     let script = loaded.job("deploy").unwrap().script.clone().unwrap();
-    let lines: Vec<&str> = script.as_array().unwrap().iter().map(|line| line.as_str().unwrap()).collect();
+    let lines: Vec<&str> = script
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| line.as_str().unwrap())
+        .collect();
     assert_eq!(
         lines,
         [
@@ -317,7 +369,11 @@ fn shell_style_loads_the_variables_in_the_jobs_shell() {
     );
     let bin_dir = project.path().join("bin");
     std::fs::create_dir_all(&bin_dir).unwrap();
-    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_ci-secrets-e2e"), bin_dir.join("ci-secrets")).unwrap();
+    std::os::unix::fs::symlink(
+        env!("CARGO_BIN_EXE_ci-secrets-e2e"),
+        bin_dir.join("ci-secrets"),
+    )
+    .unwrap();
     let run = |lines: &[&str]| {
         let mut command = Command::new("sh");
         crate::support::isolate(&mut command);
@@ -325,13 +381,19 @@ fn shell_style_loads_the_variables_in_the_jobs_shell() {
             .arg("-ec")
             .arg(lines.join("\n"))
             .current_dir(project.path())
-            .env("PATH", format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap()))
+            .env(
+                "PATH",
+                format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap()),
+            )
             .env("AKEYLESS_EMULATOR_URL", harness.url())
             .env("AKEYLESS_ACCESS_ID", "p-demojwtauth1")
             .env("APP", "shop");
         command
     };
-    let ran = run(&lines).env("AKEYLESS_JWT", demo_jwt()).output().unwrap();
+    let ran = run(&lines)
+        .env("AKEYLESS_JWT", demo_jwt())
+        .output()
+        .unwrap();
     assert_eq!(code(&ran), 0, "{}", stderr(&ran));
     assert_eq!(stdout(&ran), "deployed shop, it's done\n");
     // Without the ID token, resolve fails and so does the job, before its lines.
@@ -344,7 +406,15 @@ fn shell_style_loads_the_variables_in_the_jobs_shell() {
 fn the_flags_are_in_help() {
     let output = e2e_bin().args(["migrate", "--help"]).output().unwrap();
     assert_eq!(code(&output), 0);
-    for flag in ["--check", "--out-dir", "--provider", "--style", "--shell", "--command", "--show"] {
+    for flag in [
+        "--check",
+        "--out-dir",
+        "--provider",
+        "--style",
+        "--shell",
+        "--command",
+        "--show",
+    ] {
         assert!(stdout(&output).contains(flag), "{flag}");
     }
 }

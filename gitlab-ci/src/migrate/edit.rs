@@ -24,7 +24,9 @@ pub(crate) fn line_start(text: &str, at: usize) -> usize {
 }
 
 pub(crate) fn line_end(text: &str, at: usize) -> usize {
-    text[at..].find('\n').map_or(text.len(), |newline| at + newline)
+    text[at..]
+        .find('\n')
+        .map_or(text.len(), |newline| at + newline)
 }
 
 /// The byte just past the `:` that follows `key`, `None` when there is none
@@ -157,10 +159,19 @@ mod tests {
 
     #[test]
     fn overlapping_edits_are_refused() {
-        let one = Edit { range: 0..4, text: String::new() };
-        let two = Edit { range: 2..6, text: String::new() };
+        let one = Edit {
+            range: 0..4,
+            text: String::new(),
+        };
+        let two = Edit {
+            range: 2..6,
+            text: String::new(),
+        };
         assert_eq!(apply("abcdefgh", &[one.clone(), two]), None);
-        let three = Edit { range: 6..7, text: "X".to_owned() };
+        let three = Edit {
+            range: 6..7,
+            text: "X".to_owned(),
+        };
         assert_eq!(apply("abcdefgh", &[three, one]).unwrap(), "efXh");
     }
 }

@@ -135,6 +135,9 @@ struct Source {
 /// The top-level entries of the files, by name: (file index, key node, value node).
 type Index<'a> = HashMap<&'a str, Vec<(usize, &'a Node, &'a Node)>>;
 
+/// Whether an entry (key, value) of a `secrets:` mapping moves.
+type Decide<'a> = dyn Fn(&Node, &Node) -> bool + 'a;
+
 /// A group of jobs that share one secrets file.
 struct Group {
     secrets: serde_json::Map<String, Value>,
@@ -462,7 +465,11 @@ fn used_id_tokens(
         .iter()
         .filter(|name| all || named.contains(*name))
         .map(|name| {
-            let audiences = job.id_token_audiences.get(name).cloned().unwrap_or_default();
+            let audiences = job
+                .id_token_audiences
+                .get(name)
+                .cloned()
+                .unwrap_or_default();
             (name.clone(), audiences)
         })
         .collect()
@@ -533,7 +540,10 @@ fn single<'a>(
             ),
         )),
         _ => Err(MigrateError::unsupported(
-            sources.first().map(|source| source.path.clone()).unwrap_or_default(),
+            sources
+                .first()
+                .map(|source| source.path.clone())
+                .unwrap_or_default(),
             1,
             name,
             "is not defined in a file of this repository (it comes from a non-local include)",
@@ -546,11 +556,16 @@ fn where_defined(sources: &[Source], index: &Index<'_>, name: &str) -> (PathBuf,
         .get(name)
         .and_then(|entries| entries.first())
         .map(|(file, key, _)| (sources[*file].path.clone(), key.line))
-        .unwrap_or_else(|| (sources.first().map(|s| s.path.clone()).unwrap_or_default(), 1))
+        .unwrap_or_else(|| {
+            (
+                sources.first().map(|s| s.path.clone()).unwrap_or_default(),
+                1,
+            )
+        })
 }
 
 /// The `extends:` parents of a top-level entry, as written.
-fn parents<'a>(value: &'a Node) -> Vec<&'a str> {
+fn parents(value: &Node) -> Vec<&str> {
     match value.get("extends").map(|(_, parents)| &parents.kind) {
         Some(Kind::Scalar { value, .. }) => vec![value.as_str()],
         Some(Kind::Seq(items)) => items.iter().filter_map(Node::scalar).collect(),
@@ -592,7 +607,11 @@ fn inherits_from(index: &Index<'_>, name: &str, ancestor: &str) -> bool {
             continue;
         }
         for (_, _, value) in index.get(current.as_str()).into_iter().flatten() {
-            pending.extend(parents(value).into_iter().map(|p| (p.to_owned(), depth + 1)));
+            pending.extend(
+                parents(value)
+                    .into_iter()
+                    .map(|p| (p.to_owned(), depth + 1)),
+            );
         }
     }
     false
@@ -683,7 +702,14 @@ fn sweep_secrets(
                                 .and_then(|variable| loaded.and_then(|loaded| loaded.get(variable)))
                                 .is_some_and(moves)
                     };
-                    let emptied = sweep_map(source, secrets, Some(&decide), &tree_moves, &mut edits[number], secrets.anchor != 0)?;
+                    let emptied = sweep_map(
+                        source,
+                        secrets,
+                        Some(&decide),
+                        &tree_moves,
+                        &mut edits[number],
+                        secrets.anchor != 0,
+                    )?;
                     if secrets.anchor != 0 {
                         anchors.insert(secrets.anchor, emptied);
                     }
@@ -691,9 +717,9 @@ fn sweep_secrets(
                 }
                 // `!reference [.x, secrets]`: its target is swept where it is written; the
                 // reference goes when everything it brings moves (the target may lose its key).
-                _ if secrets.tagged => loaded.is_some_and(|loaded| {
-                    !loaded.is_empty() && loaded.values().all(moves)
-                }),
+                _ if secrets.tagged => {
+                    loaded.is_some_and(|loaded| !loaded.is_empty() && loaded.values().all(moves))
+                }
                 _ => false,
             };
             if emptied {
@@ -733,7 +759,7 @@ fn sweep_secrets(
 fn sweep_map(
     source: &Source,
     map: &Node,
-    decide: Option<&dyn Fn(&Node, &Node) -> bool>,
+    decide: Option<&Decide<'_>>,
     tree_moves: &dyn Fn(&Node) -> bool,
     edits: &mut Vec<Edit>,
     keep_anchor: bool,
@@ -826,7 +852,12 @@ fn script_edit(
         _ => value.end,
     };
     let lines: Vec<String> = match options.style {
-        Style::Exec => vec![render::exec_line(&options.command, file, options.shell, script)],
+        Style::Exec => vec![render::exec_line(
+            &options.command,
+            file,
+            options.shell,
+            script,
+        )],
         Style::Shell => {
             let first = render::shell_line(&options.command, file);
             // Insert the line before the first item: the others stay as written.
@@ -852,7 +883,9 @@ fn script_edit(
                     _ => {}
                 }
             }
-            std::iter::once(first).chain(script.iter().cloned()).collect()
+            std::iter::once(first)
+                .chain(script.iter().cloned())
+                .collect()
         }
     };
     if parent_flow {
@@ -862,7 +895,10 @@ fn script_edit(
             text: format!(" [{}]", items.join(", ")),
         });
     }
-    if !text[line_start(text, key.start)..key.start].chars().all(|c| c == ' ') {
+    if !text[line_start(text, key.start)..key.start]
+        .chars()
+        .all(|c| c == ' ')
+    {
         return None;
     }
     let indent = " ".repeat(key.col + 2);
@@ -887,7 +923,11 @@ fn script_edit(
     let key_line_end = line_end(text, colon);
     let rest = text[colon..key_line_end].trim();
     let is_block_scalar = matches!(value.kind, Kind::Scalar { block: true, .. });
-    let start = if value.start > key_line_end && !is_block_scalar && (rest.is_empty() || rest.starts_with('#')) && !value.tagged {
+    let start = if value.start > key_line_end
+        && !is_block_scalar
+        && (rest.is_empty() || rest.starts_with('#'))
+        && !value.tagged
+    {
         key_line_end
     } else {
         colon
@@ -900,7 +940,12 @@ fn script_edit(
 
 /// Keys named like a provider that moves, left in an edited file outside any
 /// `secrets:` (an anchor's definition, say): harmless to GitLab, worth a look.
-fn warn_leftovers(sources: &[Source], edited: &[EditedFile], providers: &[String], warnings: &mut Vec<String>) {
+fn warn_leftovers(
+    sources: &[Source],
+    edited: &[EditedFile],
+    providers: &[String],
+    warnings: &mut Vec<String>,
+) {
     for file in edited {
         let Ok(Some(root)) = tree::parse(&file.new) else {
             continue;
@@ -910,7 +955,10 @@ fn warn_leftovers(sources: &[Source], edited: &[EditedFile], providers: &[String
             match &node.kind {
                 Kind::Map(entries) => {
                     for (key, value) in entries {
-                        if key.scalar().is_some_and(|name| providers.iter().any(|p| p == name)) {
+                        if key
+                            .scalar()
+                            .is_some_and(|name| providers.iter().any(|p| p == name))
+                        {
                             warnings.push(format!(
                                 "{}:{}: `{}:` is still written here (outside the jobs' `secrets:`, GitLab ignores it)",
                                 file.relative.display(),
@@ -933,8 +981,18 @@ fn warn_leftovers(sources: &[Source], edited: &[EditedFile], providers: &[String
 fn sanitize(name: &str) -> String {
     let cleaned: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     let cleaned = cleaned.trim_matches(['-', '.']).to_owned();
-    if cleaned.is_empty() { "secrets".to_owned() } else { cleaned }
+    if cleaned.is_empty() {
+        "secrets".to_owned()
+    } else {
+        cleaned
+    }
 }

@@ -54,7 +54,12 @@ pub(crate) fn yaml_quote(text: &str) -> String {
 /// The one script line of a job migrated in `exec` style: every line of
 /// `script` joined as GitLab Runner joins them (one shell, stop at the first
 /// failure), run by `command exec --secrets FILE --`.
-pub(crate) fn exec_line(command: &str, file: &str, shell: ScriptShell, script: &[String]) -> String {
+pub(crate) fn exec_line(
+    command: &str,
+    file: &str,
+    shell: ScriptShell,
+    script: &[String],
+) -> String {
     let body = format!("\n{}\n", script.join("\n"));
     format!(
         "{command} exec --secrets {} -- {} {}",
@@ -90,7 +95,12 @@ fn shell_quote_if_needed(word: &str) -> String {
 /// shell reads them), or `None` when `line` is not one: the proof reads the
 /// rewritten script back with it, so an encoding mistake shows as a
 /// difference instead of a changed script.
-pub(crate) fn exec_line_script(line: &str, command: &str, file: &str, shell: ScriptShell) -> Option<String> {
+pub(crate) fn exec_line_script(
+    line: &str,
+    command: &str,
+    file: &str,
+    shell: ScriptShell,
+) -> Option<String> {
     let prefix = format!(
         "{command} exec --secrets {} -- {} '",
         shell_quote_if_needed(file),
@@ -163,7 +173,9 @@ fn key_text(key: &str) -> String {
         .chars()
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || "_-".contains(c));
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-".contains(c));
     if plain && !is_yaml11_keyword(key) {
         key.to_owned()
     } else {
@@ -248,9 +260,20 @@ mod tests {
                 Some(script.join("\n"))
             );
         }
-        let line = exec_line("ci-secrets", "f.yml", ScriptShell::Sh, &["echo hi".to_owned()]);
-        assert_eq!(line, "ci-secrets exec --secrets f.yml -- sh -ec '\necho hi\n'");
-        assert_eq!(exec_line_script("echo hi", "ci-secrets", "f.yml", ScriptShell::Sh), None);
+        let line = exec_line(
+            "ci-secrets",
+            "f.yml",
+            ScriptShell::Sh,
+            &["echo hi".to_owned()],
+        );
+        assert_eq!(
+            line,
+            "ci-secrets exec --secrets f.yml -- sh -ec '\necho hi\n'"
+        );
+        assert_eq!(
+            exec_line_script("echo hi", "ci-secrets", "f.yml", ScriptShell::Sh),
+            None
+        );
     }
 
     #[test]
@@ -277,7 +300,10 @@ mod tests {
             "LIST": {"x": ["a", {"b": "c"}], "e": {}},
         });
         let mut tokens = IndexMap::new();
-        tokens.insert("AKEYLESS_JWT".to_owned(), vec!["https://akeyless.example".to_owned()]);
+        tokens.insert(
+            "AKEYLESS_JWT".to_owned(),
+            vec!["https://akeyless.example".to_owned()],
+        );
         let text = secrets_file(&["head".to_owned()], secrets.as_object().unwrap(), &tokens);
         assert_eq!(
             text,

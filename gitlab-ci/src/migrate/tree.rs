@@ -30,7 +30,10 @@ pub(crate) struct Node {
 
 #[derive(Debug, Clone)]
 pub(crate) enum Kind {
-    Scalar { value: String, block: bool },
+    Scalar {
+        value: String,
+        block: bool,
+    },
     Map(Vec<(Node, Node)>),
     Seq(Vec<Node>),
     /// `*name`: the number of the anchor it repeats.
@@ -75,7 +78,10 @@ impl Offsets {
     }
 
     fn byte(&self, index: usize) -> usize {
-        self.0.get(index).copied().unwrap_or_else(|| self.0.last().copied().unwrap_or(0))
+        self.0
+            .get(index)
+            .copied()
+            .unwrap_or_else(|| self.0.last().copied().unwrap_or(0))
     }
 }
 
@@ -145,7 +151,11 @@ pub(crate) fn parse(text: &str) -> Result<Option<Node>, (String, usize)> {
             Event::MappingStart(anchor, ref tag) | Event::SequenceStart(anchor, ref tag) => {
                 let is_map = matches!(event, Event::MappingStart(..));
                 let mut node = base(
-                    if is_map { Kind::Map(Vec::new()) } else { Kind::Seq(Vec::new()) },
+                    if is_map {
+                        Kind::Map(Vec::new())
+                    } else {
+                        Kind::Seq(Vec::new())
+                    },
                     tag.is_some(),
                     anchor,
                 );
@@ -239,7 +249,10 @@ mod tests {
         let (_, job) = root.get("job").unwrap();
         let (key, secrets) = job.get("secrets").unwrap();
         assert_eq!((key.line, key.col), (3, 2));
-        assert_eq!(text_of(text, secrets), "X: {akeyless: {name: /x}}\n    Y:\n      vault: p@q");
+        assert_eq!(
+            text_of(text, secrets),
+            "X: {akeyless: {name: /x}}\n    Y:\n      vault: p@q"
+        );
         let (_, x) = secrets.get("X").unwrap();
         assert!(x.flow);
         assert_eq!(text_of(text, x), "{akeyless: {name: /x}}");
@@ -247,7 +260,10 @@ mod tests {
         assert!(!script.flow);
         // A block scalar starts at its content (after the `|` line), and
         // multi-byte characters do not shift the byte offsets.
-        assert_eq!(text_of(text, script), "- |\n      echo h\u{e9}\n      ok\n\n    - 'q'");
+        assert_eq!(
+            text_of(text, script),
+            "- |\n      echo h\u{e9}\n      ok\n\n    - 'q'"
+        );
         let (_, z) = root.get("z").unwrap();
         assert_eq!(text_of(text, z), "[1, {b: 2}]");
     }
@@ -259,7 +275,9 @@ mod tests {
         assert!(root.get("spec").is_none());
         let (_, anchored) = root.get(".a").unwrap();
         let (_, alias) = root.get("job").unwrap().1.get("secrets").unwrap();
-        let Kind::Alias(id) = alias.kind else { panic!("not an alias") };
+        let Kind::Alias(id) = alias.kind else {
+            panic!("not an alias")
+        };
         assert_eq!(root.find_anchor(id).unwrap().start, anchored.start);
         assert!(root.get(".a").unwrap().1.defines_anchor());
     }

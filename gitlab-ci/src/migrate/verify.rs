@@ -50,10 +50,12 @@ pub fn verify(
         std::fs::write(&path, text).map_err(io)
     };
     let project_dir = &migration.project_dir;
-    let canonical_project = project_dir.canonicalize().map_err(|source| MigrateError::Io {
-        path: project_dir.clone(),
-        source,
-    })?;
+    let canonical_project = project_dir
+        .canonicalize()
+        .map_err(|source| MigrateError::Io {
+            path: project_dir.clone(),
+            source,
+        })?;
     for path in &old.local_files {
         let canonical = path.canonicalize().map_err(|source| MigrateError::Io {
             path: path.clone(),
@@ -65,7 +67,11 @@ pub fn verify(
                 project_dir: project_dir.clone(),
             });
         };
-        let text = match migration.edited.iter().find(|file| file.relative == relative) {
+        let text = match migration
+            .edited
+            .iter()
+            .find(|file| file.relative == relative)
+        {
             Some(file) => file.new.clone(),
             None => std::fs::read_to_string(path).map_err(|source| MigrateError::Io {
                 path: path.clone(),
@@ -81,12 +87,13 @@ pub fn verify(
         path: ci_file.to_owned(),
         source,
     })?;
-    let ci_relative = canonical_ci
-        .strip_prefix(&canonical_project)
-        .map_err(|_| MigrateError::Outside {
-            file: ci_file.to_owned(),
-            project_dir: project_dir.clone(),
-        })?;
+    let ci_relative =
+        canonical_ci
+            .strip_prefix(&canonical_project)
+            .map_err(|_| MigrateError::Outside {
+                file: ci_file.to_owned(),
+                project_dir: project_dir.clone(),
+            })?;
     let mut new_options = options.clone();
     new_options.project_dir = Some(root.to_owned());
     let new = load_pipeline_with(&root.join(ci_relative), &new_options)
@@ -103,7 +110,12 @@ pub fn verify(
     Ok(())
 }
 
-fn compare(old: &Pipeline, new: &Pipeline, migration: &Migration, root: &Path) -> Result<(), MigrateError> {
+fn compare(
+    old: &Pipeline,
+    new: &Pipeline,
+    migration: &Migration,
+    root: &Path,
+) -> Result<(), MigrateError> {
     let providers = &migration.options.providers;
     let names = |pipeline: &Pipeline| pipeline.jobs.keys().cloned().collect::<Vec<_>>();
     if names(old) != names(new) {
@@ -135,7 +147,11 @@ fn compare(old: &Pipeline, new: &Pipeline, migration: &Migration, root: &Path) -
                 format!(
                     "still holds {} secrets ({}): they come from a place migrate cannot edit (a non-local include, or an anchor outside `secrets:`)",
                     providers.join("/"),
-                    moved.iter().map(|name| name.as_str()).collect::<Vec<_>>().join(", ")
+                    moved
+                        .iter()
+                        .map(|name| name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             ));
         }
@@ -149,15 +165,23 @@ fn compare(old: &Pipeline, new: &Pipeline, migration: &Migration, root: &Path) -
         {
             return Err(MigrateError::proof(name, "its variables changed"));
         }
-        if before.id_tokens != after.id_tokens || before.id_token_audiences != after.id_token_audiences {
+        if before.id_tokens != after.id_tokens
+            || before.id_token_audiences != after.id_token_audiences
+        {
             return Err(MigrateError::proof(name, "its `id_tokens:` changed"));
         }
         let Some(migrated) = migration.jobs.iter().find(|job| &job.job == name) else {
             if before.secrets != after.secrets {
-                return Err(MigrateError::proof(name, "moves nothing, yet its `secrets:` changed"));
+                return Err(MigrateError::proof(
+                    name,
+                    "moves nothing, yet its `secrets:` changed",
+                ));
             }
             if before.script != after.script {
-                return Err(MigrateError::proof(name, "moves nothing, yet its `script:` changed"));
+                return Err(MigrateError::proof(
+                    name,
+                    "moves nothing, yet its `script:` changed",
+                ));
             }
             continue;
         };
@@ -205,14 +229,20 @@ fn compare(old: &Pipeline, new: &Pipeline, migration: &Migration, root: &Path) -
             {
                 return Err(MigrateError::proof(
                     name,
-                    format!("{} declares ID token {token}, which the job does not", migrated.secrets_file.display()),
+                    format!(
+                        "{} declares ID token {token}, which the job does not",
+                        migrated.secrets_file.display()
+                    ),
                 ));
             }
         }
         let old_script = before.script.as_ref().and_then(render::flatten_script);
         let new_script = after.script.as_ref().and_then(render::flatten_script);
         let (Some(old_script), Some(new_script)) = (old_script, new_script) else {
-            return Err(MigrateError::proof(name, "has no `script:` after the migration"));
+            return Err(MigrateError::proof(
+                name,
+                "has no `script:` after the migration",
+            ));
         };
         let file_text = migrated.secrets_file.to_string_lossy();
         let options = &migration.options;

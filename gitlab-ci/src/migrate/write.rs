@@ -41,12 +41,10 @@ pub fn write(migration: &Migration) -> Result<Vec<PathBuf>, MigrateError> {
         staged.push((stage(&path, text)?, path));
     }
     for (temporary, path) in staged {
-        temporary
-            .persist(&path)
-            .map_err(|error| MigrateError::Io {
-                path: path.clone(),
-                source: error.error,
-            })?;
+        temporary.persist(&path).map_err(|error| MigrateError::Io {
+            path: path.clone(),
+            source: error.error,
+        })?;
     }
     Ok(planned.into_iter().map(|(relative, _)| relative).collect())
 }
