@@ -2,7 +2,8 @@
 //! project `before/`, and either the project `after/` (every file, edited or
 //! not, and the secrets files) or `error.txt`, the refusal expected. An
 //! `options` file may set `style=shell`, `shell=bash` or
-//! `providers=akeyless,vault`. `UPDATE_GOLDEN=1` rewrites the expectations.
+//! `providers=akeyless,vault`; `warnings.txt` holds the warnings expected
+//! (none when it is missing). `UPDATE_GOLDEN=1` rewrites the expectations.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -121,7 +122,12 @@ fn golden_cases() {
                 )),
                 Err(_) => failures.push(format!("{}: unexpected error {error}", show(case))),
             },
-            Ok((files, _)) if update => {
+            Ok((files, migration)) if update => {
+                let warnings_file = case.join("warnings.txt");
+                let _ = std::fs::remove_file(&warnings_file);
+                if !migration.warnings.is_empty() {
+                    std::fs::write(&warnings_file, migration.warnings.join("\n") + "\n").unwrap();
+                }
                 let _ = std::fs::remove_dir_all(&after_dir);
                 for (relative, text) in files {
                     let path = after_dir.join(relative);
@@ -129,10 +135,15 @@ fn golden_cases() {
                     std::fs::write(path, text).unwrap();
                 }
             }
-            Ok((files, _)) => {
+            Ok((files, migration)) => {
                 if error_file.exists() {
                     failures.push(format!("{}: migrated, expected an error", show(case)));
                     continue;
+                }
+                let expected_warnings = std::fs::read_to_string(case.join("warnings.txt")).unwrap_or_default();
+                let warnings: Vec<&str> = expected_warnings.lines().collect();
+                if migration.warnings != warnings {
+                    failures.push(format!("{}: warnings {:?}, expected {warnings:?}", show(case), migration.warnings));
                 }
                 let expected = files_under(&after_dir);
                 if files != expected {

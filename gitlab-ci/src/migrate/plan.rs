@@ -281,7 +281,7 @@ pub fn plan(
         // Each script owner: the jobs that take their script from it must all move the same.
         let mut rewritten: BTreeSet<String> = BTreeSet::new();
         for (m, (group, owner)) in moving.iter().zip(&owners) {
-            let (file, key, value) = single(&sources, &index, owner)?;
+            let (file, _, value) = single(&sources, &index, owner)?;
             let Some((script_key, script_value)) = value.get("script") else {
                 continue;
             };
@@ -346,11 +346,7 @@ pub fn plan(
                      move the anchor out of `script:`, then migrate",
                 ));
             }
-            let parent_flow = index
-                .get(owner.as_str())
-                .and_then(|entries| entries.first())
-                .is_some_and(|(_, _, map)| map.flow);
-            let _ = key;
+            let parent_flow = value.flow;
             let edit = script_edit(
                 &sources[file],
                 parent_flow,
@@ -397,7 +393,7 @@ pub fn plan(
             });
         }
     }
-    warn_leftovers(&sources, &edited, &options.providers, &mut warnings);
+    warn_leftovers(&edited, &options.providers, &mut warnings);
 
     let secrets_files = groups
         .into_iter()
@@ -940,31 +936,22 @@ fn script_edit(
 
 /// Keys named like a provider that moves, left in an edited file outside any
 /// `secrets:` (an anchor's definition, say): harmless to GitLab, worth a look.
-fn warn_leftovers(
-    sources: &[Source],
-    edited: &[EditedFile],
-    providers: &[String],
-    warnings: &mut Vec<String>,
-) {
+fn warn_leftovers(edited: &[EditedFile], providers: &[String], warnings: &mut Vec<String>) {
     for file in edited {
         let Ok(Some(root)) = tree::parse(&file.new) else {
             continue;
         };
+        let mut found: Vec<(usize, &str)> = Vec::new();
         let mut pending = vec![&root];
         while let Some(node) = pending.pop() {
             match &node.kind {
                 Kind::Map(entries) => {
                     for (key, value) in entries {
-                        if key
+                        if let Some(name) = key
                             .scalar()
-                            .is_some_and(|name| providers.iter().any(|p| p == name))
+                            .filter(|name| providers.iter().any(|p| p == name))
                         {
-                            warnings.push(format!(
-                                "{}:{}: `{}:` is still written here (outside the jobs' `secrets:`, GitLab ignores it)",
-                                file.relative.display(),
-                                key.line,
-                                key.scalar().unwrap_or_default()
-                            ));
+                            found.push((key.line, name));
                         }
                         pending.push(value);
                     }
@@ -973,8 +960,14 @@ fn warn_leftovers(
                 _ => {}
             }
         }
+        found.sort_unstable();
+        for (line, name) in found {
+            warnings.push(format!(
+                "{}:{line}: `{name}:` is still written here, outside any job's `secrets:` (GitLab does not read it there)",
+                file.relative.display(),
+            ));
+        }
     }
-    let _ = sources;
 }
 
 /// A job or template name as a file name.
