@@ -140,10 +140,15 @@ fn golden_cases() {
                     failures.push(format!("{}: migrated, expected an error", show(case)));
                     continue;
                 }
-                let expected_warnings = std::fs::read_to_string(case.join("warnings.txt")).unwrap_or_default();
+                let expected_warnings =
+                    std::fs::read_to_string(case.join("warnings.txt")).unwrap_or_default();
                 let warnings: Vec<&str> = expected_warnings.lines().collect();
                 if migration.warnings != warnings {
-                    failures.push(format!("{}: warnings {:?}, expected {warnings:?}", show(case), migration.warnings));
+                    failures.push(format!(
+                        "{}: warnings {:?}, expected {warnings:?}",
+                        show(case),
+                        migration.warnings
+                    ));
                 }
                 let expected = files_under(&after_dir);
                 if files != expected {
@@ -164,20 +169,104 @@ fn golden_cases() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-#[test]
-#[ignore = "debugging aid: prints the edited texts of CASE"]
-fn show_case() {
-    let case = cases().join(std::env::var("CASE").unwrap());
-    let dir = tempfile::tempdir().unwrap();
-    copy_tree(&case.join("before"), dir.path());
-    let ci_file = dir.path().join(".gitlab-ci.yml");
+/// The plain case's pipeline, loaded, and its migration.
+fn planned(
+    dir: &Path,
+) -> (
+    ci_secrets_gitlab::pipeline::Pipeline,
+    migrate::Migration,
+    LoadOptions,
+) {
+    copy_tree(&cases().join("plain/before"), dir);
     let load = LoadOptions {
-        project_dir: Some(dir.path().to_owned()),
+        project_dir: Some(dir.to_owned()),
         ..LoadOptions::default()
     };
-    let pipeline = load_pipeline_with(&ci_file, &load).unwrap();
-    let migration = migrate::plan(&pipeline, dir.path(), &options_of(&case)).unwrap();
-    for file in &migration.edited {
-        println!("--- {}\n{}", file.relative.display(), file.new);
-    }
+    let pipeline = load_pipeline_with(&dir.join(".gitlab-ci.yml"), &load).unwrap();
+    let migration = migrate::plan(&pipeline, dir, &MigrateOptions::default()).unwrap();
+    (pipeline, migration, load)
+}
+
+#[test]
+fn the_proof_catches_a_wrong_secrets_file_a_lost_script_line_and_a_kept_provider() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pipeline, migration, load) = planned(dir.path());
+    let ci_file = dir.path().join(".gitlab-ci.yml");
+    let verify = |migration: &migrate::Migration| {
+        migrate::verify(&pipeline, migration, &ci_file, &load, &[]).map_err(|err| err.to_string())
+    };
+    verify(&migration).unwrap();
+
+    let mut wrong_file = migration.clone();
+    wrong_file.secrets_files[0].text = wrong_file.secrets_files[0]
+        .text
+        .replace("/prod/db/password", "/prod/db/other");
+    let error = verify(&wrong_file).unwrap_err();
+    assert!(
+        error.contains("job `deploy`")
+            && error.contains("does not hold exactly the secrets that moved"),
+        "{error}"
+    );
+
+    let mut lost_line = migration.clone();
+    lost_line.edited[0].new = lost_line.edited[0]
+        .new
+        .replace("      echo \"deploying", "      echo \"DEPLOYING");
+    let error = verify(&lost_line).unwrap_err();
+    assert!(
+        error.contains("does not run the old script lines"),
+        "{error}"
+    );
+
+    let mut kept = migration.clone();
+    kept.edited[0].new = kept.edited[0].old.clone();
+    let error = verify(&kept).unwrap_err();
+    assert!(
+        error.contains("still holds akeyless secrets (DB_PASSWORD)"),
+        "{error}"
+    );
+
+    let mut broken = migration.clone();
+    broken.edited[0].new.push_str("test: [\n");
+    let error = verify(&broken).unwrap_err();
+    assert!(
+        error.contains("the migrated pipeline does not load"),
+        "{error}"
+    );
+    // None of it wrote anything.
+    assert_eq!(
+        std::fs::read_to_string(&ci_file).unwrap(),
+        std::fs::read_to_string(cases().join("plain/before/.gitlab-ci.yml")).unwrap()
+    );
+    assert!(!dir.path().join("ci").exists());
+}
+
+#[test]
+fn an_existing_secrets_file_with_other_content_is_refused_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, migration, _) = planned(dir.path());
+    let before = std::fs::read_to_string(dir.path().join(".gitlab-ci.yml")).unwrap();
+    std::fs::create_dir_all(dir.path().join("ci/secrets")).unwrap();
+    std::fs::write(dir.path().join("ci/secrets/deploy.yml"), "secrets: {}\n").unwrap();
+    let error = migrate::write(&migration).unwrap_err().to_string();
+    assert!(
+        error.contains("deploy.yml: exists with other content"),
+        "{error}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(".gitlab-ci.yml")).unwrap(),
+        before
+    );
+    // The same content is no conflict: a rerun after an interrupted write finishes it.
+    std::fs::write(
+        dir.path().join("ci/secrets/deploy.yml"),
+        &migration.secrets_files[0].text,
+    )
+    .unwrap();
+    assert_eq!(migrate::write(&migration).unwrap().len(), 2);
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("ci/secrets"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers, ["deploy.yml"]);
 }
