@@ -51,15 +51,29 @@ pub enum MigrateError {
     /// The edited pipeline does not load.
     #[error("the migrated pipeline does not load (nothing was written): {0}")]
     NewPipeline(PipelineError),
+    /// Two edits of one file overlap: refused rather than merged.
+    #[error("{}: two edits of this file overlap; migrate refuses rather than guess", file.display())]
+    Overlap {
+        /// The file.
+        file: PathBuf,
+    },
     /// The edited pipeline and the secrets files do not give a job what the old
     /// pipeline gave it.
-    #[error("the migration is wrong for job `{job}` (nothing was written): {message}")]
+    #[error("{} (nothing was written): {message}", proof_subject(job))]
     Proof {
-        /// The job.
+        /// The job; empty when the difference is the pipeline's (its list of jobs, say).
         job: String,
         /// What differs (names, never values).
         message: String,
     },
+}
+
+fn proof_subject(job: &str) -> String {
+    if job.is_empty() {
+        "the migration is wrong".to_owned()
+    } else {
+        format!("the migration is wrong for job `{job}`")
+    }
 }
 
 impl MigrateError {

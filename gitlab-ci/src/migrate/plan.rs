@@ -376,13 +376,8 @@ pub fn plan(
         if source.edits.is_empty() {
             continue;
         }
-        let new = apply(&source.text, &source.edits).ok_or_else(|| {
-            MigrateError::unsupported(
-                &source.path,
-                1,
-                "",
-                "two edits of this file overlap; migrate refuses rather than guess",
-            )
+        let new = apply(&source.text, &source.edits).ok_or_else(|| MigrateError::Overlap {
+            file: source.path.clone(),
         })?;
         if new != source.text {
             edited.push(EditedFile {
@@ -400,11 +395,12 @@ pub fn plan(
         .map(|group| {
             let header = vec![
                 format!(
-                    "Written by `ci-secrets migrate` for job(s) {}: GitLab no longer resolves these",
+                    "Written by `ci-secrets migrate`: the {} secrets of job(s) {},",
+                    options.providers.join("/"),
                     group.jobs.join(", ")
                 ),
                 format!(
-                    "secrets; `{} {} --secrets {}` does (keep the jobs' `id_tokens:`).",
+                    "which their script loads with `{} {} --secrets {}`. The jobs keep their `id_tokens:`.",
                     options.command,
                     match options.style {
                         Style::Exec => "exec",
