@@ -280,6 +280,7 @@ pub fn plan(
 
         // Each script owner: the jobs that take their script from it must all move the same.
         let mut rewritten: BTreeSet<String> = BTreeSet::new();
+        let moving_names: BTreeSet<&str> = moving.iter().map(|m| m.job.name.as_str()).collect();
         for (m, (group, owner)) in moving.iter().zip(&owners) {
             let (file, _, value) = single(&sources, &index, owner)?;
             let Some((script_key, script_value)) = value.get("script") else {
@@ -366,6 +367,7 @@ pub fn plan(
             })?;
             edits[file].push(edit);
         }
+        refuse_references_to_rewritten(&sources, pipeline, &rewritten, &moving_names)?;
     }
     for (source, edits) in sources.iter_mut().zip(edits) {
         source.edits = edits;
@@ -607,6 +609,56 @@ fn inherits_from(index: &Index<'_>, name: &str, ancestor: &str) -> bool {
         }
     }
     false
+}
+
+/// A job that moves nothing but whose `script:` is a `!reference` to a
+/// `script:` being rewritten would run under another job's secrets file.
+fn refuse_references_to_rewritten(
+    sources: &[Source],
+    pipeline: &Pipeline,
+    rewritten: &BTreeSet<String>,
+    moving: &BTreeSet<&str>,
+) -> Result<(), MigrateError> {
+    for source in sources {
+        let Some(root) = &source.root else { continue };
+        for (key, entry) in root.entries() {
+            let Some(name) = key.scalar() else { continue };
+            let visible = pipeline.jobs.get(name).is_some_and(|job| !job.hidden);
+            if !visible || moving.contains(name) {
+                continue;
+            }
+            let Some((script_key, script)) = entry.get("script") else {
+                continue;
+            };
+            if let Some(owner) = rewritten
+                .iter()
+                .find(|owner| references_script(script, owner))
+            {
+                return Err(MigrateError::unsupported(
+                    &source.path,
+                    script_key.line,
+                    name,
+                    format!(
+                        "moves no secrets, but its `script:` is a `!reference` to `{owner}`'s, which migrate rewrites: \
+                         give it its own `script:`, then migrate"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether a `!reference [owner, script, ...]` is `node` or under it.
+fn references_script(node: &Node, owner: &str) -> bool {
+    match &node.kind {
+        Kind::Seq(items) => {
+            let scalars: Vec<Option<&str>> = items.iter().take(2).map(Node::scalar).collect();
+            (node.tagged && scalars == [Some(owner), Some("script")])
+                || items.iter().any(|item| references_script(item, owner))
+        }
+        _ => false,
+    }
 }
 
 /// Whether a `!reference [name, ...]` under `node` names top-level key `name`.

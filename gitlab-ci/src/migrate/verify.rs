@@ -180,7 +180,8 @@ fn compare(
             if before.script != after.script {
                 return Err(MigrateError::proof(
                     name,
-                    "moves nothing, yet its `script:` changed",
+                    "moves nothing, yet its `script:` changes (a `!reference` to a `script:` migrate \
+                     rewrites?): give it its own `script:`, then migrate",
                 ));
             }
             continue;
