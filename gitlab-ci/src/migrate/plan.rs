@@ -29,8 +29,8 @@ use super::error::MigrateError;
 use super::render::{self, ScriptShell, Style};
 use super::script::script_edit;
 use super::source::{
-    Source, index_entries, inherits_from, read_sources, references, references_script,
-    script_owner, single, where_defined,
+    Index, Source, index_entries, inherits_from, lineage, mentions_variable, read_sources,
+    references, references_script, scalars, script_owner, single, where_defined,
 };
 use super::sweep::sweep_secrets;
 use super::tree::{self, Kind};
@@ -252,6 +252,7 @@ pub fn plan(
                 )
             })?;
             owners.push((m.group, owner));
+            warn_other_scripts(&index, m.job, &m.moved, &mut warnings);
         }
         let mut taken = BTreeSet::new();
         for (number, group) in groups.iter_mut().enumerate() {
@@ -496,6 +497,35 @@ fn refuse_references_to_rewritten(
         }
     }
     Ok(())
+}
+
+/// `before_script:` and `after_script:` (the job's, its parents', `default:`'s)
+/// run outside `exec` and before the `shell` line: one that reads a moved
+/// variable no longer sees it.
+fn warn_other_scripts(
+    index: &Index<'_>,
+    job: &Job,
+    moved: &serde_json::Map<String, Value>,
+    warnings: &mut Vec<String>,
+) {
+    let mut owners = lineage(index, &job.name);
+    owners.push("default");
+    for keyword in ["before_script", "after_script"] {
+        let texts: Vec<&str> = owners
+            .iter()
+            .flat_map(|owner| index.get(owner).into_iter().flatten())
+            .filter_map(|(_, _, value)| value.get(keyword))
+            .flat_map(|(_, script)| scalars(script))
+            .collect();
+        for variable in moved.keys() {
+            if texts.iter().any(|text| mentions_variable(text, variable)) {
+                warnings.push(format!(
+                    "job {}: `{keyword}:` reads ${variable}, which moves to a secrets file that only `script:` loads",
+                    job.name
+                ));
+            }
+        }
+    }
 }
 
 /// Keys named like a provider that moves, left in an edited file outside any

@@ -190,3 +190,60 @@ pub(super) fn references(node: &Node, name: &str) -> bool {
         _ => false,
     }
 }
+
+/// `name` and every key it `extends:`, directly or not, each once.
+pub(super) fn lineage<'a>(index: &Index<'a>, name: &'a str) -> Vec<&'a str> {
+    let mut seen: Vec<&str> = Vec::new();
+    let mut pending = vec![(name, 0)];
+    while let Some((current, depth)) = pending.pop() {
+        if seen.contains(&current) || depth > crate::pipeline::MAX_EXTENDS_DEPTH {
+            continue;
+        }
+        seen.push(current);
+        for (_, _, value) in index.get(current).into_iter().flatten() {
+            pending.extend(parents(value).into_iter().map(|parent| (parent, depth + 1)));
+        }
+    }
+    seen
+}
+
+/// Every scalar's text under `node`.
+pub(super) fn scalars(node: &Node) -> Vec<&str> {
+    match &node.kind {
+        Kind::Scalar { value, .. } => vec![value.as_str()],
+        Kind::Seq(items) => items.iter().flat_map(scalars).collect(),
+        Kind::Map(entries) => entries
+            .iter()
+            .flat_map(|(_, value)| scalars(value))
+            .collect(),
+        Kind::Alias(_) => Vec::new(),
+    }
+}
+
+/// Whether shell text `text` reads variable `name` (`$NAME`, `${NAME}`).
+pub(super) fn mentions_variable(text: &str, name: &str) -> bool {
+    if text.contains(&format!("${{{name}}}")) {
+        return true;
+    }
+    let needle = format!("${name}");
+    text.match_indices(&needle).any(|(at, _)| {
+        !text[at + needle.len()..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mentions_variable;
+
+    #[test]
+    fn variables_are_matched_whole() {
+        assert!(mentions_variable("echo $DB", "DB"));
+        assert!(mentions_variable("echo ${DB}x", "DB"));
+        assert!(mentions_variable("x=$DB;", "DB"));
+        assert!(!mentions_variable("echo $DB_USER", "DB"));
+        assert!(!mentions_variable("echo DB", "DB"));
+    }
+}
