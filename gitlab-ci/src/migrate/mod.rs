@@ -15,6 +15,7 @@
 
 mod edit;
 mod error;
+mod options;
 mod plan;
 mod render;
 mod script;
@@ -25,7 +26,8 @@ mod verify;
 mod write;
 
 pub use error::MigrateError;
-pub use plan::{EditedFile, MigrateOptions, MigratedJob, Migration, SecretsFile, plan};
+pub use options::MigrateOptions;
+pub use plan::{EditedFile, MigratedJob, Migration, SecretsFile, plan};
 pub use render::{ScriptShell, Style};
 pub use verify::verify;
 pub use write::write;

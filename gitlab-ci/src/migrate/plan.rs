@@ -26,7 +26,8 @@ use serde_json::Value;
 
 use super::edit::{Edit, apply};
 use super::error::MigrateError;
-use super::render::{self, ScriptShell, Style};
+use super::options::MigrateOptions;
+use super::render::{self, Style};
 use super::script::script_edit;
 use super::source::{
     Index, Source, index_entries, inherits_from, lineage, mentions_variable, read_sources,
@@ -35,34 +36,6 @@ use super::source::{
 use super::sweep::sweep_secrets;
 use super::tree::{self, Kind};
 use crate::pipeline::{Job, Pipeline};
-
-/// What to move and how.
-#[derive(Debug, Clone)]
-pub struct MigrateOptions {
-    /// The provider keys whose secrets move out of the pipeline (`akeyless`
-    /// by default: GitLab 18.3 refuses it).
-    pub providers: Vec<String>,
-    /// Where the secrets files go, relative to the project folder.
-    pub out_dir: PathBuf,
-    /// How a migrated job loads them.
-    pub style: Style,
-    /// The shell that runs the joined script lines (`exec` style).
-    pub shell: ScriptShell,
-    /// How jobs call ci-secrets (`ci-secrets`: on the image's `PATH`).
-    pub command: String,
-}
-
-impl Default for MigrateOptions {
-    fn default() -> Self {
-        Self {
-            providers: vec!["akeyless".to_owned()],
-            out_dir: PathBuf::from("ci/secrets"),
-            style: Style::Exec,
-            shell: ScriptShell::Sh,
-            command: "ci-secrets".to_owned(),
-        }
-    }
-}
 
 /// The planned migration: nothing is written yet.
 #[derive(Debug, Clone)]

@@ -3,7 +3,7 @@
 //! first, the other lines left as written where the layout allows.
 
 use super::edit::{Edit, colon_after, line_end, line_start};
-use super::plan::MigrateOptions;
+use super::options::MigrateOptions;
 use super::render::{self, Style};
 use super::source::Source;
 use super::tree::{Kind, Node};
