@@ -49,6 +49,10 @@ pub enum Command {
     /// Show how a job's secrets would be resolved (identities, items,
     /// deliveries, expected API calls), without any network call or value.
     Plan(PlanArgs),
+    /// Move the secrets GitLab no longer resolves (`akeyless:`) out of the
+    /// pipeline into secrets files, and rewrite the jobs to load them with
+    /// ci-secrets (`--check`: only report, exit 1 when there is work).
+    Migrate(MigrateArgs),
     /// Check each identity of a job (DNS, TCP, TLS, login, permission to
     /// describe each item) without fetching any value.
     Doctor(DoctorArgs),
@@ -228,6 +232,70 @@ pub struct ValidateArgs {
     /// Validate a secrets file instead.
     #[arg(long, value_name = "PATH")]
     pub secrets: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MigrateStyle {
+    /// `script:` runs under `ci-secrets exec --secrets FILE --` (values masked in the log).
+    Exec,
+    /// `script:` starts with `eval "$(ci-secrets resolve --secrets FILE --format shell)"`
+    /// (values unmasked).
+    Shell,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MigrateShell {
+    /// `sh -ec`.
+    Sh,
+    /// `bash -eo pipefail -c`.
+    Bash,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The pipeline file.
+    #[arg(long, value_name = "PATH", default_value = ".gitlab-ci.yml")]
+    pub ci_file: PathBuf,
+    /// The repository root that local includes, and --out-dir, are relative
+    /// to (default: the git top level of --ci-file, else its folder).
+    #[arg(long, value_name = "DIR")]
+    pub project_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub includes: IncludeArgs,
+    /// A pipeline input for a --ci-file with a `spec:` header. Repeatable.
+    #[arg(long = "input", value_name = "NAME=VALUE", value_parser = parse_input)]
+    pub inputs: Vec<(String, String)>,
+    /// Where the secrets files go, relative to the project folder.
+    #[arg(long, value_name = "DIR", default_value = "ci/secrets")]
+    pub out_dir: PathBuf,
+    /// The providers whose secrets move (comma-separated); GitLab 18.3
+    /// refuses `akeyless`, and still resolves the others.
+    #[arg(
+        long = "provider",
+        value_name = "KEY",
+        value_delimiter = ',',
+        default_value = "akeyless"
+    )]
+    pub providers: Vec<String>,
+    /// How a migrated job loads its secrets file.
+    #[arg(long, value_enum, default_value_t = MigrateStyle::Exec)]
+    pub style: MigrateStyle,
+    /// The shell that runs a migrated job's script lines (`exec` style).
+    #[arg(long, value_enum, default_value_t = MigrateShell::Sh)]
+    pub shell: MigrateShell,
+    /// How the jobs call ci-secrets (a name on the image's PATH, or a path).
+    #[arg(long, value_name = "COMMAND", default_value = "ci-secrets")]
+    pub command: String,
+    /// Write nothing: report what would change, and exit 1 when something would.
+    #[arg(long)]
+    pub check: bool,
+    /// Print the edited pipeline files and the secrets files, in full, on
+    /// stdout (with --check: what would be written).
+    #[arg(long)]
+    pub show: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,

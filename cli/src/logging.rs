@@ -80,6 +80,7 @@ pub fn run_span(command: &Command) -> tracing::Span {
         Command::Exec(_) => "exec",
         Command::Validate(_) => "validate",
         Command::Plan(_) => "plan",
+        Command::Migrate(_) => "migrate",
         Command::Doctor(_) => "doctor",
         Command::Providers(_) => "providers",
         Command::Config(_) => "config",

@@ -35,6 +35,7 @@
 pub mod expand;
 mod git;
 pub mod id_tokens;
+pub mod migrate;
 pub mod pipeline;
 pub mod predefined;
 pub mod rails_expand;

@@ -420,7 +420,14 @@ fn completions_and_the_manual_page_are_generated() {
     };
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
         let script = run(&["completions", shell]);
-        for word in ["resolve", "exec", "validate", "gitlab-url", "offline"] {
+        for word in [
+            "resolve",
+            "exec",
+            "validate",
+            "migrate",
+            "gitlab-url",
+            "offline",
+        ] {
             assert!(script.contains(word), "{shell} lacks {word}");
         }
     }

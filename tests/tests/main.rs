@@ -27,6 +27,7 @@ mod hostile_servers;
 mod id_tokens;
 mod masking;
 mod merge_corpus;
+mod migrate;
 mod otlp;
 mod plan_doctor;
 mod real_pipelines;

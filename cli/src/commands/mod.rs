@@ -6,6 +6,7 @@ mod doctor;
 mod emulator;
 mod exec;
 mod manual;
+mod migrate;
 mod plan;
 mod providers;
 mod resolve;
@@ -35,6 +36,7 @@ pub async fn dispatch(cli: Cli, registry: &Registry) -> ExitCode {
         Command::Exec(args) => exec::run(&global, registry, args).await,
         Command::Validate(args) => validate::run(registry, args),
         Command::Plan(args) => plan::run(&global, registry, args),
+        Command::Migrate(args) => migrate::run(registry, args),
         Command::Doctor(args) => doctor::run(&global, registry, args).await,
         Command::Providers(args) => providers::run(registry, args),
         Command::Config(args) => config::run(&global, args),

@@ -49,6 +49,8 @@ pub(crate) struct Merged {
     pub origins: HashMap<String, PathBuf>,
     /// The includes the source could not provide, in the order met.
     pub skipped: Vec<SkippedInclude>,
+    /// The repository files read, the root first, each once, in the order met.
+    pub local_files: Vec<PathBuf>,
 }
 
 /// Loads `root_file` (given `root_inputs` for its `spec:` header) and its
@@ -237,6 +239,9 @@ impl Includer<'_> {
             None => Vec::new(),
         };
         let mut merged = Merged::default();
+        if matches!(current.content, Content::Local) {
+            merged.local_files.push(path.clone());
+        }
         for entry in entries {
             let at = At {
                 file: &path,
@@ -293,6 +298,11 @@ impl Includer<'_> {
             for child in included {
                 deep_merge(&mut merged.config, child.config);
                 merged.origins.extend(child.origins);
+                for file in child.local_files {
+                    if !merged.local_files.contains(&file) {
+                        merged.local_files.push(file);
+                    }
+                }
             }
         }
         for key in own.keys() {

@@ -196,6 +196,10 @@ fn build_job(
         .get("secrets")
         .map(|value| yaml_to_json(value).map_err(|why| format!("`secrets:` {why}")))
         .transpose()?;
+    let script = definition
+        .get("script")
+        .map(|value| yaml_to_json(value).map_err(|why| format!("`script:` {why}")))
+        .transpose()?;
     // Only for `CI_JOB_STAGE`: GitLab validates `stage:` itself.
     let stage = definition
         .get("stage")
@@ -227,6 +231,7 @@ fn build_job(
         id_tokens,
         id_token_audiences,
         secrets,
+        script,
         inherit_variables,
         stage,
         rules,

@@ -73,6 +73,9 @@ pub struct Pipeline {
     pub unchecked: Vec<UncheckedJob>,
     /// `workflow: rules:`, `None` when there are none.
     pub workflow_rules: Option<crate::rules::RulesConfig>,
+    /// The repository files the pipeline was read from (the root file, then its local
+    /// includes as met), each once: the files a text edit of the pipeline may touch.
+    pub local_files: Vec<PathBuf>,
 }
 
 /// One job, reduced to what secret resolution needs.
@@ -92,6 +95,10 @@ pub struct Job {
     /// The raw `secrets:` value after `extends:` merging, before validation; `None` when the job
     /// has no `secrets:` key.
     pub secrets: Option<serde_json::Value>,
+    /// `script:` after `extends:` merging and `!reference`, as written (a string or a nested
+    /// array of strings); `None` when the job has none. `migrate` compares it before and after
+    /// its edit.
+    pub script: Option<serde_json::Value>,
     /// Which global variables the job receives (`inherit: variables:`).
     pub inherit_variables: InheritGlobal,
     /// `stage:` as written (GitLab's default, `test`, when `None`).
@@ -374,6 +381,7 @@ fn load(
     )?;
     let mut config = merged.config;
     let skipped = merged.skipped;
+    let local_files = merged.local_files;
     let (mut needed, mut rewritten) = match only_job {
         None => {
             let all: Vec<String> = config
@@ -450,6 +458,7 @@ fn load(
         skipped_includes: skipped,
         unchecked,
         workflow_rules: built.workflow_rules,
+        local_files,
     })
 }
 
