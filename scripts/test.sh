@@ -33,8 +33,16 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 # Each built-in provider is a feature of the binary: it must build with none.
 cargo check -p ci-secrets --no-default-features --quiet
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+# Every crate meant for crates.io packages: manifests, versions of path
+# dependencies, included files. (The crates with `publish = false` are the
+# test and benchmark crates.) Not verified by a build here: that would build
+# the workspace a second time from the tarballs; see README "Install".
+cargo package --workspace --exclude ci-secrets-e2e --exclude ci-secrets-bench \
+    --exclude ci-secrets-test-support --no-verify --allow-dirty --quiet
 
 # End-to-end tests run the real `ci-secrets` binary: build it first.
-cargo build --workspace --bins
+# `--locked`: Cargo.lock is complete, so `cargo install --locked --path cli`
+# from a clone resolves exactly these versions.
+cargo build --workspace --bins --locked
 cargo test --workspace --all-targets --no-fail-fast
 cargo test --workspace --doc --no-fail-fast
