@@ -127,6 +127,8 @@ struct Harness {
 fn run(args: &Args) -> Result<(), BenchError> {
     let root = workspace_root();
     let out_dir = args.out_dir.clone().unwrap_or_else(|| root.clone());
+    std::fs::create_dir_all(&out_dir)
+        .map_err(|err| BenchError::io(format!("creating {}", out_dir.display()), err))?;
     let ci_secrets = args
         .ci_secrets
         .clone()
@@ -188,7 +190,7 @@ fn run(args: &Args) -> Result<(), BenchError> {
         return Ok(());
     }
     if let Some(Only::Network) = args.only {
-        let section = harness.network_report(&root, args.skip_vault)?.markdown();
+        let section = harness.network_report(&root, &args.sizes, args.skip_vault)?.markdown();
         let path = out_dir.join("BENCHMARKS.md");
         let document = std::fs::read_to_string(&path).unwrap_or_default();
         write_file(&path, &network::splice(&document, &section))?;
@@ -358,7 +360,7 @@ fn run(args: &Args) -> Result<(), BenchError> {
     eprintln!("measuring through the network model ...");
     let markdown = network::splice(
         &markdown,
-        &harness.network_report(&root, args.skip_vault)?.markdown(),
+        &harness.network_report(&root, &args.sizes, args.skip_vault)?.markdown(),
     );
     let path = out_dir.join("BENCHMARKS.md");
     std::fs::write(&path, &markdown)
@@ -672,7 +674,12 @@ impl Harness {
     /// The network-model section: every Akeyless job through the delay proxy
     /// over plain HTTP/1.1 and over TLS, and 50 Vault KV secrets from OpenBao
     /// through it (connections charged, and not).
-    fn network_report(&self, root: &Path, skip_vault: bool) -> Result<NetworkReport, BenchError> {
+    fn network_report(
+        &self,
+        root: &Path,
+        sizes: &[usize],
+        skip_vault: bool,
+    ) -> Result<NetworkReport, BenchError> {
         let runs = self.repetitions;
         let mut cases = Vec::new();
         let mut skipped = Vec::new();
@@ -696,12 +703,9 @@ impl Harness {
             if let Some(pem) = emulator.ca_pem() {
                 write_file(&ca_file, &pem)?;
             }
-            let mut sizes: Vec<Workload> = [1, 10, 100, 1000]
-                .into_iter()
-                .map(Workload::Static)
-                .collect();
-            sizes.push(Workload::Mixed);
-            for workload in sizes {
+            let mut workloads: Vec<Workload> = sizes.iter().map(|&n| Workload::Static(n)).collect();
+            workloads.push(Workload::Mixed);
+            for workload in workloads {
                 eprintln!("  {workload}, {} ...", transport.label());
                 let job = self.dir().join(format!("network-{}.yml", workload.id()));
                 write_file(&job, &workload.secrets_file(&self.keys)?)?;
