@@ -4,6 +4,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use ci_secrets_provider_api::{ErrorKind, HttpSettings, ProviderError};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject as _;
 use tokio::sync::Semaphore;
 
 use crate::client::HttpClient;
@@ -80,12 +82,14 @@ impl HttpFactory {
         roots.extend(extra_ca_pem);
         let mut extra_roots = Vec::new();
         for pem in roots {
-            let certificates = reqwest::Certificate::from_pem_bundle(pem).map_err(|err| {
-                ProviderError::new(
-                    ErrorKind::Config,
-                    format!("the CA certificate is not valid PEM: {err}"),
-                )
-            })?;
+            let certificates = CertificateDer::pem_slice_iter(pem)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|err| {
+                    ProviderError::new(
+                        ErrorKind::Config,
+                        format!("the CA certificate is not valid PEM: {err}"),
+                    )
+                })?;
             if certificates.is_empty() {
                 return Err(ProviderError::new(
                     ErrorKind::Config,

@@ -35,6 +35,7 @@ mod factory;
 mod response;
 mod retry;
 mod transport;
+mod trust;
 
 pub use blocking::block_on_own_runtime;
 pub use ci_secrets_provider_api::HttpSettings;

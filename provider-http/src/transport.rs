@@ -2,21 +2,22 @@
 //! `http://`, built at once, and one for `https://`, built at the first
 //! request that needs TLS.
 //!
-//! Building a TLS client loads the OS trust store (a CA bundle and hundreds
-//! of files, about 5 ms), which is most of the start-up of a run. A run that
-//! only talks plain HTTP (a local emulator, a gateway behind a TLS-ending
-//! proxy) never needs it, and a run that does starts loading it only when
-//! its first TLS connection is due. The plain client trusts no root at all:
-//! it never makes a TLS connection (a redirect is followed only within the
-//! first origin, scheme included).
+//! A run that only talks plain HTTP (a local emulator, a gateway behind a
+//! TLS-ending proxy) never builds the TLS client. The TLS client reads the OS
+//! trust store only for a server that Mozilla's and the configured roots do
+//! not vouch for (`trust`). The plain client trusts no root at all: it never
+//! makes a TLS connection (a redirect is followed only within the first
+//! origin, scheme included).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use ci_secrets_provider_api::{ErrorKind, HttpSettings, ProviderError};
+use rustls::pki_types::CertificateDer;
 use tokio::sync::OnceCell;
 
 use crate::client::error_chain;
+use crate::trust;
 
 /// The clients of one trust configuration.
 #[derive(Debug)]
@@ -26,13 +27,13 @@ pub(crate) struct Transports {
     settings: Arc<HttpSettings>,
     /// The extra roots, parsed when the client was asked for, so that a bad
     /// certificate is reported then and not at the first TLS connection.
-    extra_roots: Vec<reqwest::Certificate>,
+    extra_roots: Vec<CertificateDer<'static>>,
 }
 
 impl Transports {
     pub(crate) fn new(
         settings: Arc<HttpSettings>,
-        extra_roots: Vec<reqwest::Certificate>,
+        extra_roots: Vec<CertificateDer<'static>>,
     ) -> Result<Self, ProviderError> {
         let plain = build(base(&settings).tls_built_in_root_certs(false))?;
         Ok(Self {
@@ -60,23 +61,19 @@ impl Transports {
         self.tls().await
     }
 
-    /// The TLS client, built once, off the async workers (loading the trust
-    /// store is blocking file I/O).
+    /// The TLS client, built once. Cheap: the roots it starts with are
+    /// compiled in or given; the OS store is read only if a server needs it.
     async fn tls(&self) -> Result<&reqwest::Client, ProviderError> {
         self.tls
             .get_or_try_init(|| async {
-                let mut builder = base(&self.settings);
-                for certificate in &self.extra_roots {
-                    builder = builder.add_root_certificate(certificate.clone());
-                }
-                tokio::task::spawn_blocking(move || build(builder))
-                    .await
+                let config = trust::client_config(self.extra_roots.clone(), trust::os_roots)
                     .map_err(|err| {
                         ProviderError::new(
                             ErrorKind::Config,
                             format!("cannot build the HTTP client: {err}"),
                         )
-                    })?
+                    })?;
+                build(base(&self.settings).use_preconfigured_tls(config))
             })
             .await
     }

@@ -190,7 +190,9 @@ fn run(args: &Args) -> Result<(), BenchError> {
         return Ok(());
     }
     if let Some(Only::Network) = args.only {
-        let section = harness.network_report(&root, &args.sizes, args.skip_vault)?.markdown();
+        let section = harness
+            .network_report(&root, &args.sizes, args.skip_vault)?
+            .markdown();
         let path = out_dir.join("BENCHMARKS.md");
         let document = std::fs::read_to_string(&path).unwrap_or_default();
         write_file(&path, &network::splice(&document, &section))?;
@@ -360,7 +362,9 @@ fn run(args: &Args) -> Result<(), BenchError> {
     eprintln!("measuring through the network model ...");
     let markdown = network::splice(
         &markdown,
-        &harness.network_report(&root, &args.sizes, args.skip_vault)?.markdown(),
+        &harness
+            .network_report(&root, &args.sizes, args.skip_vault)?
+            .markdown(),
     );
     let path = out_dir.join("BENCHMARKS.md");
     std::fs::write(&path, &markdown)
