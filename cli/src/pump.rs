@@ -204,10 +204,8 @@ impl Copy {
             match wait(self.source.as_fd(), watch, timeout)? {
                 Ready::CommandExited => command_running = false,
                 Ready::Paused if unflushed => {
-                    let held = self.masker.flush_pause();
-                    self.take(&held);
-                    let line = std::mem::take(&mut self.line);
-                    self.write(&line)?;
+                    self.masker.flush_pause_into(&mut self.line);
+                    self.write_line()?;
                     unflushed = false;
                 }
                 Ready::Paused => {
@@ -239,16 +237,11 @@ impl Copy {
             return Ok(Got::End);
         }
         // Feeding holds back only what a match may still need, as a pause
-        // flush would: the flush waits for a real pause.
-        let masked = self.masker.feed(&buffer[..count]);
-        self.take(&masked);
+        // flush would: the flush waits for a real pause. The masked bytes go
+        // straight after the unfinished line, in a buffer that is reused.
+        self.masker.feed_into(&buffer[..count], &mut self.line);
         self.write_lines()?;
         Ok(Got::Data)
-    }
-
-    /// Adds masked output to the unfinished line.
-    fn take(&mut self, masked: &[u8]) {
-        self.line.extend_from_slice(masked);
     }
 
     /// Writes every finished line (or all of a very long one), keeping the rest.
@@ -261,30 +254,37 @@ impl Copy {
                 None => return Ok(()),
             }
         };
-        let rest = self.line.split_off(end);
-        let lines = std::mem::replace(&mut self.line, rest);
-        self.write(&lines)
+        write_turn(&self.turns, &mut self.sink, &self.line[..end])?;
+        // The unfinished line moves to the front; the buffer keeps its
+        // capacity for the next read.
+        self.line.drain(..end);
+        Ok(())
+    }
+
+    /// Writes the unfinished line too.
+    fn write_line(&mut self) -> std::io::Result<()> {
+        write_turn(&self.turns, &mut self.sink, &self.line)?;
+        self.line.clear();
+        Ok(())
     }
 
     /// End of the stream: everything goes out.
     fn end(&mut self) -> std::io::Result<()> {
-        let rest = self.masker.finish();
-        self.take(&rest);
-        let line = std::mem::take(&mut self.line);
-        self.write(&line)
+        self.masker.finish_into(&mut self.line);
+        self.write_line()
     }
+}
 
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        if bytes.is_empty() {
-            return Ok(());
-        }
-        // A poisoned lock only means the other pump panicked; turns still work.
-        let _turn = self
-            .turns
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        write_all_blocking(&mut self.sink, bytes)
+/// Writes `bytes` in our turn.
+fn write_turn(turns: &WriteTurns, sink: &mut File, bytes: &[u8]) -> std::io::Result<()> {
+    if bytes.is_empty() {
+        return Ok(());
     }
+    // A poisoned lock only means the other pump panicked; turns still work.
+    let _turn = turns
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    write_all_blocking(sink, bytes)
 }
 
 /// Waits until the pipe has data (or its end), the command exits, or the

@@ -124,49 +124,64 @@ impl<'a> Windows<'a> {
         }
     }
 
-    /// A `%` at `at`; returns where to look on.
+    /// A `%` at `at`; returns where to look on. Most `%` in a log are no
+    /// escape, or decode to a byte no form has: those cost a table lookup.
     fn escape(&mut self, at: usize, at_end: bool) -> usize {
         let output = self.output;
-        if escape_at(output, at) {
-            let decoded = hex(output[at + 1]) << 4 | hex(output[at + 2]);
-            if self.reach.in_form[usize::from(decoded)] {
-                self.add(at, at + 3);
+        match output.get(at + 1..at + 3) {
+            Some(&[high, low]) => {
+                let (high, low) = (HEX[usize::from(high)], HEX[usize::from(low)]);
+                if high | low < 16 {
+                    if self.reach.in_form[usize::from(high << 4 | low)] {
+                        self.add(at, at + 3);
+                    }
+                    return at + 3;
+                }
+                at + 1
             }
-            return at + 3;
+            // `%` or `%H` at the end: an escape or not, depending on what follows.
+            _ => {
+                let rest = &output[at + 1..];
+                if !at_end && rest.iter().all(|&byte| HEX[usize::from(byte)] < 16) {
+                    self.add(at, output.len());
+                    return output.len();
+                }
+                at + 1
+            }
         }
-        // `%` or `%H` at the end: an escape or not, depending on what follows.
-        let rest = &output[at + 1..];
-        if !at_end && rest.len() < 2 && rest.iter().all(|&byte| is_hex(byte)) {
-            self.add(at, output.len());
-            return output.len();
-        }
-        at + 1
     }
 
-    /// A line-break byte at `at`: the run of them it starts is skipped when
-    /// it is a single break inside the output; returns where to look on.
+    /// A line-break byte at `at`; returns where to look on. Only the first
+    /// byte of a run of them, after a byte of a form, can start a skipped
+    /// break that a match runs across: any other costs a table lookup.
     fn line_break(&mut self, at: usize, at_end: bool) -> usize {
         let output = self.output;
-        let is_break = |byte: u8| byte == b'\n' || byte == b'\r';
-        let run_end = output[at..]
-            .iter()
-            .position(|&byte| !is_break(byte))
-            .map_or(output.len(), |len| at + len);
         let before = at
             .checked_sub(1)
             .is_some_and(|before| self.reach.in_form[usize::from(output[before])]);
-        if run_end == output.len() {
+        if !before {
+            return at + 1;
+        }
+        let run_end = match output.get(at..at + 2) {
+            Some(b"\r\n") => at + 2,
+            _ if output[at] == b'\n' => at + 1,
+            // A lone `\r` at the end may be the start of a `\r\n`.
+            _ if at + 1 < output.len() => {
+                return at + 1;
+            }
+            _ => output.len(),
+        };
+        match output.get(run_end) {
+            // Skipped when a single break sits between two bytes of forms.
+            Some(&after) => {
+                if self.reach.in_form[usize::from(after)] {
+                    self.add(at, run_end);
+                }
+            }
             // Skipped or not depending on what follows: what comes before
             // may continue after it.
-            if !at_end && before {
-                self.add(at, run_end);
-            }
-            return run_end;
-        }
-        let run = &output[at..run_end];
-        let single = run == b"\n" || run == b"\r\n";
-        if single && before && self.reach.in_form[usize::from(output[run_end])] {
-            self.add(at, run_end);
+            None if !at_end => self.add(at, run_end),
+            None => {}
         }
         run_end
     }
@@ -233,20 +248,19 @@ impl<'a> Windows<'a> {
 /// Whether a `%HH` escape starts at `at`.
 fn escape_at(output: &[u8], at: usize) -> bool {
     output.get(at) == Some(&b'%')
-        && output.get(at + 1).copied().is_some_and(is_hex)
-        && output.get(at + 2).copied().is_some_and(is_hex)
+        && output
+            .get(at + 1..at + 3)
+            .is_some_and(|digits| digits.iter().all(|&byte| HEX[usize::from(byte)] < 16))
 }
 
-fn is_hex(byte: u8) -> bool {
-    byte.is_ascii_hexdigit()
-}
-
-/// The value of a hex digit (0 for any other byte).
-fn hex(byte: u8) -> u8 {
-    match byte {
-        b'0'..=b'9' => byte - b'0',
-        b'a'..=b'f' => byte - b'a' + 10,
-        b'A'..=b'F' => byte - b'A' + 10,
-        _ => 0,
+/// The value of each hex digit; 255 for any other byte.
+const HEX: [u8; 256] = {
+    let mut table = [255u8; 256];
+    let mut digit = 0;
+    while digit < 16 {
+        table[b"0123456789abcdef"[digit] as usize] = digit as u8;
+        table[b"0123456789ABCDEF"[digit] as usize] = digit as u8;
+        digit += 1;
     }
-}
+    table
+};

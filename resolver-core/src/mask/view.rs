@@ -182,8 +182,8 @@ impl View {
     /// bytes that are not line-break bytes), in each of `regions`: base64
     /// wrapped at any width reads as one run. Blank lines and the edges of
     /// a region stay, so a match never joins two paragraphs. Without
-    /// `at_end`, trailing line-break bytes of the output are left out of
-    /// the view but not held back.
+    /// `at_end`, trailing line-break bytes of the output that may still
+    /// become a single break are left out of the view but not held back.
     pub(super) fn unwrapped(output: &[u8], regions: &[Range<usize>], at_end: bool) -> Self {
         let size = regions.iter().map(ExactSizeIterator::len).sum();
         let mut view = Self::with_capacity(size, false);
@@ -206,14 +206,15 @@ impl View {
                 .iter()
                 .position(|&b| !is_break(b))
                 .map_or(output.len(), |len| run_start + len);
-            if run_end == output.len() && !at_end {
+            let run = &output[run_start..run_end];
+            if run_end == output.len() && !at_end && matches!(run, b"\n" | b"\r" | b"\r\n") {
                 // Whether these breaks are skipped depends on what comes
                 // next, so they stay out of the view; they hold nothing
                 // back themselves (no match starts at a line break), so a
-                // line is written as soon as it ends.
+                // line is written as soon as it ends. A longer run is never
+                // skipped, whatever follows.
                 return;
             }
-            let run = &output[run_start..run_end];
             let single = run == b"\n" || run == b"\r\n";
             let inside = run_start > start && run_end < output.len();
             if !(single && inside) {
