@@ -47,11 +47,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     };
     let telemetry = logging::init(&cli.global);
     let run_span = logging::run_span(&cli.command);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime_for(&cli.command).enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("ci-secrets: cannot start the async runtime: {err}");
@@ -64,4 +60,25 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     // Closes the `run` span and flushes traces, within a bounded time.
     telemetry.finish(run_span, code);
     code
+}
+
+/// The async runtime a command runs on. `resolve` and `exec` wait on the
+/// network and on the command; their CPU work (parsing answers, building
+/// the masks) is small and sequential, so they run on the calling thread:
+/// no worker threads to start before the command starts, and no wake-up
+/// handed from one thread to another for each answer. (`exec` copies the
+/// command's output on threads of its own, see `pump`.) The other commands
+/// keep two workers: the emulator serves connections, `doctor` probes in
+/// parallel.
+fn runtime_for(command: &args::Command) -> tokio::runtime::Builder {
+    match command {
+        args::Command::Resolve(_) | args::Command::Exec(_) => {
+            tokio::runtime::Builder::new_current_thread()
+        }
+        _ => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(2);
+            builder
+        }
+    }
 }
