@@ -15,11 +15,16 @@
 //! turns. A pause of [`PAUSE`] flushes the unfinished line, so prompts and
 //! progress show. The masker holds back only what could still become a
 //! match.
+//!
+//! The writes themselves happen on a second thread per stream (see
+//! [`Writer`]), so that writing one chunk overlaps reading and masking the
+//! next; at most [`QUEUED_WRITES`] chunks wait for it, which bounds memory.
 
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -45,6 +50,10 @@ const READ_SIZE: usize = 256 * 1024;
 /// 64 KiB; a bigger pipe lets both run at once. Best effort: the system may
 /// cap it (`/proc/sys/fs/pipe-max-size`).
 const PIPE_SIZE: i32 = 1 << 20;
+
+/// Masked chunks waiting for the writer thread: one may wait while another
+/// is written and a third is masked.
+const QUEUED_WRITES: usize = 1;
 
 /// Which of the command's streams a pump copies (for messages).
 #[derive(Debug, Clone, Copy)]
@@ -128,18 +137,24 @@ impl Pump {
         let flags = nix::fcntl::fcntl(&source, nix::fcntl::FcntlArg::F_GETFL)?;
         let flags = nix::fcntl::OFlag::from_bits_retain(flags) | nix::fcntl::OFlag::O_NONBLOCK;
         nix::fcntl::fcntl(&source, nix::fcntl::FcntlArg::F_SETFL(flags))?;
+        let writer = Writer::start(stream, sink, turns)?;
         let thread = std::thread::Builder::new()
             .name(format!("ci-secrets-{}", stream.name()))
             .spawn(move || {
-                let copy = Copy {
+                let mut copy = Copy {
                     stream,
                     source: File::from(source),
-                    sink,
+                    writer,
                     masker,
-                    turns,
                     line: Vec::new(),
                 };
-                copy.run(exited)
+                let copied = copy.run(exited);
+                // The writer's error (our reader went away, say) is the
+                // cause of any failure to hand it a chunk.
+                match (copied, copy.writer.finish()) {
+                    (_, Err(err)) => Err(err),
+                    (copied, Ok(())) => copied,
+                }
             })?;
         Ok(Self { thread })
     }
@@ -155,9 +170,8 @@ impl Pump {
 struct Copy {
     stream: Stream,
     source: File,
-    sink: File,
+    writer: Writer,
     masker: StreamMasker,
-    turns: WriteTurns,
     /// Masked output after the last line end, not yet written.
     line: Vec<u8>,
 }
@@ -177,7 +191,7 @@ enum Got {
 }
 
 impl Copy {
-    fn run(mut self, exited: OwnedFd) -> std::io::Result<()> {
+    fn run(&mut self, exited: OwnedFd) -> std::io::Result<()> {
         let mut buffer = zeroize::Zeroizing::new(vec![0u8; READ_SIZE]);
         let mut command_running = true;
         // Output was taken in since the last pause: a pause must flush it.
@@ -254,24 +268,95 @@ impl Copy {
                 None => return Ok(()),
             }
         };
-        write_turn(&self.turns, &mut self.sink, &self.line[..end])?;
-        // The unfinished line moves to the front; the buffer keeps its
-        // capacity for the next read.
-        self.line.drain(..end);
-        Ok(())
+        self.hand_over(end)
     }
 
     /// Writes the unfinished line too.
     fn write_line(&mut self) -> std::io::Result<()> {
-        write_turn(&self.turns, &mut self.sink, &self.line)?;
-        self.line.clear();
-        Ok(())
+        self.hand_over(self.line.len())
     }
 
-    /// End of the stream: everything goes out.
+    /// Hands `line[..end]` to the writer; the unfinished rest starts the
+    /// next buffer (a spare one the writer gave back, when there is one).
+    fn hand_over(&mut self, end: usize) -> std::io::Result<()> {
+        if end == 0 {
+            return Ok(());
+        }
+        let mut next = self.writer.spare();
+        next.extend_from_slice(&self.line[end..]);
+        self.line.truncate(end);
+        let full = std::mem::replace(&mut self.line, next);
+        self.writer.write(full)
+    }
+
+    /// End of the stream: everything goes out, and is written when this
+    /// returns.
     fn end(&mut self) -> std::io::Result<()> {
         self.masker.finish_into(&mut self.line);
-        self.write_line()
+        self.write_line()?;
+        self.writer.finish()
+    }
+}
+
+/// Writes one stream's masked chunks, in order, on a thread of its own.
+struct Writer {
+    chunks: Option<SyncSender<Vec<u8>>>,
+    /// Written buffers, given back to be filled again.
+    spares: Receiver<Vec<u8>>,
+    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Writer {
+    fn start(stream: Stream, mut sink: File, turns: WriteTurns) -> std::io::Result<Self> {
+        let (chunks, to_write) = sync_channel::<Vec<u8>>(QUEUED_WRITES);
+        let (give_back, spares) = sync_channel(QUEUED_WRITES + 1);
+        let thread = std::thread::Builder::new()
+            .name(format!("ci-secrets-{}-w", stream.name()))
+            .spawn(move || {
+                for mut chunk in to_write {
+                    write_turn(&turns, &mut sink, &chunk)?;
+                    chunk.clear();
+                    // No room: the buffer is dropped, one more is made later.
+                    let _ = give_back.try_send(chunk);
+                }
+                Ok(())
+            })?;
+        Ok(Self {
+            chunks: Some(chunks),
+            spares,
+            thread: Some(thread),
+        })
+    }
+
+    /// An empty buffer.
+    fn spare(&self) -> Vec<u8> {
+        self.spares.try_recv().unwrap_or_default()
+    }
+
+    /// Queues `chunk`, waiting while the writer is behind. When the writer
+    /// stopped on an error, returns that error.
+    fn write(&mut self, chunk: Vec<u8>) -> std::io::Result<()> {
+        let sent = self
+            .chunks
+            .as_ref()
+            .is_some_and(|chunks| chunks.send(chunk).is_ok());
+        if sent {
+            return Ok(());
+        }
+        self.finish()?;
+        Err(std::io::Error::other("the output writer has stopped"))
+    }
+
+    /// Waits until every queued chunk is written (once; later calls return
+    /// `Ok`).
+    fn finish(&mut self) -> std::io::Result<()> {
+        self.chunks = None;
+        match self.thread.take() {
+            Some(thread) => thread
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("the output writer panicked"))),
+            None => Ok(()),
+        }
     }
 }
 
