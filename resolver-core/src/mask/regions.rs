@@ -264,3 +264,76 @@ const HEX: [u8; 256] = {
     }
     table
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bytes_of(text: &[u8]) -> [bool; 256] {
+        let mut bytes = [false; 256];
+        for &byte in text {
+            bytes[usize::from(byte)] = true;
+        }
+        bytes
+    }
+
+    fn regions(
+        output: &[u8],
+        at_end: bool,
+        forms: &[u8],
+        longest: usize,
+    ) -> (Vec<Range<usize>>, Vec<Range<usize>>) {
+        let percent = Reach::percent(bytes_of(forms), longest);
+        let unwrapped = Reach::unwrapped(bytes_of(forms), longest);
+        let (mut escapes, mut breaks) = (Vec::new(), Vec::new());
+        find(
+            output,
+            at_end,
+            Some((&percent, &mut escapes)),
+            Some((&unwrapped, &mut breaks)),
+        );
+        (escapes, breaks)
+    }
+
+    #[test]
+    fn a_build_log_has_no_regions() {
+        // `%2F` is `/`, which no form has; `100%` is no escape; the line
+        // ends after `1` but the next starts with `[`. (Were more to come,
+        // the last line's end after the `e` of `done` would be undecided.)
+        let log = b"[ 1] 100% done url=https://example.com/a%2Fb?q=1\n[ 2] 100% done\n";
+        assert_eq!(
+            regions(log, true, b"static-value-0123456789", 17),
+            (vec![], vec![])
+        );
+    }
+
+    #[test]
+    fn an_escape_of_a_form_byte_gets_the_run_around_it() {
+        let output = b"x: ab%63de yz";
+        let (escapes, breaks) = regions(output, true, b"abcde", 5);
+        // The run of form bytes, `%` and hex digits around the escape.
+        assert_eq!(escapes, vec![3..10]);
+        assert!(breaks.is_empty());
+    }
+
+    #[test]
+    fn a_single_break_between_form_bytes_gets_a_region_and_a_blank_line_none() {
+        let output = b"abc\ndef\n\nghi";
+        let (_, breaks) = regions(output, true, b"abcdefghi", 8);
+        // The run goes on through the blank line (line-break bytes may sit
+        // inside a match), which itself is no region.
+        assert_eq!(breaks, vec![0..12]);
+    }
+
+    #[test]
+    fn what_may_still_change_at_the_end_gets_a_region_until_the_end() {
+        let (escapes, _) = regions(b"ab %6", false, b"ab", 4);
+        assert_eq!(escapes, vec![3..5]);
+        let (escapes, _) = regions(b"ab %6", true, b"ab", 4);
+        assert!(escapes.is_empty());
+        let (_, breaks) = regions(b"xx abc\r", false, b"abc", 4);
+        assert_eq!(breaks, vec![3..7]);
+        let (_, breaks) = regions(b"xx abc\n\n", false, b"abc", 4);
+        assert!(breaks.is_empty());
+    }
+}
