@@ -285,7 +285,7 @@ impl Matchers {
     #[cfg(test)]
     fn search_whole_views(&self, output: &[u8], at_end: bool, found: &mut Found) {
         found.clear();
-        let whole = [0..output.len()];
+        let whole: Vec<Range<usize>> = std::iter::once(0..output.len()).collect();
         self.matcher
             .search(&self.forms, output, at_end, Some(Search::Text), found);
         if output.contains(&b'%') {

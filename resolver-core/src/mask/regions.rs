@@ -173,15 +173,11 @@ impl<'a> Windows<'a> {
         };
         match output.get(run_end) {
             // Skipped when a single break sits between two bytes of forms.
-            Some(&after) => {
-                if self.reach.in_form[usize::from(after)] {
-                    self.add(at, run_end);
-                }
-            }
+            Some(&after) if self.reach.in_form[usize::from(after)] => self.add(at, run_end),
             // Skipped or not depending on what follows: what comes before
             // may continue after it.
             None if !at_end => self.add(at, run_end),
-            None => {}
+            _ => {}
         }
         run_end
     }

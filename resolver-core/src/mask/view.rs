@@ -239,8 +239,9 @@ fn hex(byte: u8) -> Option<u8> {
 mod tests {
     use super::*;
 
-    fn whole(output: &[u8]) -> [Range<usize>; 1] {
-        [0..output.len()]
+    /// One region, the whole output.
+    fn whole(output: &[u8]) -> Vec<Range<usize>> {
+        std::iter::once(0..output.len()).collect()
     }
 
     #[test]
