@@ -15,11 +15,16 @@
 //! turns. A pause of [`PAUSE`] flushes the unfinished line, so prompts and
 //! progress show. The masker holds back only what could still become a
 //! match.
+//!
+//! The writes themselves happen on a second thread per stream (see
+//! [`Writer`]), so that writing one chunk overlaps reading and masking the
+//! next; at most [`QUEUED_WRITES`] chunks wait for it, which bounds memory.
 
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -45,6 +50,10 @@ const READ_SIZE: usize = 256 * 1024;
 /// 64 KiB; a bigger pipe lets both run at once. Best effort: the system may
 /// cap it (`/proc/sys/fs/pipe-max-size`).
 const PIPE_SIZE: i32 = 1 << 20;
+
+/// Masked chunks waiting for the writer thread: one may wait while another
+/// is written and a third is masked.
+const QUEUED_WRITES: usize = 1;
 
 /// Which of the command's streams a pump copies (for messages).
 #[derive(Debug, Clone, Copy)]
@@ -128,18 +137,24 @@ impl Pump {
         let flags = nix::fcntl::fcntl(&source, nix::fcntl::FcntlArg::F_GETFL)?;
         let flags = nix::fcntl::OFlag::from_bits_retain(flags) | nix::fcntl::OFlag::O_NONBLOCK;
         nix::fcntl::fcntl(&source, nix::fcntl::FcntlArg::F_SETFL(flags))?;
+        let writer = Writer::start(stream, sink, turns)?;
         let thread = std::thread::Builder::new()
             .name(format!("ci-secrets-{}", stream.name()))
             .spawn(move || {
-                let copy = Copy {
+                let mut copy = Copy {
                     stream,
                     source: File::from(source),
-                    sink,
+                    writer,
                     masker,
-                    turns,
                     line: Vec::new(),
                 };
-                copy.run(exited)
+                let copied = copy.run(exited);
+                // The writer's error (our reader went away, say) is the
+                // cause of any failure to hand it a chunk.
+                match (copied, copy.writer.finish()) {
+                    (_, Err(err)) => Err(err),
+                    (copied, Ok(())) => copied,
+                }
             })?;
         Ok(Self { thread })
     }
@@ -155,9 +170,8 @@ impl Pump {
 struct Copy {
     stream: Stream,
     source: File,
-    sink: File,
+    writer: Writer,
     masker: StreamMasker,
-    turns: WriteTurns,
     /// Masked output after the last line end, not yet written.
     line: Vec<u8>,
 }
@@ -177,7 +191,7 @@ enum Got {
 }
 
 impl Copy {
-    fn run(mut self, exited: OwnedFd) -> std::io::Result<()> {
+    fn run(&mut self, exited: OwnedFd) -> std::io::Result<()> {
         let mut buffer = zeroize::Zeroizing::new(vec![0u8; READ_SIZE]);
         let mut command_running = true;
         // Output was taken in since the last pause: a pause must flush it.
@@ -204,10 +218,8 @@ impl Copy {
             match wait(self.source.as_fd(), watch, timeout)? {
                 Ready::CommandExited => command_running = false,
                 Ready::Paused if unflushed => {
-                    let held = self.masker.flush_pause();
-                    self.take(&held);
-                    let line = std::mem::take(&mut self.line);
-                    self.write(&line)?;
+                    self.masker.flush_pause_into(&mut self.line);
+                    self.write_line()?;
                     unflushed = false;
                 }
                 Ready::Paused => {
@@ -239,16 +251,11 @@ impl Copy {
             return Ok(Got::End);
         }
         // Feeding holds back only what a match may still need, as a pause
-        // flush would: the flush waits for a real pause.
-        let masked = self.masker.feed(&buffer[..count]);
-        self.take(&masked);
+        // flush would: the flush waits for a real pause. The masked bytes go
+        // straight after the unfinished line, in a buffer that is reused.
+        self.masker.feed_into(&buffer[..count], &mut self.line);
         self.write_lines()?;
         Ok(Got::Data)
-    }
-
-    /// Adds masked output to the unfinished line.
-    fn take(&mut self, masked: &[u8]) {
-        self.line.extend_from_slice(masked);
     }
 
     /// Writes every finished line (or all of a very long one), keeping the rest.
@@ -261,30 +268,108 @@ impl Copy {
                 None => return Ok(()),
             }
         };
-        let rest = self.line.split_off(end);
-        let lines = std::mem::replace(&mut self.line, rest);
-        self.write(&lines)
+        self.hand_over(end)
     }
 
-    /// End of the stream: everything goes out.
-    fn end(&mut self) -> std::io::Result<()> {
-        let rest = self.masker.finish();
-        self.take(&rest);
-        let line = std::mem::take(&mut self.line);
-        self.write(&line)
+    /// Writes the unfinished line too.
+    fn write_line(&mut self) -> std::io::Result<()> {
+        self.hand_over(self.line.len())
     }
 
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        if bytes.is_empty() {
+    /// Hands `line[..end]` to the writer; the unfinished rest starts the
+    /// next buffer (a spare one the writer gave back, when there is one).
+    fn hand_over(&mut self, end: usize) -> std::io::Result<()> {
+        if end == 0 {
             return Ok(());
         }
-        // A poisoned lock only means the other pump panicked; turns still work.
-        let _turn = self
-            .turns
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        write_all_blocking(&mut self.sink, bytes)
+        let mut next = self.writer.spare();
+        next.extend_from_slice(&self.line[end..]);
+        self.line.truncate(end);
+        let full = std::mem::replace(&mut self.line, next);
+        self.writer.write(full)
     }
+
+    /// End of the stream: everything goes out, and is written when this
+    /// returns.
+    fn end(&mut self) -> std::io::Result<()> {
+        self.masker.finish_into(&mut self.line);
+        self.write_line()?;
+        self.writer.finish()
+    }
+}
+
+/// Writes one stream's masked chunks, in order, on a thread of its own.
+struct Writer {
+    chunks: Option<SyncSender<Vec<u8>>>,
+    /// Written buffers, given back to be filled again.
+    spares: Receiver<Vec<u8>>,
+    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Writer {
+    fn start(stream: Stream, mut sink: File, turns: WriteTurns) -> std::io::Result<Self> {
+        let (chunks, to_write) = sync_channel::<Vec<u8>>(QUEUED_WRITES);
+        let (give_back, spares) = sync_channel(QUEUED_WRITES + 1);
+        let thread = std::thread::Builder::new()
+            .name(format!("ci-secrets-{}-w", stream.name()))
+            .spawn(move || {
+                for mut chunk in to_write {
+                    write_turn(&turns, &mut sink, &chunk)?;
+                    chunk.clear();
+                    // No room: the buffer is dropped, one more is made later.
+                    let _ = give_back.try_send(chunk);
+                }
+                Ok(())
+            })?;
+        Ok(Self {
+            chunks: Some(chunks),
+            spares,
+            thread: Some(thread),
+        })
+    }
+
+    /// An empty buffer.
+    fn spare(&self) -> Vec<u8> {
+        self.spares.try_recv().unwrap_or_default()
+    }
+
+    /// Queues `chunk`, waiting while the writer is behind. When the writer
+    /// stopped on an error, returns that error.
+    fn write(&mut self, chunk: Vec<u8>) -> std::io::Result<()> {
+        let sent = self
+            .chunks
+            .as_ref()
+            .is_some_and(|chunks| chunks.send(chunk).is_ok());
+        if sent {
+            return Ok(());
+        }
+        self.finish()?;
+        Err(std::io::Error::other("the output writer has stopped"))
+    }
+
+    /// Waits until every queued chunk is written (once; later calls return
+    /// `Ok`).
+    fn finish(&mut self) -> std::io::Result<()> {
+        self.chunks = None;
+        match self.thread.take() {
+            Some(thread) => thread
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("the output writer panicked"))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Writes `bytes` in our turn.
+fn write_turn(turns: &WriteTurns, sink: &mut File, bytes: &[u8]) -> std::io::Result<()> {
+    if bytes.is_empty() {
+        return Ok(());
+    }
+    // A poisoned lock only means the other pump panicked; turns still work.
+    let _turn = turns
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    write_all_blocking(sink, bytes)
 }
 
 /// Waits until the pipe has data (or its end), the command exits, or the

@@ -5,9 +5,7 @@
 use std::fmt;
 use std::io::Read;
 use std::path::Path;
-use std::sync::LazyLock;
 
-use regex::Regex;
 use serde::de::{
     self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor,
 };
@@ -43,9 +41,41 @@ pub(crate) fn read_yaml(
 /// GitLab's `Yaml::Loader::MAX_DOCUMENTS`: a header and the content.
 pub const MAX_DOCUMENTS: usize = 2;
 
-/// GitLab's `MultiDocYaml::MULTI_DOC_DIVIDER` (`/^---\s+/`, Ruby's `\s`).
-static DOCUMENT_DIVIDER: LazyLock<Option<Regex>> =
-    LazyLock::new(|| Regex::new(r"(?m)^---[\t\n\x0B\f\r ]+").ok());
+/// GitLab's `MultiDocYaml::MULTI_DOC_DIVIDER` (`/^---\s+/` with Ruby's
+/// `\s`, `^` at the start of any line): the byte range of each divider, in
+/// order, as the regex would find them. Scanned by hand: compiling the
+/// regex cost more than parsing a small secrets file, on every run.
+fn document_dividers(text: &str) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    let bytes = text.as_bytes();
+    let is_space = |byte: u8| matches!(byte, b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' ');
+    let mut from = Some(0);
+    std::iter::from_fn(move || {
+        let mut at = from?;
+        loop {
+            let line_start = at == 0 || bytes[at - 1] == b'\n';
+            if line_start
+                && bytes[at..].starts_with(b"---")
+                && bytes.get(at + 3).is_some_and(|&byte| is_space(byte))
+            {
+                let end = at
+                    + 3
+                    + bytes[at + 3..]
+                        .iter()
+                        .take_while(|&&byte| is_space(byte))
+                        .count();
+                from = Some(end);
+                return Some(at..end);
+            }
+            match bytes[at..].iter().position(|&byte| byte == b'\n') {
+                Some(offset) => at += offset + 1,
+                None => {
+                    from = None;
+                    return None;
+                }
+            }
+        }
+    })
+}
 
 /// Parses the bytes of a file named `path` (a local file, or one fetched
 /// from GitLab or a URL), with the same checks as a local file:
@@ -134,17 +164,14 @@ pub(crate) fn parse_yaml(
 /// `---` and blanks, into at most [`MAX_DOCUMENTS`] + 1 pieces (so that a
 /// leading `---` does not count), each with the number of lines before it.
 fn split_documents(text: &str) -> Vec<(usize, &str)> {
-    let Some(divider) = DOCUMENT_DIVIDER.as_ref() else {
-        return vec![(0, text)];
-    };
     let mut pieces = Vec::with_capacity(MAX_DOCUMENTS + 1);
     let mut start = 0;
-    for found in divider.find_iter(text) {
+    for found in document_dividers(text) {
         if pieces.len() + 1 == MAX_DOCUMENTS + 1 {
             break;
         }
-        pieces.push((start, &text[start..found.start()]));
-        start = found.end();
+        pieces.push((start, &text[start..found.start]));
+        start = found.end;
     }
     pieces.push((start, &text[start..]));
     let mut line = 0;
@@ -882,6 +909,46 @@ mod limit_tests {
             let _ = parse(&text, inputs.as_ref());
             let with_header = format!("spec:\n  inputs:\n    a:\n      default: x\n---\nk: {text}");
             let _ = parse(&with_header, inputs.as_ref());
+        }
+    }
+}
+
+#[cfg(test)]
+mod divider_tests {
+    #![allow(clippy::unwrap_used)] // Tests fail loudly by design.
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// GitLab's divider as a regex: the scan must find exactly its matches.
+    fn by_regex(text: &str) -> Vec<std::ops::Range<usize>> {
+        regex::Regex::new(r"(?m)^---[\t\n\x0B\f\r ]+")
+            .unwrap()
+            .find_iter(text)
+            .map(|found| found.range())
+            .collect()
+    }
+
+    #[test]
+    fn dividers_are_found_at_line_starts_only() {
+        let text = "spec:\n---\ncontent: 1\n x---\n--- \n---x\n---";
+        assert_eq!(document_dividers(text).collect::<Vec<_>>(), by_regex(text));
+        assert_eq!(
+            document_dividers(text).collect::<Vec<_>>(),
+            vec![6..10, 27..32]
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn the_scan_finds_what_the_regex_finds(
+            text in proptest::collection::vec(
+                prop::sample::select(vec!['-', '-', '\n', '\r', ' ', '\t', '\u{b}', '\u{c}', 'a', 'é']),
+                0..60,
+            ).prop_map(|chars| chars.into_iter().collect::<String>())
+        ) {
+            prop_assert_eq!(document_dividers(&text).collect::<Vec<_>>(), by_regex(&text));
         }
     }
 }

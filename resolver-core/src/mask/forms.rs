@@ -78,6 +78,21 @@ impl Forms {
         &self.bytes[form.range.clone()]
     }
 
+    /// The bytes that the forms searched in `search` are made of, as they
+    /// appear in the output (both alphabets of a base64 form), and the
+    /// length of the longest such form.
+    pub(super) fn alphabet(&self, search: Search) -> ([bool; 256], usize) {
+        let mut bytes = [false; 256];
+        let mut longest = 0;
+        for form in self.forms.iter().filter(|form| form.search == search) {
+            longest = longest.max(form.range.len());
+            for &byte in self.form_bytes(form) {
+                bytes[usize::from(form.alphabet.translate(byte))] = true;
+            }
+        }
+        (bytes, longest)
+    }
+
     /// Adds the forms of one value (at least [`MIN_MASK_LEN`] bytes).
     pub(super) fn add_value(&mut self, value: &[u8]) {
         let raw = self.store(value);

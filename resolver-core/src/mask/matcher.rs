@@ -16,7 +16,7 @@ use aho_corasick::packed;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind, Span};
 use zeroize::Zeroizing;
 
-use super::forms::{Alphabet, Form, Forms};
+use super::forms::{Alphabet, Form, Forms, Search};
 
 /// Long enough that a hit is almost always a real match, short enough that
 /// the automaton of a thousand values stays a few MiB.
@@ -63,6 +63,13 @@ pub(super) struct Found {
 }
 
 impl Found {
+    /// Forgets what an earlier search found, keeping the memory.
+    pub(super) fn clear(&mut self) {
+        self.matches.clear();
+        self.incomplete_from = None;
+        self.recheck_at = None;
+    }
+
     /// Output from `from` on must wait; the match that may start there is
     /// decided once the haystack is `recheck_at` long. Only the earliest
     /// hold matters: nothing after it can be written before it is decided.
@@ -159,9 +166,22 @@ impl Matcher {
         })
     }
 
-    /// Every match of a form in `haystack` and, unless `at_end`, where the
-    /// earliest match that could still complete with more bytes starts.
-    pub(super) fn search(&self, forms: &Forms, haystack: &[u8], at_end: bool, found: &mut Found) {
+    /// Every match in `haystack` of a form searched `only` in that view (of
+    /// any form when `None`) and, unless `at_end`, where the earliest match
+    /// that could still complete with more bytes starts.
+    pub(super) fn search(
+        &self,
+        forms: &Forms,
+        haystack: &[u8],
+        at_end: bool,
+        only: Option<Search>,
+        found: &mut Found,
+    ) {
+        let scope = Scope {
+            forms,
+            only,
+            at_end,
+        };
         match &self.starts {
             Some(starts) => {
                 let mut from = 0;
@@ -169,7 +189,7 @@ impl Matcher {
                     let start = hit.start();
                     let rest = &haystack[start..];
                     for fingerprint in self.fingerprints_starting(rest) {
-                        self.verify(forms, haystack, start, fingerprint, at_end, found);
+                        self.verify(&scope, haystack, start, fingerprint, found);
                     }
                     from = start + 1;
                     if from >= haystack.len() {
@@ -180,11 +200,11 @@ impl Matcher {
             None => {
                 for hit in self.automaton.find_overlapping_iter(haystack) {
                     let fingerprint = hit.pattern().as_usize();
-                    self.verify(forms, haystack, hit.start(), fingerprint, at_end, found);
+                    self.verify(&scope, haystack, hit.start(), fingerprint, found);
                 }
             }
         }
-        if !at_end && let Some(len) = self.held_suffix_len(haystack) {
+        if !at_end && let Some(len) = self.held_suffix_len(&scope, haystack) {
             found.hold(haystack.len() - len, haystack.len() + 1);
         }
     }
@@ -204,30 +224,40 @@ impl Matcher {
     /// Checks the forms of fingerprint `fingerprint`, found at `start`.
     fn verify(
         &self,
-        forms: &Forms,
+        scope: &Scope<'_>,
         haystack: &[u8],
         start: usize,
         fingerprint: usize,
-        at_end: bool,
         found: &mut Found,
     ) {
         let rest = &haystack[start..];
-        for &id in &self.candidates[fingerprint] {
-            let form = &forms.forms[id];
-            let pattern = forms.form_bytes(form);
+        for form in self.forms_of(scope, fingerprint) {
+            let pattern = scope.forms.form_bytes(form);
             if rest.len() >= pattern.len() {
                 if equal(&rest[..pattern.len()], pattern, form) {
                     found.matches.push(start..start + pattern.len());
                 }
-            } else if !at_end && equal(rest, &pattern[..rest.len()], form) {
+            } else if !scope.at_end && equal(rest, &pattern[..rest.len()], form) {
                 found.hold(start, start + pattern.len());
             }
         }
     }
 
+    /// The forms in scope that begin with fingerprint `fingerprint`.
+    fn forms_of<'a>(
+        &'a self,
+        scope: &'a Scope<'_>,
+        fingerprint: usize,
+    ) -> impl Iterator<Item = &'a Form> + 'a {
+        self.candidates[fingerprint]
+            .iter()
+            .map(|&id| &scope.forms.forms[id])
+            .filter(|form| scope.only.is_none_or(|only| form.search == only))
+    }
+
     /// The longest suffix of `haystack` that is a proper prefix of a
     /// fingerprint: bytes that may still turn out to start a match.
-    fn held_suffix_len(&self, haystack: &[u8]) -> Option<usize> {
+    fn held_suffix_len(&self, scope: &Scope<'_>, haystack: &[u8]) -> Option<usize> {
         let longest = self
             .longest_fingerprint
             .saturating_sub(1)
@@ -242,16 +272,29 @@ impl Matcher {
                 .partition_point(|&id| self.fingerprint(id) < suffix);
             // The fingerprints that start with `suffix` follow one another
             // from `at`; the first may be `suffix` itself.
-            self.sorted[at..].iter().take(2).any(|&id| {
-                let fingerprint = self.fingerprint(id);
-                fingerprint.len() > len && fingerprint.starts_with(suffix)
-            })
+            // When only some forms are in scope, the fingerprints that start
+            // with `suffix` are walked until one of them has such a form.
+            self.sorted[at..]
+                .iter()
+                .take_while(|&&id| self.fingerprint(id).starts_with(suffix))
+                .any(|&id| {
+                    self.fingerprint(id).len() > len && self.forms_of(scope, id).next().is_some()
+                })
         })
     }
 
     fn fingerprint(&self, id: usize) -> &[u8] {
         &self.fingerprint_bytes[self.fingerprints[id].clone()]
     }
+}
+
+/// What a search looks for.
+struct Scope<'a> {
+    forms: &'a Forms,
+    /// Only the forms searched in this view, or all of them.
+    only: Option<Search>,
+    /// No bytes follow the haystack: nothing is held back.
+    at_end: bool,
 }
 
 /// A Teddy searcher for the prefixes of `fingerprints`, when they are few
@@ -309,7 +352,7 @@ mod tests {
 
     fn outcome(matcher: &Matcher, forms: &Forms, haystack: &[u8], at_end: bool) -> String {
         let mut found = Found::default();
-        matcher.search(forms, haystack, at_end, &mut found);
+        matcher.search(forms, haystack, at_end, None, &mut found);
         found.matches.sort_by_key(|range| (range.start, range.end));
         format!("{found:?}")
     }

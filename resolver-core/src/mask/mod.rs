@@ -2,14 +2,17 @@
 //! but matched across read-chunk boundaries and in the encodings a script
 //! is likely to print. Inside: `forms` says which forms of a value become
 //! `[MASKED]`, `view` the views of the output they are searched in,
-//! `matcher` how they are found, and `stream` how a stream is masked
-//! exactly whatever its chunking.
+//! `regions` where a view can differ from the output in a way that
+//! matters, `matcher` how forms are found, and `stream` how a stream is
+//! masked exactly whatever its chunking.
 
 mod forms;
 mod matcher;
+mod regions;
 mod stream;
 mod view;
 
+use std::ops::Range;
 use std::sync::Arc;
 
 pub use forms::{MIN_BASE64_CORE_LEN, MIN_MASK_LEN, RECOMMENDED_MIN_LEN};
@@ -17,6 +20,7 @@ pub use stream::StreamMasker;
 
 use forms::{Forms, Search};
 use matcher::{Found, Matcher};
+use regions::Reach;
 use view::View;
 
 /// What replaces a value.
@@ -71,10 +75,23 @@ pub struct MaskSet {
 
 struct Matchers {
     forms: Forms,
-    /// Text forms, searched in the output and in its percent-decoded view.
-    text: Option<Matcher>,
-    /// Base64 forms, searched in the view without single line breaks.
-    base64: Option<Matcher>,
+    /// Every form, searched in the output as written in one pass. Text
+    /// forms are also searched in the percent-decoded view, base64 forms in
+    /// the view without single line breaks, where those differ from it.
+    matcher: Matcher,
+    /// Where the percent-decoded view can hold a text form (none: no text
+    /// forms).
+    percent: Option<Reach>,
+    /// Where the unwrapped view can hold a base64 form.
+    unwrapped: Option<Reach>,
+}
+
+/// What one search of a stream's output reuses from the last one.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    found: Found,
+    percent: Vec<Range<usize>>,
+    unwrapped: Vec<Range<usize>>,
 }
 
 impl std::fmt::Debug for MaskSet {
@@ -117,17 +134,18 @@ impl MaskSet {
             }
             forms.add_value(value);
         }
-        let of_kind = |search: Search| {
-            let forms = &forms;
-            (0..forms.forms.len()).filter(move |&id| forms.forms[id].search == search)
+        let reach = |search: Search, of: fn([bool; 256], usize) -> Reach| {
+            let (bytes, longest) = forms.alphabet(search);
+            (longest > 0).then(|| of(bytes, longest))
         };
-        let text = Matcher::new(&forms, of_kind(Search::Text));
-        let base64 = Matcher::new(&forms, of_kind(Search::Base64));
-        let inner = (text.is_some() || base64.is_some()).then(|| {
+        let percent = reach(Search::Text, Reach::percent);
+        let unwrapped = reach(Search::Base64, Reach::unwrapped);
+        let inner = Matcher::new(&forms, 0..forms.forms.len()).map(|matcher| {
             Arc::new(Matchers {
                 forms,
-                text,
-                base64,
+                matcher,
+                percent,
+                unwrapped,
             })
         });
         (Self { inner }, warnings)
@@ -155,40 +173,99 @@ impl MaskSet {
 impl Matchers {
     /// Every match in `output` (as output ranges, in no particular order)
     /// and, unless `at_end`, where the first match that may still need
-    /// more bytes could start.
-    fn search(&self, output: &[u8], at_end: bool) -> Found {
-        let mut found = Found::default();
-        if let Some(text) = &self.text {
-            text.search(&self.forms, output, at_end, &mut found);
-            if output.contains(&b'%') {
-                let view = View::percent_decoded(output, at_end);
-                self.search_view(text, &view, output, at_end, &mut found);
-            }
+    /// more bytes could start: left in `scratch.found`.
+    fn search(&self, output: &[u8], at_end: bool, scratch: &mut Scratch) {
+        let Scratch {
+            found,
+            percent,
+            unwrapped,
+        } = scratch;
+        found.clear();
+        self.matcher
+            .search(&self.forms, output, at_end, None, found);
+        regions::find(
+            output,
+            at_end,
+            self.percent.as_ref().map(|reach| (reach, &mut *percent)),
+            self.unwrapped
+                .as_ref()
+                .map(|reach| (reach, &mut *unwrapped)),
+        );
+        if self.percent.is_some() {
+            self.search_regions(
+                View::percent_decoded,
+                Search::Text,
+                percent,
+                output,
+                at_end,
+                found,
+            );
         }
-        if let Some(base64) = &self.base64 {
-            if output.contains(&b'\n') || output.contains(&b'\r') {
-                let view = View::unwrapped(output, at_end);
-                self.search_view(base64, &view, output, at_end, &mut found);
-            } else {
-                base64.search(&self.forms, output, at_end, &mut found);
-            }
+        if self.unwrapped.is_some() {
+            self.search_regions(
+                View::unwrapped,
+                Search::Base64,
+                unwrapped,
+                output,
+                at_end,
+                found,
+            );
         }
-        found
     }
 
+    /// Searches the view `build` makes of `regions` of the output for the
+    /// forms searched `only` there.
+    fn search_regions(
+        &self,
+        build: fn(&[u8], &[Range<usize>], bool) -> View,
+        only: Search,
+        regions: &[Range<usize>],
+        output: &[u8],
+        at_end: bool,
+        found: &mut Found,
+    ) {
+        // A region at the end of an output that goes on is searched on its
+        // own, for what it must hold back; the others are decided.
+        let (decided, open) = match regions.split_last() {
+            Some((last, rest)) if !at_end && last.end == output.len() => (rest, Some(last)),
+            _ => (regions, None),
+        };
+        if !decided.is_empty() {
+            let view = build(output, decided, true);
+            let mut in_view = Found::default();
+            self.matcher
+                .search(&self.forms, &view.bytes, true, Some(only), &mut in_view);
+            found.matches.extend(
+                in_view
+                    .matches
+                    .iter()
+                    .filter_map(|range| view.to_output(range)),
+            );
+        }
+        if let Some(open) = open {
+            let view = build(output, std::slice::from_ref(open), false);
+            self.search_view(&view, only, output, false, found);
+        }
+    }
+
+    /// Searches a view, taking in what it must hold back.
     fn search_view(
         &self,
-        matcher: &Matcher,
         view: &View,
+        only: Search,
         output: &[u8],
         at_end: bool,
         found: &mut Found,
     ) {
         let mut in_view = Found::default();
-        matcher.search(&self.forms, &view.bytes, at_end, &mut in_view);
-        found
-            .matches
-            .extend(in_view.matches.iter().map(|range| view.to_output(range)));
+        self.matcher
+            .search(&self.forms, &view.bytes, at_end, Some(only), &mut in_view);
+        found.matches.extend(
+            in_view
+                .matches
+                .iter()
+                .filter_map(|range| view.to_output(range)),
+        );
         if let Some(at) = in_view.incomplete_from {
             let from = view.output_position(at);
             // Each view byte comes from at least one output byte.
@@ -199,6 +276,28 @@ impl Matchers {
         }
         if let Some(at) = view.undecided_from {
             found.hold(at, output.len() + 1);
+        }
+    }
+
+    /// What [`Matchers::search`] finds, found the slow way: each view built
+    /// over the whole output (the unwrapped one when it has a line break)
+    /// and searched in full. The fast path must find the same.
+    #[cfg(test)]
+    fn search_whole_views(&self, output: &[u8], at_end: bool, found: &mut Found) {
+        found.clear();
+        let whole: Vec<Range<usize>> = std::iter::once(0..output.len()).collect();
+        self.matcher
+            .search(&self.forms, output, at_end, Some(Search::Text), found);
+        if output.contains(&b'%') {
+            let view = View::percent_decoded(output, &whole, at_end);
+            self.search_view(&view, Search::Text, output, at_end, found);
+        }
+        if output.contains(&b'\n') || output.contains(&b'\r') {
+            let view = View::unwrapped(output, &whole, at_end);
+            self.search_view(&view, Search::Base64, output, at_end, found);
+        } else {
+            self.matcher
+                .search(&self.forms, output, at_end, Some(Search::Base64), found);
         }
     }
 }

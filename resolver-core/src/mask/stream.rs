@@ -8,7 +8,7 @@ use std::sync::Arc;
 use zeroize::{Zeroize as _, Zeroizing};
 
 use super::view::CONTEXT;
-use super::{MASK, Matchers};
+use super::{MASK, Matchers, Scratch};
 
 /// Masks one stream. Feed it chunks as they arrive; it holds back only the
 /// bytes that could still be part of a secret.
@@ -27,6 +27,9 @@ pub struct StreamMasker {
     /// cannot be decided, so feeding does not search again (a long value
     /// arriving in small reads would otherwise be searched over and over).
     recheck_at: usize,
+    /// Reused by every search, so that feeding allocates nothing once the
+    /// stream is under way.
+    scratch: Scratch,
 }
 
 impl std::fmt::Debug for StreamMasker {
@@ -45,19 +48,29 @@ impl StreamMasker {
             decided: 0,
             masked_to: 0,
             recheck_at: 0,
+            scratch: Scratch::default(),
         }
     }
 
     /// Takes a chunk; returns the bytes that are safe to write now.
     pub fn feed(&mut self, chunk: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.feed_into(chunk, &mut out);
+        out
+    }
+
+    /// Takes a chunk; appends the bytes that are safe to write now to
+    /// `out`, so that a caller that reuses `out` allocates nothing per chunk.
+    pub fn feed_into(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
         if self.matchers.is_none() {
-            return chunk.to_vec();
+            out.extend_from_slice(chunk);
+            return;
         }
         self.pending.extend_from_slice(chunk);
         if self.pending.len() < self.recheck_at {
-            return Vec::new();
+            return;
         }
-        self.step(false)
+        self.step(false, out);
     }
 
     /// The writer paused: emit everything except what a match may still
@@ -65,26 +78,39 @@ impl StreamMasker {
     /// masked. (Feeding already holds back no more than that; this exists
     /// so that callers need not know.)
     pub fn flush_pause(&mut self) -> Vec<u8> {
-        if self.matchers.is_none() {
-            return Vec::new();
-        }
-        self.step(false)
+        let mut out = Vec::new();
+        self.flush_pause_into(&mut out);
+        out
+    }
+
+    /// [`StreamMasker::flush_pause`], appending to `out`.
+    pub fn flush_pause_into(&mut self, out: &mut Vec<u8>) {
+        self.step(false, out);
     }
 
     /// End of stream: emit everything.
     pub fn finish(&mut self) -> Vec<u8> {
-        if self.matchers.is_none() {
-            return Vec::new();
-        }
-        self.step(true)
+        let mut out = Vec::new();
+        self.finish_into(&mut out);
+        out
     }
 
-    fn step(&mut self, at_end: bool) -> Vec<u8> {
-        let Some(matchers) = self.matchers.clone() else {
-            return Vec::new();
+    /// [`StreamMasker::finish`], appending to `out`.
+    pub fn finish_into(&mut self, out: &mut Vec<u8>) {
+        self.step(true, out);
+    }
+
+    fn step(&mut self, at_end: bool, out: &mut Vec<u8>) {
+        let Some(matchers) = self.matchers.as_deref() else {
+            return;
         };
         let data = &self.pending[..];
-        let found = matchers.search(data, at_end);
+        if data.len() == self.decided {
+            // Nothing new since the last step: nothing to write or search.
+            return;
+        }
+        matchers.search(data, at_end, &mut self.scratch);
+        let found = &mut self.scratch.found;
         // Where a match may start that needs more bytes: nothing from there
         // on is written yet.
         let hold_from = if at_end {
@@ -95,19 +121,20 @@ impl StreamMasker {
                 .unwrap_or(data.len())
                 .clamp(self.decided, data.len())
         };
-        let mut matches: Vec<_> = found
+        found
             .matches
-            .iter()
-            .filter(|found| found.start >= self.decided)
-            .cloned()
-            .collect();
-        matches.sort_by_key(|found| (found.start, found.end));
+            .sort_unstable_by_key(|found| (found.start, found.end));
 
-        let mut out = Vec::with_capacity(data.len() - self.decided);
+        out.reserve(hold_from.saturating_sub(self.decided));
         // Bytes before `written` are in `out` or were written before.
         let mut written = self.decided.max(self.masked_to);
         let mut masked_to = self.masked_to;
-        for found in matches {
+        // Matches that start in what was decided before were handled then.
+        for found in found
+            .matches
+            .iter()
+            .filter(|found| found.start >= self.decided)
+        {
             if found.start < masked_to {
                 masked_to = masked_to.max(found.end);
             } else if found.start < hold_from {
@@ -137,6 +164,5 @@ impl StreamMasker {
             .recheck_at
             .filter(|_| !at_end)
             .map_or(0, |at| at.saturating_sub(keep_from));
-        out
     }
 }

@@ -368,3 +368,115 @@ fn a_line_end_is_written_at_a_pause() {
     out.extend(stream.flush_pause());
     assert_eq!(out, b"/tmp/dir/CERT_FILE\n");
 }
+
+/// The fast path (views built only over the regions where they can differ
+/// from the output) finds what searching the whole views finds.
+mod regions_against_whole_views {
+    use base64::Engine as _;
+    use proptest::prelude::*;
+
+    use super::super::*;
+
+    fn normalized(found: &Found) -> (Vec<Range<usize>>, Option<usize>, Option<usize>) {
+        let mut matches = found.matches.clone();
+        matches.sort_by_key(|range| (range.start, range.end));
+        matches.dedup();
+        (matches, found.incomplete_from, found.recheck_at)
+    }
+
+    /// Output made of pieces: noise rich in `%`, hex digits and line
+    /// breaks, and values as written, percent-encoded (any bytes escaped),
+    /// base64 wrapped at any width with either line break, cut anywhere.
+    fn piece() -> impl Strategy<Value = (Vec<u8>, u8, usize, Vec<bool>, usize, bool, usize)> {
+        (
+            proptest::collection::vec(
+                prop::sample::select(b"ab01fF %%\n\n\r+/=xyz-_".to_vec()),
+                0..12,
+            ),
+            any::<u8>(),
+            0usize..4,
+            proptest::collection::vec(any::<bool>(), 0..40),
+            1usize..20,
+            any::<bool>(),
+            0usize..64,
+        )
+    }
+
+    fn render(
+        value: &[u8],
+        (noise, how, _, escaped, width, crlf, cut): &(
+            Vec<u8>,
+            u8,
+            usize,
+            Vec<bool>,
+            usize,
+            bool,
+            usize,
+        ),
+    ) -> Vec<u8> {
+        let mut out = noise.clone();
+        let encoded = match how % 4 {
+            0 => value.to_vec(),
+            1 => value
+                .iter()
+                .enumerate()
+                .flat_map(|(i, &b)| {
+                    if escaped.get(i).copied().unwrap_or(true) {
+                        format!("%{b:02X}").into_bytes()
+                    } else {
+                        vec![b]
+                    }
+                })
+                .collect(),
+            2 => {
+                let text = super::B64.encode(value);
+                let newline: &[u8] = if *crlf { b"\r\n" } else { b"\n" };
+                text.as_bytes()
+                    .chunks(*width)
+                    .collect::<Vec<_>>()
+                    .join(newline)
+            }
+            _ => super::B64_URL.encode(value).into_bytes(),
+        };
+        let keep = encoded.len() - cut % (encoded.len() + 1) / 4;
+        out.extend_from_slice(&encoded[..keep]);
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        #[test]
+        fn regions_find_what_whole_views_find(
+            values in proptest::collection::vec(
+                proptest::collection::vec(prop::sample::select(b"ab01/+%= \nfF".to_vec()), 4..30),
+                1..4,
+            ),
+            pieces in proptest::collection::vec(piece(), 0..8),
+            at_end in any::<bool>(),
+        ) {
+            let (masks, _) = MaskSet::new(values.iter().map(|v| ("V", v.as_slice())));
+            let Some(matchers) = masks.inner.as_deref() else {
+                return Ok(());
+            };
+            let mut output = Vec::new();
+            for piece in &pieces {
+                output.extend(render(&values[piece.2 % values.len()], piece));
+            }
+            // Every prefix: each is the pending output of some chunking.
+            for end in 0..=output.len() {
+                let output = &output[..end];
+                let mut scratch = Scratch::default();
+                matchers.search(output, at_end, &mut scratch);
+                let mut whole = Found::default();
+                matchers.search_whole_views(output, at_end, &mut whole);
+                prop_assert_eq!(
+                    normalized(&scratch.found),
+                    normalized(&whole),
+                    "output {:?}",
+                    String::from_utf8_lossy(output)
+                );
+            }
+        }
+    }
+}
