@@ -592,29 +592,8 @@ impl Harness {
             return Err("this ci-secrets build has no Vault provider".into());
         }
         let bao = openbao::bao_binary(root);
-        if !bao.exists() {
-            return Err(format!(
-                "{} is missing (run scripts/test.sh)",
-                bao.display()
-            ));
-        }
-        let server = self
-            .runtime
-            .block_on(OpenBao::start(&bao, &self.dir().join("bao.log")))
-            .map_err(|err| err.to_string())?;
-        let paths = self
-            .runtime
-            .block_on(server.configure(SECRETS))
-            .map_err(|err| err.to_string())?;
-        let job = self.dir().join("vault.yml");
-        write_file(&job, &openbao::secrets_file(&paths)).map_err(|err| err.to_string())?;
-        let ours = Invocation::new("ours", &self.ci_secrets, self.dir())
-            .args(["--quiet", "resolve", "--secrets"])
-            .args([job.as_os_str()])
-            .args(["--format", "json"])
-            .args(["--var", &format!("VAULT_SERVER_URL={}", server.address)])
-            .args(["--var", &format!("VAULT_ID_TOKEN={}", openbao::id_token())])
-            .env("XDG_CONFIG_HOME", &self.dir().to_string_lossy());
+        let (server, paths, job) = self.start_openbao(&bao, "bao", SECRETS)?;
+        let ours = self.vault_resolve(&job, &server.address);
         self.tool_runs(&ours, 1, SECRETS, count_json_object)
             .map_err(|err| err.to_string())?;
         let ours = self
@@ -763,11 +742,14 @@ impl Harness {
         })
     }
 
-    /// 50 Vault KV secrets from OpenBao through the delay proxy: at 20 ms
-    /// per request (connections free), and with connections charged.
-    fn vault_network_cases(&self, root: &Path, runs: usize) -> Result<Vec<NetworkCase>, String> {
-        const SECRETS: usize = 50;
-        let bao = openbao::bao_binary(root);
+    /// A configured OpenBao dev server (log `<name>.log`) with `secrets` KV
+    /// secrets, their paths, and the job that reads them (`<name>.yml`).
+    fn start_openbao(
+        &self,
+        bao: &Path,
+        name: &str,
+        secrets: usize,
+    ) -> Result<(OpenBao, Vec<String>, PathBuf), String> {
         if !bao.exists() {
             return Err(format!(
                 "{} is missing (run scripts/test.sh)",
@@ -776,14 +758,34 @@ impl Harness {
         }
         let server = self
             .runtime
-            .block_on(OpenBao::start(&bao, &self.dir().join("bao-network.log")))
+            .block_on(OpenBao::start(bao, &self.dir().join(format!("{name}.log"))))
             .map_err(|err| err.to_string())?;
         let paths = self
             .runtime
-            .block_on(server.configure(SECRETS))
+            .block_on(server.configure(secrets))
             .map_err(|err| err.to_string())?;
-        let job = self.dir().join("vault-network.yml");
+        let job = self.dir().join(format!("{name}.yml"));
         write_file(&job, &openbao::secrets_file(&paths)).map_err(|err| err.to_string())?;
+        Ok((server, paths, job))
+    }
+
+    /// `ci-secrets resolve` of the Vault job against `address`.
+    fn vault_resolve(&self, job: &Path, address: &str) -> Invocation {
+        Invocation::new("ours", &self.ci_secrets, self.dir())
+            .args(["--quiet", "resolve", "--secrets"])
+            .args([job.as_os_str()])
+            .args(["--format", "json"])
+            .args(["--var", &format!("VAULT_SERVER_URL={address}")])
+            .args(["--var", &format!("VAULT_ID_TOKEN={}", openbao::id_token())])
+            .env("XDG_CONFIG_HOME", &self.dir().to_string_lossy())
+    }
+
+    /// 50 Vault KV secrets from OpenBao through the delay proxy: at 20 ms
+    /// per request (connections free), and with connections charged.
+    fn vault_network_cases(&self, root: &Path, runs: usize) -> Result<Vec<NetworkCase>, String> {
+        const SECRETS: usize = 50;
+        let (server, _, job) =
+            self.start_openbao(&openbao::bao_binary(root), "bao-network", SECRETS)?;
         let upstream: std::net::SocketAddr =
             server
                 .address
@@ -801,16 +803,7 @@ impl Harness {
                     transport != Transport::PerRequest,
                 ))
                 .map_err(|err| err.to_string())?;
-            let invocation = Invocation::new("ours", &self.ci_secrets, self.dir())
-                .args(["--quiet", "resolve", "--secrets"])
-                .args([job.as_os_str()])
-                .args(["--format", "json"])
-                .args([
-                    "--var",
-                    &format!("VAULT_SERVER_URL=http://{}", proxy.address()),
-                ])
-                .args(["--var", &format!("VAULT_ID_TOKEN={}", openbao::id_token())])
-                .env("XDG_CONFIG_HOME", &self.dir().to_string_lossy());
+            let invocation = self.vault_resolve(&job, &format!("http://{}", proxy.address()));
             self.tool_runs(&invocation, 1, SECRETS, count_json_object)
                 .map_err(|err| err.to_string())?;
             let before = proxy.connections();
