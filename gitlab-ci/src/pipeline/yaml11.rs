@@ -86,9 +86,13 @@ fn psych_integer(plain: &str) -> Option<String> {
 /// not know (any case), or digits in one of Psych's integer forms. Found
 /// anywhere (comments and quoted text too), so a file without any is left
 /// as it is without the event pass, which costs a third of a big file's load.
+/// A signed or leading-zero number is a candidate only where a plain scalar
+/// can start (a line start, a blank, `[`, `{` or `,`): the digits of
+/// `secret-0001` or `job-0001` never begin one, and such names are in most
+/// pipelines.
 static CANDIDATE: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(
-        r"(?i:\b(?:yes|no|on|off|true|false)\b)|(?:^|[^0-9A-Za-z_.])(?:[-+][0-9]|[-+]?0[0-9_,xXbB])|[0-9][_,][0-9]|[0-9]:[0-5]?[0-9]",
+        r"(?i:\b(?:yes|no|on|off|true|false)\b)|(?m:^|[\s\[\{,])(?:[-+][0-9]|[-+]?0[0-9_,xXbB])|[0-9][_,][0-9]|[0-9]:[0-5]?[0-9]",
     )
     .ok()
 });
@@ -249,6 +253,10 @@ mod tests {
             "a: 1:30\n",
             "[on]\n",
             "a: [x, NO]\n",
+            "010: key\n",
+            "a:\n  - -010\n",
+            "{a: [x,010]}\n",
+            "a: {b: 0x1A}\n",
         ] {
             assert!(super::may_hold_yaml11_scalar(text), "{text}");
             assert_ne!(rewrite_yaml11_scalars(text), text, "{text}");
@@ -257,6 +265,7 @@ mod tests {
             "a: true\nb: False\nc: TRUE\n",
             "TOKEN_00001: {aud: x}\nversion: 1.10\nport: 8080\n",
             "image: node:20\nscript: [echo onwards]\n",
+            "job-0001:\n  name: /prod/app/secret-0001\n  v: v-010\n",
         ] {
             assert!(!super::may_hold_yaml11_scalar(text), "{text}");
         }
