@@ -171,32 +171,30 @@ fn run(args: &Args) -> Result<(), BenchError> {
         baseline_repetitions: args.baseline_repetitions.max(1),
     };
 
-    if let Some(Only::Masking) = args.only {
-        let section = harness.masking_report()?.markdown();
+    if let Some(only) = args.only {
+        let (section, splice, name): (String, fn(&str, &str) -> String, &str) = match only {
+            Only::Masking => (
+                harness.masking_report()?.markdown(),
+                masking::splice,
+                "masking",
+            ),
+            Only::Startup => (
+                harness.startup_report()?.markdown(),
+                startup::splice,
+                "start-up",
+            ),
+            Only::Network => (
+                harness
+                    .network_report(&root, &args.sizes, args.skip_vault)?
+                    .markdown(),
+                network::splice,
+                "network",
+            ),
+        };
         let path = out_dir.join("BENCHMARKS.md");
         let document = std::fs::read_to_string(&path).unwrap_or_default();
-        write_file(&path, &masking::splice(&document, &section))?;
-        eprintln!("replaced the masking section of {}", path.display());
-        print!("{section}");
-        return Ok(());
-    }
-    if let Some(Only::Startup) = args.only {
-        let section = harness.startup_report()?.markdown();
-        let path = out_dir.join("BENCHMARKS.md");
-        let document = std::fs::read_to_string(&path).unwrap_or_default();
-        write_file(&path, &startup::splice(&document, &section))?;
-        eprintln!("replaced the start-up section of {}", path.display());
-        print!("{section}");
-        return Ok(());
-    }
-    if let Some(Only::Network) = args.only {
-        let section = harness
-            .network_report(&root, &args.sizes, args.skip_vault)?
-            .markdown();
-        let path = out_dir.join("BENCHMARKS.md");
-        let document = std::fs::read_to_string(&path).unwrap_or_default();
-        write_file(&path, &network::splice(&document, &section))?;
-        eprintln!("replaced the network section of {}", path.display());
+        write_file(&path, &splice(&document, &section))?;
+        eprintln!("replaced the {name} section of {}", path.display());
         print!("{section}");
         return Ok(());
     }
