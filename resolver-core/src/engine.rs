@@ -152,7 +152,7 @@ fn refers_to_predefined(loaded: &LoadedJob) -> bool {
         .job
         .secrets
         .as_ref()
-        .is_some_and(|secrets| secrets.to_string().contains("CI_"));
+        .is_some_and(|secrets| json_mentions(secrets, "CI_"));
     secrets
         || rules
         || loaded
@@ -161,6 +161,22 @@ fn refers_to_predefined(loaded: &LoadedJob) -> bool {
             .values()
             .chain(loaded.global_variables.values())
             .any(|definition| definition.value.contains("CI_"))
+}
+
+/// Whether a key or a string anywhere in `value` contains `needle`; a walk
+/// instead of rendering the whole block to text, which cost a large job more
+/// than the check itself.
+fn json_mentions(value: &serde_json::Value, needle: &str) -> bool {
+    match value {
+        serde_json::Value::String(text) => text.contains(needle),
+        serde_json::Value::Array(items) => items.iter().any(|item| json_mentions(item, needle)),
+        serde_json::Value::Object(entries) => entries
+            .iter()
+            .any(|(key, item)| key.contains(needle) || json_mentions(item, needle)),
+        serde_json::Value::Null | serde_json::Value::Bool(_) | serde_json::Value::Number(_) => {
+            false
+        }
+    }
 }
 
 /// A job's plan and the variables it was built with (no network involved).
@@ -530,4 +546,22 @@ pub async fn resolve_with_progress(
         skipped_includes: planned.skipped_includes,
         rule_warnings,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // Tests fail loudly by design.
+
+    use serde_json::json;
+
+    use super::json_mentions;
+
+    #[test]
+    fn mentions_are_found_in_keys_strings_and_nesting_only() {
+        let block = json!({"A": {"vault": {"path": "ops/$CI_COMMIT_REF_NAME", "n": 1}}});
+        assert!(json_mentions(&block, "CI_"));
+        assert!(json_mentions(&json!({"CI_X": null}), "CI_"));
+        assert!(json_mentions(&json!([[true, "x${CI_JOB_ID}"]]), "CI_"));
+        assert!(!json_mentions(&json!({"A": ["ci", 7, false, null]}), "CI_"));
+    }
 }

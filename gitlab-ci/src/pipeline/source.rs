@@ -133,7 +133,13 @@ pub(crate) fn parse_yaml(
         });
     };
     // Psych (GitLab's YAML parser) applies merge keys; templates often use them.
+    // Applying them rebuilds every mapping of the document, so a text without
+    // `<<` anywhere (no merge key can be written without it) skips the walk.
+    let has_merge_keys = text.contains("<<");
     let merge = |value| {
+        if !has_merge_keys {
+            return Ok(value);
+        }
         apply_merge_keys(value).map_err(|message| PipelineError::Yaml {
             path: path.to_owned(),
             message,
