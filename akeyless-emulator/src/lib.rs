@@ -32,6 +32,7 @@ mod api;
 mod aws;
 mod ca;
 mod cli;
+mod csr_cache;
 pub mod demo;
 mod error;
 mod faults;

@@ -6,6 +6,7 @@ use std::sync::atomic::AtomicU64;
 use std::time::{Duration, SystemTime};
 
 use crate::ca::{CertificateAuthority, IssuedWithKey};
+use crate::csr_cache::VerifiedCsrs;
 use crate::error::EmulatorError;
 use crate::faults::FaultController;
 use crate::glob;
@@ -59,6 +60,7 @@ pub(crate) struct State {
     pub(crate) ca: CertificateAuthority,
     pub(crate) ssh_ca: SshCa,
     pub(crate) leases: AtomicU64,
+    pub(crate) verified_csrs: VerifiedCsrs,
 }
 
 impl std::fmt::Debug for State {
@@ -153,6 +155,7 @@ impl State {
             ca,
             ssh_ca,
             leases: AtomicU64::new(0),
+            verified_csrs: VerifiedCsrs::default(),
         })
     }
 }

@@ -133,7 +133,10 @@ pub(super) fn get_pki_certificate(state: &State, body: &[u8]) -> Result<Response
         non_empty(&request.key_data_base64),
     ) {
         (Some(csr), _) => {
-            let mut csr = parse_csr(csr).map_err(|e| context.bad_request(&e))?;
+            let mut csr = state
+                .verified_csrs
+                .get_or_verify(csr, parse_csr)
+                .map_err(|e| context.bad_request(&e))?;
             check_names(&csr.params, allowed_domains).map_err(|e| context.bad_request(&e))?;
             if !eku.is_empty() {
                 csr.params.extended_key_usages = eku;
