@@ -28,6 +28,14 @@ use ci_secrets_bench::workload::{
 use ci_secrets_bench::{BenchError, median, pipeline};
 use clap::Parser;
 
+/// Measured runs of each registry peer (hvac, ...) per case: they are
+/// whole interpreters, slow next to ours, and three runs give a stable median
+/// without making the full report much longer.
+const PEER_REPETITIONS: usize = 3;
+
+/// How to install the Python peers, for the "Not measured" notes.
+const PEER_INSTALL: &str = ".venv/bin/pip install -r bench/python/requirements.txt";
+
 /// Runs the whole-process benchmarks and writes BENCHMARKS.md and the plot.
 #[derive(Debug, Parser)]
 #[command(name = "bench-report")]
@@ -277,7 +285,7 @@ fn run(args: &Args) -> Result<(), BenchError> {
         Err("skipped with --skip-vault".to_string())
     } else {
         eprintln!("measuring Vault on OpenBao ...");
-        harness.vault_row(&root, &mut others)
+        harness.vault_row(&root, &mut others, &mut notes)
     };
     match vault_check {
         Ok(check) => checks.push(check),
@@ -580,6 +588,7 @@ impl Harness {
         &self,
         root: &Path,
         others: &mut Vec<(String, String, f64, f64, String)>,
+        notes: &mut Vec<String>,
     ) -> Result<Check, String> {
         const SECRETS: usize = 50;
         let providers = Command::new(&self.ci_secrets)
@@ -623,6 +632,10 @@ impl Harness {
             }
             totals.push(total);
         }
+        // The peer runs against the same server, so it reads the same secrets
+        // with the same role; a peer that is not installed costs a note, not
+        // the Vault row.
+        let hvac = self.hvac_runs(&server.address, &paths);
         drop(server);
         let bao_total = median(&totals).unwrap_or(f64::NAN);
         let ours_ms = ours.median_ms();
@@ -643,6 +656,18 @@ impl Harness {
                 totals.len()
             ),
         ));
+        match hvac {
+            Ok((version, runs)) => others.push((
+                format!("{SECRETS} Vault KV v2 secrets, OpenBao dev server"),
+                format!("hvac {version} (Python, one JWT login, {SECRETS} reads)"),
+                runs.median_ms(),
+                runs.peak_rss_mib(),
+                format!("{} runs", runs.samples.len()),
+            )),
+            Err(reason) => notes.push(format!(
+                "hvac (Vault row): Not measured: {reason}; install with `{PEER_INSTALL}`."
+            )),
+        }
         let speedup = bao_total / ours_ms;
         Ok(Check {
             case: format!("{SECRETS} Vault KV secrets on a local OpenBao, whole process"),
@@ -650,6 +675,54 @@ impl Harness {
             result: format!("{ours_ms:.1} ms vs {bao_total:.1} ms: {speedup:.1}× faster"),
             pass: Some(speedup >= 10.0),
         })
+    }
+
+    /// The `hvac` peer (bench/python/hvac_kv.py) reading `paths` from the
+    /// OpenBao at `address` with the same JWT role as ours: its version and
+    /// runs, or why it could not be measured.
+    fn hvac_runs(&self, address: &str, paths: &[String]) -> Result<(String, ToolRuns), String> {
+        let version = self.python_package_version("hvac")?;
+        let invocation = self.hvac_invocation(address, paths);
+        self.tool_runs(&invocation, 1, paths.len(), count_json_object)
+            .map_err(|err| err.to_string())?;
+        let runs = self
+            .tool_runs(
+                &invocation,
+                PEER_REPETITIONS,
+                paths.len(),
+                count_json_object,
+            )
+            .map_err(|err| err.to_string())?;
+        Ok((version, runs))
+    }
+
+    /// `hvac_kv.py` against `address` (OpenBao, or the delay proxy before it).
+    fn hvac_invocation(&self, address: &str, paths: &[String]) -> Invocation {
+        Invocation::new("hvac", &self.python, self.dir())
+            .args([self.scripts.join("hvac_kv.py").into_os_string()])
+            .args([address, openbao::ROLE, &openbao::id_token()])
+            .args(paths)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+    }
+
+    /// The installed version of a Python distribution in the harness's
+    /// interpreter; `Err` says why not (no interpreter, not installed).
+    fn python_package_version(&self, package: &str) -> Result<String, String> {
+        let output = Command::new(&self.python)
+            .args([
+                "-c",
+                "import importlib.metadata, sys; print(importlib.metadata.version(sys.argv[1]))",
+                package,
+            ])
+            .output()
+            .map_err(|err| format!("cannot run {}: {err}", self.python.display()))?;
+        if !output.status.success() {
+            return Err(format!(
+                "the Python package `{package}` is not installed in {}",
+                self.python.display()
+            ));
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
     }
 
     /// The network-model section: every Akeyless job through the delay proxy
