@@ -119,6 +119,77 @@ impl OpenBao {
         Ok(paths)
     }
 
+    /// How long OpenBao itself takes to answer the job's reads: a token from
+    /// one JWT login with the job's role, then, `runs` times, every path read
+    /// at once by a fresh in-process client (new connections, as a new
+    /// process would open). No process start, no YAML, no login in the
+    /// timing: what is left is the server's work and loopback, the part of a
+    /// run that no client can remove. Milliseconds per run.
+    pub async fn server_read_times(
+        &self,
+        paths: &[String],
+        runs: usize,
+    ) -> Result<Vec<f64>, BenchError> {
+        let token = self.login().await?;
+        let mut times = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let client = reqwest::Client::new();
+            let started = std::time::Instant::now();
+            let reads = paths.iter().map(|path| {
+                let request = client
+                    .get(format!("{}/v1/secret/data/{path}", self.address))
+                    .header("X-Vault-Token", &token);
+                async move {
+                    let response = request.send().await.map_err(|err| BenchError::Http {
+                        what: format!("GET secret/data/{path}"),
+                        message: err.to_string(),
+                    })?;
+                    let status = response.status();
+                    // The body is part of the answer's cost: read it whole.
+                    let body = response.bytes().await.map_err(|err| BenchError::Http {
+                        what: format!("GET secret/data/{path}"),
+                        message: err.to_string(),
+                    })?;
+                    if status.is_success() {
+                        Ok(body.len())
+                    } else {
+                        Err(BenchError::Http {
+                            what: format!("GET secret/data/{path}"),
+                            message: format!("HTTP {status}"),
+                        })
+                    }
+                }
+            });
+            for read in futures::future::join_all(reads).await {
+                read?;
+            }
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        Ok(times)
+    }
+
+    /// A client token from a JWT login with [`ROLE`], as ci-secrets gets one.
+    async fn login(&self) -> Result<String, BenchError> {
+        let failed = |message: String| BenchError::Http {
+            what: format!("POST auth/jwt/login (role {ROLE})"),
+            message,
+        };
+        let answer: Value = reqwest::Client::new()
+            .post(format!("{}/v1/auth/jwt/login", self.address))
+            .json(&json!({"role": ROLE, "jwt": id_token()}))
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|err| failed(err.to_string()))?
+            .json()
+            .await
+            .map_err(|err| failed(err.to_string()))?;
+        answer["auth"]["client_token"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| failed("the answer has no auth.client_token".into()))
+    }
+
     async fn post(
         &self,
         client: &reqwest::Client,

@@ -83,7 +83,8 @@ pub struct Report {
     pub repetitions: String,
     /// The Akeyless cases.
     pub cases: Vec<AkeylessCase>,
-    /// Other rows (validate, cold start, Vault) as (case, tool, median ms, peak RSS MiB, note).
+    /// Other rows (validate, cold start, Vault) as (case, tool, median ms, peak RSS MiB, note);
+    /// an RSS of NaN (an in-process measurement) is shown as "–".
     pub others: Vec<(String, String, f64, f64, String)>,
     /// The targets.
     pub checks: Vec<Check>,
@@ -247,7 +248,13 @@ impl Report {
             );
             let _ = writeln!(md, "|---|---|---:|---:|---|");
             for (case, tool, wall, rss, note) in &self.others {
-                let _ = writeln!(md, "| {case} | {tool} | {wall:.2} | {rss:.1} | {note} |");
+                // An in-process measurement has no RSS of its own.
+                let rss = if rss.is_nan() {
+                    "–".to_owned()
+                } else {
+                    format!("{rss:.1}")
+                };
+                let _ = writeln!(md, "| {case} | {tool} | {wall:.2} | {rss} | {note} |");
             }
             md.push('\n');
         }
