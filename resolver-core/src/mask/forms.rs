@@ -118,12 +118,14 @@ impl Forms {
             self.push(range, Search::Text, Alphabet::Exact);
         }
         if let Ok(text) = std::str::from_utf8(value) {
-            for style in JSON_STYLES {
+            // Most values (tokens, keys, base64) have nothing to escape: a
+            // byte scan decides that without building a copy of the value per
+            // style, which for a multi-MiB certificate bundle was most of the
+            // masker's set-up.
+            for style in JSON_STYLES.into_iter().filter(|style| style.changes(value)) {
                 let escaped = json_escape(text, style);
-                if escaped.as_bytes() != value {
-                    let range = self.store(escaped.as_bytes());
-                    self.push(range, Search::Text, Alphabet::Exact);
-                }
+                let range = self.store(escaped.as_bytes());
+                self.push(range, Search::Text, Alphabet::Exact);
             }
         }
         for offset in 0..3 {
@@ -214,6 +216,19 @@ const JSON_STYLES: [JsonStyle; 3] = [
     },
 ];
 
+impl JsonStyle {
+    /// Whether [`json_escape`] in this style would change `value`: it has a
+    /// byte that the style escapes (every non-ASCII byte starts or continues
+    /// a character that `ascii_only` escapes).
+    fn changes(&self, value: &[u8]) -> bool {
+        value.iter().any(|&byte| {
+            matches!(byte, b'"' | b'\\' | 0x00..=0x1f)
+                || (self.escape_slash && byte == b'/')
+                || (self.ascii_only && !byte.is_ascii())
+        })
+    }
+}
+
 fn json_escape(text: &str, style: JsonStyle) -> Zeroizing<String> {
     use std::fmt::Write as _;
     let mut out = Zeroizing::new(String::with_capacity(text.len() + 16));
@@ -254,6 +269,39 @@ mod tests {
             &*json_escape("é😀\u{1}", JSON_STYLES[2]),
             "\\u00e9\\ud83d\\ude00\\u0001"
         );
+    }
+
+    /// The byte scan that skips [`json_escape`] agrees with it: a style
+    /// "changes" a value exactly when escaping gives different text.
+    fn changes_agrees_with_escaping(text: &str) {
+        for style in JSON_STYLES {
+            assert_eq!(
+                style.changes(text.as_bytes()),
+                *json_escape(text, style) != *text,
+                "{text:?} (escape_slash {}, ascii_only {})",
+                style.escape_slash,
+                style.ascii_only
+            );
+        }
+    }
+
+    #[test]
+    fn the_escape_scan_agrees_with_escaping_on_every_ascii_character() {
+        for byte in 0u8..0x80 {
+            let ch = char::from(byte);
+            changes_agrees_with_escaping(&format!("token{ch}value"));
+            changes_agrees_with_escaping(&ch.to_string());
+        }
+        for text in ["é", "tökén", "😀", "plain-token_1234+/=", "\u{7f}", ""] {
+            changes_agrees_with_escaping(text);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_escape_scan_agrees_with_escaping(text in "\\PC*|[\\x00-\\x7f]{0,40}") {
+            changes_agrees_with_escaping(&text);
+        }
     }
 
     #[test]
