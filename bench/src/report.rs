@@ -42,7 +42,7 @@ impl ToolRuns {
     }
 }
 
-/// One Akeyless workload: ours, both baselines, and in-process timings.
+/// One Akeyless workload: ours, both baselines, the peers, and in-process timings.
 #[derive(Debug, Clone)]
 pub struct AkeylessCase {
     /// The job.
@@ -53,6 +53,9 @@ pub struct AkeylessCase {
     pub runner_like: ToolRuns,
     /// Baseline 2: hand-batched SDK script.
     pub hand_batched: ToolRuns,
+    /// Peer: the hand-batched script on the npm SDK (`bench/node`), when
+    /// Node and the SDK are installed.
+    pub npm_hand_batched: Option<ToolRuns>,
     /// An earlier build of ci-secrets, when given (`--previous`).
     pub previous: Option<ToolRuns>,
     /// In-process resolution (the provider alone), ms per run.
@@ -156,7 +159,11 @@ impl Report {
              secret, in turn, a new client, `/auth`, `/describe-item` and the read (what GitLab Runner did).\n\
              - **hand-batched** (baseline 2): `bench/python/hand_batched.py`: one client, one `/auth`, one \
              `/get-secret-value` with every static name; other items in turn (it knows the types, so no \
-             describe)."
+             describe).\n\
+             - **npm SDK, hand-batched** (peer): `bench/node/hand_batched.js`, the same script on the \
+             official npm SDK (`akeyless`, pinned in `bench/node/package.json`), run with Node, as many \
+             times as the baselines; measured when Node and `bench/node/node_modules` are installed \
+             (`npm ci --prefix bench/node`)."
         );
         let _ = writeln!(
             md,
@@ -205,6 +212,7 @@ impl Report {
                 case.previous.as_ref(),
                 Some(&case.runner_like),
                 Some(&case.hand_batched),
+                case.npm_hand_batched.as_ref(),
             ];
             for runs in tools.into_iter().flatten() {
                 let versus = if std::ptr::eq(runs, &case.ours) {

@@ -1,8 +1,8 @@
 //! The whole-process benchmark harness (issues 7 and 16). In one run, on one
 //! emulator with 20 ms per request, it times `ci-secrets` against the two
-//! Python SDK baselines, then `validate`, `--version` and the Vault row; then
-//! masking, start-up, and every job through the network model; and writes
-//! `BENCHMARKS.md` and `docs/bench-wall-time.svg`.
+//! Python SDK baselines and the npm SDK peer, then `validate`, `--version`
+//! and the Vault row; then masking, start-up, and every job through the
+//! network model; and writes `BENCHMARKS.md` and `docs/bench-wall-time.svg`.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -34,7 +34,13 @@ use clap::Parser;
 const PEER_REPETITIONS: usize = 3;
 
 /// How to install the Python peers, for the "Not measured" notes.
-const PEER_INSTALL: &str = ".venv/bin/pip install -r bench/python/requirements.txt";
+const PYTHON_PEER_INSTALL: &str = ".venv/bin/pip install -r bench/python/requirements.txt";
+
+/// How to install the Node peers (bench/node), for the "Not measured" notes.
+const NODE_PEER_INSTALL: &str = "npm ci --prefix bench/node";
+
+/// The npm peer's row in the Akeyless table, before its version.
+const NPM_PEER: &str = "npm SDK, hand-batched";
 
 /// Runs the whole-process benchmarks and writes BENCHMARKS.md and the plot.
 #[derive(Debug, Parser)]
@@ -59,6 +65,9 @@ struct Args {
     /// The Python with akeyless==5.0.40 (default: the workspace's .venv).
     #[arg(long)]
     python: Option<PathBuf>,
+    /// The Node that runs the npm SDK peer (bench/node; skipped when missing).
+    #[arg(long, default_value = "node")]
+    node: PathBuf,
     /// Skip the OpenBao row.
     #[arg(long)]
     skip_vault: bool,
@@ -128,6 +137,10 @@ struct Harness {
     previous: Option<(PathBuf, String)>,
     python: PathBuf,
     scripts: PathBuf,
+    node: PathBuf,
+    node_scripts: PathBuf,
+    /// The installed npm SDK's version, or why the npm peer cannot run.
+    npm_sdk: Result<String, String>,
     repetitions: usize,
     baseline_repetitions: usize,
 }
@@ -175,6 +188,9 @@ fn run(args: &Args) -> Result<(), BenchError> {
         previous: args.previous.clone().zip(args.previous_label.clone()),
         python,
         scripts: root.join("bench/python"),
+        node: args.node.clone(),
+        node_scripts: root.join("bench/node"),
+        npm_sdk: npm_sdk_version(&args.node, &root.join("bench/node")),
         repetitions: args.repetitions.max(1),
         baseline_repetitions: args.baseline_repetitions.max(1),
     };
@@ -207,9 +223,19 @@ fn run(args: &Args) -> Result<(), BenchError> {
         return Ok(());
     }
 
-    // Warm the page cache for both interpreters so the first case is not
+    // Warm the page cache for every interpreter so the first case is not
     // charged with loading them from disk.
-    harness.akeyless_case(Workload::Static(10), 1, 1)?;
+    harness.akeyless_case(Workload::Static(10), 1, 1, &mut Vec::new())?;
+
+    let mut others = Vec::new();
+    let mut checks = Vec::new();
+    let mut notes = Vec::new();
+    if let Err(reason) = &harness.npm_sdk {
+        notes.push(format!(
+            "{NPM_PEER} (Akeyless rows): Not measured: {reason}; install with \
+             `{NODE_PEER_INSTALL}`."
+        ));
+    }
 
     let mut workloads: Vec<Workload> = args.sizes.iter().map(|&n| Workload::Static(n)).collect();
     workloads.push(Workload::Mixed);
@@ -221,21 +247,23 @@ fn run(args: &Args) -> Result<(), BenchError> {
         } else {
             harness.baseline_repetitions
         };
-        let case = harness.akeyless_case(workload, harness.repetitions, baseline_runs)?;
+        let case =
+            harness.akeyless_case(workload, harness.repetitions, baseline_runs, &mut notes)?;
         eprintln!(
-            "  ours {:.1} ms (in-process {:.1} ms), runner-like {:.1} ms, hand-batched {:.1} ms; ours: {}",
+            "  ours {:.1} ms (in-process {:.1} ms), runner-like {:.1} ms, hand-batched {:.1} ms, \
+             npm hand-batched {:.1} ms; ours: {}",
             case.ours.median_ms(),
             median(&case.in_process_ms).unwrap_or(f64::NAN),
             case.runner_like.median_ms(),
             case.hand_batched.median_ms(),
+            case.npm_hand_batched
+                .as_ref()
+                .map_or(f64::NAN, ToolRuns::median_ms),
             case.ours.calls
         );
         cases.push(case);
     }
 
-    let mut others = Vec::new();
-    let mut checks = Vec::new();
-    let mut notes = Vec::new();
     for case in &cases {
         akeyless_checks(case, &mut checks, &mut notes);
     }
@@ -306,30 +334,33 @@ fn run(args: &Args) -> Result<(), BenchError> {
         .iter()
         .filter(|case| matches!(case.workload, Workload::Static(_)))
         .collect();
-    let series = |pick: fn(&AkeylessCase) -> &ToolRuns, label: &str| Series {
+    // A tool's median per static size; a tool that did not run has no points.
+    let series = |pick: fn(&AkeylessCase) -> Option<&ToolRuns>, label: &str| Series {
         label: label.to_string(),
         points: statics
             .iter()
-            .map(|case| (case.workload.len() as f64, pick(case).median_ms()))
+            .filter_map(|case| Some((case.workload.len() as f64, pick(case)?.median_ms())))
             .collect(),
     };
-    let mut lines = vec![series(|case| &case.ours, "ci-secrets")];
+    let mut lines = vec![series(|case| Some(&case.ours), "ci-secrets")];
     if let Some((_, label)) = &harness.previous {
-        lines.push(Series {
-            label: label.clone(),
-            points: statics
-                .iter()
-                .filter_map(|case| {
-                    Some((
-                        case.workload.len() as f64,
-                        case.previous.as_ref()?.median_ms(),
-                    ))
-                })
-                .collect(),
-        });
+        lines.push(series(|case| case.previous.as_ref(), label));
     }
-    lines.push(series(|case| &case.runner_like, "runner-like SDK script"));
-    lines.push(series(|case| &case.hand_batched, "hand-batched SDK script"));
+    lines.push(series(
+        |case| Some(&case.runner_like),
+        "runner-like SDK script",
+    ));
+    lines.push(series(
+        |case| Some(&case.hand_batched),
+        "hand-batched SDK script",
+    ));
+    let npm = series(
+        |case| case.npm_hand_batched.as_ref(),
+        "hand-batched npm SDK script",
+    );
+    if !npm.points.is_empty() {
+        lines.push(npm);
+    }
     plot::draw(
         &plot_dir.join("bench-wall-time.svg"),
         &format!("Static secrets, {} ms per request", RTT.as_millis()),
@@ -340,6 +371,7 @@ fn run(args: &Args) -> Result<(), BenchError> {
         machine: Machine::current(),
         setup: vec![
             ("Akeyless SDK".into(), harness.python_sdk_version()),
+            ("Akeyless npm SDK".into(), harness.npm_sdk_setup()),
             (
                 "Python".into(),
                 command_line(&harness.python.to_string_lossy(), &["-V"]),
@@ -351,7 +383,7 @@ fn run(args: &Args) -> Result<(), BenchError> {
             ("Emulator seed".into(), seed_summary()),
         ],
         repetitions: format!(
-            "ci-secrets {} runs per case, each baseline {} (runner-like at 1000 secrets: 1), \
+            "ci-secrets {} runs per case, each baseline and the npm peer {} (at 1000 secrets: 1), \
              after one unmeasured warm-up of each tool",
             harness.repetitions, harness.baseline_repetitions
         ),
@@ -486,11 +518,14 @@ impl Harness {
         })
     }
 
+    /// Ours, the baselines and the peers on `workload`; a peer that fails
+    /// adds a note instead of failing the case.
     fn akeyless_case(
         &self,
         workload: Workload,
         runs: usize,
         baseline_runs: usize,
+        notes: &mut Vec<String>,
     ) -> Result<AkeylessCase, BenchError> {
         let job = self.dir().join(format!("{}.yml", workload.id()));
         write_file(&job, &workload.secrets_file(&self.keys)?)?;
@@ -513,14 +548,20 @@ impl Harness {
         };
         let ours = resolve("ours", &self.ci_secrets);
         let python = |label: &str, script: &str| {
-            Invocation::new(label, &self.python, self.dir())
-                .args([
-                    self.scripts.join(script).into_os_string(),
-                    spec.clone().into_os_string(),
-                ])
-                .env("PYTHONDONTWRITEBYTECODE", "1")
+            spec_script(
+                label,
+                &self.python,
+                &self.scripts.join(script),
+                &spec,
+                self.dir(),
+            )
+            .env("PYTHONDONTWRITEBYTECODE", "1")
         };
         let expected = workload.len();
+        // Every baseline and peer: as many runs, and the same `{"resolved": n}` check.
+        let baseline = |invocation: &Invocation| {
+            self.tool_runs(invocation, baseline_runs, expected, count_resolved)
+        };
         let ours = self.tool_runs(&ours, runs, expected, count_json_object)?;
         let previous = match &self.previous {
             Some((binary, label)) => {
@@ -528,18 +569,30 @@ impl Harness {
             }
             None => None,
         };
-        let runner_like = self.tool_runs(
-            &python("runner-like SDK", "runner_like.py"),
-            baseline_runs,
-            expected,
-            count_resolved,
-        )?;
-        let hand_batched = self.tool_runs(
-            &python("hand-batched SDK", "hand_batched.py"),
-            baseline_runs,
-            expected,
-            count_resolved,
-        )?;
+        let runner_like = baseline(&python("runner-like SDK", "runner_like.py"))?;
+        let hand_batched = baseline(&python("hand-batched SDK", "hand_batched.py"))?;
+        // The npm peer: skipped when not installed (one note for the run,
+        // made by the caller); a failed run is this case's note.
+        let npm_hand_batched = match &self.npm_sdk {
+            Ok(version) => {
+                let label = format!("{NPM_PEER} (akeyless {version})");
+                let script = self.node_scripts.join("hand_batched.js");
+                match baseline(&spec_script(&label, &self.node, &script, &spec, self.dir())) {
+                    Ok(runs) => Some(runs),
+                    Err(err) => {
+                        // One line in the notes list, even with the script's stderr.
+                        let err = err.to_string();
+                        let reason = err.split_whitespace().collect::<Vec<_>>().join(" ");
+                        notes.push(format!(
+                            "{NPM_PEER} ({workload}): Not measured: {reason}; install with \
+                             `{NODE_PEER_INSTALL}`."
+                        ));
+                        None
+                    }
+                }
+            }
+            Err(_) => None,
+        };
         let requests = workload.requests(&url, &self.keys);
         let mut in_process_ms = Vec::with_capacity(runs);
         for _ in 0..runs {
@@ -558,6 +611,7 @@ impl Harness {
             ours,
             runner_like,
             hand_batched,
+            npm_hand_batched,
             previous,
             in_process_ms,
         })
@@ -669,7 +723,7 @@ impl Harness {
                 format!("{} runs", runs.samples.len()),
             )),
             Err(reason) => notes.push(format!(
-                "hvac (Vault row): Not measured: {reason}; install with `{PEER_INSTALL}`."
+                "hvac (Vault row): Not measured: {reason}; install with `{PYTHON_PEER_INSTALL}`."
             )),
         }
         let server_ms = median(&server_alone).unwrap_or(f64::NAN);
@@ -1044,6 +1098,17 @@ impl Harness {
         })
     }
 
+    /// The npm peer for the report's setup list.
+    fn npm_sdk_setup(&self) -> String {
+        match &self.npm_sdk {
+            Ok(version) => format!(
+                "akeyless {version} (npm), {}",
+                command_line(&self.node.to_string_lossy(), &["--version"])
+            ),
+            Err(reason) => format!("not measured: {reason}"),
+        }
+    }
+
     fn python_sdk_version(&self) -> String {
         let version = command_line(
             &self.python.to_string_lossy(),
@@ -1051,6 +1116,43 @@ impl Harness {
         );
         format!("akeyless {version} (PyPI)")
     }
+}
+
+/// `interpreter script spec`: a baseline or peer script reading the job
+/// spec the harness wrote, run in `dir`.
+fn spec_script(
+    label: &str,
+    interpreter: &Path,
+    script: &Path,
+    spec: &Path,
+    dir: &Path,
+) -> Invocation {
+    Invocation::new(label, interpreter, dir).args([script, spec])
+}
+
+/// The version of the npm SDK installed in `node_dir` (bench/node), once
+/// `node` runs; `Err` says why the npm peer cannot be measured.
+fn npm_sdk_version(node: &Path, node_dir: &Path) -> Result<String, String> {
+    let output = Command::new(node)
+        .arg("--version")
+        .output()
+        .map_err(|err| format!("cannot run `{}`: {err}", node.display()))?;
+    if !output.status.success() {
+        return Err(format!("`{} --version` failed", node.display()));
+    }
+    let manifest = node_dir.join("node_modules/akeyless/package.json");
+    let text = std::fs::read_to_string(&manifest).map_err(|err| {
+        format!(
+            "the npm package `akeyless` is not installed ({}: {err})",
+            manifest.display()
+        )
+    })?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|err| format!("{}: {err}", manifest.display()))?;
+    value["version"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| format!("{} has no version", manifest.display()))
 }
 
 fn write_file(path: &Path, text: &str) -> Result<(), BenchError> {
@@ -1077,4 +1179,37 @@ fn count_resolved(output: &str) -> Option<usize> {
 fn count_valid(output: &str) -> Option<usize> {
     let value: serde_json::Value = serde_json::from_str(output.trim()).ok()?;
     Some(usize::from(value["valid"] == true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn npm_sdk_version_reads_the_installed_package() {
+        let dir = tempfile::tempdir().unwrap();
+        let package = dir.path().join("node_modules/akeyless");
+        std::fs::create_dir_all(&package).unwrap();
+        std::fs::write(package.join("package.json"), r#"{"version": "5.0.23"}"#).unwrap();
+        // Any program that accepts --version stands in for node.
+        assert_eq!(
+            npm_sdk_version(Path::new("true"), dir.path()),
+            Ok("5.0.23".to_string())
+        );
+    }
+
+    #[test]
+    fn npm_sdk_version_says_what_is_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let no_node = npm_sdk_version(&dir.path().join("no-such-node"), dir.path()).unwrap_err();
+        assert!(no_node.starts_with("cannot run"), "{no_node}");
+        let no_sdk = npm_sdk_version(Path::new("true"), dir.path()).unwrap_err();
+        assert!(no_sdk.contains("`akeyless` is not installed"), "{no_sdk}");
+    }
+
+    #[test]
+    fn count_resolved_reads_the_scripts_report() {
+        assert_eq!(count_resolved("{\"resolved\": 10}\n"), Some(10));
+        assert_eq!(count_resolved("unresolved: A"), None);
+    }
 }
