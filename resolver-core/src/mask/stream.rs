@@ -154,7 +154,11 @@ impl StreamMasker {
             false,
             out,
         );
-        self.pending.zeroize();
+        // Only the bytes it holds: its spare capacity was zeroed when it
+        // last shrank, and zeroing all of it would cost a memset of the
+        // largest value ever held back, per chunk.
+        self.pending.as_mut_slice().zeroize();
+        self.pending.clear();
         self.pending.extend_from_slice(&rest[step.keep_from()..]);
         self.take_state(step, false);
     }
