@@ -81,9 +81,15 @@ pub(super) fn find(
         (false, true) => (b'\n', b'\r', b'\r'),
         (false, false) => return,
     };
+    // One searcher over the whole output: a log has a `%` or line break
+    // every few dozen bytes, and starting a fresh search for each costs
+    // more than the search itself. Hits inside what a handler already
+    // looked at are skipped.
     let mut at = 0;
-    while let Some(offset) = memchr::memchr3(first, second, third, &output[at..]) {
-        let found = at + offset;
+    for found in memchr::memchr3_iter(first, second, third, output) {
+        if found < at {
+            continue;
+        }
         at = match (output[found], percent.as_mut(), unwrapped.as_mut()) {
             (b'%', Some(windows), _) => windows.escape(found, at_end),
             (_, _, Some(windows)) => windows.line_break(found, at_end),

@@ -313,7 +313,8 @@ mod properties {
                 (proptest::collection::vec(prop::sample::select(b"ab01 %\n\r+/xyz".to_vec()), 0..12),
                  any::<u8>(), 0usize..4, proptest::collection::vec(any::<u8>(), 0..3)),
                 0..8),
-            chunks in proptest::collection::vec((1usize..20, any::<bool>()), 1..10),
+            chunks in proptest::collection::vec((1usize..80, any::<bool>()), 1..10),
+            join in prop_oneof![0usize..40, Just(256usize)],
         ) {
             let named: Vec<(String, Vec<u8>)> = values
                 .iter()
@@ -326,9 +327,10 @@ mod properties {
                 text.extend_from_slice(noise);
                 text.extend(encode(&values[which % values.len()], *how, neighbour));
             }
-            let whole = masks.mask_all(&text);
+            let whole = masks.stream().mask_in_one_search(&text);
+            prop_assert_eq!(&masks.mask_all(&text), &whole);
 
-            let mut stream = masks.stream();
+            let mut stream = masks.stream().with_join(join);
             let mut streamed = Vec::new();
             let mut at = 0;
             let mut index = 0;
@@ -356,6 +358,105 @@ mod properties {
                     );
                 }
             }
+        }
+    }
+}
+
+/// Feeds `pieces` (with a pause after each when `pause`) to a stream that
+/// joins `join` bytes of a chunk to what it holds back.
+fn streamed(masks: &MaskSet, join: usize, pieces: &[&[u8]], pause: bool) -> Vec<u8> {
+    let mut stream = masks.stream().with_join(join);
+    let mut out = Vec::new();
+    for piece in pieces {
+        stream.feed_into(piece, &mut out);
+        if pause {
+            stream.flush_pause_into(&mut out);
+        }
+    }
+    stream.finish_into(&mut out);
+    out
+}
+
+/// Join lengths from none to more than any chunk here, so that chunks are
+/// searched in place right after a boundary, a little after it, and not at
+/// all.
+const JOINS: [usize; 6] = [0, 1, 3, 8, 20, 256];
+
+#[test]
+fn a_value_split_at_every_offset_across_two_and_three_feeds_is_masked() {
+    let masks = set(&[("A", "s3cr3t-value-0042")]);
+    let input: &[u8] = b"log line 1\nkey=s3cr3t-value-0042 and %73%33cr3t-value-0042 done\n";
+    let whole = masks.stream().mask_in_one_search(input);
+    assert_eq!(whole, b"log line 1\nkey=[MASKED] and [MASKED] done\n");
+    for join in JOINS {
+        for pause in [false, true] {
+            for first in 0..=input.len() {
+                let two = streamed(&masks, join, &[&input[..first], &input[first..]], pause);
+                assert_eq!(two, whole, "join {join}, split at {first}");
+                for second in first..=input.len() {
+                    let three = streamed(
+                        &masks,
+                        join,
+                        &[&input[..first], &input[first..second], &input[second..]],
+                        pause,
+                    );
+                    assert_eq!(three, whole, "join {join}, split at {first} and {second}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_value_longer_than_a_chunk_is_masked() {
+    let value: String = (0..300)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    let masks = set(&[("LONG", value.as_str())]);
+    let input = format!(
+        "before {value} between {value}{value} after %61{}",
+        &value[1..]
+    );
+    let whole = masks.stream().mask_in_one_search(input.as_bytes());
+    assert_eq!(
+        whole,
+        // Values that touch without overlapping are masked apart.
+        b"before [MASKED] between [MASKED][MASKED] after [MASKED]".to_vec()
+    );
+    for join in JOINS {
+        for size in [1, 7, 64, 299, 300, 301, 1000] {
+            let pieces: Vec<&[u8]> = input.as_bytes().chunks(size).collect();
+            for pause in [false, true] {
+                assert_eq!(
+                    streamed(&masks, join, &pieces, pause),
+                    whole,
+                    "join {join}, chunks of {size}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn overlapping_values_are_masked_as_one() {
+    let masks = set(&[
+        ("A", "abcdefgh-1234"),
+        ("B", "efgh-1234-wxyz"),
+        ("C", "abcdefgh-1234-wxyz-long"),
+    ]);
+    let input: &[u8] =
+        b"x abcdefgh-1234-wxyz y abcdefgh-1234-wxyz-long z efgh-1234-wxyzabcdefgh-1234 end";
+    let whole = masks.stream().mask_in_one_search(input);
+    // Values that touch without overlapping are masked apart.
+    assert_eq!(whole, b"x [MASKED] y [MASKED] z [MASKED][MASKED] end");
+    for join in JOINS {
+        for size in 1..=input.len() {
+            let pieces: Vec<&[u8]> = input.chunks(size).collect();
+            assert_eq!(
+                streamed(&masks, join, &pieces, false),
+                whole,
+                "join {join}, chunks of {size}"
+            );
         }
     }
 }
