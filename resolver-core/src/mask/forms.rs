@@ -171,15 +171,7 @@ impl Forms {
 
     fn store(&mut self, bytes: &[u8]) -> Range<usize> {
         let start = self.bytes.len();
-        // Growing a zeroized buffer must not leave old copies behind.
-        if self.bytes.capacity() - start < bytes.len() {
-            let mut grown = Zeroizing::new(Vec::with_capacity(
-                (start + bytes.len()).max(2 * self.bytes.capacity()),
-            ));
-            grown.extend_from_slice(&self.bytes);
-            self.bytes = grown;
-        }
-        self.bytes.extend_from_slice(bytes);
+        super::zeroized::extend(&mut self.bytes, bytes);
         start..self.bytes.len()
     }
 

@@ -4,13 +4,15 @@
 //! `[MASKED]`, `view` the views of the output they are searched in,
 //! `regions` where a view can differ from the output in a way that
 //! matters, `matcher` how forms are found, and `stream` how a stream is
-//! masked exactly whatever its chunking.
+//! masked exactly whatever its chunking; `zeroized` grows the buffers that
+//! hold secret bytes without leaving copies in freed memory.
 
 mod forms;
 mod matcher;
 mod regions;
 mod stream;
 mod view;
+mod zeroized;
 
 use std::ops::Range;
 use std::sync::Arc;

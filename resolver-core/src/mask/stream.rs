@@ -8,7 +8,7 @@ use std::sync::Arc;
 use zeroize::{Zeroize as _, Zeroizing};
 
 use super::view::CONTEXT;
-use super::{MASK, Matchers, Scratch};
+use super::{MASK, Matchers, Scratch, zeroized};
 
 /// Bytes of a chunk searched together with the bytes held back before it.
 /// Enough for what is usually held back (the start of a fingerprint, an
@@ -76,7 +76,7 @@ impl StreamMasker {
     #[cfg(test)]
     pub(super) fn mask_in_one_search(mut self, input: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        self.pending.extend_from_slice(input);
+        zeroized::extend(&mut self.pending, input);
         self.step(true, &mut out);
         out
     }
@@ -107,7 +107,7 @@ impl StreamMasker {
         }
         let held = self.pending.len();
         if held + chunk.len() < self.recheck_at {
-            self.pending.extend_from_slice(chunk);
+            zeroized::extend(&mut self.pending, chunk);
             return;
         }
         // The held bytes and enough of the chunk to decide them: at least
@@ -116,7 +116,7 @@ impl StreamMasker {
             .join
             .max(self.recheck_at.saturating_sub(held))
             .min(chunk.len());
-        self.pending.extend_from_slice(&chunk[..join]);
+        zeroized::extend(&mut self.pending, &chunk[..join]);
         let joined = mask_step(
             matchers,
             &mut self.scratch,
@@ -133,7 +133,7 @@ impl StreamMasker {
             // place would.
             self.keep(joined, false);
             if join < chunk.len() {
-                self.pending.extend_from_slice(&chunk[join..]);
+                zeroized::extend(&mut self.pending, &chunk[join..]);
                 if self.pending.len() >= self.recheck_at {
                     self.step(false, out);
                 }
@@ -159,7 +159,7 @@ impl StreamMasker {
         // largest value ever held back, per chunk.
         self.pending.as_mut_slice().zeroize();
         self.pending.clear();
-        self.pending.extend_from_slice(&rest[step.keep_from()..]);
+        zeroized::extend(&mut self.pending, &rest[step.keep_from()..]);
         self.take_state(step, false);
     }
 
