@@ -251,14 +251,15 @@ fn run(args: &Args) -> Result<(), BenchError> {
             harness.akeyless_case(workload, harness.repetitions, baseline_runs, &mut notes)?;
         eprintln!(
             "  ours {:.1} ms (in-process {:.1} ms), runner-like {:.1} ms, hand-batched {:.1} ms, \
-             npm hand-batched {:.1} ms; ours: {}",
+             npm hand-batched {}; ours: {}",
             case.ours.median_ms(),
             median(&case.in_process_ms).unwrap_or(f64::NAN),
             case.runner_like.median_ms(),
             case.hand_batched.median_ms(),
-            case.npm_hand_batched
-                .as_ref()
-                .map_or(f64::NAN, ToolRuns::median_ms),
+            case.npm_hand_batched.as_ref().map_or_else(
+                || "not measured".to_owned(),
+                |runs| format!("{:.1} ms", runs.median_ms())
+            ),
             case.ours.calls
         );
         cases.push(case);

@@ -92,7 +92,7 @@ impl StreamMasker {
     /// `out`, so that a caller that reuses `out` allocates nothing per chunk.
     ///
     /// The chunk is searched where it lies: only the bytes held back from
-    /// before and the first [`JOIN`] bytes of the chunk are copied, to be
+    /// before and the first 256 bytes (`JOIN`) of the chunk are copied, to be
     /// searched together; once what was held back is decided, the rest of
     /// the chunk is masked in place, and only its own undecided tail is
     /// kept. (Copying every chunk into a buffer first, and from there into
