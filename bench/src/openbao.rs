@@ -140,24 +140,19 @@ impl OpenBao {
                     .get(format!("{}/v1/secret/data/{path}", self.address))
                     .header("X-Vault-Token", &token);
                 async move {
-                    let response = request.send().await.map_err(|err| BenchError::Http {
+                    let failed = |err: reqwest::Error| BenchError::Http {
                         what: format!("GET secret/data/{path}"),
                         message: err.to_string(),
-                    })?;
-                    let status = response.status();
+                    };
                     // The body is part of the answer's cost: read it whole.
-                    let body = response.bytes().await.map_err(|err| BenchError::Http {
-                        what: format!("GET secret/data/{path}"),
-                        message: err.to_string(),
-                    })?;
-                    if status.is_success() {
-                        Ok(body.len())
-                    } else {
-                        Err(BenchError::Http {
-                            what: format!("GET secret/data/{path}"),
-                            message: format!("HTTP {status}"),
-                        })
-                    }
+                    request
+                        .send()
+                        .await
+                        .and_then(reqwest::Response::error_for_status)
+                        .map_err(failed)?
+                        .bytes()
+                        .await
+                        .map_err(failed)
                 }
             });
             for read in futures::future::join_all(reads).await {
