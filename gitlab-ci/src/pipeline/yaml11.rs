@@ -87,28 +87,65 @@ fn psych_integer(plain: &str) -> Option<String> {
 /// anywhere (comments and quoted text too), so a file without any is left
 /// as it is without the event pass, which costs a third of a big file's load.
 /// A signed or leading-zero number is a candidate only where a plain scalar
-/// can start (a line start, a blank, `[`, `{` or `,`): the digits of
+/// can start (a line start, a blank, `[`, `{` or `,`, or after any non-ASCII
+/// character, which covers YAML 1.1's Unicode line breaks): the digits of
 /// `secret-0001` or `job-0001` never begin one, and such names are in most
-/// pipelines. The word boundary is ASCII's: Unicode's would compile its
-/// tables into every run (a quarter of a small job's instructions), and it
-/// finds a boundary wherever Unicode's does, so no candidate is lost.
-static CANDIDATE: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i-u:\b(?:yes|no|on|off|true|false)\b)|(?m:^|[\s\[\{,])(?:[-+][0-9]|[-+]?0[0-9_,xXbB])|[0-9][_,][0-9]|[0-9]:[0-5]?[0-9]",
-    )
-    .ok()
-});
-
+/// pipelines. Words are runs of ASCII letters, digits and `_`.
+///
+/// A scan of the bytes, not a regex: compiling the equivalent pattern cost a
+/// quarter of the instructions of a whole `exec` of a small job, on every
+/// run. The regex stays in the tests as the oracle of this scan.
 fn may_hold_yaml11_scalar(text: &str) -> bool {
-    let Some(candidate) = CANDIDATE.as_ref() else {
+    let bytes = text.as_bytes();
+    let yaml11_word = bytes
+        .split(|&byte| !is_word_byte(byte))
+        .any(|word| is_yaml11_only_boolean(word));
+    yaml11_word || (0..bytes.len()).any(|at| yaml11_number_at(bytes, at))
+}
+
+fn is_word_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'_'
+}
+
+/// A boolean word of YAML 1.1 (any case) that YAML 1.2 does not read alike.
+fn is_yaml11_only_boolean(word: &[u8]) -> bool {
+    const WORDS: [&[u8]; 6] = [b"yes", b"no", b"on", b"off", b"true", b"false"];
+    const YAML12: [&[u8]; 6] = [b"true", b"True", b"TRUE", b"false", b"False", b"FALSE"];
+    WORDS.iter().any(|known| word.eq_ignore_ascii_case(known)) && !YAML12.contains(&word)
+}
+
+/// Whether a candidate number starts at `at`: digits with `_` or `,`
+/// between them, base 60, or (where a plain scalar can start) a sign
+/// followed by a digit or a leading `0` followed by a digit, `_`, `,`, or
+/// a radix letter.
+fn yaml11_number_at(bytes: &[u8], at: usize) -> bool {
+    let byte_at = |offset: usize| bytes.get(at + offset).copied();
+    let digit_at = |offset: usize| byte_at(offset).is_some_and(|byte| byte.is_ascii_digit());
+    if digit_at(0) && matches!(byte_at(1), Some(b'_' | b',' | b':')) && digit_at(2) {
         return true;
+    }
+    let scalar_start = match at.checked_sub(1).and_then(|before| bytes.get(before)) {
+        None => true,
+        Some(&before) => {
+            matches!(
+                before,
+                b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' ' | b'[' | b'{' | b','
+            ) || !before.is_ascii()
+        }
     };
-    candidate.find_iter(text).any(|found| {
-        !matches!(
-            found.as_str(),
-            "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
+    if !scalar_start {
+        return false;
+    }
+    let signed = matches!(byte_at(0), Some(b'-' | b'+'));
+    if signed && digit_at(1) {
+        return true;
+    }
+    let zero = usize::from(signed);
+    byte_at(zero) == Some(b'0')
+        && matches!(
+            byte_at(zero + 1),
+            Some(b'0'..=b'9' | b'_' | b',' | b'x' | b'X' | b'b' | b'B')
         )
-    })
 }
 
 /// What a plain scalar becomes when Psych reads it differently from YAML 1.2.
@@ -279,5 +316,44 @@ mod tests {
     fn text_that_does_not_parse_is_left_to_the_real_parser() {
         let text = "a: [yes\n";
         assert_eq!(rewrite_yaml11_scalars(text), text);
+    }
+
+    /// The scan finds a candidate exactly where the pattern it replaced
+    /// does (with its separators widened to every non-ASCII character).
+    mod scan_against_regex {
+        #![allow(clippy::unwrap_used)] // Tests fail loudly by design.
+
+        use proptest::prelude::*;
+
+        fn by_regex(text: &str) -> bool {
+            let candidate = regex::Regex::new(
+                r"(?i-u:\b(?:yes|no|on|off|true|false)\b)|(?m:^|[\s\[\{,]|[^\x00-\x7F])(?:[-+][0-9]|[-+]?0[0-9_,xXbB])|[0-9][_,][0-9]|[0-9]:[0-5]?[0-9]",
+            )
+            .unwrap();
+            candidate.find_iter(text).any(|found| {
+                !matches!(
+                    found.as_str(),
+                    "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
+                )
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+            #[test]
+            fn agrees_with_the_regex(
+                text in proptest::collection::vec(
+                    prop::sample::select(vec![
+                        "yes", "No", "oN", "off", "true", "True", "TRUE", "fAlse", "FALSE", "e", "a",
+                        "0", "1", "9", "5", "_", ",", ":", "-", "+", "x", "B", " ", "\t", "\n",
+                        "\r", "[", "{", "é", "\u{85}", "\u{2028}", "\u{a0}", "#", "'",
+                    ]),
+                    0..24,
+                )
+            ) {
+                let text: String = text.concat();
+                prop_assert_eq!(super::super::may_hold_yaml11_scalar(&text), by_regex(&text), "{:?}", text);
+            }
+        }
     }
 }
