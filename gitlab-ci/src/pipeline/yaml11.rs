@@ -99,7 +99,7 @@ fn may_hold_yaml11_scalar(text: &str) -> bool {
     let bytes = text.as_bytes();
     let yaml11_word = bytes
         .split(|&byte| !is_word_byte(byte))
-        .any(|word| is_yaml11_only_boolean(word));
+        .any(is_yaml11_only_boolean);
     yaml11_word || (0..bytes.len()).any(|at| yaml11_number_at(bytes, at))
 }
 
