@@ -22,8 +22,12 @@ pub const AUDIENCE: &str = "https://vault.bench.example";
 /// A running `bao server -dev`; killed on drop.
 #[derive(Debug)]
 pub struct OpenBao {
-    /// `http://127.0.0.1:<port>`.
+    /// `http://127.0.0.1:<port>`, or `https://` with TLS.
     pub address: String,
+    /// The PEM file of the CA that signed the server's certificate, with TLS.
+    pub ca_file: Option<PathBuf>,
+    /// What the harness itself talks to the server with (it trusts the CA).
+    client: reqwest::Client,
     child: Child,
 }
 
@@ -36,8 +40,11 @@ impl Drop for OpenBao {
 }
 
 impl OpenBao {
-    /// Starts `bao` (dev mode, in memory) and waits until it answers.
-    pub async fn start(bao: &Path, log: &Path) -> Result<Self, BenchError> {
+    /// Starts `bao` (dev mode, in memory) and waits until it answers. With
+    /// `tls_dir`, it serves HTTPS (`-dev-tls`: a CA and a certificate for
+    /// 127.0.0.1 generated into that directory; HTTP/2 through ALPN, as Go's
+    /// server offers it).
+    pub async fn start(bao: &Path, log: &Path, tls_dir: Option<&Path>) -> Result<Self, BenchError> {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .map(|address| address.port())
@@ -46,25 +53,38 @@ impl OpenBao {
         let log_err = log
             .try_clone()
             .map_err(|err| BenchError::io("bao log", err))?;
-        let child = Command::new(bao)
+        let mut command = Command::new(bao);
+        command
             .args(["server", "-dev", "-dev-no-store-token"])
             .arg(format!("-dev-root-token-id={ROOT_TOKEN}"))
-            .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
+            .arg(format!("-dev-listen-address=127.0.0.1:{port}"));
+        if let Some(dir) = tls_dir {
+            std::fs::create_dir_all(dir).map_err(|err| BenchError::io("bao TLS dir", err))?;
+            command
+                .arg("-dev-tls")
+                .arg(format!("-dev-tls-cert-dir={}", dir.display()));
+        }
+        let child = command
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err)
             .spawn()
             .map_err(|err| BenchError::io(format!("starting {}", bao.display()), err))?;
-        let server = Self {
-            address: format!("http://127.0.0.1:{port}"),
+        let scheme = if tls_dir.is_some() { "https" } else { "http" };
+        let mut server = Self {
+            address: format!("{scheme}://127.0.0.1:{port}"),
+            ca_file: tls_dir.map(|dir| dir.join("vault-ca.pem")),
+            client: reqwest::Client::new(),
             child,
         };
-        let client = reqwest::Client::new();
         let health = format!("{}/v1/sys/health", server.address);
         for _ in 0..300 {
-            if let Ok(response) = client.get(&health).send().await
+            // With TLS, the CA exists only once the server has written it.
+            if let Some(client) = server.trusting_client()
+                && let Ok(response) = client.get(&health).send().await
                 && response.status().is_success()
             {
+                server.client = client;
                 return Ok(server);
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -75,15 +95,29 @@ impl OpenBao {
         })
     }
 
+    /// A client that trusts the server's CA (a plain one without TLS), or
+    /// `None` while the CA is not written yet.
+    fn trusting_client(&self) -> Option<reqwest::Client> {
+        let Some(ca_file) = &self.ca_file else {
+            return Some(reqwest::Client::new());
+        };
+        let pem = std::fs::read(ca_file).ok()?;
+        let ca = reqwest::Certificate::from_pem(&pem).ok()?;
+        reqwest::Client::builder()
+            .add_root_certificate(ca)
+            .build()
+            .ok()
+    }
+
     /// Writes `count` KV v2 secrets `secret/bench/s-NN` (field `value`), a
     /// read policy and the JWT role; returns the paths.
     pub async fn configure(&self, count: usize) -> Result<Vec<String>, BenchError> {
-        let client = reqwest::Client::new();
+        let client = &self.client;
         let mut paths = Vec::with_capacity(count);
         for index in 0..count {
             let path = format!("bench/s-{index:02}");
             self.post(
-                &client,
+                client,
                 &format!("secret/data/{path}"),
                 json!({"data": {"value": format!("vault-value-{index:02}")}}),
             )
@@ -91,21 +125,21 @@ impl OpenBao {
             paths.push(path);
         }
         self.post(
-            &client,
+            client,
             "sys/policies/acl/bench-read",
             json!({"policy": r#"path "secret/data/bench/*" { capabilities = ["read"] }"#}),
         )
         .await?;
-        self.post(&client, "sys/auth/jwt", json!({"type": "jwt"}))
+        self.post(client, "sys/auth/jwt", json!({"type": "jwt"}))
             .await?;
         self.post(
-            &client,
+            client,
             "auth/jwt/config",
             json!({"jwt_validation_pubkeys": [TestKeys::rsa().public_key_pem()]}),
         )
         .await?;
         self.post(
-            &client,
+            client,
             &format!("auth/jwt/role/{ROLE}"),
             json!({
                 "role_type": "jwt",
@@ -133,7 +167,10 @@ impl OpenBao {
         let token = self.login().await?;
         let mut times = Vec::with_capacity(runs);
         for _ in 0..runs {
-            let client = reqwest::Client::new();
+            let client = self.trusting_client().ok_or_else(|| BenchError::Http {
+                what: "reading OpenBao's CA".into(),
+                message: "the dev server's CA file is missing or not PEM".into(),
+            })?;
             let started = std::time::Instant::now();
             let reads = paths.iter().map(|path| {
                 let request = client
@@ -169,7 +206,8 @@ impl OpenBao {
             what: format!("POST auth/jwt/login (role {ROLE})"),
             message,
         };
-        let answer: Value = reqwest::Client::new()
+        let answer: Value = self
+            .client
             .post(format!("{}/v1/auth/jwt/login", self.address))
             .json(&json!({"role": ROLE, "jwt": id_token()}))
             .send()

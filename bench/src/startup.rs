@@ -25,6 +25,10 @@ pub const PER_SECRET_TARGET_US: f64 = 20.0;
 pub struct StartupReport {
     /// `true` alone.
     pub bare: ToolRuns,
+    /// The smallest wrapper: a shell that starts, spawns `true` and waits
+    /// for it. What any tool that runs a command pays on this machine
+    /// before doing anything of its own: a second process start.
+    pub wrapper: ToolRuns,
     /// `ci-secrets exec` of a job without secrets, running `true`.
     pub exec: ToolRuns,
     /// `resolve` of one static secret, 0 ms per request.
@@ -45,6 +49,12 @@ impl StartupReport {
         self.exec.median_ms() - self.bare.median_ms()
     }
 
+    /// `exec -- true` over the smallest wrapper, ms: what ci-secrets itself
+    /// adds, without the machine's cost of starting a second process.
+    pub fn own_share_ms(&self) -> f64 {
+        self.exec.median_ms() - self.wrapper.median_ms()
+    }
+
     /// The CPU each secret adds, µs: the 1000-secret job's CPU over the
     /// one-secret job's, per added secret.
     pub fn per_secret_cpu_us(&self) -> f64 {
@@ -59,7 +69,10 @@ impl StartupReport {
         let _ = writeln!(
             md,
             "- `exec -- true`: a job without secrets (no provider, no network), against `true` \
-             alone; the difference is what a run of ci-secrets adds to a command.\n\
+             alone; the difference is what a run of ci-secrets adds to a command. It includes \
+             a second process start, which any wrapper pays: the wrapper row is `sh -c \
+             '/bin/true; :'` (the shell starts, spawns `true`, waits), and *own share* is \
+             `exec -- true` over that row.\n\
              - 0 ms latency: `resolve --format json` of 1 and of 1000 static Akeyless secrets from \
              the emulator with no added latency (plain HTTP on loopback). The one-secret job is \
              the cost of a job; CPU per secret = (median CPU of the 1000-secret job − that of \
@@ -74,6 +87,7 @@ impl StartupReport {
         let _ = writeln!(md, "|---|---:|---:|---:|");
         for (label, runs) in [
             ("`true`", &self.bare),
+            ("`sh -c '/bin/true; :'` (smallest wrapper)", &self.wrapper),
             ("`ci-secrets exec -- true`, no secrets", &self.exec),
             ("`resolve`, 1 static secret, 0 ms latency", &self.one),
             (
@@ -90,13 +104,14 @@ impl StartupReport {
             );
         }
         let overhead = self.exec_overhead_ms();
+        let own = self.own_share_ms();
         let per_job = self.one.median_ms();
         let per_secret = self.per_secret_cpu_us();
         let verdict = |pass: bool| if pass { "pass" } else { "**FAIL**" };
         let _ = writeln!(
             md,
             "\n| target (issue 16) | result | |\n|---|---|---|\n\
-             | `exec -- true` overhead over `true` ≤ {EXEC_OVERHEAD_TARGET_MS} ms | {overhead:.2} ms | {} |\n\
+             | `exec -- true` overhead over `true` ≤ {EXEC_OVERHEAD_TARGET_MS} ms | {overhead:.2} ms (own share over the smallest wrapper: {own:.2} ms) | {} |\n\
              | 0 ms latency, per job ≤ {PER_JOB_TARGET_MS} ms | {per_job:.2} ms | {} |\n\
              | 0 ms latency, CPU per secret ≤ {PER_SECRET_TARGET_US} µs | {per_secret:.1} µs | {} |",
             verdict(overhead <= EXEC_OVERHEAD_TARGET_MS),

@@ -654,7 +654,7 @@ impl Harness {
             return Err("this ci-secrets build has no Vault provider".into());
         }
         let bao = openbao::bao_binary(root);
-        let (server, paths, job) = self.start_openbao(&bao, "bao", SECRETS)?;
+        let (server, paths, job) = self.start_openbao(&bao, "bao", SECRETS, false)?;
         let ours = self.vault_resolve(&job, &server.address);
         self.tool_runs(&ours, 1, SECRETS, count_json_object)
             .map_err(|err| err.to_string())?;
@@ -894,6 +894,7 @@ impl Harness {
         bao: &Path,
         name: &str,
         secrets: usize,
+        tls: bool,
     ) -> Result<(OpenBao, Vec<String>, PathBuf), String> {
         if !bao.exists() {
             return Err(format!(
@@ -903,7 +904,12 @@ impl Harness {
         }
         let server = self
             .runtime
-            .block_on(OpenBao::start(bao, &self.dir().join(format!("{name}.log"))))
+            .block_on(OpenBao::start(
+                bao,
+                &self.dir().join(format!("{name}.log")),
+                tls.then(|| self.dir().join(format!("{name}-tls")))
+                    .as_deref(),
+            ))
             .map_err(|err| err.to_string())?;
         let paths = self
             .runtime
@@ -926,19 +932,27 @@ impl Harness {
     }
 
     /// 50 Vault KV secrets from OpenBao through the delay proxy: at 20 ms
-    /// per request (connections free), and with connections charged.
+    /// per request (connections free), with connections charged, and over
+    /// TLS (a second server, `-dev-tls`) with connections charged.
     fn vault_network_cases(&self, root: &Path, runs: usize) -> Result<Vec<NetworkCase>, String> {
         const SECRETS: usize = 50;
-        let (server, _, job) =
-            self.start_openbao(&openbao::bao_binary(root), "bao-network", SECRETS)?;
-        let upstream: std::net::SocketAddr =
-            server
+        let bao = openbao::bao_binary(root);
+        let (plain_server, _, job) = self.start_openbao(&bao, "bao-network", SECRETS, false)?;
+        let (tls_server, _, tls_job) =
+            self.start_openbao(&bao, "bao-network-tls", SECRETS, true)?;
+        let mut cases = Vec::new();
+        for transport in [Transport::PerRequest, Transport::Plain, Transport::Tls] {
+            let (server, job) = match transport {
+                Transport::Tls => (&tls_server, &tls_job),
+                _ => (&plain_server, &job),
+            };
+            let (scheme, host) = server
                 .address
-                .trim_start_matches("http://")
+                .split_once("://")
+                .ok_or_else(|| format!("OpenBao's address {} has no scheme", server.address))?;
+            let upstream: std::net::SocketAddr = host
                 .parse()
                 .map_err(|err| format!("OpenBao's address {}: {err}", server.address))?;
-        let mut cases = Vec::new();
-        for transport in [Transport::PerRequest, Transport::Plain] {
             eprintln!("  Vault {SECRETS} KV, {} ...", transport.label());
             let proxy = self
                 .runtime
@@ -948,7 +962,11 @@ impl Harness {
                     transport != Transport::PerRequest,
                 ))
                 .map_err(|err| err.to_string())?;
-            let invocation = self.vault_resolve(&job, &format!("http://{}", proxy.address()));
+            let mut invocation =
+                self.vault_resolve(job, &format!("{scheme}://{}", proxy.address()));
+            if let Some(ca_file) = &server.ca_file {
+                invocation = invocation.env("CI_SECRETS_HTTP__CA_FILE", &ca_file.to_string_lossy());
+            }
             self.tool_runs(&invocation, 1, SECRETS, count_json_object)
                 .map_err(|err| err.to_string())?;
             let before = proxy.connections();
@@ -989,7 +1007,10 @@ impl Harness {
             .args([job.as_os_str()])
             .args(["--", "true"])
             .env("XDG_CONFIG_HOME", &self.dir().to_string_lossy());
+        let wrapper =
+            Invocation::new("sh -c '/bin/true; :'", "sh", self.dir()).args(["-c", "/bin/true; :"]);
         let bare = measure(&bare, 1, empty)?;
+        let wrapper = measure(&wrapper, 1, empty)?;
         let exec = measure(&exec, 1, empty)?;
         let mut resolved = Vec::new();
         for secrets in [1, 1000] {
@@ -1013,6 +1034,7 @@ impl Harness {
         };
         Ok(StartupReport {
             bare,
+            wrapper,
             exec,
             one,
             thousand,
