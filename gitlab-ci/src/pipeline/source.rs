@@ -249,60 +249,75 @@ fn parse_document(
 /// come too late for a file of nested brackets. Quoted scalars and comments
 /// are skipped, so brackets inside strings do not count.
 fn check_flow_depth(path: &Path, text: &str) -> Result<(), PipelineError> {
+    if flow_depth_exceeds(text, MAX_DEPTH) {
+        return Err(PipelineError::Yaml {
+            path: path.to_owned(),
+            message: format!(
+                "nesting deeper than {MAX_DEPTH} levels of flow collections (GitLab's limit)"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Whether flow collections in `text` nest deeper than `limit`.
+///
+/// The walk is over bytes, not characters (decoding every character was a
+/// tenth of loading a large secrets file): every byte it acts on is ASCII,
+/// and UTF-8 never uses an ASCII byte inside a multi-byte character, so it
+/// sees the quotes, brackets and comments the character walk saw. Where the
+/// character walk skipped one character (after `\` in a double-quoted
+/// scalar) this skips its first byte; the rest are not ASCII and change
+/// nothing inside quotes. A non-ASCII `previous` matches none of the ASCII
+/// classes below either way.
+fn flow_depth_exceeds(text: &str, limit: usize) -> bool {
+    let bytes = text.as_bytes();
     let mut depth = 0usize;
-    let mut quote: Option<char> = None;
-    let mut previous = '\n';
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
+    let mut quote: Option<u8> = None;
+    let mut previous = b'\n';
+    let mut at = 0;
+    while let Some(&c) = bytes.get(at) {
+        at += 1;
         match quote {
-            Some('\'') if c == '\'' => {
+            Some(b'\'') if c == b'\'' => {
                 // `''` is an escaped quote inside a single-quoted scalar.
-                if chars.peek() == Some(&'\'') {
-                    chars.next();
+                if bytes.get(at) == Some(&b'\'') {
+                    at += 1;
                 } else {
                     quote = None;
                 }
             }
-            Some('"') if c == '\\' => {
-                chars.next();
-            }
-            Some('"') if c == '"' => quote = None,
+            Some(b'"') if c == b'\\' => at += 1,
+            Some(b'"') if c == b'"' => quote = None,
             Some(_) => {}
             None => match c {
-                '\'' | '"'
+                b'\'' | b'"'
                     if depth > 0
-                        || matches!(previous, ' ' | ':' | '-' | ',' | '[' | '{' | '\n') =>
+                        || matches!(previous, b' ' | b':' | b'-' | b',' | b'[' | b'{' | b'\n') =>
                 {
                     quote = Some(c)
                 }
-                '#' if matches!(previous, ' ' | '\t' | '\n') => {
-                    for skipped in chars.by_ref() {
-                        if skipped == '\n' {
-                            break;
-                        }
-                    }
-                    previous = '\n';
+                b'#' if matches!(previous, b' ' | b'\t' | b'\n') => {
+                    at = bytes[at..]
+                        .iter()
+                        .position(|&byte| byte == b'\n')
+                        .map_or(bytes.len(), |newline| at + newline + 1);
+                    previous = b'\n';
                     continue;
                 }
-                '[' | '{' => {
+                b'[' | b'{' => {
                     depth += 1;
-                    if depth > MAX_DEPTH {
-                        return Err(PipelineError::Yaml {
-                            path: path.to_owned(),
-                            message: format!(
-                                "nesting deeper than {MAX_DEPTH} levels of flow collections (GitLab's limit)"
-                            ),
-                        });
+                    if depth > limit {
+                        return true;
                     }
                 }
-                ']' | '}' => depth = depth.saturating_sub(1),
-                '\n' if depth == 0 => {}
+                b']' | b'}' => depth = depth.saturating_sub(1),
                 _ => {}
             },
         }
         previous = c;
     }
-    Ok(())
+    false
 }
 
 fn yaml_error(path: &Path, error: &serde_norway::Error) -> PipelineError {
@@ -400,7 +415,11 @@ fn check_text<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str, PipelineError
             offset,
         }
     })?;
-    if let Some(offset) = bytes.iter().position(|&b| b == 0) {
+    // `contains` searches a word at a time; `position` alone went byte by byte through every
+    // file, though a NUL is almost never there.
+    if bytes.contains(&0)
+        && let Some(offset) = bytes.iter().position(|&b| b == 0)
+    {
         return Err(PipelineError::NulByte {
             path: path.to_owned(),
             line: line_of(offset),
@@ -915,6 +934,92 @@ mod limit_tests {
             let _ = parse(&text, inputs.as_ref());
             let with_header = format!("spec:\n  inputs:\n    a:\n      default: x\n---\nk: {text}");
             let _ = parse(&with_header, inputs.as_ref());
+        }
+    }
+}
+
+#[cfg(test)]
+mod flow_depth_tests {
+    use proptest::prelude::*;
+
+    use super::flow_depth_exceeds;
+
+    /// The walk over characters that the byte walk replaced.
+    fn by_chars(text: &str, limit: usize) -> bool {
+        let mut depth = 0usize;
+        let mut quote: Option<char> = None;
+        let mut previous = '\n';
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            match quote {
+                Some('\'') if c == '\'' => {
+                    if chars.peek() == Some(&'\'') {
+                        chars.next();
+                    } else {
+                        quote = None;
+                    }
+                }
+                Some('"') if c == '\\' => {
+                    chars.next();
+                }
+                Some('"') if c == '"' => quote = None,
+                Some(_) => {}
+                None => match c {
+                    '\'' | '"'
+                        if depth > 0
+                            || matches!(previous, ' ' | ':' | '-' | ',' | '[' | '{' | '\n') =>
+                    {
+                        quote = Some(c)
+                    }
+                    '#' if matches!(previous, ' ' | '\t' | '\n') => {
+                        for skipped in chars.by_ref() {
+                            if skipped == '\n' {
+                                break;
+                            }
+                        }
+                        previous = '\n';
+                        continue;
+                    }
+                    '[' | '{' => {
+                        depth += 1;
+                        if depth > limit {
+                            return true;
+                        }
+                    }
+                    ']' | '}' => depth = depth.saturating_sub(1),
+                    _ => {}
+                },
+            }
+            previous = c;
+        }
+        false
+    }
+
+    #[test]
+    fn quotes_comments_and_escapes_as_before() {
+        for (text, deep) in [
+            ("[[[", true),
+            ("[[]]", false),
+            ("a: '[[['", false),
+            ("a: \"[[\\\"[\"", false),
+            ("a: 'it''s [[['", false),
+            ("a: b'[[['", true),
+            ("# [[[\n[", false),
+            ("a#[[[", true),
+            ("\"é\\é[[[\" [[[", true),
+            ("é'[[[", true),
+            (" é'[[[", true),
+            ("[\"\\", false),
+        ] {
+            assert_eq!(flow_depth_exceeds(text, 2), deep, "{text:?}");
+            assert_eq!(by_chars(text, 2), deep, "{text:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn bytes_and_characters_agree(text in "[\\[\\]{}'\"\\\\# :,\\-\t\na-zé€😀]{0,60}", limit in 0usize..4) {
+            prop_assert_eq!(flow_depth_exceeds(&text, limit), by_chars(&text, limit));
         }
     }
 }
