@@ -265,59 +265,70 @@ fn check_flow_depth(path: &Path, text: &str) -> Result<(), PipelineError> {
 /// The walk is over bytes, not characters (decoding every character was a
 /// tenth of loading a large secrets file): every byte it acts on is ASCII,
 /// and UTF-8 never uses an ASCII byte inside a multi-byte character, so it
-/// sees the quotes, brackets and comments the character walk saw. Where the
-/// character walk skipped one character (after `\` in a double-quoted
-/// scalar) this skips its first byte; the rest are not ASCII and change
-/// nothing inside quotes. A non-ASCII `previous` matches none of the ASCII
-/// classes below either way.
+/// sees the quotes, brackets and comments the character walk saw. It jumps
+/// from one byte that matters to the next: outside quotes, a quote, a `#`
+/// or a bracket, judged by the byte before it; inside, the closing quote or
+/// an escape.
 fn flow_depth_exceeds(text: &str, limit: usize) -> bool {
     let bytes = text.as_bytes();
     let mut depth = 0usize;
-    let mut quote: Option<u8> = None;
-    let mut previous = b'\n';
     let mut at = 0;
-    while let Some(&c) = bytes.get(at) {
-        at += 1;
-        match quote {
-            Some(b'\'') if c == b'\'' => {
-                // `''` is an escaped quote inside a single-quoted scalar.
-                if bytes.get(at) == Some(&b'\'') {
-                    at += 1;
-                } else {
-                    quote = None;
+    while let Some(offset) = bytes.get(at..).and_then(|rest| {
+        rest.iter()
+            .position(|byte| matches!(byte, b'\'' | b'"' | b'#' | b'[' | b'{' | b']' | b'}'))
+    }) {
+        let here = at + offset;
+        let previous = here.checked_sub(1).map_or(b'\n', |before| bytes[before]);
+        at = here + 1;
+        match bytes[here] {
+            quote @ (b'\'' | b'"')
+                if depth > 0
+                    || matches!(previous, b' ' | b':' | b'-' | b',' | b'[' | b'{' | b'\n') =>
+            {
+                at = after_quoted(bytes, at, quote);
+            }
+            b'#' if matches!(previous, b' ' | b'\t' | b'\n') => {
+                at = bytes[at..]
+                    .iter()
+                    .position(|&byte| byte == b'\n')
+                    .map_or(bytes.len(), |newline| at + newline + 1);
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
                 }
             }
-            Some(b'"') if c == b'\\' => at += 1,
-            Some(b'"') if c == b'"' => quote = None,
-            Some(_) => {}
-            None => match c {
-                b'\'' | b'"'
-                    if depth > 0
-                        || matches!(previous, b' ' | b':' | b'-' | b',' | b'[' | b'{' | b'\n') =>
-                {
-                    quote = Some(c)
-                }
-                b'#' if matches!(previous, b' ' | b'\t' | b'\n') => {
-                    at = bytes[at..]
-                        .iter()
-                        .position(|&byte| byte == b'\n')
-                        .map_or(bytes.len(), |newline| at + newline + 1);
-                    previous = b'\n';
-                    continue;
-                }
-                b'[' | b'{' => {
-                    depth += 1;
-                    if depth > limit {
-                        return true;
-                    }
-                }
-                b']' | b'}' => depth = depth.saturating_sub(1),
-                _ => {}
-            },
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
         }
-        previous = c;
     }
     false
+}
+
+/// Where the scalar quoted by `quote` that starts at `at` ends (just after
+/// its closing quote, or the end of the text): `''` is an escaped quote in
+/// single quotes, `\` escapes the next byte in double quotes (a multi-byte
+/// character's other bytes are not ASCII, so skipping only its first is the
+/// same).
+fn after_quoted(bytes: &[u8], mut at: usize, quote: u8) -> usize {
+    let double = quote == b'"';
+    while let Some(offset) = bytes.get(at..).and_then(|rest| {
+        rest.iter()
+            .position(|&byte| byte == quote || (double && byte == b'\\'))
+    }) {
+        let here = at + offset;
+        let escaped = if double {
+            bytes[here] == b'\\'
+        } else {
+            bytes.get(here + 1) == Some(&b'\'')
+        };
+        if !escaped {
+            return here + 1;
+        }
+        at = here + 2;
+    }
+    bytes.len()
 }
 
 fn yaml_error(path: &Path, error: &serde_norway::Error) -> PipelineError {
@@ -1010,6 +1021,10 @@ mod flow_depth_tests {
             ("é'[[[", true),
             (" é'[[[", true),
             ("[\"\\", false),
+            ("a: \"it's\" [[[", true),
+            ("a: '\"' [[[", true),
+            ("a: 'x''' [[[", true),
+            ("a: \"\\\\\" [[[", true),
         ] {
             assert_eq!(flow_depth_exceeds(text, 2), deep, "{text:?}");
             assert_eq!(by_chars(text, 2), deep, "{text:?}");
