@@ -169,35 +169,38 @@ impl AkeylessBlock {
     /// and types; this checks the values.
     pub(crate) fn parse(request: &SecretRequest, default_api_url: &str) -> Result<Self, Failure> {
         let fields = Fields::of(&request.block)?;
-        let api_url = match fields.raw(Key::ApiUrl)? {
+        let api_url = match fields.raw(Field::ApiUrl)? {
             None => default_api_url.to_string(),
-            Some(url) => normalize_api_url(url, Key::ApiUrl.name())?,
+            Some(url) => normalize_api_url(url, Field::ApiUrl.name())?,
         };
         // An empty access type stays an error, as in the runner: it usually
         // means a variable that expanded to nothing.
-        let access_type =
-            AccessType::parse(fields.raw(Key::AccessType)?.unwrap_or(DEFAULT_ACCESS_TYPE))?;
+        let access_type = AccessType::parse(
+            fields
+                .raw(Field::AccessType)?
+                .unwrap_or(DEFAULT_ACCESS_TYPE),
+        )?;
         let gateway_ca_pem = fields
-            .text(Key::GatewayCa)?
+            .text(Field::GatewayCa)?
             .map(|ca| decode_gateway_ca(&ca))
             .transpose()?;
         Ok(Self {
-            name: fields.text(Key::Name)?,
-            data_key: fields.text(Key::DataKey)?,
-            cert_user_name: fields.text(Key::CertUserName)?,
-            public_key_data: fields.text(Key::PublicKeyData)?,
-            csr_data: fields.text(Key::CsrData)?,
+            name: fields.text(Field::Name)?,
+            data_key: fields.text(Field::DataKey)?,
+            cert_user_name: fields.text(Field::CertUserName)?,
+            public_key_data: fields.text(Field::PublicKeyData)?,
+            csr_data: fields.text(Field::CsrData)?,
             api_url,
             access_type,
-            akeyless_token: fields.secret(Key::Token)?,
-            uid_token: fields.secret(Key::UidToken)?,
+            akeyless_token: fields.secret(Field::Token)?,
+            uid_token: fields.secret(Field::UidToken)?,
             gcp_audience: fields
-                .text(Key::GcpAudience)?
+                .text(Field::GcpAudience)?
                 .unwrap_or_else(|| DEFAULT_GCP_AUDIENCE.to_string()),
-            azure_object_id: fields.text(Key::AzureObjectId)?,
-            k8s_service_account_token: fields.secret(Key::K8sServiceAccountToken)?,
-            k8s_auth_config_name: fields.text(Key::K8sAuthConfigName)?,
-            access_key: fields.secret(Key::AccessKey)?,
+            azure_object_id: fields.text(Field::AzureObjectId)?,
+            k8s_service_account_token: fields.secret(Field::K8sServiceAccountToken)?,
+            k8s_auth_config_name: fields.text(Field::K8sAuthConfigName)?,
+            access_key: fields.secret(Field::AccessKey)?,
             gateway_ca_pem,
         })
     }
@@ -205,7 +208,7 @@ impl AkeylessBlock {
 
 /// A key of the block: its index in [`BLOCK_KEYS`], whose order it follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Key {
+enum Field {
     Name,
     DataKey,
     CertUserName,
@@ -223,7 +226,7 @@ enum Key {
     GatewayCa,
 }
 
-impl Key {
+impl Field {
     /// The YAML key, as errors name it.
     fn name(self) -> &'static str {
         BLOCK_KEYS[self as usize].name
@@ -265,27 +268,27 @@ impl<'a> Fields<'a> {
     }
 
     /// The field as given; `None` when absent or null.
-    fn raw(&self, key: Key) -> Result<Option<&'a str>, Failure> {
-        match self.slots[key as usize] {
+    fn raw(&self, field: Field) -> Result<Option<&'a str>, Failure> {
+        match self.slots[field as usize] {
             None | Some(serde_json::Value::Null) => Ok(None),
             Some(serde_json::Value::String(text)) => Ok(Some(text.as_str())),
             Some(_) => Err(Failure::InvalidField {
-                key: key.name(),
+                key: field.name(),
                 reason: "should be a string".to_string(),
             }),
         }
     }
 
     /// The field, with an empty string treated as absent (as the runner did).
-    fn text(&self, key: Key) -> Result<Option<String>, Failure> {
+    fn text(&self, field: Field) -> Result<Option<String>, Failure> {
         Ok(self
-            .raw(key)?
+            .raw(field)?
             .filter(|text| !text.is_empty())
             .map(str::to_string))
     }
 
-    fn secret(&self, key: Key) -> Result<Option<SecretString>, Failure> {
-        Ok(self.text(key)?.map(SecretString::from))
+    fn secret(&self, field: Field) -> Result<Option<SecretString>, Failure> {
+        Ok(self.text(field)?.map(SecretString::from))
     }
 }
 
@@ -399,21 +402,21 @@ mod tests {
     #[test]
     fn keys_follow_the_order_of_block_keys() {
         let keys = [
-            (Key::Name, "name"),
-            (Key::DataKey, "data_key"),
-            (Key::CertUserName, "cert_user_name"),
-            (Key::PublicKeyData, "public_key_data"),
-            (Key::CsrData, "csr_data"),
-            (Key::ApiUrl, "akeyless_api_url"),
-            (Key::AccessType, "akeyless_access_type"),
-            (Key::Token, "akeyless_token"),
-            (Key::UidToken, "uid_token"),
-            (Key::GcpAudience, "gcp_audience"),
-            (Key::AzureObjectId, "azure_object_id"),
-            (Key::K8sServiceAccountToken, "k8s_service_account_token"),
-            (Key::K8sAuthConfigName, "k8s_auth_config_name"),
-            (Key::AccessKey, "akeyless_access_key"),
-            (Key::GatewayCa, "gateway_ca_certificate"),
+            (Field::Name, "name"),
+            (Field::DataKey, "data_key"),
+            (Field::CertUserName, "cert_user_name"),
+            (Field::PublicKeyData, "public_key_data"),
+            (Field::CsrData, "csr_data"),
+            (Field::ApiUrl, "akeyless_api_url"),
+            (Field::AccessType, "akeyless_access_type"),
+            (Field::Token, "akeyless_token"),
+            (Field::UidToken, "uid_token"),
+            (Field::GcpAudience, "gcp_audience"),
+            (Field::AzureObjectId, "azure_object_id"),
+            (Field::K8sServiceAccountToken, "k8s_service_account_token"),
+            (Field::K8sAuthConfigName, "k8s_auth_config_name"),
+            (Field::AccessKey, "akeyless_access_key"),
+            (Field::GatewayCa, "gateway_ca_certificate"),
         ];
         assert_eq!(keys.len(), BLOCK_KEYS.len());
         for (key, name) in keys {
