@@ -107,7 +107,8 @@ pub(crate) fn build(
             job: name.clone(),
             message,
         };
-        let definition = match &value {
+        let mut value = value;
+        let definition = match &mut value {
             Value::Mapping(definition) => definition,
             // Hidden keys may hold anything (often just an anchored value); they are not jobs.
             _ if hidden => continue,
@@ -161,10 +162,12 @@ impl From<&str> for JobProblem {
     }
 }
 
+/// `definition`'s `secrets:` and `script:` are moved into the job, so their keys map to null
+/// afterwards.
 fn build_job(
     name: &str,
     hidden: bool,
-    definition: &Mapping,
+    definition: &mut Mapping,
     default: &Mapping,
     budget: &ExpansionBudget,
 ) -> Result<Job, JobProblem> {
@@ -192,13 +195,14 @@ fn build_job(
     };
     let id_tokens = parse_id_tokens(id_tokens_value)?;
     let id_token_audiences = id_token_audiences(id_tokens_value);
+    // Taken, not copied: the keys stay, for the job kind below.
     let secrets = definition
-        .get("secrets")
-        .map(|value| yaml_to_json(value).map_err(|why| format!("`secrets:` {why}")))
+        .get_mut("secrets")
+        .map(|value| yaml_to_json(std::mem::take(value)).map_err(|why| format!("`secrets:` {why}")))
         .transpose()?;
     let script = definition
-        .get("script")
-        .map(|value| yaml_to_json(value).map_err(|why| format!("`script:` {why}")))
+        .get_mut("script")
+        .map(|value| yaml_to_json(std::mem::take(value)).map_err(|why| format!("`script:` {why}")))
         .transpose()?;
     // Only for `CI_JOB_STAGE`: GitLab validates `stage:` itself.
     let stage = definition

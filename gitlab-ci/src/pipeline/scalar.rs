@@ -59,12 +59,14 @@ fn ruby_float(value: f64) -> String {
 }
 
 /// Converts YAML to JSON, for the `secrets:` value. Hash keys that are scalars become their
-/// string form; non-scalar keys, non-finite floats and tags are refused with a reason.
-pub(crate) fn yaml_to_json(value: &Value) -> Result<serde_json::Value, String> {
+/// string form; non-scalar keys, non-finite floats and tags are refused with a reason. The YAML is
+/// consumed: its strings move into the JSON instead of being copied (a secrets file of a thousand
+/// blocks is mostly strings).
+pub(crate) fn yaml_to_json(value: Value) -> Result<serde_json::Value, String> {
     Ok(match value {
         Value::Null => serde_json::Value::Null,
-        Value::Bool(flag) => serde_json::Value::Bool(*flag),
-        Value::String(text) => serde_json::Value::String(text.clone()),
+        Value::Bool(flag) => serde_json::Value::Bool(flag),
+        Value::String(text) => serde_json::Value::String(text),
         Value::Number(number) => {
             if let Some(int) = number.as_i64() {
                 int.into()
@@ -77,15 +79,19 @@ pub(crate) fn yaml_to_json(value: &Value) -> Result<serde_json::Value, String> {
                     .ok_or_else(|| format!("the number `{number}` is not supported"))?
             }
         }
-        Value::Sequence(items) => {
-            serde_json::Value::Array(items.iter().map(yaml_to_json).collect::<Result<_, _>>()?)
-        }
+        Value::Sequence(items) => serde_json::Value::Array(
+            items
+                .into_iter()
+                .map(yaml_to_json)
+                .collect::<Result<_, _>>()?,
+        ),
         Value::Mapping(map) => {
             let mut object = serde_json::Map::with_capacity(map.len());
             for (key, item) in map {
                 let key = match key {
                     Value::Null => return Err("a hash key is null".to_owned()),
-                    key => scalar_to_string(key).ok_or("a hash key is not a scalar")?,
+                    Value::String(text) => text,
+                    key => scalar_to_string(&key).ok_or("a hash key is not a scalar")?,
                 };
                 object.insert(key, yaml_to_json(item)?);
             }

@@ -66,7 +66,11 @@ fn document_dividers(text: &str) -> impl Iterator<Item = std::ops::Range<usize>>
                 from = Some(end);
                 return Some(at..end);
             }
-            match bytes[at..].iter().position(|&byte| byte == b'\n') {
+            // `str::find` of one ASCII character searches a word at a time; stepping byte by
+            // byte to each line's end was a quarter of parse_yaml's own work on a large file.
+            // `at` is 0, just after a `\n`, or just after a divider's (ASCII) blanks: always a
+            // character boundary.
+            match text[at..].find('\n') {
                 Some(offset) => at += offset + 1,
                 None => {
                     from = None;
@@ -249,60 +253,86 @@ fn parse_document(
 /// come too late for a file of nested brackets. Quoted scalars and comments
 /// are skipped, so brackets inside strings do not count.
 fn check_flow_depth(path: &Path, text: &str) -> Result<(), PipelineError> {
-    let mut depth = 0usize;
-    let mut quote: Option<char> = None;
-    let mut previous = '\n';
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match quote {
-            Some('\'') if c == '\'' => {
-                // `''` is an escaped quote inside a single-quoted scalar.
-                if chars.peek() == Some(&'\'') {
-                    chars.next();
-                } else {
-                    quote = None;
-                }
-            }
-            Some('"') if c == '\\' => {
-                chars.next();
-            }
-            Some('"') if c == '"' => quote = None,
-            Some(_) => {}
-            None => match c {
-                '\'' | '"'
-                    if depth > 0
-                        || matches!(previous, ' ' | ':' | '-' | ',' | '[' | '{' | '\n') =>
-                {
-                    quote = Some(c)
-                }
-                '#' if matches!(previous, ' ' | '\t' | '\n') => {
-                    for skipped in chars.by_ref() {
-                        if skipped == '\n' {
-                            break;
-                        }
-                    }
-                    previous = '\n';
-                    continue;
-                }
-                '[' | '{' => {
-                    depth += 1;
-                    if depth > MAX_DEPTH {
-                        return Err(PipelineError::Yaml {
-                            path: path.to_owned(),
-                            message: format!(
-                                "nesting deeper than {MAX_DEPTH} levels of flow collections (GitLab's limit)"
-                            ),
-                        });
-                    }
-                }
-                ']' | '}' => depth = depth.saturating_sub(1),
-                '\n' if depth == 0 => {}
-                _ => {}
-            },
-        }
-        previous = c;
+    if flow_depth_exceeds(text, MAX_DEPTH) {
+        return Err(PipelineError::Yaml {
+            path: path.to_owned(),
+            message: format!(
+                "nesting deeper than {MAX_DEPTH} levels of flow collections (GitLab's limit)"
+            ),
+        });
     }
     Ok(())
+}
+
+/// Whether flow collections in `text` nest deeper than `limit`.
+///
+/// The walk is over bytes, not characters (decoding every character was a
+/// tenth of loading a large secrets file): every byte it acts on is ASCII,
+/// and UTF-8 never uses an ASCII byte inside a multi-byte character, so it
+/// sees the quotes, brackets and comments the character walk saw. It jumps
+/// from one byte that matters to the next: outside quotes, a quote, a `#`
+/// or a bracket, judged by the byte before it; inside, the closing quote or
+/// an escape.
+fn flow_depth_exceeds(text: &str, limit: usize) -> bool {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut at = 0;
+    while let Some(offset) = bytes.get(at..).and_then(|rest| {
+        rest.iter()
+            .position(|byte| matches!(byte, b'\'' | b'"' | b'#' | b'[' | b'{' | b']' | b'}'))
+    }) {
+        let here = at + offset;
+        let previous = here.checked_sub(1).map_or(b'\n', |before| bytes[before]);
+        at = here + 1;
+        match bytes[here] {
+            quote @ (b'\'' | b'"')
+                if depth > 0
+                    || matches!(previous, b' ' | b':' | b'-' | b',' | b'[' | b'{' | b'\n') =>
+            {
+                at = after_quoted(bytes, at, quote);
+            }
+            b'#' if matches!(previous, b' ' | b'\t' | b'\n') => {
+                at = bytes[at..]
+                    .iter()
+                    .position(|&byte| byte == b'\n')
+                    .map_or(bytes.len(), |newline| at + newline + 1);
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Where the scalar quoted by `quote` that starts at `at` ends (just after
+/// its closing quote, or the end of the text): `''` is an escaped quote in
+/// single quotes, `\` escapes the next byte in double quotes (a multi-byte
+/// character's other bytes are not ASCII, so skipping only its first is the
+/// same).
+fn after_quoted(bytes: &[u8], mut at: usize, quote: u8) -> usize {
+    let double = quote == b'"';
+    while let Some(offset) = bytes.get(at..).and_then(|rest| {
+        rest.iter()
+            .position(|&byte| byte == quote || (double && byte == b'\\'))
+    }) {
+        let here = at + offset;
+        let escaped = if double {
+            bytes[here] == b'\\'
+        } else {
+            bytes.get(here + 1) == Some(&b'\'')
+        };
+        if !escaped {
+            return here + 1;
+        }
+        at = here + 2;
+    }
+    bytes.len()
 }
 
 fn yaml_error(path: &Path, error: &serde_norway::Error) -> PipelineError {
@@ -400,7 +430,11 @@ fn check_text<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str, PipelineError
             offset,
         }
     })?;
-    if let Some(offset) = bytes.iter().position(|&b| b == 0) {
+    // `contains` searches a word at a time; `position` alone went byte by byte through every
+    // file, though a NUL is almost never there.
+    if bytes.contains(&0)
+        && let Some(offset) = bytes.iter().position(|&b| b == 0)
+    {
         return Err(PipelineError::NulByte {
             path: path.to_owned(),
             line: line_of(offset),
@@ -915,6 +949,96 @@ mod limit_tests {
             let _ = parse(&text, inputs.as_ref());
             let with_header = format!("spec:\n  inputs:\n    a:\n      default: x\n---\nk: {text}");
             let _ = parse(&with_header, inputs.as_ref());
+        }
+    }
+}
+
+#[cfg(test)]
+mod flow_depth_tests {
+    use proptest::prelude::*;
+
+    use super::flow_depth_exceeds;
+
+    /// The walk over characters that the byte walk replaced.
+    fn by_chars(text: &str, limit: usize) -> bool {
+        let mut depth = 0usize;
+        let mut quote: Option<char> = None;
+        let mut previous = '\n';
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            match quote {
+                Some('\'') if c == '\'' => {
+                    if chars.peek() == Some(&'\'') {
+                        chars.next();
+                    } else {
+                        quote = None;
+                    }
+                }
+                Some('"') if c == '\\' => {
+                    chars.next();
+                }
+                Some('"') if c == '"' => quote = None,
+                Some(_) => {}
+                None => match c {
+                    '\'' | '"'
+                        if depth > 0
+                            || matches!(previous, ' ' | ':' | '-' | ',' | '[' | '{' | '\n') =>
+                    {
+                        quote = Some(c)
+                    }
+                    '#' if matches!(previous, ' ' | '\t' | '\n') => {
+                        for skipped in chars.by_ref() {
+                            if skipped == '\n' {
+                                break;
+                            }
+                        }
+                        previous = '\n';
+                        continue;
+                    }
+                    '[' | '{' => {
+                        depth += 1;
+                        if depth > limit {
+                            return true;
+                        }
+                    }
+                    ']' | '}' => depth = depth.saturating_sub(1),
+                    _ => {}
+                },
+            }
+            previous = c;
+        }
+        false
+    }
+
+    #[test]
+    fn quotes_comments_and_escapes_as_before() {
+        for (text, deep) in [
+            ("[[[", true),
+            ("[[]]", false),
+            ("a: '[[['", false),
+            ("a: \"[[\\\"[\"", false),
+            ("a: 'it''s [[['", false),
+            ("a: b'[[['", true),
+            ("# [[[\n[", false),
+            ("a#[[[", true),
+            ("\"é\\é[[[\" [[[", true),
+            ("é'[[[", true),
+            (" é'[[[", true),
+            ("[\"\\", false),
+            ("a: \"it's\" [[[", true),
+            ("a: '\"' [[[", true),
+            ("a: 'x''' [[[", true),
+            ("a: \"\\\\\" [[[", true),
+        ] {
+            assert_eq!(flow_depth_exceeds(text, 2), deep, "{text:?}");
+            assert_eq!(by_chars(text, 2), deep, "{text:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn bytes_and_characters_agree(text in "[\\[\\]{}'\"\\\\# :,\\-\t\na-zé€😀]{0,60}", limit in 0usize..4) {
+            prop_assert_eq!(flow_depth_exceeds(&text, limit), by_chars(&text, limit));
         }
     }
 }

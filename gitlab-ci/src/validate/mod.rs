@@ -93,18 +93,18 @@ pub fn validate_job_secrets_in(
 ) -> Vec<String> {
     // Providers beyond GitLab's six are allowed too; with none, every rule
     // and message is exactly GitLab's.
-    let extra = registered::extra_providers(providers);
+    let keys = SecretKeys::new(providers);
     let mut messages = Messages::default();
     let location = format!("jobs:{job_name}:secrets");
     match secrets {
         Value::Null => {}
         Value::Object(entries) => {
+            // `ComposableHash` builds each entry with `config || {}`.
+            let empty = Value::Object(serde_json::Map::new());
             for (name, config) in entries {
                 let secret_location = format!("{location}:{name}");
-                // `ComposableHash` builds each entry with `config || {}`.
-                let empty = Value::Object(serde_json::Map::new());
                 let config = if config.is_null() { &empty } else { config };
-                validate_secret(&mut messages, context, &extra, &secret_location, config);
+                validate_secret(&mut messages, context, &keys, &secret_location, config);
                 if !is_valid_variable_name(name) {
                     messages.add_verbatim(format!("{secret_location} {INVALID_NAME_MESSAGE}"));
                 }
@@ -115,28 +115,49 @@ pub fn validate_job_secrets_in(
     messages.into_vec()
 }
 
+/// The keys of a secret, given the providers the caller passed: the same for every secret of a
+/// job, so they are listed once per job.
+struct SecretKeys {
+    /// The providers beyond GitLab's, sorted by key.
+    extra: Vec<&'static ProviderRegistration>,
+    /// GitLab's providers, then the extra ones.
+    providers: Vec<&'static str>,
+    /// Every key a secret may have.
+    allowed: Vec<&'static str>,
+}
+
+impl SecretKeys {
+    fn new(providers: &[&'static ProviderRegistration]) -> Self {
+        let extra = registered::extra_providers(providers);
+        Self {
+            providers: registered::all_provider_keys(&extra),
+            allowed: SECRET_KEYS
+                .iter()
+                .copied()
+                .chain(extra.iter().map(|registration| registration.key))
+                .collect(),
+            extra,
+        }
+    }
+}
+
 /// `Entry::Secret`: its own validations, then (only when those pass, as `compose!` does) the
 /// `file` entry and the provider entry.
 fn validate_secret(
     messages: &mut Messages,
     context: &ValidationContext,
-    extra: &[&'static ProviderRegistration],
+    keys: &SecretKeys,
     location: &str,
     config: &Value,
 ) {
     let before = messages.len();
-    let provider_keys = registered::all_provider_keys(extra);
-    let allowed: Vec<&str> = SECRET_KEYS
-        .iter()
-        .copied()
-        .chain(extra.iter().map(|registration| registration.key))
-        .collect();
+    let provider_keys = &keys.providers;
     rails::config_is_hash(messages, location, config);
-    rails::allowed_keys(messages, location, config, &allowed);
+    rails::allowed_keys(messages, location, config, &keys.allowed);
     let providers = config.as_object().map_or(0, |map| {
         provider_keys
             .iter()
-            .filter(|p| map.contains_key(**p))
+            .filter(|p| rails::entry(map, p).is_some())
             .count()
     });
     if providers != 1 {
@@ -172,7 +193,7 @@ fn validate_secret(
             providers::validate_provider(messages, context, provider, &provider_location, block);
         }
     }
-    for registration in extra {
+    for registration in &keys.extra {
         if let Some(block) = rails::attribute(config, registration.key) {
             let provider_location = format!("{location}:{}", registration.key);
             registered::validate_block(messages, registration, &provider_location, block);
@@ -387,16 +408,19 @@ pub fn job_secret_specs_in(
         .filter_map(|(variable, config)| {
             // Validation proved `config` is a hash with exactly one provider key.
             let map = config.as_object()?;
-            let provider: &str = provider_keys
+            let (provider, block) = provider_keys
                 .iter()
-                .copied()
-                .find(|p| map.contains_key(*p))?;
+                .find_map(|p| rails::entry(map, p).map(|block| (*p, block)))?;
             Some(SecretSpec {
                 variable: variable.clone(),
                 provider: provider.to_owned(),
-                block: map.get(provider).cloned().unwrap_or(Value::Null),
-                file: map.get("file").and_then(Value::as_bool).unwrap_or(true),
-                token: map.get("token").and_then(Value::as_str).map(str::to_owned),
+                block: block.clone(),
+                file: rails::entry(map, "file")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(true),
+                token: rails::entry(map, "token")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
             })
         })
         .collect();

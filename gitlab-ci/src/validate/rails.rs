@@ -59,8 +59,23 @@ pub(crate) fn is_present(value: Option<&Value>) -> bool {
 pub(crate) fn attribute<'a>(config: &'a Value, key: &str) -> Option<&'a Value> {
     config
         .as_object()
-        .and_then(|map| map.get(key))
+        .and_then(|map| entry(map, key))
         .filter(|value| !value.is_null())
+}
+
+/// Maps this small are searched by comparing keys rather than by hash.
+const SMALL_MAP: usize = 8;
+
+/// `map.get(key)`. A secret or a provider block holds a handful of keys and is asked about each
+/// key GitLab knows: hashing the key (SipHash) cost several times more than comparing it with
+/// every entry, and was a large part of validating a job of many secrets.
+pub(crate) fn entry<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    if map.len() <= SMALL_MAP {
+        map.iter()
+            .find_map(|(name, value)| (name == key).then_some(value))
+    } else {
+        map.get(key)
+    }
 }
 
 /// `validates :config, type: Hash` (from `Configurable`): `config should be a hash`.
@@ -112,7 +127,7 @@ pub(crate) fn required_keys(
     let missing: Vec<&str> = required
         .iter()
         .copied()
-        .filter(|key| !map.contains_key(*key))
+        .filter(|key| entry(map, key).is_none())
         .collect();
     if !missing.is_empty() {
         messages.add(
@@ -146,7 +161,21 @@ pub(crate) fn string_type(
 
 #[cfg(test)]
 mod tests {
-    use super::humanize;
+    use super::{SMALL_MAP, entry, humanize};
+    use serde_json::{Map, Value, json};
+
+    #[test]
+    fn entry_is_get_for_small_and_large_maps() {
+        for size in [0, 1, SMALL_MAP - 1, SMALL_MAP, SMALL_MAP + 1, 40] {
+            let map: Map<String, Value> =
+                (0..size).map(|i| (format!("key_{i}"), json!(i))).collect();
+            for i in 0..=size {
+                let key = format!("key_{i}");
+                assert_eq!(entry(&map, &key), map.get(&key), "{size} {key}");
+            }
+            assert_eq!(entry(&map, ""), None);
+        }
+    }
 
     #[test]
     fn humanize_drops_trailing_id_only() {
