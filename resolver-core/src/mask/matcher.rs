@@ -387,6 +387,27 @@ mod tests {
         assert!(with_prefixes.starts.is_none());
     }
 
+    #[test]
+    fn the_fingerprints_at_a_position_are_all_those_it_begins_with_shortest_first() {
+        // Fingerprints that are prefixes of one another, and some that
+        // share a prefix and part.
+        let values: Vec<Vec<u8>> = ["abcd", "abcdef", "abcdefgh", "abcx", "abd0", "zzzz"]
+            .iter()
+            .map(|value| value.as_bytes().to_vec())
+            .collect();
+        let (matcher, ..) = both_ways(&values, Search::Text).unwrap();
+        let haystack = b"abcdefghij abcxyz abd0 abcd abc zzzzz a";
+        for at in 0..haystack.len() {
+            let rest = &haystack[at..];
+            let mut expected: Vec<usize> = (0..matcher.fingerprints.len())
+                .filter(|&id| rest.starts_with(matcher.fingerprint(id)))
+                .collect();
+            expected.sort_by_key(|&id| matcher.fingerprint(id).len());
+            let found: Vec<usize> = matcher.fingerprints_starting(rest).collect();
+            assert_eq!(found, expected, "at {at}");
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(300))]
 
