@@ -16,13 +16,9 @@
 //! progress show. The masker holds back only what could still become a
 //! match.
 //!
-//! On a machine with a core to spare ([`WRITER_THREAD_MIN_CPUS`]), the
-//! writes happen on a second thread per stream (see [`Writer`]), so that
-//! writing one chunk overlaps reading and masking the next; at most
-//! [`QUEUED_WRITES`] chunks wait for it, which bounds memory. With fewer
-//! cores the command itself takes one, and a writer thread only adds a
-//! hand-over per chunk and moves the masked bytes to another core's cache:
-//! on 2 cores writing on the copying thread took less CPU and wall time.
+//! The writes themselves happen on a second thread per stream (see
+//! [`Writer`]), so that writing one chunk overlaps reading and masking the
+//! next; at most [`QUEUED_WRITES`] chunks wait for it, which bounds memory.
 
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
@@ -54,10 +50,6 @@ const READ_SIZE: usize = 256 * 1024;
 /// 64 KiB; a bigger pipe lets both run at once. Best effort: the system may
 /// cap it (`/proc/sys/fs/pipe-max-size`).
 const PIPE_SIZE: i32 = 1 << 20;
-
-/// From this many CPUs on, each stream's writes get a thread of their own:
-/// one core for the command, one for reading and masking, one for writing.
-const WRITER_THREAD_MIN_CPUS: usize = 4;
 
 /// Masked chunks waiting for the writer thread: one may wait while another
 /// is written and a third is masked.
@@ -121,26 +113,6 @@ pub fn write_turns(stdout: &File, stderr: &File) -> [WriteTurns; 2] {
     }
 }
 
-/// Where a stream's masked output is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum WriteOn {
-    /// The thread that reads and masks.
-    CopyThread,
-    /// A thread of its own.
-    OwnThread,
-}
-
-impl WriteOn {
-    fn for_this_machine() -> Self {
-        let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-        if cpus >= WRITER_THREAD_MIN_CPUS {
-            Self::OwnThread
-        } else {
-            Self::CopyThread
-        }
-    }
-}
-
 /// A running copy of one stream.
 #[derive(Debug)]
 pub struct Pump {
@@ -158,19 +130,6 @@ impl Pump {
         turns: WriteTurns,
         notice: &ExitNotice,
     ) -> std::io::Result<Self> {
-        let write_on = WriteOn::for_this_machine();
-        Self::start_writing_on(stream, source, sink, masker, turns, notice, write_on)
-    }
-
-    fn start_writing_on(
-        stream: Stream,
-        source: OwnedFd,
-        sink: File,
-        masker: StreamMasker,
-        turns: WriteTurns,
-        notice: &ExitNotice,
-        write_on: WriteOn,
-    ) -> std::io::Result<Self> {
         let exited = notice.watcher()?;
         let _ = nix::fcntl::fcntl(&source, nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_SIZE));
         // Reads never block: the copy reads until the pipe is empty and
@@ -178,10 +137,7 @@ impl Pump {
         let flags = nix::fcntl::fcntl(&source, nix::fcntl::FcntlArg::F_GETFL)?;
         let flags = nix::fcntl::OFlag::from_bits_retain(flags) | nix::fcntl::OFlag::O_NONBLOCK;
         nix::fcntl::fcntl(&source, nix::fcntl::FcntlArg::F_SETFL(flags))?;
-        let writer = match write_on {
-            WriteOn::CopyThread => Writer::Inline { sink, turns },
-            WriteOn::OwnThread => Writer::Thread(WriterThread::start(stream, sink, turns)?),
-        };
+        let writer = Writer::start(stream, sink, turns)?;
         let thread = std::thread::Builder::new()
             .name(format!("ci-secrets-{}", stream.name()))
             .spawn(move || {
@@ -320,30 +276,17 @@ impl Copy {
         self.hand_over(self.line.len())
     }
 
-    /// Writes `line[..end]`, or hands it to the writer thread; the
-    /// unfinished rest starts the next line.
+    /// Hands `line[..end]` to the writer; the unfinished rest starts the
+    /// next buffer (a spare one the writer gave back, when there is one).
     fn hand_over(&mut self, end: usize) -> std::io::Result<()> {
         if end == 0 {
             return Ok(());
         }
-        let thread = match &mut self.writer {
-            Writer::Inline { sink, turns } => {
-                write_turn(turns, sink, &self.line[..end])?;
-                // The rest is at most an unfinished line of up to
-                // `LONG_LINE` bytes: moving it keeps the buffer and its
-                // capacity.
-                self.line.drain(..end);
-                return Ok(());
-            }
-            Writer::Thread(thread) => thread,
-        };
-        // The rest starts the next buffer (a spare one the writer gave
-        // back, when there is one), as this one goes to the writer.
-        let mut next = thread.spare();
+        let mut next = self.writer.spare();
         next.extend_from_slice(&self.line[end..]);
         self.line.truncate(end);
         let full = std::mem::replace(&mut self.line, next);
-        thread.write(full)
+        self.writer.write(full)
     }
 
     /// End of the stream: everything goes out, and is written when this
@@ -355,35 +298,15 @@ impl Copy {
     }
 }
 
-/// Writes one stream's masked chunks, in order.
-enum Writer {
-    /// On the copying thread, as they are masked.
-    Inline {
-        sink: File,
-        turns: WriteTurns,
-    },
-    Thread(WriterThread),
-}
-
-impl Writer {
-    /// Waits until every chunk is written (once; later calls return `Ok`).
-    fn finish(&mut self) -> std::io::Result<()> {
-        match self {
-            Self::Inline { .. } => Ok(()),
-            Self::Thread(thread) => thread.finish(),
-        }
-    }
-}
-
 /// Writes one stream's masked chunks, in order, on a thread of its own.
-struct WriterThread {
+struct Writer {
     chunks: Option<SyncSender<Vec<u8>>>,
     /// Written buffers, given back to be filled again.
     spares: Receiver<Vec<u8>>,
     thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
 }
 
-impl WriterThread {
+impl Writer {
     fn start(stream: Stream, mut sink: File, turns: WriteTurns) -> std::io::Result<Self> {
         let (chunks, to_write) = sync_channel::<Vec<u8>>(QUEUED_WRITES);
         let (give_back, spares) = sync_channel(QUEUED_WRITES + 1);
@@ -498,166 +421,4 @@ fn write_all_blocking(sink: &mut File, mut bytes: &[u8]) -> std::io::Result<()> 
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use ci_secrets_core::mask::MaskSet;
-
-    use super::*;
-
-    const SECRET: &[u8] = b"pump-test-secret-0123456789";
-    const BOTH: [WriteOn; 2] = [WriteOn::CopyThread, WriteOn::OwnThread];
-
-    /// A pump from a pipe the test writes (the command's end) to a pipe the
-    /// test reads (our output).
-    struct Running {
-        command: File,
-        output: File,
-        notice: ExitNotice,
-        pump: Pump,
-    }
-
-    fn masks() -> MaskSet {
-        MaskSet::new([("SECRET", SECRET)]).0
-    }
-
-    fn start(write_on: WriteOn) -> Running {
-        let (source, command) = nix::unistd::pipe().unwrap();
-        let (output, sink) = nix::unistd::pipe().unwrap();
-        let notice = ExitNotice::new().unwrap();
-        let pump = Pump::start_writing_on(
-            Stream::Stdout,
-            source,
-            File::from(sink),
-            masks().stream(),
-            Arc::new(Mutex::new(())),
-            &notice,
-            write_on,
-        )
-        .unwrap();
-        Running {
-            command: File::from(command),
-            output: File::from(output),
-            notice,
-            pump,
-        }
-    }
-
-    impl Running {
-        /// Ends the command and returns the rest of the output.
-        fn end(mut self) -> Vec<u8> {
-            drop(self.command);
-            self.notice.command_exited();
-            let mut output = self.output;
-            let reader = std::thread::spawn(move || {
-                let mut rest = Vec::new();
-                output.read_to_end(&mut rest).unwrap();
-                rest
-            });
-            self.pump.join().unwrap();
-            reader.join().unwrap()
-        }
-    }
-
-    /// What comes out of the pump when the command writes `input` at once
-    /// and exits.
-    fn pumped(input: &[u8], write_on: WriteOn) -> Vec<u8> {
-        let Running {
-            mut command,
-            output,
-            notice,
-            pump,
-        } = start(write_on);
-        // Read while the command writes: more is written than the pipes hold.
-        let reader = std::thread::spawn(move || {
-            let mut output = output;
-            let mut all = Vec::new();
-            output.read_to_end(&mut all).unwrap();
-            all
-        });
-        command.write_all(input).unwrap();
-        let mut notice = notice;
-        drop(command);
-        notice.command_exited();
-        pump.join().unwrap();
-        reader.join().unwrap()
-    }
-
-    /// Build-log lines with the secret at `offsets` (which may cut lines
-    /// and fall across the pump's reads), `size` bytes in all.
-    fn log_with_secrets(size: usize, offsets: &[usize]) -> Vec<u8> {
-        let mut text = Vec::with_capacity(size + 64);
-        let mut line = 0;
-        while text.len() < size {
-            text.extend_from_slice(
-                format!("[{line:>8}] compiling crate-{} 100% done\n", line % 97).as_bytes(),
-            );
-            line += 1;
-        }
-        text.truncate(size);
-        for &offset in offsets {
-            text[offset..offset + SECRET.len()].copy_from_slice(SECRET);
-        }
-        text
-    }
-
-    #[test]
-    fn megabytes_come_out_exactly_as_masked_whole() {
-        // Values across where 256 KiB reads and the 1 MiB pipe end, when
-        // the command is ahead of the copy.
-        let size = 3 * 1024 * 1024;
-        let offsets: Vec<usize> = (1..12)
-            .map(|i| i * READ_SIZE - SECRET.len() / 2)
-            .chain([0, size - SECRET.len()])
-            .collect();
-        let input = log_with_secrets(size, &offsets);
-        let expected = masks().mask_all(&input);
-        assert_eq!(
-            expected
-                .windows(MASKED.len())
-                .filter(|window| *window == MASKED)
-                .count(),
-            offsets.len()
-        );
-        for write_on in BOTH {
-            let output = pumped(&input, write_on);
-            assert_eq!(output.len(), expected.len(), "{write_on:?}");
-            assert!(output == expected, "{write_on:?}: output differs");
-        }
-    }
-
-    #[test]
-    fn a_long_line_without_an_end_comes_out_masked() {
-        let mut input = vec![b'x'; 1024 * 1024];
-        for offset in [LONG_LINE - 3, 2 * LONG_LINE + 1, READ_SIZE - 10, 900_000] {
-            input[offset..offset + SECRET.len()].copy_from_slice(SECRET);
-        }
-        let expected = masks().mask_all(&input);
-        for write_on in BOTH {
-            let output = pumped(&input, write_on);
-            assert!(output == expected, "{write_on:?}: output differs");
-        }
-    }
-
-    #[test]
-    fn a_pause_shows_the_unfinished_line_but_not_half_a_value() {
-        for write_on in BOTH {
-            let mut running = start(write_on);
-            running.command.write_all(b"password? ").unwrap();
-            // Shown without its line end, after a pause.
-            let mut shown = [0u8; 64];
-            let count = running.output.read(&mut shown).unwrap();
-            assert_eq!(&shown[..count], b"password? ", "{write_on:?}");
-            // Half a value, then a pause: nothing of it shows.
-            let (first, second) = SECRET.split_at(SECRET.len() / 2);
-            running.command.write_all(first).unwrap();
-            std::thread::sleep(PAUSE * 4);
-            running.command.write_all(second).unwrap();
-            running.command.write_all(b" ok\n").unwrap();
-            assert_eq!(running.end(), b"[MASKED] ok\n", "{write_on:?}");
-        }
-    }
-
-    const MASKED: &[u8] = b"[MASKED]";
 }
