@@ -422,3 +422,157 @@ fn write_all_blocking(sink: &mut File, mut bytes: &[u8]) -> std::io::Result<()> 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use ci_secrets_core::mask::MaskSet;
+
+    use super::*;
+
+    const SECRET: &[u8] = b"pump-test-secret-0123456789";
+
+    /// A pump from a pipe the test writes (the command's end) to a pipe the
+    /// test reads (our output).
+    struct Running {
+        command: File,
+        output: File,
+        notice: ExitNotice,
+        pump: Pump,
+    }
+
+    fn masks() -> MaskSet {
+        MaskSet::new([("SECRET", SECRET)]).0
+    }
+
+    fn start() -> Running {
+        let (source, command) = nix::unistd::pipe().unwrap();
+        let (output, sink) = nix::unistd::pipe().unwrap();
+        let notice = ExitNotice::new().unwrap();
+        let pump = Pump::start(
+            Stream::Stdout,
+            source,
+            File::from(sink),
+            masks().stream(),
+            Arc::new(Mutex::new(())),
+            &notice,
+        )
+        .unwrap();
+        Running {
+            command: File::from(command),
+            output: File::from(output),
+            notice,
+            pump,
+        }
+    }
+
+    impl Running {
+        /// Ends the command and returns the rest of the output.
+        fn end(mut self) -> Vec<u8> {
+            drop(self.command);
+            self.notice.command_exited();
+            let mut output = self.output;
+            let reader = std::thread::spawn(move || {
+                let mut rest = Vec::new();
+                output.read_to_end(&mut rest).unwrap();
+                rest
+            });
+            self.pump.join().unwrap();
+            reader.join().unwrap()
+        }
+    }
+
+    /// What comes out of the pump when the command writes `input` at once
+    /// and exits.
+    fn pumped(input: &[u8]) -> Vec<u8> {
+        let Running {
+            mut command,
+            output,
+            notice,
+            pump,
+        } = start();
+        // Read while the command writes: more is written than the pipes hold.
+        let reader = std::thread::spawn(move || {
+            let mut output = output;
+            let mut all = Vec::new();
+            output.read_to_end(&mut all).unwrap();
+            all
+        });
+        command.write_all(input).unwrap();
+        let mut notice = notice;
+        drop(command);
+        notice.command_exited();
+        pump.join().unwrap();
+        reader.join().unwrap()
+    }
+
+    /// Build-log lines with the secret at `offsets` (which may cut lines
+    /// and fall across the pump's reads), `size` bytes in all.
+    fn log_with_secrets(size: usize, offsets: &[usize]) -> Vec<u8> {
+        let mut text = Vec::with_capacity(size + 64);
+        let mut line = 0;
+        while text.len() < size {
+            text.extend_from_slice(
+                format!("[{line:>8}] compiling crate-{} 100% done\n", line % 97).as_bytes(),
+            );
+            line += 1;
+        }
+        text.truncate(size);
+        for &offset in offsets {
+            text[offset..offset + SECRET.len()].copy_from_slice(SECRET);
+        }
+        text
+    }
+
+    #[test]
+    fn megabytes_come_out_exactly_as_masked_whole() {
+        // Values across where 256 KiB reads and the 1 MiB pipe end, when
+        // the command is ahead of the copy.
+        let size = 3 * 1024 * 1024;
+        let offsets: Vec<usize> = (1..12)
+            .map(|i| i * READ_SIZE - SECRET.len() / 2)
+            .chain([0, size - SECRET.len()])
+            .collect();
+        let input = log_with_secrets(size, &offsets);
+        let expected = masks().mask_all(&input);
+        assert_eq!(
+            expected
+                .windows(MASKED.len())
+                .filter(|window| *window == MASKED)
+                .count(),
+            offsets.len()
+        );
+        let output = pumped(&input);
+        assert_eq!(output.len(), expected.len());
+        assert!(output == expected, "output differs");
+    }
+
+    #[test]
+    fn a_long_line_without_an_end_comes_out_masked() {
+        let mut input = vec![b'x'; 1024 * 1024];
+        for offset in [LONG_LINE - 3, 2 * LONG_LINE + 1, READ_SIZE - 10, 900_000] {
+            input[offset..offset + SECRET.len()].copy_from_slice(SECRET);
+        }
+        let expected = masks().mask_all(&input);
+        let output = pumped(&input);
+        assert!(output == expected, "output differs");
+    }
+
+    #[test]
+    fn a_pause_shows_the_unfinished_line_but_not_half_a_value() {
+        let mut running = start();
+        running.command.write_all(b"password? ").unwrap();
+        // Shown without its line end, after a pause.
+        let mut shown = [0u8; 64];
+        let count = running.output.read(&mut shown).unwrap();
+        assert_eq!(&shown[..count], b"password? ");
+        // Half a value, then a pause: nothing of it shows.
+        let (first, second) = SECRET.split_at(SECRET.len() / 2);
+        running.command.write_all(first).unwrap();
+        std::thread::sleep(PAUSE * 4);
+        running.command.write_all(second).unwrap();
+        running.command.write_all(b" ok\n").unwrap();
+        assert_eq!(running.end(), b"[MASKED] ok\n");
+    }
+
+    const MASKED: &[u8] = b"[MASKED]";
+}

@@ -210,15 +210,31 @@ impl Matcher {
     }
 
     /// The fingerprints that `rest` begins with, as the automaton would
-    /// report them at its start.
+    /// report them at its start (shortest first).
+    ///
+    /// The fingerprints that begin with `rest[..len]` follow one another
+    /// in `sorted`, with `rest[..len]` itself first if it is one; each
+    /// longer `len` narrows that run by one byte, and the walk stops once
+    /// the run is empty. (A binary search of all fingerprints for every
+    /// length up to the longest cost hundreds of comparisons per prefix
+    /// hit with a thousand values.)
     fn fingerprints_starting<'a>(&'a self, rest: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
-        (1..=self.longest_fingerprint.min(rest.len())).filter_map(move |len| {
-            let probe = &rest[..len];
-            self.sorted
-                .binary_search_by(|&id| self.fingerprint(id).cmp(probe))
-                .ok()
-                .map(|at| self.sorted[at])
-        })
+        let mut run = 0..self.sorted.len();
+        (1..=self.longest_fingerprint.min(rest.len()))
+            .map_while(move |len| {
+                let at = len - 1;
+                let byte = Some(&rest[at]);
+                // In the run every fingerprint begins with `rest[..at]`:
+                // they are ordered by their byte at `at`, none (the
+                // fingerprint ends there) first.
+                let ids = &self.sorted[run.clone()];
+                let start = ids.partition_point(|&id| self.fingerprint(id).get(at) < byte);
+                let end = ids.partition_point(|&id| self.fingerprint(id).get(at) <= byte);
+                run = run.start + start..run.start + end;
+                let first = *self.sorted.get(run.start).filter(|_| !run.is_empty())?;
+                Some((self.fingerprint(first).len() == len).then_some(first))
+            })
+            .flatten()
     }
 
     /// Checks the forms of fingerprint `fingerprint`, found at `start`.
@@ -369,6 +385,27 @@ mod tests {
             .collect();
         let (with_prefixes, ..) = both_ways(&distinct, Search::Text).unwrap();
         assert!(with_prefixes.starts.is_none());
+    }
+
+    #[test]
+    fn the_fingerprints_at_a_position_are_all_those_it_begins_with_shortest_first() {
+        // Fingerprints that are prefixes of one another, and some that
+        // share a prefix and part.
+        let values: Vec<Vec<u8>> = ["abcd", "abcdef", "abcdefgh", "abcx", "abd0", "zzzz"]
+            .iter()
+            .map(|value| value.as_bytes().to_vec())
+            .collect();
+        let (matcher, ..) = both_ways(&values, Search::Text).unwrap();
+        let haystack = b"abcdefghij abcxyz abd0 abcd abc zzzzz a";
+        for at in 0..haystack.len() {
+            let rest = &haystack[at..];
+            let mut expected: Vec<usize> = (0..matcher.fingerprints.len())
+                .filter(|&id| rest.starts_with(matcher.fingerprint(id)))
+                .collect();
+            expected.sort_by_key(|&id| matcher.fingerprint(id).len());
+            let found: Vec<usize> = matcher.fingerprints_starting(rest).collect();
+            assert_eq!(found, expected, "at {at}");
+        }
     }
 
     proptest! {

@@ -86,16 +86,25 @@ pub(super) fn find(
     // more than the search itself. Hits inside what a handler already
     // looked at are skipped.
     let mut at = 0;
-    for found in memchr::memchr3_iter(first, second, third, output) {
+    let mut visit = |found: usize| {
         if found < at {
-            continue;
+            return;
         }
         at = match (output[found], percent.as_mut(), unwrapped.as_mut()) {
             (b'%', Some(windows), _) => windows.escape(found, at_end),
             (_, _, Some(windows)) => windows.line_break(found, at_end),
             _ => found + 1,
         };
+    };
+    // `memchr3_iter` picks its implementation (and sets up its vectors)
+    // again for every hit, which at a hit every few dozen bytes costs as
+    // much as the search: a searcher made once for the whole output does not.
+    #[cfg(target_arch = "x86_64")]
+    if let Some(searcher) = memchr::arch::x86_64::avx2::memchr::Three::new(first, second, third) {
+        searcher.iter(output).for_each(&mut visit);
+        return;
     }
+    memchr::memchr3_iter(first, second, third, output).for_each(visit);
 }
 
 /// Builds the regions of one view, a window around each escape or break,
