@@ -102,6 +102,9 @@ pub struct LargeSecret {
 pub struct MaskingReport {
     /// `cat`, then exec with 10 and with 1000 secrets.
     pub throughput: Vec<Throughput>,
+    /// `cat | cat`: what a pipe between two processes costs, with no
+    /// masking; `exec` cannot do better than this on the same machine.
+    pub pipe: Option<Throughput>,
     /// The 10- and 1000-secret exec cases, for the target.
     pub ten: Option<f64>,
     pub thousand: Option<f64>,
@@ -140,7 +143,13 @@ impl MaskingReport {
             "| case | median wall (ms) | throughput (MiB/s) | peak RSS (MiB) |"
         );
         let _ = writeln!(md, "|---|---:|---:|---:|");
-        for case in &self.throughput {
+        for case in self
+            .throughput
+            .iter()
+            .take(1)
+            .chain(&self.pipe)
+            .chain(self.throughput.iter().skip(1))
+        {
             let _ = writeln!(
                 md,
                 "| {} | {:.1} | {:.0} | {:.1} |",
@@ -198,6 +207,15 @@ impl MaskingReport {
                         "\nTarget: throughput with {secrets} secrets ≥ {target}× `cat`: {ours:.0} vs \
                          {cat:.0} MiB/s ({ratio:.2}×): {}.",
                         if ratio >= target { "pass" } else { "**FAIL**" }
+                    );
+                }
+                if let Some(pipe) = self.pipe.as_ref().map(Throughput::mib_per_s) {
+                    let _ = writeln!(
+                        md,
+                        "\nFor scale: a pipe alone (`cat | cat`, no masking) runs at {pipe:.0} MiB/s, \
+                         {:.2}× `cat`; `exec` with 10 secrets runs at {:.2}× that pipe.",
+                        pipe / cat,
+                        ten / pipe
                     );
                 }
             }

@@ -1071,6 +1071,18 @@ impl Harness {
             piping: measure(&cat, 0, count_masks)?,
             overhead: None,
         }];
+        // The same bytes through a pipe between two processes: the part of
+        // `exec`'s cost that is not masking.
+        let piped_cat = Invocation::new("`cat | cat`", "sh", self.dir()).args([
+            "-c".into(),
+            "cat \"$0\" | cat".into(),
+            output.clone().into_os_string(),
+        ]);
+        let pipe = Throughput {
+            label: "`cat \\| cat` (a pipe between two processes, no masking)".into(),
+            piping: measure(&piped_cat, 0, count_masks)?,
+            overhead: None,
+        };
         let mut per_secrets = Vec::new();
         for secrets in [10, 1000] {
             eprintln!("  exec with {secrets} secrets ...");
@@ -1114,6 +1126,7 @@ impl Harness {
         }
         Ok(MaskingReport {
             throughput,
+            pipe: Some(pipe),
             ten: per_secrets.first().copied(),
             thousand: per_secrets.get(1).copied(),
             large,
