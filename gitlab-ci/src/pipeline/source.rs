@@ -66,11 +66,9 @@ fn document_dividers(text: &str) -> impl Iterator<Item = std::ops::Range<usize>>
                 from = Some(end);
                 return Some(at..end);
             }
-            // `str::find` of one ASCII character searches a word at a time; stepping byte by
-            // byte to each line's end was a quarter of parse_yaml's own work on a large file.
-            // `at` is 0, just after a `\n`, or just after a divider's (ASCII) blanks: always a
-            // character boundary.
-            match text[at..].find('\n') {
+            // Stepping byte by byte to each line's end was a quarter of parse_yaml's own work on
+            // a large file.
+            match memchr::memchr(b'\n', &bytes[at..]) {
                 Some(offset) => at += offset + 1,
                 None => {
                     from = None;
@@ -292,9 +290,7 @@ fn flow_depth_exceeds(text: &str, limit: usize) -> bool {
                 at = after_quoted(bytes, at, quote);
             }
             b'#' if matches!(previous, b' ' | b'\t' | b'\n') => {
-                at = bytes[at..]
-                    .iter()
-                    .position(|&byte| byte == b'\n')
+                at = memchr::memchr(b'\n', &bytes[at..])
                     .map_or(bytes.len(), |newline| at + newline + 1);
             }
             b'[' | b'{' => {
@@ -318,8 +314,11 @@ fn flow_depth_exceeds(text: &str, limit: usize) -> bool {
 fn after_quoted(bytes: &[u8], mut at: usize, quote: u8) -> usize {
     let double = quote == b'"';
     while let Some(offset) = bytes.get(at..).and_then(|rest| {
-        rest.iter()
-            .position(|&byte| byte == quote || (double && byte == b'\\'))
+        if double {
+            memchr::memchr2(quote, b'\\', rest)
+        } else {
+            memchr::memchr(quote, rest)
+        }
     }) {
         let here = at + offset;
         let escaped = if double {
@@ -430,11 +429,9 @@ fn check_text<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str, PipelineError
             offset,
         }
     })?;
-    // `contains` searches a word at a time; `position` alone went byte by byte through every
-    // file, though a NUL is almost never there.
-    if bytes.contains(&0)
-        && let Some(offset) = bytes.iter().position(|&b| b == 0)
-    {
+    // A vectorised search: a byte-by-byte one went through every file, though a NUL is almost
+    // never there.
+    if let Some(offset) = memchr::memchr(0, bytes) {
         return Err(PipelineError::NulByte {
             path: path.to_owned(),
             line: line_of(offset),
