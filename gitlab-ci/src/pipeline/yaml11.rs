@@ -120,6 +120,10 @@ fn is_yaml11_only_boolean(word: &[u8]) -> bool {
 /// a radix letter.
 fn yaml11_number_at(bytes: &[u8], at: usize) -> bool {
     let byte_at = |offset: usize| bytes.get(at + offset).copied();
+    // Every form starts with a digit or a sign: most bytes are neither.
+    if !matches!(byte_at(0), Some(b'0'..=b'9' | b'-' | b'+')) {
+        return false;
+    }
     let digit_at = |offset: usize| byte_at(offset).is_some_and(|byte| byte.is_ascii_digit());
     if digit_at(0) && matches!(byte_at(1), Some(b'_' | b',' | b':')) && digit_at(2) {
         return true;
@@ -336,6 +340,32 @@ mod tests {
                     "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
                 )
             })
+        }
+
+        /// Cases at the edges of the scan, among them the proptest's past
+        /// finding: a number after a non-ASCII character.
+        #[test]
+        fn agrees_with_the_regex_at_the_edges() {
+            for (text, candidate) in [
+                ("trueé-0", true),
+                ("é010", true),
+                ("x-010", false),
+                ("x010", false),
+                ("\u{85}+5", true),
+                ("a-1_0", true),
+                ("a1:2", true),
+                ("a:2", false),
+                ("True", false),
+                ("TRUE_no", false),
+                ("", false),
+            ] {
+                assert_eq!(
+                    super::super::may_hold_yaml11_scalar(text),
+                    candidate,
+                    "{text:?}"
+                );
+                assert_eq!(by_regex(text), candidate, "{text:?}");
+            }
         }
 
         proptest! {
