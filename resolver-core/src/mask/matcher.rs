@@ -231,7 +231,7 @@ impl Matcher {
                 let start = ids.partition_point(|&id| self.fingerprint(id).get(at) < byte);
                 let end = ids.partition_point(|&id| self.fingerprint(id).get(at) <= byte);
                 run = run.start + start..run.start + end;
-                let first = *self.sorted.get(run.start).filter(|_| !run.is_empty())?;
+                let first = *self.sorted.get(run.clone())?.first()?;
                 Some((self.fingerprint(first).len() == len).then_some(first))
             })
             .flatten()
