@@ -78,6 +78,38 @@ impl HttpClient {
         self.permits.available_permits()
     }
 
+    /// Starts opening `connections` connections to the origin of `url`
+    /// and keeps them for the requests that will need them: call it when
+    /// the size of the next wave of concurrent requests is known and its
+    /// requests wait on something else, typically a login. Each request of
+    /// the wave that finds no idle connection in the pool takes a kept one
+    /// instead of opening its own, so the wave does not pay for opening
+    /// connections. Over TLS the first connection is opened alone, and the
+    /// others only if it speaks HTTP/1.1 (HTTP/2 carries the whole wave on
+    /// one). At most [`max_in_flight`](Self::max_in_flight) are opened; a
+    /// connection no request takes within seconds is closed.
+    ///
+    /// Best effort, and silent: a URL that is not `http(s)://` or a
+    /// connection that fails opens nothing, and a request then opens its
+    /// own connection (whose failure is the request's).
+    ///
+    /// ```
+    /// use ci_secrets_http::{HttpFactory, HttpSettings};
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let client = HttpFactory::new(HttpSettings::default()).client(None).unwrap();
+    /// // The login goes first; the wave after it needs 10 connections.
+    /// client.preconnect("http://127.0.0.1:9", 9).await;
+    /// # });
+    /// ```
+    pub async fn preconnect(&self, url: &str, connections: usize) {
+        let Ok(url) = url::Url::parse(url) else {
+            return;
+        };
+        let connections = connections.min(self.max_in_flight());
+        self.transports.preconnect(&url, connections).await;
+    }
+
     /// A `reqwest` client for building requests. [`send`](Self::send)
     /// sends each request through the client its scheme needs: the one for
     /// `https://` loads the OS trust store, at the first TLS request.
@@ -226,8 +258,8 @@ impl HttpClient {
             Ok(request) => request,
             Err(err) => return Ok(Err(AttemptFailure::Send(err))),
         };
-        let client = self.transports.for_request(&request).await?;
-        Ok(self.receive(client.execute(request).await, timeout).await)
+        let sent = self.transports.execute(request).await?;
+        Ok(self.receive(sent, timeout).await)
     }
 
     async fn receive(

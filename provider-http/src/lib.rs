@@ -32,6 +32,7 @@ mod client;
 mod context;
 mod dns;
 mod factory;
+mod preconnect;
 mod response;
 mod retry;
 mod transport;

@@ -9,7 +9,7 @@
 //! makes a TLS connection (a redirect is followed only within the first
 //! origin, scheme included).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use ci_secrets_provider_api::{ErrorKind, HttpSettings, ProviderError};
@@ -17,17 +17,30 @@ use rustls::pki_types::CertificateDer;
 use tokio::sync::OnceCell;
 
 use crate::client::error_chain;
+use crate::preconnect::{self, Batch, Intent, Origin, PreconnectLayer, Preconnects};
 use crate::trust;
 
 /// The clients of one trust configuration.
 #[derive(Debug)]
 pub(crate) struct Transports {
-    plain: reqwest::Client,
-    tls: OnceCell<reqwest::Client>,
+    plain: Transport,
+    tls: OnceCell<Transport>,
     settings: Arc<HttpSettings>,
     /// The extra roots, parsed when the client was asked for, so that a bad
     /// certificate is reported then and not at the first TLS connection.
     extra_roots: Vec<CertificateDer<'static>>,
+    /// Connections opened ahead of their requests, shared by the clients
+    /// that open them and the clients that use them.
+    preconnects: Arc<Preconnects>,
+}
+
+/// The client of one scheme, and its warm-up twin (see `preconnect`),
+/// built alike at the first preconnection.
+#[derive(Debug)]
+struct Transport {
+    send: reqwest::Client,
+    tls: Option<rustls::ClientConfig>,
+    warmup: OnceLock<Option<reqwest::Client>>,
 }
 
 impl Transports {
@@ -35,35 +48,67 @@ impl Transports {
         settings: Arc<HttpSettings>,
         extra_roots: Vec<CertificateDer<'static>>,
     ) -> Result<Self, ProviderError> {
-        let plain = build(base(&settings).tls_built_in_root_certs(false))?;
+        let preconnects = Arc::new(Preconnects::default());
+        let plain = Transport::new(&settings, &preconnects, None)?;
         Ok(Self {
             plain,
             tls: OnceCell::new(),
             settings,
             extra_roots,
+            preconnects,
         })
     }
 
     /// The client that builds requests (a request is not tied to the client
     /// that built it) and sends the plain-HTTP ones.
     pub(crate) fn plain(&self) -> &reqwest::Client {
-        &self.plain
+        &self.plain.send
     }
 
-    /// The client that sends `request`.
-    pub(crate) async fn for_request(
+    /// Sends `request` through the client of its scheme, taking a
+    /// connection opened for its origin ahead of it when its pool has none.
+    pub(crate) async fn execute(
         &self,
-        request: &reqwest::Request,
-    ) -> Result<&reqwest::Client, ProviderError> {
-        if request.url().scheme() == "http" {
-            return Ok(&self.plain);
+        request: reqwest::Request,
+    ) -> Result<Result<reqwest::Response, reqwest::Error>, ProviderError> {
+        let origin = Origin::of(request.url());
+        let client = &self.for_scheme(request.url().scheme()).await?.send;
+        Ok(preconnect::with_intent(Intent::Request(origin), client.execute(request)).await)
+    }
+
+    /// Starts opening `connections` connections to the origin of `url`,
+    /// kept for the requests that will need them (see `preconnect`). Over
+    /// TLS, only the first is opened when the server speaks HTTP/2. Best
+    /// effort: nothing is opened when the client cannot be built.
+    pub(crate) async fn preconnect(&self, url: &url::Url, connections: usize) {
+        if connections == 0 || !matches!(url.scheme(), "http" | "https") {
+            return;
         }
-        self.tls().await
+        let Ok(transport) = self.for_scheme(url.scheme()).await else {
+            return;
+        };
+        let Some(warmup) = transport.warmup(&self.settings, &self.preconnects) else {
+            return;
+        };
+        let origin = Origin::of(url);
+        let batch = Batch::new();
+        for _ in 0..connections {
+            let request = warmup.get(url.clone()).send();
+            preconnect::start(Intent::Preconnect(origin.clone(), batch.clone()), request);
+        }
+    }
+
+    async fn for_scheme(&self, scheme: &str) -> Result<&Transport, ProviderError> {
+        if scheme == "http" {
+            Ok(&self.plain)
+        } else {
+            self.tls().await
+        }
     }
 
     /// The TLS client, built once. Cheap: the roots it starts with are
     /// compiled in or given; the OS store is read only if a server needs it.
-    async fn tls(&self) -> Result<&reqwest::Client, ProviderError> {
+    async fn tls(&self) -> Result<&Transport, ProviderError> {
         self.tls
             .get_or_try_init(|| async {
                 let config = trust::client_config(self.extra_roots.clone(), trust::os_roots)
@@ -73,7 +118,7 @@ impl Transports {
                             format!("cannot build the HTTP client: {err}"),
                         )
                     })?;
-                build(base(&self.settings).use_preconfigured_tls(config))
+                Transport::new(&self.settings, &self.preconnects, Some(config))
             })
             .await
     }
@@ -83,11 +128,59 @@ impl Transports {
     pub(crate) fn tls_built(&self) -> bool {
         self.tls.initialized()
     }
+
+    /// The kept connections (for tests).
+    #[cfg(test)]
+    pub(crate) fn preconnects(&self) -> &Preconnects {
+        &self.preconnects
+    }
+
+    /// The connections kept for the origin of `url` (for tests).
+    #[cfg(test)]
+    pub(crate) fn kept(&self, url: &url::Url) -> usize {
+        self.preconnects.count(&Origin::of(url))
+    }
 }
 
-/// What both clients share.
-fn base(settings: &HttpSettings) -> reqwest::ClientBuilder {
-    reqwest::Client::builder()
+impl Transport {
+    fn new(
+        settings: &HttpSettings,
+        preconnects: &Arc<Preconnects>,
+        tls: Option<rustls::ClientConfig>,
+    ) -> Result<Self, ProviderError> {
+        let send = build(client_builder(settings, preconnects, tls.clone()))?;
+        Ok(Self {
+            send,
+            tls,
+            warmup: OnceLock::new(),
+        })
+    }
+
+    fn warmup(
+        &self,
+        settings: &HttpSettings,
+        preconnects: &Arc<Preconnects>,
+    ) -> Option<&reqwest::Client> {
+        self.warmup
+            .get_or_init(|| {
+                build(client_builder(settings, preconnects, self.tls.clone()))
+                    .inspect_err(|err| {
+                        tracing::debug!(error = err.message(), "no connections opened ahead");
+                    })
+                    .ok()
+            })
+            .as_ref()
+    }
+}
+
+/// A client of one scheme: the plain one trusts no root at all, the TLS
+/// one is given its configuration.
+fn client_builder(
+    settings: &HttpSettings,
+    preconnects: &Arc<Preconnects>,
+    tls: Option<rustls::ClientConfig>,
+) -> reqwest::ClientBuilder {
+    let builder = reqwest::Client::builder()
         .use_rustls_tls()
         .connect_timeout(settings.connect_timeout)
         .user_agent(settings.user_agent.clone())
@@ -95,6 +188,14 @@ fn base(settings: &HttpSettings) -> reqwest::ClientBuilder {
         .pool_idle_timeout(Duration::from_secs(30))
         // One DNS lookup per host for the pool, not one per connection.
         .dns_resolver(Arc::new(crate::dns::CachingResolver::system()))
+        .connector_layer(PreconnectLayer::new(
+            preconnects.clone(),
+            settings.connect_timeout,
+        ));
+    match tls {
+        Some(config) => builder.use_preconfigured_tls(config),
+        None => builder.tls_built_in_root_certs(false),
+    }
 }
 
 fn build(builder: reqwest::ClientBuilder) -> Result<reqwest::Client, ProviderError> {
