@@ -245,12 +245,17 @@ where
         let mut inner = std::mem::replace(&mut self.inner, fresh);
         match INTENT.try_with(Intent::clone) {
             Ok(Intent::Preconnect(origin, batch)) => {
-                let opening = tokio::spawn(open(
-                    inner,
-                    destination,
-                    origin.is_tls().then_some(batch),
-                    self.connect_timeout,
-                ));
+                // The leader is chosen here, in the order the connections
+                // are kept, so that a request taking the oldest takes the
+                // one that does not wait for another.
+                let role = origin.is_tls().then(|| {
+                    if batch.leader_taken.swap(true, Ordering::AcqRel) {
+                        Role::Follower(batch)
+                    } else {
+                        Role::Leader(Decision(batch))
+                    }
+                });
+                let opening = tokio::spawn(open(inner, destination, role, self.connect_timeout));
                 self.preconnects.keep(origin, opening);
                 Box::pin(std::future::ready(Err(HandedOver.into())))
             }
@@ -273,30 +278,37 @@ where
     }
 }
 
-/// Opens one kept connection. Of a TLS batch, the first decides for the
-/// others: they wait for it and are opened only if it speaks HTTP/1.
+/// A connection's part in a TLS batch.
+enum Role {
+    /// Opened at once; tells the others whether they are needed.
+    Leader(Decision),
+    /// Opened only if the leader speaks HTTP/1.
+    Follower(Arc<Batch>),
+}
+
+/// Opens one kept connection (of a TLS batch, in its `role`).
 async fn open<S, R>(
     mut inner: S,
     destination: R,
-    tls_batch: Option<Arc<Batch>>,
+    role: Option<Role>,
     timeout: Duration,
 ) -> Option<Box<dyn Any + Send>>
 where
     S: Service<R, Error = BoxError>,
     S::Response: Connection + Send + 'static,
 {
-    let mut decision = None;
-    if let Some(batch) = tls_batch {
-        if batch.leader_taken.swap(true, Ordering::AcqRel) {
+    let decision = match role {
+        Some(Role::Follower(batch)) => {
             let mut decided = batch.others_needed.subscribe();
             let needed = decided.wait_for(Option::is_some).await.ok()?;
             if *needed != Some(true) {
                 return None;
             }
-        } else {
-            decision = Some(Decision(batch));
+            None
         }
-    }
+        Some(Role::Leader(decision)) => Some(decision),
+        None => None,
+    };
     let opened = tokio::time::timeout(timeout, inner.call(destination))
         .await
         .ok()
@@ -543,6 +555,15 @@ mod tests {
         let (url, ca, seen) = tls_server(&[b"h2", b"http/1.1"]).await;
         let client = client(Some(&ca));
         client.preconnect(&url, 5).await;
+        // A request (the login) takes the oldest kept connection: the one
+        // that is opened, not one that waits for it.
+        let origin = Origin::of(&url::Url::parse(&url).unwrap());
+        let mut oldest = client.transports().preconnects().take(&origin).unwrap();
+        let opened = (&mut oldest.opening).await.unwrap();
+        assert!(
+            opened.is_some(),
+            "the oldest kept connection was not opened"
+        );
         settled(&client, &url).await;
         assert_eq!(seen.connections.load(Ordering::SeqCst), 1);
         assert_eq!(seen.h2.load(Ordering::SeqCst), 1);

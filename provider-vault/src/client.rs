@@ -60,6 +60,13 @@ impl VaultClient {
         }
     }
 
+    /// Starts opening `connections` connections to the server for a wave
+    /// of requests that waits on something else (see
+    /// [`HttpClient::preconnect`]).
+    pub(crate) async fn preconnect(&self, connections: usize) {
+        self.http.preconnect(self.base.as_str(), connections).await;
+    }
+
     /// `<server>/v1/<segments>`, each segment percent-encoded as needed.
     /// A path in the server URL (a Vault behind a reverse proxy) is kept.
     pub(crate) fn url<'a>(&self, segments: impl IntoIterator<Item = &'a str>) -> Url {

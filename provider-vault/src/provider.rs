@@ -133,6 +133,10 @@ async fn resolve_group(
     references: Vec<SecretReference>,
     issued: &(dyn Fn(&VaultToken) + Sync),
 ) -> Result<Vec<SecretResult>, ProviderError> {
+    // The reads go out at once after the login; over HTTP/1.1 each needs a
+    // connection. They open now, while the login is in flight. The login
+    // takes one of them, and its connection is free again for the reads.
+    client.preconnect(references.len()).await;
     let login_span = tracing::info_span!("vault.login", secrets = references.len());
     let token = client
         .login(ctx, settings, &jwt.value)

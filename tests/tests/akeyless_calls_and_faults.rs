@@ -183,6 +183,75 @@ fn over_tls_a_job_speaks_http2_on_one_connection() {
     );
 }
 
+/// Over plain HTTP/1.1 each request of the wave after the login needs a
+/// connection of its own. They are opened while the login is in flight (here
+/// held for seconds), and the wave uses exactly those: no request waits for
+/// a handshake, and no connection is opened for nothing.
+#[test]
+fn over_plain_http_the_next_wave_connects_while_the_login_is_in_flight() {
+    let mut seed = Seed::new()
+        .with_access(Access::access_key("p-bulk0000001", "bulk-access-key").allow("/ci/*"));
+    let mut job = String::from(
+        "deploy:\n  script: [x]\n  variables:\n    AKEYLESS_ACCESS_ID: p-bulk0000001\n  secrets:\n",
+    );
+    // 150 names in one folder: two batched reads and one listing, at once.
+    for i in 0..150 {
+        seed = seed.with_item(
+            format!("/ci/secret-{i:03}"),
+            Item::static_text(format!("bulk-value-{i:03}")),
+        );
+        write!(
+            job,
+            "    SECRET_{i:03}:\n      file: false\n      akeyless:\n        name: /ci/secret-{i:03}\n        akeyless_api_url: $AKEYLESS_EMULATOR_URL\n        akeyless_access_type: api_key\n        akeyless_access_key: bulk-access-key\n"
+        )
+        .unwrap();
+    }
+    let harness = Harness::with(Emulator::builder().seed(seed));
+    harness
+        .faults()
+        .fail_next(Operation::Auth, 1, Fault::Delay(Duration::from_secs(3)))
+        .unwrap();
+    let project = Project::new();
+    let file = project.write(".gitlab-ci.yml", &job);
+    let child = project
+        .resolve(&file, "json")
+        .arg("--var")
+        .arg(harness.url_var())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    // While the login is held, the connections of the wave appear.
+    let wave = 3;
+    let started = std::time::Instant::now();
+    let during_login = loop {
+        let stats = harness.stats();
+        let login_answered = stats.requests(Operation::GetSecretValue) > 0;
+        if stats.connections >= wave || login_answered || started.elapsed().as_secs() >= 10 {
+            break (stats.connections, login_answered);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        during_login,
+        (wave, false),
+        "connections while the login was held"
+    );
+    let values: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(values["SECRET_149"], "bulk-value-149");
+    let stats = harness.stats();
+    assert_eq!(stats.requests(Operation::GetSecretValue), 2, "{stats:?}");
+    assert_eq!(stats.connections, wave, "{stats:?}");
+}
+
 #[test]
 fn two_identities_in_one_job_take_exactly_two_logins() {
     // One job has one AKEYLESS_ACCESS_ID, so its identities differ by API URL,

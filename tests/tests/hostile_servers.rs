@@ -630,3 +630,58 @@ fn a_retry_after_http_date_is_honoured_within_the_deadline() {
     );
     assert_eq!(server.requests().len(), 1, "{stderr}");
 }
+
+/// A Vault server that holds the login for seconds: the connections of the
+/// reads that follow it are opened meanwhile (plain HTTP/1.1 needs one per
+/// concurrent request), and no read is sent before the token is there.
+#[test]
+fn vault_reads_connect_while_a_slow_login_is_in_flight() {
+    const VAULT_TOKEN: &str = "hvs.slow-login-token-Zt8";
+    let server = RawServer::start(|mut stream, request, stop| {
+        let body = if request.path().contains("/auth/") {
+            let held = std::time::Instant::now();
+            while held.elapsed() < Duration::from_secs(3) && !stop.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            serde_json::json!({"auth": {"client_token": VAULT_TOKEN}})
+        } else {
+            serde_json::json!({"data": {"data": {"password": KV_VALUE}}})
+        };
+        let _ = stream.write_all(&json_response("200 OK", &body));
+    });
+    let project = Project::new();
+    project.write(
+        ".gitlab-ci.yml",
+        "job:\n  script: [x]\n  id_tokens:\n    VAULT_ID_TOKEN:\n      aud: https://vault.example\n  secrets:\n    A: {vault: a/password@kv, file: false}\n    B: {vault: b/password@kv, file: false}\n    C: {vault: c/password@kv, file: false}\n",
+    );
+    let child = project
+        .cli()
+        .args(["resolve", "--job", "job", "--format", "json"])
+        .arg("--var")
+        .arg(format!("VAULT_SERVER_URL={}", server.url()))
+        .args(["--var", "VAULT_ID_TOKEN=eyJhbGciOiJSUzI1NiJ9.e30.c2ln"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // One connection per read; the login takes one of them.
+    let reads = 3;
+    wait_until(Duration::from_secs(10), || {
+        server.connections() >= reads || server.requests().len() > 1
+    });
+    let during_login = (server.connections(), server.requests().len());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        during_login,
+        (reads, 1),
+        "connections and requests while the login was held"
+    );
+    let values: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(values["C"], KV_VALUE);
+}

@@ -96,6 +96,41 @@ pub(crate) fn folder_and_full_name(name: &str) -> (String, String) {
     (folder, full)
 }
 
+/// How the types of a set of names are learned: the folders listed, each
+/// with its filter and its requested names (as given and in full), and the
+/// names described one by one.
+struct Discovery<'a> {
+    listed: Vec<(String, Option<String>, Vec<(&'a str, String)>)>,
+    alone: Vec<&'a str>,
+}
+
+impl<'a> Discovery<'a> {
+    fn plan(names: &[&'a str]) -> Self {
+        let mut folders: IndexMap<String, Vec<(&str, String)>> = IndexMap::new();
+        for name in names {
+            let (folder, full) = folder_and_full_name(name);
+            folders.entry(folder).or_default().push((name, full));
+        }
+        let mut listed = Vec::new();
+        let mut alone: Vec<&str> = Vec::new();
+        for (folder, members) in folders {
+            let full: Vec<&str> = members.iter().map(|(_, full)| full.as_str()).collect();
+            match folder_lookup(&full) {
+                FolderLookup::Describe => alone.extend(members.iter().map(|(name, _)| *name)),
+                FolderLookup::List { filter } => listed.push((folder, filter, members)),
+            }
+        }
+        Self { listed, alone }
+    }
+}
+
+/// How many requests [`item_types`] sends at once for `names` (listings
+/// and describes), before any describe of a name a listing did not show.
+pub(crate) fn discovery_requests(names: &[&str]) -> usize {
+    let discovery = Discovery::plan(names);
+    discovery.listed.len() + discovery.alone.len()
+}
+
 /// The type of every name in `names`.
 pub(crate) async fn item_types(
     ctx: &ResolveContext,
@@ -103,20 +138,7 @@ pub(crate) async fn item_types(
     session: &Session<'_>,
     names: &[&str],
 ) -> ItemTypes {
-    let mut folders: IndexMap<String, Vec<(&str, String)>> = IndexMap::new();
-    for name in names {
-        let (folder, full) = folder_and_full_name(name);
-        folders.entry(folder).or_default().push((name, full));
-    }
-    let mut listed = Vec::new();
-    let mut alone: Vec<&str> = Vec::new();
-    for (folder, members) in folders {
-        let full: Vec<&str> = members.iter().map(|(_, full)| full.as_str()).collect();
-        match folder_lookup(&full) {
-            FolderLookup::Describe => alone.extend(members.iter().map(|(name, _)| *name)),
-            FolderLookup::List { filter } => listed.push((folder, filter, members)),
-        }
-    }
+    let Discovery { listed, alone } = Discovery::plan(names);
     let listings = listed
         .iter()
         .map(|(folder, filter, _)| list_folder(ctx, api, session, folder, filter.as_deref()));

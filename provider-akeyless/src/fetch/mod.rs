@@ -121,13 +121,6 @@ async fn resolve_group(
             .to_error()
         })?
         .with_permits(in_flight.clone());
-    let api = AkeylessApi::new(key.api_url.clone(), client);
-    let session = Session::new(cache, key, &keyed.identity, &api);
-    let token = session
-        .token(ctx)
-        .await
-        .map_err(|failure| SharedError::from(failure).to_error())?;
-
     let names: Vec<&str> = {
         let unique: IndexMap<&str, ()> = blocks
             .iter()
@@ -136,6 +129,19 @@ async fn resolve_group(
             .collect();
         unique.into_keys().collect()
     };
+    // The wave after the login (the optimistic static reads and the type
+    // discovery) goes out at once; over HTTP/1.1 each of its requests needs
+    // a connection. They open now, while the login is in flight. The login
+    // takes one of them, and its connection is free again for the wave.
+    let wave = names.len().div_ceil(STATIC_BATCH) + describe::discovery_requests(&names);
+    client.preconnect(&key.api_url, wave).await;
+    let api = AkeylessApi::new(key.api_url.clone(), client);
+    let session = Session::new(cache, key, &keyed.identity, &api);
+    let token = session
+        .token(ctx)
+        .await
+        .map_err(|failure| SharedError::from(failure).to_error())?;
+
     let (untyped, types) = if names.is_empty() {
         (items::Untyped::default(), HashMap::new())
     } else {
