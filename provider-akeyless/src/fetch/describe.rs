@@ -96,12 +96,19 @@ pub(crate) fn folder_and_full_name(name: &str) -> (String, String) {
     (folder, full)
 }
 
-/// How the types of a set of names are learned: the folders listed, each
-/// with its filter and its requested names (as given and in full), and the
-/// names described one by one.
+/// How the types of a set of names are learned: the folders listed, and
+/// the names described one by one.
 struct Discovery<'a> {
-    listed: Vec<(String, Option<String>, Vec<(&'a str, String)>)>,
+    listed: Vec<Listing<'a>>,
     alone: Vec<&'a str>,
+}
+
+/// One folder's `/list-items`.
+struct Listing<'a> {
+    folder: String,
+    filter: Option<String>,
+    /// The requested names in the folder, as given and in full.
+    members: Vec<(&'a str, String)>,
 }
 
 impl<'a> Discovery<'a> {
@@ -117,7 +124,11 @@ impl<'a> Discovery<'a> {
             let full: Vec<&str> = members.iter().map(|(_, full)| full.as_str()).collect();
             match folder_lookup(&full) {
                 FolderLookup::Describe => alone.extend(members.iter().map(|(name, _)| *name)),
-                FolderLookup::List { filter } => listed.push((folder, filter, members)),
+                FolderLookup::List { filter } => listed.push(Listing {
+                    folder,
+                    filter,
+                    members,
+                }),
             }
         }
         Self { listed, alone }
@@ -139,14 +150,20 @@ pub(crate) async fn item_types(
     names: &[&str],
 ) -> ItemTypes {
     let Discovery { listed, alone } = Discovery::plan(names);
-    let listings = listed
-        .iter()
-        .map(|(folder, filter, _)| list_folder(ctx, api, session, folder, filter.as_deref()));
+    let listings = listed.iter().map(|listing| {
+        list_folder(
+            ctx,
+            api,
+            session,
+            &listing.folder,
+            listing.filter.as_deref(),
+        )
+    });
     let (listings, mut types) =
         futures::join!(join_all(listings), describe_all(ctx, api, session, &alone));
 
     let mut unseen = Vec::new();
-    for ((_, _, members), listing) in listed.iter().zip(listings) {
+    for (Listing { members, .. }, listing) in listed.iter().zip(listings) {
         for (name, full) in members {
             match listing.as_ref().and_then(|listing| listing.get(full)) {
                 Some(item_type) => {
@@ -245,6 +262,27 @@ mod tests {
             folder_and_full_name("top"),
             ("/".to_string(), "/top".to_string())
         );
+    }
+
+    #[test]
+    fn the_discovery_wave_counts_one_request_per_listing_and_per_describe() {
+        assert_eq!(discovery_requests(&[]), 0);
+        // One folder listed narrowly, one name alone in its folder.
+        assert_eq!(
+            discovery_requests(&["/ci/db-user", "/ci/db-pass", "/other/key"]),
+            2
+        );
+        // Few unrelated names in one folder: each is described.
+        assert_eq!(
+            discovery_requests(&["/ci/alpha", "/ci/beta", "/ci/gamma"]),
+            3
+        );
+        // Many: one listing.
+        let many: Vec<String> = (0..20)
+            .map(|i| format!("/ci/{}x", (b'a' + i) as char))
+            .collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert_eq!(discovery_requests(&many), 1);
     }
 
     #[test]
