@@ -53,7 +53,9 @@ pub(crate) struct State {
     /// `u-...` token → access id, for `/auth` and for data calls that send `uid-token` directly.
     pub(crate) uid_tokens: HashMap<String, Arc<str>>,
     pub(crate) items: BTreeMap<String, ItemEntry>,
-    pub(crate) started_at: SystemTime,
+    /// The start time in RFC 3339: the creation, modification and access date of every item,
+    /// formatted once instead of three times per item described or listed.
+    pub(crate) started_at: String,
     pub(crate) tokens: TokenStore,
     pub(crate) counters: Counters,
     pub(crate) faults: FaultController,
@@ -148,7 +150,7 @@ impl State {
             access,
             uid_tokens,
             items,
-            started_at: SystemTime::now(),
+            started_at: crate::api::rfc3339(SystemTime::now()),
             tokens: TokenStore::new(token_ttl.unwrap_or(seed.token_ttl)),
             counters: Counters::default(),
             faults,

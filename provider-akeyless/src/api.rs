@@ -7,6 +7,7 @@
 //! (D9), so nothing is issued twice.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use ci_secrets_http::{HttpClient, RetryMode};
 use ci_secrets_provider_api::ResolveContext;
@@ -25,6 +26,39 @@ const CLIENT_TYPE: &str = "gitlab";
 pub(crate) struct AkeylessApi {
     base_url: String,
     client: HttpClient,
+    /// `<base_url><operation path>` parsed once per operation, at its first
+    /// call: a job of a hundred secrets sends a hundred calls of a few
+    /// operations, and each parse of the same text gave the same URL.
+    /// Indexed by [`operation_index`]; `None` when it does not parse (the
+    /// text is then sent as it is, and fails the way it always did).
+    urls: [OnceLock<Option<url::Url>>; OPERATIONS.len()],
+}
+
+/// Every operation, in the order of [`AkeylessApi::urls`].
+const OPERATIONS: [Operation; 9] = [
+    Operation::Auth,
+    Operation::DescribeItem,
+    Operation::ListItems,
+    Operation::GetSecretValue,
+    Operation::GetDynamicSecretValue,
+    Operation::GetRotatedSecretValue,
+    Operation::GetSshCertificate,
+    Operation::GetPkiCertificate,
+    Operation::GetCertificateValue,
+];
+
+fn operation_index(operation: Operation) -> usize {
+    match operation {
+        Operation::Auth => 0,
+        Operation::DescribeItem => 1,
+        Operation::ListItems => 2,
+        Operation::GetSecretValue => 3,
+        Operation::GetDynamicSecretValue => 4,
+        Operation::GetRotatedSecretValue => 5,
+        Operation::GetSshCertificate => 6,
+        Operation::GetPkiCertificate => 7,
+        Operation::GetCertificateValue => 8,
+    }
 }
 
 /// The body of `POST /auth`. Optional fields are left out when empty; the
@@ -179,7 +213,15 @@ impl AkeylessApi {
         Self {
             base_url: base_url.into(),
             client,
+            urls: Default::default(),
         }
+    }
+
+    /// The URL of `operation`, parsed at its first call.
+    fn parsed_url(&self, operation: Operation, url: &str) -> Option<&url::Url> {
+        self.urls[operation_index(operation)]
+            .get_or_init(|| url::Url::parse(url).ok())
+            .as_ref()
     }
 
     /// The URL without a trailing `/`.
@@ -199,14 +241,17 @@ impl AkeylessApi {
         secrets: &[&str],
     ) -> Result<R, Failure> {
         let url = format!("{}{}", self.base_url, operation.path());
+        let parsed = self.parsed_url(operation, &url);
         let response = self
             .client
             .send(ctx, &operation.label(), mode, |client| {
-                client
-                    .post(&url)
-                    .header(CLIENT_TYPE_HEADER, CLIENT_TYPE)
-                    .header(reqwest::header::ACCEPT, "application/json")
-                    .json(body)
+                match parsed {
+                    Some(parsed) => client.post(parsed.clone()),
+                    None => client.post(&url),
+                }
+                .header(CLIENT_TYPE_HEADER, CLIENT_TYPE)
+                .header(reqwest::header::ACCEPT, "application/json")
+                .json(body)
             })
             .await
             .map_err(|source| Failure::Transport {
@@ -429,6 +474,35 @@ impl AkeylessApi {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_operation_has_its_own_url_parsed_once() {
+        let factory =
+            ci_secrets_http::HttpFactory::new(ci_secrets_provider_api::HttpSettings::default());
+        let api = AkeylessApi::new(
+            "https://gw.example:8000/api/v2",
+            factory.client(None).unwrap(),
+        );
+        for (index, operation) in OPERATIONS.into_iter().enumerate() {
+            assert_eq!(operation_index(operation), index);
+            let text = format!("{}{}", api.base_url(), operation.path());
+            let parsed = api.parsed_url(operation, &text).unwrap().clone();
+            assert_eq!(parsed.as_str(), text);
+            assert_eq!(parsed, url::Url::parse(&text).unwrap());
+            // The second call answers the first parse.
+            let again = api.parsed_url(operation, "not a url").unwrap();
+            assert!(std::ptr::eq(
+                again,
+                api.parsed_url(operation, &text).unwrap()
+            ));
+        }
+        let broken = AkeylessApi::new("no scheme", factory.client(None).unwrap());
+        assert!(
+            broken
+                .parsed_url(Operation::Auth, "no scheme/auth")
+                .is_none()
+        );
+    }
 
     #[test]
     fn auth_body_has_the_sdk_defaults_and_no_empty_fields() {

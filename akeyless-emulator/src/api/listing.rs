@@ -4,11 +4,10 @@
 use std::collections::BTreeSet;
 
 use axum::response::Response;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use super::errors::LIST_ITEMS;
-use super::items::describe;
+use super::items::{ItemView, describe};
 use super::{ApiError, Credentials, caller, json_response, parse};
 use crate::seed::ItemSpec;
 use crate::state::State;
@@ -67,10 +66,19 @@ pub(super) fn list_items(state: &State, body: &[u8]) -> Result<Response, ApiErro
         }
     }
     state.counters.listed(items.len());
-    Ok(json_response(&json!({
-        "items": items,
-        "folders": folders,
-        "next_page": "",
-        "has_next": false,
-    })))
+    Ok(json_response(&Listing {
+        items,
+        folders,
+        next_page: "",
+        has_next: false,
+    }))
+}
+
+/// The answer of `/list-items`.
+#[derive(Serialize)]
+struct Listing<'a> {
+    items: Vec<ItemView<'a>>,
+    folders: BTreeSet<String>,
+    next_page: &'static str,
+    has_next: bool,
 }

@@ -81,6 +81,137 @@ async fn describe_item_shows_versions_and_issuer_details() {
     assert_eq!(out["certificate_issue_details"]["max_ttl"], 3600);
 }
 
+/// The whole `Item` object of each item type, as `/describe-item` and `/list-items` answer it:
+/// every field and value except the item ids and the dates, which are checked for form.
+#[tokio::test]
+async fn describe_and_list_answer_the_whole_item_object() {
+    let h = Harness::demo().await;
+    let token = h.demo_token().await;
+    let common = |name: &str, item_type: &str, sub_type: &str, last_version: u64| {
+        json!({
+            "item_name": name, "item_type": item_type, "item_sub_type": sub_type,
+            "item_state": "Enabled", "is_enabled": true, "last_version": last_version,
+            "item_metadata": "", "item_tags": [], "item_size": 0,
+            "with_customer_fragment": false, "delete_protection": false,
+            "client_permissions": ["read", "list"],
+        })
+    };
+    let ssh_details = json!({
+        "cert_issuer_type": "ssh", "max_ttl": 3600,
+        "ssh_cert_issuer_details": {
+            "allowed_users": ["deploy", "ci"], "cert_type": 1, "extensions": {"permit-pty": ""},
+        },
+    });
+    let pki_details = json!({
+        "cert_issuer_type": "pki", "max_ttl": 3600,
+        "pki_cert_issuer_details": {
+            "allowed_domains_list": ["demo.local", "example.com"], "allow_subdomains": true,
+            "allow_any_name": false, "server_flag": true, "client_flag": true,
+            "key_type": "ec", "key_bits": 256, "is_ca": false,
+        },
+    });
+    let with = |mut object: Value, extra: Value| {
+        let map = object.as_object_mut().unwrap();
+        for (key, value) in extra.as_object().unwrap() {
+            map.insert(key.clone(), value.clone());
+        }
+        object
+    };
+    let expected = [
+        with(
+            common("/demo/static/password", "STATIC_SECRET", "generic", 2),
+            json!({"item_general_info": {"static_secret_info": {"format": "text", "max_versions": 0}}}),
+        ),
+        with(
+            common("/demo/static/db", "STATIC_SECRET", "generic", 1),
+            json!({"item_general_info": {"static_secret_info": {"format": "json", "max_versions": 0}}}),
+        ),
+        with(
+            common("/demo/dynamic/db", "DYNAMIC_SECRET", "custom", 0),
+            json!({"item_general_info": {"dynamic_secret_producer_details": {
+                "producer_status": "ProducerConnected", "producer_type": "custom"}}}),
+        ),
+        with(
+            common("/demo/rotated/admin", "ROTATED_SECRET", "custom", 0),
+            json!({"item_general_info": {"rotated_secret_details": {
+                "rotator_status": "RotationSucceeded", "rotator_type": "custom"}}}),
+        ),
+        with(
+            common("/demo/ssh/issuer", "SSH_CERT_ISSUER", "ssh", 0),
+            json!({"item_general_info": {"cert_issue_details": ssh_details},
+                   "certificate_issue_details": ssh_details}),
+        ),
+        with(
+            common("/demo/pki/issuer", "PKI_CERT_ISSUER", "pki", 0),
+            json!({"item_general_info": {"cert_issue_details": pki_details},
+                   "certificate_issue_details": pki_details}),
+        ),
+        with(
+            common("/demo/certificate/web", "CERTIFICATE", "certificate", 0),
+            json!({"item_general_info": {"certificate_format": "pem"}}),
+        ),
+    ];
+    // Ids and dates vary by run: checked for form, then left out of the comparison.
+    let without_ids_and_dates = |mut item: Value| {
+        let map = item.as_object_mut().unwrap();
+        assert!(map.remove("item_id").unwrap().as_u64().unwrap() > 0);
+        assert!(
+            map.remove("display_id")
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .starts_with("emu")
+        );
+        let created = map.remove("creation_date").unwrap();
+        assert!(created.as_str().unwrap().ends_with('Z'), "{created}");
+        assert_eq!(map.remove("modification_date").unwrap(), created);
+        assert_eq!(map.remove("access_date").unwrap(), created);
+        item
+    };
+    for want in &expected {
+        let name = want["item_name"].as_str().unwrap();
+        let (status, out) = h
+            .post("describe-item", json!({"name": name, "token": token}))
+            .await;
+        assert_eq!(status, 200, "{out}");
+        assert_eq!(without_ids_and_dates(out.clone()), *want, "{name}");
+        // Listed, the item is the same object.
+        let folder = &name[..name.rfind('/').unwrap()];
+        let (_, listing) = h
+            .post("list-items", json!({"path": folder, "token": token}))
+            .await;
+        let listed = listing["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|item| item["item_name"] == name)
+            .unwrap();
+        assert_eq!(*listed, out, "{name}");
+    }
+    // With versions: one entry per version, dated like the item.
+    let (_, out) = h
+        .post(
+            "describe-item",
+            json!({"name": "/demo/static/password", "token": token, "show-versions": true}),
+        )
+        .await;
+    let created = out["creation_date"].clone();
+    assert_eq!(
+        out["item_versions"],
+        json!([
+            {"version": 1, "item_version_state": "Enabled", "creation_date": created, "modification_date": created},
+            {"version": 2, "item_version_state": "Enabled", "creation_date": created, "modification_date": created},
+        ])
+    );
+    assert_eq!(
+        without_ids_and_dates(with(out, json!({})))
+            .as_object()
+            .unwrap()
+            .len(),
+        expected[0].as_object().unwrap().len() + 1
+    );
+}
+
 #[tokio::test]
 async fn missing_items_are_404_only_for_callers_who_may_read_them() {
     let h = Harness::demo().await;
