@@ -1,8 +1,9 @@
 //! The whole-process benchmark harness (issues 7 and 16). In one run, on one
 //! emulator with 20 ms per request, it times `ci-secrets` against the two
 //! Python SDK baselines and the npm SDK peer, then `validate`, `--version`
-//! and the Vault row; then masking, start-up, and every job through the
-//! network model; and writes `BENCHMARKS.md` and `docs/bench-wall-time.svg`.
+//! and the Vault row; then masking, start-up, every job through the
+//! network model, and 20 AWS Secrets Manager secrets on moto; and writes
+//! `BENCHMARKS.md` and `docs/bench-wall-time.svg`.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
