@@ -73,11 +73,14 @@ pub fn moto_binary(workspace: &Path) -> PathBuf {
 }
 
 /// The installed moto's version, asked of the interpreter in
-/// `moto_server`'s `#!` line; `None` when that does not answer.
+/// `moto_server`'s `#!` line (pip's entry script); `None` when that does
+/// not answer.
 pub fn moto_version(moto: &Path) -> Option<String> {
     let text = std::fs::read_to_string(moto).ok()?;
-    let interpreter = text.lines().next()?.strip_prefix("#!")?.trim();
-    let output = Command::new(interpreter)
+    // `#!/path/python3`, or `#!/usr/bin/env python3`.
+    let mut shebang = text.lines().next()?.strip_prefix("#!")?.split_whitespace();
+    let output = Command::new(shebang.next()?)
+        .args(shebang)
         .args([
             "-c",
             "import importlib.metadata; print(importlib.metadata.version('moto'))",
