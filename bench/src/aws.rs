@@ -568,6 +568,53 @@ mod tests {
     }
 
     #[test]
+    fn twenty_reads_fail_the_target() {
+        let mut calls = AwsCalls::default();
+        calls
+            .operations
+            .insert((STS.into(), "AssumeRoleWithWebIdentity".into()), 1);
+        calls
+            .operations
+            .insert((SECRETS_MANAGER.into(), "GetSecretValue".into()), SECRETS);
+        let ours = AwsTool {
+            runs: ToolRuns {
+                tool: "ours".into(),
+                samples: Vec::new(),
+                calls: crate::stats::ApiCalls::default(),
+            },
+            calls,
+            same_calls_every_run: true,
+        };
+        let mut measured = AwsMeasured {
+            moto_version: None,
+            ours,
+            peers: Vec::new(),
+            not_measured: Vec::new(),
+        };
+        assert!(!measured.pass());
+        let md = AwsReport {
+            measured: Ok(measured.clone()),
+        }
+        .markdown();
+        assert!(md.contains("| 1 STS, 20 Secrets Manager ("), "{md}");
+        assert!(md.contains("| **FAIL** |"), "{md}");
+        measured.ours.calls.operations.clear();
+        measured
+            .ours
+            .calls
+            .operations
+            .insert((STS.into(), "AssumeRoleWithWebIdentity".into()), 1);
+        measured
+            .ours
+            .calls
+            .operations
+            .insert((SECRETS_MANAGER.into(), "BatchGetSecretValue".into()), 1);
+        assert!(measured.pass());
+        measured.ours.same_calls_every_run = false;
+        assert!(!measured.pass());
+    }
+
+    #[test]
     fn a_missing_moto_is_said_in_the_section() {
         let report = AwsReport {
             measured: Err("/x/moto_server is missing".into()),
