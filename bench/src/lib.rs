@@ -6,6 +6,7 @@
 //! (`benches/resolve.rs`) run each case once under `cargo test`, and the
 //! harness is a separate binary.
 
+pub mod aws;
 pub mod inprocess;
 pub mod machine;
 pub mod masking;

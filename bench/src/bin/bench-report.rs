@@ -1,8 +1,9 @@
 //! The whole-process benchmark harness (issues 7 and 16). In one run, on one
 //! emulator with 20 ms per request, it times `ci-secrets` against the two
 //! Python SDK baselines and the npm SDK peer, then `validate`, `--version`
-//! and the Vault row; then masking, start-up, and every job through the
-//! network model; and writes `BENCHMARKS.md` and `docs/bench-wall-time.svg`.
+//! and the Vault row; then masking, start-up, every job through the
+//! network model, and 20 AWS Secrets Manager secrets on moto; and writes
+//! `BENCHMARKS.md` and `docs/bench-wall-time.svg`.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -10,6 +11,7 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 use akeyless_emulator::{Emulator, Operation, RunningEmulator};
+use ci_secrets_bench::aws::{self, AwsMeasured, AwsReport, AwsTool, Moto};
 use ci_secrets_bench::inprocess::{resolve_once, start_emulator};
 use ci_secrets_bench::machine::{Machine, command_line};
 use ci_secrets_bench::masking::{self, LargeSecret, MaskingReport, Throughput};
@@ -96,6 +98,9 @@ enum Only {
     /// cost round trips), over plain HTTP/1.1 and over TLS with HTTP/2, and
     /// the Vault job at 20 ms per request.
     Network,
+    /// 20 AWS Secrets Manager secrets on a local moto server (OIDC role
+    /// assumption): the calls that reached it, and ours against boto3.
+    Aws,
 }
 
 fn main() -> ExitCode {
@@ -214,6 +219,7 @@ fn run(args: &Args) -> Result<(), BenchError> {
                 network::splice,
                 "network",
             ),
+            Only::Aws => (harness.aws_report(&root).markdown(), aws::splice, "AWS"),
         };
         let path = out_dir.join("BENCHMARKS.md");
         let document = std::fs::read_to_string(&path).unwrap_or_default();
@@ -405,6 +411,8 @@ fn run(args: &Args) -> Result<(), BenchError> {
             .network_report(&root, &args.sizes, args.skip_vault)?
             .markdown(),
     );
+    eprintln!("measuring AWS Secrets Manager on moto ...");
+    let markdown = aws::splice(&markdown, &harness.aws_report(&root).markdown());
     let path = out_dir.join("BENCHMARKS.md");
     std::fs::write(&path, &markdown)
         .map_err(|err| BenchError::io(format!("writing {}", path.display()), err))?;
@@ -1133,6 +1141,139 @@ impl Harness {
             thousand: per_secrets.get(1).copied(),
             large,
             runs,
+        })
+    }
+
+    /// The AWS section; when moto is missing or a step fails, the section
+    /// says why instead of failing the report.
+    fn aws_report(&self, root: &Path) -> AwsReport {
+        AwsReport {
+            measured: self.aws_measure(root),
+        }
+    }
+
+    /// 20 secrets on moto: ours (its calls, counted by moto's recorder, and
+    /// its runs), then the boto3 peers against the same server.
+    fn aws_measure(&self, root: &Path) -> Result<AwsMeasured, String> {
+        let moto_binary = aws::moto_binary(root);
+        if !moto_binary.is_file() {
+            return Err(format!(
+                "`{}` is missing (run scripts/test.sh, which installs moto[server] into .venv, \
+                 or set CI_SECRETS_MOTO)",
+                moto_binary.display()
+            ));
+        }
+        let moto = self
+            .runtime
+            .block_on(Moto::start(&moto_binary, self.dir()))
+            .map_err(|err| err.to_string())?;
+        let ids = self
+            .runtime
+            .block_on(moto.seed())
+            .map_err(|err| err.to_string())?;
+        let job = self.dir().join("aws.yml");
+        write_file(&job, &aws::secrets_file(&ids)).map_err(|err| err.to_string())?;
+        let ours = Invocation::new("ours", &self.ci_secrets, self.dir())
+            .args(["--quiet", "resolve", "--secrets"])
+            .args([job.as_os_str()])
+            .args(["--format", "json"])
+            .args(["--var", &format!("AWS_ENDPOINT_URL={}", moto.endpoint)])
+            .args(["--var", &format!("AWS_ID_TOKEN={}", aws::ID_TOKEN)])
+            .env("XDG_CONFIG_HOME", &self.dir().to_string_lossy());
+        let ours = self
+            .aws_tool_runs(&moto, &ours, self.repetitions)
+            .map_err(|err| err.to_string())?;
+        let mut peers = Vec::new();
+        let mut not_measured = Vec::new();
+        match self.python_package_version("boto3") {
+            Ok(version) => {
+                for (mode, label) in [
+                    (
+                        "get",
+                        format!("boto3 {version}, {} × `GetSecretValue`", ids.len()),
+                    ),
+                    (
+                        "batch",
+                        format!("boto3 {version}, one `BatchGetSecretValue`"),
+                    ),
+                ] {
+                    let invocation = Invocation::new(label.clone(), &self.python, self.dir())
+                        .args([self.scripts.join("boto3_secrets.py").into_os_string()])
+                        .args([
+                            mode,
+                            &moto.endpoint,
+                            aws::REGION,
+                            &aws::role_arn(),
+                            aws::ID_TOKEN,
+                        ])
+                        .args(&ids)
+                        .env("PYTHONDONTWRITEBYTECODE", "1")
+                        // No configuration of the machine: region, endpoint and
+                        // credentials come from the script's arguments.
+                        .env("AWS_CONFIG_FILE", "/dev/null")
+                        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+                        .env("AWS_EC2_METADATA_DISABLED", "true");
+                    match self.aws_tool_runs(&moto, &invocation, PEER_REPETITIONS) {
+                        Ok(runs) => peers.push(runs),
+                        Err(err) => not_measured.push(format!("{label}: failed: {err}")),
+                    }
+                }
+            }
+            Err(reason) => not_measured.push(format!(
+                "boto3: Not measured: {reason}; it comes with moto (`.venv/bin/pip install \
+                 'moto[server]'`)"
+            )),
+        }
+        drop(moto);
+        Ok(AwsMeasured {
+            moto_version: aws::moto_version(&moto_binary),
+            ours,
+            peers,
+            not_measured,
+        })
+    }
+
+    /// One unmeasured first run, whose calls moto counts, then `runs`
+    /// measured runs; every run must print the seeded values.
+    fn aws_tool_runs(
+        &self,
+        moto: &Moto,
+        invocation: &Invocation,
+        runs: usize,
+    ) -> Result<AwsTool, BenchError> {
+        let stdout = self.dir().join("stdout.txt");
+        let mut samples = Vec::with_capacity(runs);
+        let mut first_calls = None;
+        let mut same_calls_every_run = true;
+        for _ in 0..=runs {
+            let mark = moto.recorded();
+            let sample = invocation.measure(&stdout)?;
+            let calls = moto.calls_since(mark)?;
+            let output = std::fs::read_to_string(&stdout).unwrap_or_default();
+            let _ = std::fs::remove_file(&stdout);
+            let found = aws::count_seeded_values(&output);
+            if found != Some(aws::SECRETS) {
+                return Err(BenchError::Command {
+                    command: invocation.label().to_string(),
+                    message: format!("printed {found:?} of the {} seeded values", aws::SECRETS),
+                });
+            }
+            match &first_calls {
+                None => first_calls = Some(calls),
+                Some(first) => {
+                    same_calls_every_run &= *first == calls;
+                    samples.push(sample);
+                }
+            }
+        }
+        Ok(AwsTool {
+            runs: ToolRuns {
+                tool: invocation.label().to_string(),
+                samples,
+                calls: ApiCalls::default(),
+            },
+            calls: first_calls.unwrap_or_default(),
+            same_calls_every_run,
         })
     }
 
