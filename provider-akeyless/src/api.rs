@@ -224,6 +224,12 @@ impl AkeylessApi {
             .as_ref()
     }
 
+    /// Opens `connections` connections to the API ahead of a wave of
+    /// requests that waits on something else (see [`HttpClient::preconnect`]).
+    pub(crate) async fn preconnect(&self, connections: usize) {
+        self.client.preconnect(&self.base_url, connections).await;
+    }
+
     /// The URL without a trailing `/`.
     pub(crate) fn base_url(&self) -> &str {
         &self.base_url

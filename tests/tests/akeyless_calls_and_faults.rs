@@ -9,6 +9,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
+use serde_json::json;
+
 use akeyless_emulator::demo::DEMO_ACCESS_KEY;
 use akeyless_emulator::{Access, Emulator, Fault, Item, Operation, RandomFailures, Seed};
 use akeyless_support::{Harness, Project, Run, demo_jwt, job_file};
@@ -250,6 +252,93 @@ fn over_plain_http_the_next_wave_connects_while_the_login_is_in_flight() {
     let stats = harness.stats();
     assert_eq!(stats.requests(Operation::GetSecretValue), 2, "{stats:?}");
     assert_eq!(stats.connections, wave, "{stats:?}");
+}
+
+#[test]
+fn over_plain_http_the_typed_reads_connect_as_soon_as_the_types_are_known() {
+    // 8 rotated secrets and 2 static ones in one folder: after the login,
+    // one optimistic batched read (it fails: rotated items are not static)
+    // and one listing. The listing answers while the read is held; the
+    // typed wave (8 rotated reads and 1 static batch) opens its connections
+    // then, not after the held read.
+    let mut seed = Seed::new()
+        .with_access(Access::access_key("p-typed000001", "typed-access-key").allow("/ci/*"));
+    let mut job = String::from(
+        "deploy:\n  script: [x]\n  variables:\n    AKEYLESS_ACCESS_ID: p-typed000001\n  secrets:\n",
+    );
+    let names = (0..8)
+        .map(|i| {
+            (
+                format!("/ci/rotated-{i}"),
+                Item::rotated(json!({"password": format!("rotated-value-{i}")})),
+            )
+        })
+        .chain((0..2).map(|i| {
+            (
+                format!("/ci/static-{i}"),
+                Item::static_text(format!("static-value-{i}")),
+            )
+        }));
+    for (i, (name, item)) in names.enumerate() {
+        seed = seed.with_item(name.clone(), item);
+        write!(
+            job,
+            "    SECRET_{i}:\n      file: false\n      akeyless:\n        name: {name}\n        akeyless_api_url: $AKEYLESS_EMULATOR_URL\n        akeyless_access_type: api_key\n        akeyless_access_key: typed-access-key\n"
+        )
+        .unwrap();
+    }
+    let harness = Harness::with(Emulator::builder().seed(seed));
+    harness
+        .faults()
+        .fail_next(
+            Operation::GetSecretValue,
+            1,
+            Fault::Delay(Duration::from_secs(3)),
+        )
+        .unwrap();
+    let project = Project::new();
+    let file = project.write(".gitlab-ci.yml", &job);
+    let child = project
+        .resolve(&file, "json")
+        .arg("--var")
+        .arg(harness.url_var())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    let typed_wave = 9;
+    let started = std::time::Instant::now();
+    let while_held = loop {
+        let stats = harness.stats();
+        let typed_started = stats.requests(Operation::GetRotatedSecretValue) > 0;
+        if stats.connections >= typed_wave || typed_started || started.elapsed().as_secs() >= 10 {
+            break (stats.connections, typed_started);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        while_held,
+        (typed_wave, false),
+        "connections while the optimistic read was held"
+    );
+    let values: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(values["SECRET_9"], "static-value-1");
+    let stats = harness.stats();
+    assert_eq!(
+        stats.requests(Operation::GetRotatedSecretValue),
+        8,
+        "{stats:?}"
+    );
+    assert_eq!(stats.requests(Operation::ListItems), 1, "{stats:?}");
+    assert_eq!(stats.connections, typed_wave, "{stats:?}");
 }
 
 #[test]

@@ -30,6 +30,7 @@ use ci_secrets_provider_api::{
 use futures::future::Either;
 use indexmap::IndexMap;
 use secrecy::ExposeSecret;
+use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use crate::api::AkeylessApi;
@@ -134,8 +135,8 @@ async fn resolve_group(
     // a connection. They open now, while the login is in flight. The login
     // takes one of them, and its connection is free again for the wave.
     let wave = names.len().div_ceil(STATIC_BATCH) + describe::discovery_requests(&names);
-    client.preconnect(&key.api_url, wave).await;
     let api = AkeylessApi::new(key.api_url.clone(), client);
+    api.preconnect(wave).await;
     let session = Session::new(cache, key, &keyed.identity, &api);
     let token = session
         .token(ctx)
@@ -145,7 +146,7 @@ async fn resolve_group(
     let (untyped, types) = if names.is_empty() {
         (items::Untyped::default(), HashMap::new())
     } else {
-        learn_types(ctx, &api, &session, &names).await
+        learn_types(ctx, &api, &session, &names, wave).await
     };
     let items::Untyped {
         values: known_static,
@@ -247,11 +248,17 @@ async fn resolve_group(
 /// where the result would differ, an identity that may read a static secret
 /// but not describe it, now gets the value, as jobs of several names already
 /// did.
+///
+/// As soon as the types are known, the connections of the typed reads open
+/// (over HTTP/1.1 each concurrent request needs its own), while the
+/// optimistic reads may still be in flight; `open` is how many connections
+/// this wave opened, which are idle again when the typed reads start.
 async fn learn_types(
     ctx: &ResolveContext,
     api: &AkeylessApi,
     session: &Session<'_>,
     names: &[&str],
+    open: usize,
 ) -> (items::Untyped, describe::ItemTypes) {
     let reads = std::pin::pin!(items::read_untyped_as_static(ctx, api, session, names));
     let discovery = std::pin::pin!(describe::item_types(ctx, api, session, names));
@@ -264,8 +271,77 @@ async fn learn_types(
                 );
                 return (untyped, describe::ItemTypes::new());
             }
-            (untyped, discovery.await)
+            let types = discovery.await;
+            api.preconnect(typed_reads(&types, &untyped.values).saturating_sub(open))
+                .await;
+            (untyped, types)
         }
-        Either::Right((types, reads)) => (reads.await, types),
+        Either::Right((types, reads)) => {
+            // The optimistic reads have not answered: count every static
+            // secret as still to read (a batch with another type fails whole).
+            api.preconnect(typed_reads(&types, &HashMap::new()).saturating_sub(open))
+                .await;
+            (reads.await, types)
+        }
+    }
+}
+
+/// How many concurrent requests the typed reads of `types` take: one per
+/// item of another type, and the batches of the static secrets that
+/// `answered` does not hold yet. A name read with several parameter sets
+/// (SSH certificates for several users) counts once: a few connections
+/// more are opened by the requests themselves, as without this estimate.
+fn typed_reads(types: &describe::ItemTypes, answered: &HashMap<String, Value>) -> usize {
+    let mut statics = 0;
+    let mut others = 0;
+    for (name, item_type) in types {
+        match item_type {
+            Ok(item_type) if item_type == "STATIC_SECRET" => {
+                statics += usize::from(!answered.contains_key(name));
+            }
+            Ok(_) => others += 1,
+            Err(_) => {}
+        }
+    }
+    statics.div_ceil(STATIC_BATCH) + others
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn types(entries: &[(&str, Result<&str, ()>)]) -> describe::ItemTypes {
+        entries
+            .iter()
+            .map(|(name, item_type)| {
+                let outcome = item_type
+                    .map(str::to_string)
+                    .map_err(|()| SharedError::from(Failure::SecretNotFound((*name).to_string())));
+                ((*name).to_string(), outcome)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_typed_wave_batches_unanswered_static_secrets_and_reads_other_items_alone() {
+        let mut entries = vec![
+            ("/a/rotated", Ok("ROTATED_SECRET")),
+            ("/a/dynamic", Ok("DYNAMIC_SECRET")),
+            ("/a/missing", Err(())),
+        ];
+        let statics: Vec<String> = (0..=STATIC_BATCH)
+            .map(|i| format!("/a/static-{i}"))
+            .collect();
+        entries.extend(
+            statics
+                .iter()
+                .map(|name| (name.as_str(), Ok("STATIC_SECRET"))),
+        );
+        let types = types(&entries);
+        // 101 static secrets unanswered: two batches, and the two others.
+        assert_eq!(typed_reads(&types, &HashMap::new()), 4);
+        // One answered by the optimistic read: one batch is enough.
+        let answered = HashMap::from([(statics[0].clone(), Value::Null)]);
+        assert_eq!(typed_reads(&types, &answered), 3);
     }
 }
