@@ -7,9 +7,15 @@
 //!
 //! The floor of a job is its chain of dependent requests (log in, then
 //! read; a mixed job then issues) plus the set-up of its first connection:
-//! one round trip for TCP, one more for a TLS 1.3 handshake. Connections a
-//! later wave needs are not in the floor: a client can open them while the
-//! login is in flight.
+//! one round trip for TCP, one more for a TLS 1.3 handshake. Connections the
+//! wave after the login needs are not in the floor: its size is known from
+//! the job, so a client opens them while the login is in flight. A wave
+//! whose size only the answers before it tell (the mixed job's issuance:
+//! how many names are not static secrets comes with the item types) is
+//! different over HTTP/1.1, one request per connection: its new connections
+//! cost one more round trip, unless a client opened a connection per name
+//! on speculation, which costs the server a connection for every static
+//! secret too. Over HTTP/2 the wave shares the one connection.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -62,6 +68,9 @@ pub struct NetworkCase {
     pub transport: Transport,
     /// Dependent requests in the job's critical path.
     pub chain_rtts: u32,
+    /// Waves of the chain whose size is known only from the answers before
+    /// them: over HTTP/1.1 each opens its connections after those answers.
+    pub unforeseen_waves: u32,
     /// The allowance over the floor (the issue's per-case slack).
     pub slack_ms: f64,
     /// The runs of ci-secrets.
@@ -76,7 +85,11 @@ pub struct NetworkCase {
 impl NetworkCase {
     /// The floor, in round trips.
     pub fn floor_rtts(&self) -> u32 {
-        self.chain_rtts + self.transport.setup_rtts()
+        let late_connections = match self.transport {
+            Transport::Plain => self.unforeseen_waves,
+            Transport::PerRequest | Transport::Tls => 0,
+        };
+        self.chain_rtts + self.transport.setup_rtts() + late_connections
     }
 
     /// The target, ms, at `rtt`.
@@ -121,8 +134,12 @@ impl NetworkReport {
              set-up of the first connection (1 RTT plain, 2 RTT with TLS; none in the *set-up \
              free* rows, where the proxy charges only the bytes, as the main table's emulator \
              charges only requests). Target = floor + the \
-             issue's allowance for the job size. Connections that a later wave needs are not in \
-             the floor: they can be opened while the login is in flight.\n\
+             issue's allowance for the job size. The connections of the wave after the login \
+             are not in the floor: its size is known from the job, so they can be opened while \
+             the login is in flight. Those of the mixed job's issuance are, over HTTP/1.1 (one \
+             round trip more): how many items are not static secrets comes with the second \
+             wave's answers, and a connection per name opened on speculation would cost the \
+             server one for every static secret too. Over HTTP/2 the wave shares one connection.\n\
              - *connections* is what the proxy carried per run; *HTTP/2* how many of them \
              negotiated `h2` (the emulator counts ALPN results; OpenBao does not say).\n\
              - Medians of {runs} runs each, after one unmeasured run.\n",
@@ -184,6 +201,7 @@ mod tests {
             job: "Akeyless 10 static".into(),
             transport,
             chain_rtts,
+            unforeseen_waves: 0,
             slack_ms: 15.0,
             runs: ToolRuns {
                 tool: "ours".into(),
@@ -210,6 +228,21 @@ mod tests {
         let tls = case(Transport::Tls, 2, 96.0);
         assert_eq!(tls.floor_rtts(), 4);
         assert!(!tls.pass(rtt));
+    }
+
+    #[test]
+    fn a_wave_of_unforeseen_size_pays_its_connections_over_http1_only() {
+        let waves = |transport| {
+            let mut case = case(transport, 3, 0.0);
+            case.unforeseen_waves = 1;
+            case.floor_rtts()
+        };
+        assert_eq!(waves(Transport::Plain), 5);
+        assert_eq!(waves(Transport::Tls), 5);
+        assert_eq!(waves(Transport::PerRequest), 3);
+        let mut foreseen = case(Transport::Plain, 3, 0.0);
+        foreseen.unforeseen_waves = 0;
+        assert_eq!(foreseen.floor_rtts(), 4);
     }
 
     #[test]

@@ -868,10 +868,13 @@ impl Harness {
                     Workload::Static(_) => (2, 15.0),
                     Workload::Mixed => (3, 25.0),
                 };
+                // The issuance wave: its size comes with the item types.
+                let unforeseen_waves = u32::from(matches!(workload, Workload::Mixed));
                 cases.push(NetworkCase {
                     job: format!("Akeyless {workload}"),
                     transport,
                     chain_rtts,
+                    unforeseen_waves,
                     slack_ms,
                     runs: measured,
                     connections: per_run(proxy.connections() - connections_before),
@@ -985,6 +988,7 @@ impl Harness {
                 job: format!("Vault {SECRETS} KV (OpenBao)"),
                 transport,
                 chain_rtts: 2,
+                unforeseen_waves: 0,
                 slack_ms: 20.0,
                 runs: measured,
                 connections: (proxy.connections() - before) as f64 / runs as f64,
