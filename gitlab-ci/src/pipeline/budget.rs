@@ -98,8 +98,10 @@ impl Size {
     }
 }
 
-/// The budget shared by every step of one load.
-#[derive(Debug)]
+/// The budget shared by every step of one load. A clone is a trial: a parse
+/// that may give up and start again charges a clone, and only a parse that
+/// succeeds [`adopt`](Self::adopt)s what it spent.
+#[derive(Debug, Clone)]
 pub(crate) struct ExpansionBudget {
     nodes_left: Cell<usize>,
     bytes_left: Cell<usize>,
@@ -136,6 +138,13 @@ impl ExpansionBudget {
     /// the budget's refusal as text, and this recovers its kind.
     pub(crate) fn exceeded(&self) -> Option<ExpansionLimit> {
         self.exceeded.get()
+    }
+
+    /// Takes over the state of `trial`, a clone of this budget that was charged instead.
+    pub(crate) fn adopt(&self, trial: &Self) {
+        self.nodes_left.set(trial.nodes_left.get());
+        self.bytes_left.set(trial.bytes_left.get());
+        self.exceeded.set(trial.exceeded.get());
     }
 
     fn exceed(&self, limit: ExpansionLimit) -> ExpansionLimit {
