@@ -29,11 +29,12 @@
 //!
 //! Over TLS the first connection tells (ALPN) whether the server speaks
 //! HTTP/2, which carries the whole wave on one connection: the others are
-//! opened only when it does not. A kept connection not taken within
-//! [`KEEP_FOR`] is closed, before a server would time it out.
+//! opened only when it does not, and later waves to that origin open none
+//! (the pool's HTTP/2 connection carries them). A kept connection not taken
+//! within [`KEEP_FOR`] is closed, before a server would time it out.
 
 use std::any::Any;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -124,6 +125,8 @@ impl Batch {
 #[derive(Default)]
 pub(crate) struct Preconnects {
     kept: Mutex<HashMap<Origin, VecDeque<Kept>>>,
+    /// Origins whose first kept connection negotiated HTTP/2.
+    multiplexed: Mutex<HashSet<Origin>>,
 }
 
 impl std::fmt::Debug for Preconnects {
@@ -169,6 +172,23 @@ impl Preconnects {
         }
         kept.remove(origin);
         None
+    }
+
+    /// Whether a connection to `origin` negotiated HTTP/2: the client's
+    /// pool then holds one connection that carries any wave, and opening
+    /// more would cost the server handshakes that no request uses.
+    pub(crate) fn multiplexes(&self, origin: &Origin) -> bool {
+        self.multiplexed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(origin)
+    }
+
+    fn learn_multiplexes(&self, origin: Origin) {
+        self.multiplexed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(origin);
     }
 
     /// How many connections are kept for `origin`, open or being opened.
@@ -252,7 +272,11 @@ where
                     if batch.leader_taken.swap(true, Ordering::AcqRel) {
                         Role::Follower(batch)
                     } else {
-                        Role::Leader(Decision(batch))
+                        Role::Leader {
+                            decision: Decision(batch),
+                            preconnects: self.preconnects.clone(),
+                            origin: origin.clone(),
+                        }
                     }
                 });
                 let opening = tokio::spawn(open(inner, destination, role, self.connect_timeout));
@@ -280,8 +304,13 @@ where
 
 /// A connection's part in a TLS batch.
 enum Role {
-    /// Opened at once; tells the others whether they are needed.
-    Leader(Decision),
+    /// Opened at once; tells the others whether they are needed, and
+    /// `preconnects` whether `origin` speaks HTTP/2.
+    Leader {
+        decision: Decision,
+        preconnects: Arc<Preconnects>,
+        origin: Origin,
+    },
     /// Opened only if the leader speaks HTTP/1.
     Follower(Arc<Batch>),
 }
@@ -306,18 +335,28 @@ where
             }
             None
         }
-        Some(Role::Leader(decision)) => Some(decision),
+        Some(Role::Leader {
+            decision,
+            preconnects,
+            origin,
+        }) => Some((decision, preconnects, origin)),
         None => None,
     };
     let opened = tokio::time::timeout(timeout, inner.call(destination))
         .await
         .ok()
         .and_then(Result::ok);
-    if let Some(decision) = decision {
-        let http1 = opened
+    if let Some((decision, preconnects, origin)) = decision {
+        let negotiated_h2 = opened
             .as_ref()
-            .is_some_and(|connection| !connection.connected().is_negotiated_h2());
-        decision.0.others_needed.send_replace(Some(http1));
+            .map(|connection| connection.connected().is_negotiated_h2());
+        if negotiated_h2 == Some(true) {
+            preconnects.learn_multiplexes(origin);
+        }
+        decision
+            .0
+            .others_needed
+            .send_replace(Some(negotiated_h2 == Some(false)));
     }
     opened.map(|connection| Box::new(connection) as Box<dyn Any + Send>)
 }
@@ -566,7 +605,23 @@ mod tests {
         );
         settled(&client, &url).await;
         assert_eq!(seen.connections.load(Ordering::SeqCst), 1);
+        // The server counts the connection when its side of the handshake
+        // ends, which can be after the client's.
+        for _ in 0..500 {
+            if seen.h2.load(Ordering::SeqCst) > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         assert_eq!(seen.h2.load(Ordering::SeqCst), 1);
+
+        // The next wave rides the pool's HTTP/2 connection: none is opened
+        // (a new batch would have opened a leader), and nothing is kept.
+        let kept = client.transports().kept(&url::Url::parse(&url).unwrap());
+        client.preconnect(&url, 5).await;
+        settled(&client, &url).await;
+        assert_eq!(client.transports().kept(&url::Url::parse(&url).unwrap()), kept);
+        assert_eq!(seen.connections.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -91,6 +91,9 @@ impl Transports {
             return;
         };
         let origin = Origin::of(url);
+        if self.preconnects.multiplexes(&origin) {
+            return;
+        }
         let batch = Batch::new();
         for _ in 0..connections {
             let request = warmup.get(url.clone()).send();
