@@ -276,8 +276,8 @@ pub fn secrets_file(paths: &[String]) -> String {
         "id_tokens": {"VAULT_ID_TOKEN": {"aud": AUDIENCE}},
         "secrets": secrets,
     });
-    // JSON is YAML.
-    serde_json::to_string_pretty(&file).unwrap_or_default()
+    // Block YAML, as a person writes it (see `Workload::secrets_file`).
+    serde_norway::to_string(&file).unwrap_or_default()
 }
 
 /// Where `bao` is: `$CI_SECRETS_BAO`, else the binary that the
