@@ -18,7 +18,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use crate::BenchError;
-use crate::report::ToolRuns;
+use crate::report::{ToolRuns, ratio, verdict};
 
 /// Marks where the section starts in `BENCHMARKS.md`.
 pub const SECTION_START: &str = "<!-- bench-report: aws -->";
@@ -385,23 +385,6 @@ pub struct AwsMeasured {
     pub not_measured: Vec<String>,
 }
 
-fn verdict(pass: bool) -> &'static str {
-    if pass { "pass" } else { "**FAIL**" }
-}
-
-fn ratio(ours: f64, theirs: f64) -> String {
-    if theirs > 0.0 && ours > 0.0 && ours.is_finite() && theirs.is_finite() {
-        let ratio = ours / theirs;
-        if ratio <= 1.0 {
-            format!("{ratio:.3} ({:.1}× faster)", 1.0 / ratio)
-        } else {
-            format!("{ratio:.3} ({ratio:.1}× slower)")
-        }
-    } else {
-        "–".to_string()
-    }
-}
-
 impl AwsMeasured {
     /// Issue 16's target: one STS call and one Secrets Manager call, in the
     /// first run.
@@ -498,7 +481,7 @@ impl AwsReport {
             md,
             "\n| target (issue 16) | result | |\n|---|---|---|\n\
              | AWS {SECRETS} secrets on moto: {target} | {result} | {} |",
-            verdict(measured.pass())
+            verdict(Some(measured.pass()))
         );
         for peer in measured
             .peers

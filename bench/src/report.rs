@@ -97,7 +97,8 @@ pub struct Report {
     pub plot: String,
 }
 
-fn verdict(pass: Option<bool>) -> &'static str {
+/// A target's verdict cell.
+pub(crate) fn verdict(pass: Option<bool>) -> &'static str {
     match pass {
         Some(true) => "pass",
         Some(false) => "**FAIL**",
@@ -105,7 +106,8 @@ fn verdict(pass: Option<bool>) -> &'static str {
     }
 }
 
-fn ratio(ours: f64, theirs: f64) -> String {
+/// `ours / theirs`, and how many times faster or slower that is.
+pub(crate) fn ratio(ours: f64, theirs: f64) -> String {
     if theirs > 0.0 && ours > 0.0 && ours.is_finite() && theirs.is_finite() {
         let ratio = ours / theirs;
         if ratio <= 1.0 {

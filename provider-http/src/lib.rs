@@ -35,6 +35,8 @@ mod factory;
 mod preconnect;
 mod response;
 mod retry;
+#[cfg(test)]
+mod test_certs;
 mod transport;
 mod trust;
 

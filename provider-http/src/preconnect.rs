@@ -384,7 +384,7 @@ mod tests {
     use std::sync::atomic::AtomicUsize;
 
     use ci_secrets_provider_api::ResolveContext;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    use rustls::pki_types::PrivateKeyDer;
     use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
     use tokio::net::TcpListener;
 
@@ -445,25 +445,14 @@ mod tests {
     /// the returned CA. It serves HTTP/1.1 and counts (then closes) `h2`
     /// connections, which is all these tests need of them.
     async fn tls_server(alpn: &[&[u8]]) -> (String, Vec<u8>, Arc<Seen>) {
-        let ca_key = rcgen::KeyPair::generate().unwrap();
-        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
-        let server_key = rcgen::KeyPair::generate().unwrap();
-        let server = rcgen::CertificateParams::new(vec!["localhost".to_string()])
-            .unwrap()
-            .signed_by(&server_key, &ca)
-            .unwrap();
+        let certs = crate::test_certs::localhost();
         let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_no_client_auth()
-        .with_single_cert(
-            vec![CertificateDer::from(server.der().to_vec())],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
-        )
+        .with_single_cert(vec![certs.server], PrivateKeyDer::Pkcs8(certs.server_key))
         .unwrap();
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
@@ -490,7 +479,7 @@ mod tests {
                 });
             }
         });
-        (url, ca.pem().into_bytes(), seen)
+        (url, certs.ca_pem.into_bytes(), seen)
     }
 
     fn client(ca: Option<&[u8]>) -> HttpClient {
@@ -620,7 +609,10 @@ mod tests {
         let kept = client.transports().kept(&url::Url::parse(&url).unwrap());
         client.preconnect(&url, 5).await;
         settled(&client, &url).await;
-        assert_eq!(client.transports().kept(&url::Url::parse(&url).unwrap()), kept);
+        assert_eq!(
+            client.transports().kept(&url::Url::parse(&url).unwrap()),
+            kept
+        );
         assert_eq!(seen.connections.load(Ordering::SeqCst), 1);
     }
 

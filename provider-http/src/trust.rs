@@ -190,16 +190,8 @@ mod tests {
 
     /// A CA and a server certificate for `localhost` that it signed.
     fn ca_and_server() -> (CertificateDer<'static>, CertificateDer<'static>) {
-        let ca_key = rcgen::KeyPair::generate().unwrap();
-        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
-        let server_key = rcgen::KeyPair::generate().unwrap();
-        let server = rcgen::CertificateParams::new(vec!["localhost".to_string()])
-            .unwrap()
-            .signed_by(&server_key, &ca)
-            .unwrap();
-        (ca.der().clone(), server.der().clone())
+        let certs = crate::test_certs::localhost();
+        (certs.ca, certs.server)
     }
 
     fn verify(verifier: &LayeredVerifier, server: &CertificateDer<'_>) -> Result<(), Error> {

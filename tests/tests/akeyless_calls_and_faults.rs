@@ -185,6 +185,45 @@ fn over_tls_a_job_speaks_http2_on_one_connection() {
     );
 }
 
+/// Runs `resolve` of `job` and watches the emulator until it has seen
+/// `connections` connections or `too_late` (the phase they should open in
+/// is over), whichever comes first: returns the connections then and
+/// whether it was too late, with the run's output once it succeeded.
+fn connections_before(
+    harness: &Harness,
+    job: &str,
+    connections: u64,
+    too_late: impl Fn(&akeyless_emulator::Stats) -> bool,
+) -> ((u64, bool), std::process::Output) {
+    let project = Project::new();
+    let file = project.write(".gitlab-ci.yml", job);
+    let child = project
+        .resolve(&file, "json")
+        .arg("--var")
+        .arg(harness.url_var())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let seen = loop {
+        let stats = harness.stats();
+        let late = too_late(&stats);
+        if stats.connections >= connections || late || started.elapsed().as_secs() >= 10 {
+            break (stats.connections, late);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (seen, output)
+}
+
 /// Over plain HTTP/1.1 each request of the wave after the login needs a
 /// connection of its own. They are opened while the login is in flight (here
 /// held for seconds), and the wave uses exactly those: no request waits for
@@ -213,35 +252,11 @@ fn over_plain_http_the_next_wave_connects_while_the_login_is_in_flight() {
         .faults()
         .fail_next(Operation::Auth, 1, Fault::Delay(Duration::from_secs(3)))
         .unwrap();
-    let project = Project::new();
-    let file = project.write(".gitlab-ci.yml", &job);
-    let child = project
-        .resolve(&file, "json")
-        .arg("--var")
-        .arg(harness.url_var())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-
     // While the login is held, the connections of the wave appear.
     let wave = 3;
-    let started = std::time::Instant::now();
-    let during_login = loop {
-        let stats = harness.stats();
-        let login_answered = stats.requests(Operation::GetSecretValue) > 0;
-        if stats.connections >= wave || login_answered || started.elapsed().as_secs() >= 10 {
-            break (stats.connections, login_answered);
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let (during_login, output) = connections_before(&harness, &job, wave, |stats| {
+        stats.requests(Operation::GetSecretValue) > 0
+    });
     assert_eq!(
         during_login,
         (wave, false),
@@ -296,34 +311,10 @@ fn over_plain_http_the_typed_reads_connect_as_soon_as_the_types_are_known() {
             Fault::Delay(Duration::from_secs(3)),
         )
         .unwrap();
-    let project = Project::new();
-    let file = project.write(".gitlab-ci.yml", &job);
-    let child = project
-        .resolve(&file, "json")
-        .arg("--var")
-        .arg(harness.url_var())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-
     let typed_wave = 9;
-    let started = std::time::Instant::now();
-    let while_held = loop {
-        let stats = harness.stats();
-        let typed_started = stats.requests(Operation::GetRotatedSecretValue) > 0;
-        if stats.connections >= typed_wave || typed_started || started.elapsed().as_secs() >= 10 {
-            break (stats.connections, typed_started);
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let (while_held, output) = connections_before(&harness, &job, typed_wave, |stats| {
+        stats.requests(Operation::GetRotatedSecretValue) > 0
+    });
     assert_eq!(
         while_held,
         (typed_wave, false),
