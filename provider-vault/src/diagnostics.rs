@@ -1,8 +1,8 @@
 //! `ci-secrets plan` and `ci-secrets doctor` for Vault.
 //!
 //! A job's Vault secrets share its server, auth path, role and namespace;
-//! they log in once per distinct JWT (the identity), then each secret is one
-//! `GET`. The doctor logs in and asks `sys/capabilities-self` whether the
+//! they log in once per distinct JWT (the identity), then each distinct path
+//! is one `GET`, which the secrets of that path share. The doctor logs in and asks `sys/capabilities-self` whether the
 //! token may read each secret's path: that answers with capabilities, never
 //! with secret data.
 
@@ -99,12 +99,13 @@ pub(crate) fn plan(
                 logins.len() - 1
             });
             let shown = logins[position].1.clone();
+            let path = parsed.reference.api_segments().join("/");
             let mut plan = SecretPlan::new()
                 .with_item(parsed.reference.to_string())
-                .with_call(PlannedCall::own(format!(
-                    "GET /v1/{}",
-                    parsed.reference.api_segments().join("/")
-                )));
+                .with_call(PlannedCall::shared(
+                    format!("GET /v1/{path}"),
+                    format!("{} {path}", shown.label),
+                ));
             if config.revoke_token {
                 plan = plan.with_call(PlannedCall::shared(
                     "POST /v1/auth/token/revoke-self",

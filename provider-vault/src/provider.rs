@@ -2,8 +2,10 @@
 //! distinct identity, reads concurrently, and revokes its tokens on request
 //! when the run ends ([`Provider::finish`]).
 
+use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
+use ci_secrets_http::HttpResponse;
 use ci_secrets_provider_api::diagnostics::{Check, SecretPlan as PlanReport};
 use ci_secrets_provider_api::{
     ErrorKind, Provider, ProviderConfig, ProviderError, ResolveContext, SecretRequest,
@@ -91,7 +93,7 @@ impl Provider for VaultProvider {
         .await
     }
 
-    /// One login per distinct JWT, one `GET` per secret (see `diagnostics`).
+    /// One login per distinct JWT, one `GET` per distinct path (see `diagnostics`).
     fn plan(&self, ctx: &ResolveContext, requests: &[SecretRequest]) -> Vec<PlanReport> {
         crate::diagnostics::plan(&self.config, ctx, requests)
     }
@@ -133,10 +135,25 @@ async fn resolve_group(
     references: Vec<SecretReference>,
     issued: &(dyn Fn(&VaultToken) + Sync),
 ) -> Result<Vec<SecretResult>, ProviderError> {
+    // Secrets of one path (a user name and a password, say) share its read:
+    // one `GET` per distinct path, and each secret takes its field from the
+    // answer, as it would from a read of its own at the same moment.
+    let mut path_of: HashMap<Vec<&str>, usize> = HashMap::new();
+    let mut paths: Vec<(Vec<&str>, &SecretReference)> = Vec::new();
+    let read_of: Vec<usize> = references
+        .iter()
+        .map(|reference| {
+            let segments = reference.api_segments();
+            *path_of.entry(segments.clone()).or_insert_with(|| {
+                paths.push((segments, reference));
+                paths.len() - 1
+            })
+        })
+        .collect();
     // The reads go out at once after the login; over HTTP/1.1 each needs a
     // connection. They open now, while the login is in flight. The login
     // takes one of them, and its connection is free again for the reads.
-    client.preconnect(references.len()).await;
+    client.preconnect(paths.len()).await;
     let login_span = tracing::info_span!("vault.login", secrets = references.len());
     let token = client
         .login(ctx, settings, &jwt.value)
@@ -144,29 +161,33 @@ async fn resolve_group(
         .await
         .map_err(|err| err.context(format_args!("logging in with {}", jwt.source)))?;
     issued(&token);
-    let reads = references.iter().map(|reference| {
+    let reads = paths.iter().map(|(segments, reference)| {
         let span = tracing::info_span!(
             "vault.read",
             engine = %reference.engine_name,
             mount = %reference.engine_path,
             path = %reference.path,
-            field = %reference.field,
         );
-        read_secret(ctx, client, &token, &jwt, reference).instrument(span)
+        client.read(ctx, &token, segments).instrument(span)
     });
-    Ok(join_all(reads).await)
+    let answers = join_all(reads).await;
+    Ok(references
+        .iter()
+        .zip(read_of)
+        .map(|(reference, read)| match &answers[read] {
+            Ok(response) => field_of(&token, &jwt, reference, response),
+            Err(err) => Err(err.replicate()),
+        })
+        .collect())
 }
 
-/// Reads one secret and picks its field.
-async fn read_secret(
-    ctx: &ResolveContext,
-    client: &VaultClient,
+/// The secret `reference` names, from the answer to the read of its path.
+fn field_of(
     token: &VaultToken,
     jwt: &Jwt,
     reference: &SecretReference,
+    response: &HttpResponse,
 ) -> SecretResult {
-    let segments = reference.api_segments();
-    let response = client.read(ctx, token, &segments).await?;
     let what = format!("reading {reference}");
     if !response.is_success() {
         let scrub = VaultClient::scrub_list(token, &jwt.value);
@@ -176,12 +197,12 @@ async fn read_secret(
                 format!("secret not found: {reference}"),
             )
             .with_status(404),
-            403 => answer_error(ErrorKind::Denied, &what, "was denied", &response, &scrub),
+            403 => answer_error(ErrorKind::Denied, &what, "was denied", response, &scrub),
             status => answer_error(
                 ci_secrets_http::status_kind(status),
                 &what,
                 "failed",
-                &response,
+                response,
                 &scrub,
             ),
         });

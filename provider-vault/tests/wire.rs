@@ -298,7 +298,7 @@ async fn every_request_carries_the_namespace_and_the_token_is_revoked() {
         paths,
         [
             ("PUT", "/v1/auth/jwt/login"),
-            ("GET", "/v1/kv-v2/data/app"),
+            // Both secrets are fields of one path: it is read once.
             ("GET", "/v1/kv-v2/data/app"),
             ("POST", "/v1/auth/token/revoke-self"),
         ]
@@ -330,6 +330,71 @@ async fn every_request_carries_the_namespace_and_the_token_is_revoked() {
             "{}",
             request.path
         );
+    }
+}
+
+#[tokio::test]
+async fn secrets_of_one_path_share_its_read_and_each_keeps_its_own_error() {
+    let recorder = Recorder::start(vec![
+        Route::login("jwt", "t"),
+        Route::new(
+            "GET",
+            "/v1/kv-v2/data/app",
+            200,
+            json!({"data": {"data": {"user": "u"}}}),
+        ),
+        Route::new("GET", "/v1/kv-v2/data/gone", 404, json!({"errors": []})),
+        Route::new(
+            "GET",
+            "/v1/kv-v2/data/other",
+            200,
+            json!({"data": {"data": {"user": "o"}}}),
+        ),
+    ])
+    .await;
+    let ctx = context(
+        &[("VAULT_SERVER_URL", recorder.url.as_str()), ("ID", "j")],
+        &["ID"],
+    );
+    let requests = [
+        SecretRequest::new("USER", json!("app/user")),
+        SecretRequest::new("PASSWORD", json!("app/password")),
+        SecretRequest::new("GONE_A", json!("gone/a")),
+        SecretRequest::new("OTHER", json!("other/user")),
+        SecretRequest::new("GONE_B", json!("gone/b")),
+        SecretRequest::new("USER_AGAIN", json!("app/user")),
+    ];
+    let results = resolve(&*provider(json!({})), &ctx, &requests).await;
+    assert_eq!(text(&results[0]), "u");
+    let no_field = results[1].as_ref().unwrap_err();
+    assert_eq!(no_field.kind(), ErrorKind::NotFound);
+    assert!(
+        no_field
+            .to_string()
+            .contains(r#"field "password" of "app""#),
+        "{no_field}"
+    );
+    for (index, reference) in [(2, r#"field "a" of "gone""#), (4, r#"field "b" of "gone""#)] {
+        let err = results[index].as_ref().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+        assert!(err.to_string().contains(reference), "{err}");
+    }
+    assert_eq!(text(&results[3]), "o");
+    assert_eq!(text(&results[5]), "u");
+
+    let reads: Vec<String> = recorder
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET")
+        .map(|r| r.path.clone())
+        .collect();
+    assert_eq!(reads.len(), 3, "{reads:?}");
+    for path in [
+        "/v1/kv-v2/data/app",
+        "/v1/kv-v2/data/gone",
+        "/v1/kv-v2/data/other",
+    ] {
+        assert!(reads.iter().any(|read| read == path), "{reads:?}");
     }
 }
 
