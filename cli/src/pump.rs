@@ -42,7 +42,9 @@ pub const ABANDON_AFTER: Duration = Duration::from_secs(2);
 /// An unfinished line longer than this is written without waiting for its end.
 pub const LONG_LINE: usize = 64 * 1024;
 
-/// Bytes read from the command's pipe at a time.
+/// Bytes read from the command's pipe at a time. Measured (64 MiB of
+/// build log through `cat`, 10 secrets, medians of 31 runs on 2 cores):
+/// 64 KiB 57 ms, 128 KiB 52 ms, 256 KiB 50 ms, 1 MiB 53 ms.
 const READ_SIZE: usize = 256 * 1024;
 
 /// How much the command may write ahead of our reads. Linux's default of
@@ -52,7 +54,8 @@ const READ_SIZE: usize = 256 * 1024;
 const PIPE_SIZE: i32 = 1 << 20;
 
 /// Masked chunks waiting for the writer thread: one may wait while another
-/// is written and a third is masked.
+/// is written and a third is masked. A queue of 4 copied no faster (same
+/// median wall over 41 runs) and holds 768 KiB more.
 const QUEUED_WRITES: usize = 1;
 
 /// Which of the command's streams a pump copies (for messages).
