@@ -29,7 +29,7 @@ pub(crate) struct AkeylessApi {
     /// `<base_url><operation path>` parsed once per operation, at its first
     /// call: a job of a hundred secrets sends a hundred calls of a few
     /// operations, and each parse of the same text gave the same URL.
-    /// Indexed by [`operation_index`]; `None` when it does not parse (the
+    /// In the order of [`OPERATIONS`]; `None` when it does not parse (the
     /// text is then sent as it is, and fails the way it always did).
     urls: [OnceLock<Option<url::Url>>; OPERATIONS.len()],
 }
@@ -46,20 +46,6 @@ const OPERATIONS: [Operation; 9] = [
     Operation::GetPkiCertificate,
     Operation::GetCertificateValue,
 ];
-
-fn operation_index(operation: Operation) -> usize {
-    match operation {
-        Operation::Auth => 0,
-        Operation::DescribeItem => 1,
-        Operation::ListItems => 2,
-        Operation::GetSecretValue => 3,
-        Operation::GetDynamicSecretValue => 4,
-        Operation::GetRotatedSecretValue => 5,
-        Operation::GetSshCertificate => 6,
-        Operation::GetPkiCertificate => 7,
-        Operation::GetCertificateValue => 8,
-    }
-}
 
 /// The body of `POST /auth`. Optional fields are left out when empty; the
 /// SDK's defaults (`gcp-audience`, `json`, `oci-auth-type`) are always sent,
@@ -219,7 +205,8 @@ impl AkeylessApi {
 
     /// The URL of `operation`, parsed at its first call.
     fn parsed_url(&self, operation: Operation, url: &str) -> Option<&url::Url> {
-        self.urls[operation_index(operation)]
+        let slot = OPERATIONS.iter().position(|known| *known == operation)?;
+        self.urls[slot]
             .get_or_init(|| url::Url::parse(url).ok())
             .as_ref()
     }
@@ -489,8 +476,7 @@ mod tests {
             "https://gw.example:8000/api/v2",
             factory.client(None).unwrap(),
         );
-        for (index, operation) in OPERATIONS.into_iter().enumerate() {
-            assert_eq!(operation_index(operation), index);
+        for operation in OPERATIONS {
             let text = format!("{}{}", api.base_url(), operation.path());
             let parsed = api.parsed_url(operation, &text).unwrap().clone();
             assert_eq!(parsed.as_str(), text);

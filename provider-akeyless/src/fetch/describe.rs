@@ -97,8 +97,9 @@ pub(crate) fn folder_and_full_name(name: &str) -> (String, String) {
 }
 
 /// How the types of a set of names are learned: the folders listed, and
-/// the names described one by one.
-struct Discovery<'a> {
+/// the names described one by one. Planned once per group: its size decides
+/// the connections opened during the login, and [`item_types`] follows it.
+pub(crate) struct Discovery<'a> {
     listed: Vec<Listing<'a>>,
     alone: Vec<&'a str>,
 }
@@ -112,7 +113,7 @@ struct Listing<'a> {
 }
 
 impl<'a> Discovery<'a> {
-    fn plan(names: &[&'a str]) -> Self {
+    pub(crate) fn plan(names: &[&'a str]) -> Self {
         let mut folders: IndexMap<String, Vec<(&str, String)>> = IndexMap::new();
         for name in names {
             let (folder, full) = folder_and_full_name(name);
@@ -133,23 +134,22 @@ impl<'a> Discovery<'a> {
         }
         Self { listed, alone }
     }
+
+    /// How many requests [`item_types`] sends at once (listings and
+    /// describes), before any describe of a name a listing did not show.
+    pub(crate) fn requests(&self) -> usize {
+        self.listed.len() + self.alone.len()
+    }
 }
 
-/// How many requests [`item_types`] sends at once for `names` (listings
-/// and describes), before any describe of a name a listing did not show.
-pub(crate) fn discovery_requests(names: &[&str]) -> usize {
-    let discovery = Discovery::plan(names);
-    discovery.listed.len() + discovery.alone.len()
-}
-
-/// The type of every name in `names`.
+/// The type of every name that `discovery` was planned for.
 pub(crate) async fn item_types(
     ctx: &ResolveContext,
     api: &AkeylessApi,
     session: &Session<'_>,
-    names: &[&str],
+    discovery: &Discovery<'_>,
 ) -> ItemTypes {
-    let Discovery { listed, alone } = Discovery::plan(names);
+    let Discovery { listed, alone } = discovery;
     let listings = listed.iter().map(|listing| {
         list_folder(
             ctx,
@@ -160,7 +160,7 @@ pub(crate) async fn item_types(
         )
     });
     let (listings, mut types) =
-        futures::join!(join_all(listings), describe_all(ctx, api, session, &alone));
+        futures::join!(join_all(listings), describe_all(ctx, api, session, alone));
 
     let mut unseen = Vec::new();
     for (Listing { members, .. }, listing) in listed.iter().zip(listings) {
@@ -264,25 +264,26 @@ mod tests {
         );
     }
 
+    fn requests_for(names: &[&str]) -> usize {
+        Discovery::plan(names).requests()
+    }
+
     #[test]
     fn the_discovery_wave_counts_one_request_per_listing_and_per_describe() {
-        assert_eq!(discovery_requests(&[]), 0);
+        assert_eq!(requests_for(&[]), 0);
         // One folder listed narrowly, one name alone in its folder.
         assert_eq!(
-            discovery_requests(&["/ci/db-user", "/ci/db-pass", "/other/key"]),
+            requests_for(&["/ci/db-user", "/ci/db-pass", "/other/key"]),
             2
         );
         // Few unrelated names in one folder: each is described.
-        assert_eq!(
-            discovery_requests(&["/ci/alpha", "/ci/beta", "/ci/gamma"]),
-            3
-        );
+        assert_eq!(requests_for(&["/ci/alpha", "/ci/beta", "/ci/gamma"]), 3);
         // Many: one listing.
         let many: Vec<String> = (0..20)
             .map(|i| format!("/ci/{}x", (b'a' + i) as char))
             .collect();
         let many: Vec<&str> = many.iter().map(String::as_str).collect();
-        assert_eq!(discovery_requests(&many), 1);
+        assert_eq!(requests_for(&many), 1);
     }
 
     #[test]

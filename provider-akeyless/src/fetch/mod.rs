@@ -134,7 +134,8 @@ async fn resolve_group(
     // discovery) goes out at once; over HTTP/1.1 each of its requests needs
     // a connection. They open now, while the login is in flight. The login
     // takes one of them, and its connection is free again for the wave.
-    let wave = names.len().div_ceil(STATIC_BATCH) + describe::discovery_requests(&names);
+    let discovery = describe::Discovery::plan(&names);
+    let wave = names.len().div_ceil(STATIC_BATCH) + discovery.requests();
     let api = AkeylessApi::new(key.api_url.clone(), client);
     api.preconnect(wave).await;
     let session = Session::new(cache, key, &keyed.identity, &api);
@@ -146,7 +147,7 @@ async fn resolve_group(
     let (untyped, types) = if names.is_empty() {
         (items::Untyped::default(), HashMap::new())
     } else {
-        learn_types(ctx, &api, &session, &names, wave).await
+        learn_types(ctx, &api, &session, &names, &discovery, wave).await
     };
     let items::Untyped {
         values: known_static,
@@ -258,10 +259,14 @@ async fn learn_types(
     api: &AkeylessApi,
     session: &Session<'_>,
     names: &[&str],
+    discovery: &describe::Discovery<'_>,
     open: usize,
 ) -> (items::Untyped, describe::ItemTypes) {
+    let open_typed_wave = |types: &describe::ItemTypes, answered: &HashMap<String, Value>| {
+        api.preconnect(typed_reads(types, answered).saturating_sub(open))
+    };
     let reads = std::pin::pin!(items::read_untyped_as_static(ctx, api, session, names));
-    let discovery = std::pin::pin!(describe::item_types(ctx, api, session, names));
+    let discovery = std::pin::pin!(describe::item_types(ctx, api, session, discovery));
     match futures::future::select(reads, discovery).await {
         Either::Left((untyped, discovery)) => {
             if untyped.answers_all(names) {
@@ -272,15 +277,13 @@ async fn learn_types(
                 return (untyped, describe::ItemTypes::new());
             }
             let types = discovery.await;
-            api.preconnect(typed_reads(&types, &untyped.values).saturating_sub(open))
-                .await;
+            open_typed_wave(&types, &untyped.values).await;
             (untyped, types)
         }
         Either::Right((types, reads)) => {
             // The optimistic reads have not answered: count every static
             // secret as still to read (a batch with another type fails whole).
-            api.preconnect(typed_reads(&types, &HashMap::new()).saturating_sub(open))
-                .await;
+            open_typed_wave(&types, &HashMap::new()).await;
             (reads.await, types)
         }
     }
