@@ -81,7 +81,11 @@ impl Transports {
     /// TLS, only the first is opened when the server speaks HTTP/2. Best
     /// effort: nothing is opened when the client cannot be built.
     pub(crate) async fn preconnect(&self, url: &url::Url, connections: usize) {
-        if connections == 0 || !matches!(url.scheme(), "http" | "https") {
+        let origin = Origin::of(url);
+        if connections == 0
+            || !matches!(url.scheme(), "http" | "https")
+            || self.preconnects.multiplexes(&origin)
+        {
             return;
         }
         let Ok(transport) = self.for_scheme(url.scheme()).await else {
@@ -90,10 +94,6 @@ impl Transports {
         let Some(warmup) = transport.warmup(&self.settings, &self.preconnects) else {
             return;
         };
-        let origin = Origin::of(url);
-        if self.preconnects.multiplexes(&origin) {
-            return;
-        }
         let batch = Batch::new();
         for _ in 0..connections {
             let request = warmup.get(url.clone()).send();

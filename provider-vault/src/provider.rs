@@ -2,7 +2,6 @@
 //! distinct identity, reads concurrently, and revokes its tokens on request
 //! when the run ends ([`Provider::finish`]).
 
-use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use ci_secrets_http::HttpResponse;
@@ -12,6 +11,7 @@ use ci_secrets_provider_api::{
     SecretResult, async_trait, grouping,
 };
 use futures::future::join_all;
+use indexmap::IndexMap;
 use tracing::Instrument as _;
 
 use crate::client::{VaultClient, VaultToken, answer_error};
@@ -138,16 +138,14 @@ async fn resolve_group(
     // Secrets of one path (a user name and a password, say) share its read:
     // one `GET` per distinct path, and each secret takes its field from the
     // answer, as it would from a read of its own at the same moment.
-    let mut path_of: HashMap<Vec<&str>, usize> = HashMap::new();
-    let mut paths: Vec<(Vec<&str>, &SecretReference)> = Vec::new();
+    let mut paths: IndexMap<Vec<&str>, &SecretReference> = IndexMap::new();
     let read_of: Vec<usize> = references
         .iter()
         .map(|reference| {
-            let segments = reference.api_segments();
-            *path_of.entry(segments.clone()).or_insert_with(|| {
-                paths.push((segments, reference));
-                paths.len() - 1
-            })
+            let path = paths.entry(reference.api_segments());
+            let read = path.index();
+            path.or_insert(reference);
+            read
         })
         .collect();
     // The reads go out at once after the login; over HTTP/1.1 each needs a
