@@ -652,7 +652,7 @@ fn vault_reads_connect_while_a_slow_login_is_in_flight() {
     let project = Project::new();
     project.write(
         ".gitlab-ci.yml",
-        "job:\n  script: [x]\n  id_tokens:\n    VAULT_ID_TOKEN:\n      aud: https://vault.example\n  secrets:\n    A: {vault: a/password@kv, file: false}\n    B: {vault: b/password@kv, file: false}\n    C: {vault: c/password@kv, file: false}\n",
+        "job:\n  script: [x]\n  id_tokens:\n    VAULT_ID_TOKEN:\n      aud: https://vault.example\n  secrets:\n    A: {vault: a/password@kv, file: false}\n    B: {vault: b/password@kv, file: false}\n    C: {vault: c/password@kv, file: false}\n    D: {vault: a/password@kv, file: false}\n",
     );
     let child = project
         .cli()
@@ -664,10 +664,15 @@ fn vault_reads_connect_while_a_slow_login_is_in_flight() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // One connection per read; the login takes one of them.
+    // One connection per read of a distinct path (D shares A's); the login
+    // takes one of them.
     let reads = 3;
+    // The server counts a connection when it accepts it and a request once
+    // it has read it: the login may be read after the last read's
+    // connection is accepted.
     wait_until(Duration::from_secs(10), || {
-        server.connections() >= reads || server.requests().len() > 1
+        let requests = server.requests().len();
+        (server.connections() >= reads && requests >= 1) || requests > 1
     });
     let during_login = (server.connections(), server.requests().len());
     let output = child.wait_with_output().unwrap();
@@ -684,4 +689,8 @@ fn vault_reads_connect_while_a_slow_login_is_in_flight() {
     );
     let values: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(values["C"], KV_VALUE);
+    assert_eq!(values["D"], KV_VALUE);
+    // The login and one read per distinct path. (This server answers one
+    // request per connection, so the connections are not counted here.)
+    assert_eq!(server.requests().len(), 1 + reads);
 }
