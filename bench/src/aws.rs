@@ -9,9 +9,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -19,6 +18,7 @@ use serde_json::{Value, json};
 
 use crate::BenchError;
 use crate::report::{ToolRuns, ratio, verdict};
+use crate::server_process::{ServerProcess, free_port};
 
 /// Marks where the section starts in `BENCHMARKS.md`.
 pub const SECTION_START: &str = "<!-- bench-report: aws -->";
@@ -186,15 +186,7 @@ pub struct Moto {
     pub endpoint: String,
     recording: PathBuf,
     log: PathBuf,
-    child: Child,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        // The server is this harness's own child: stop it and reap it.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    process: ServerProcess,
 }
 
 impl Moto {
@@ -202,32 +194,24 @@ impl Moto {
     /// `dir/moto-recording.jsonl` (log: `dir/moto.log`), and waits until it
     /// listens.
     pub async fn start(moto: &Path, dir: &Path) -> Result<Self, BenchError> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .map(|address| address.port())
-            .map_err(|err| BenchError::io("finding a free port", err))?;
+        let port = free_port()?;
         let recording = dir.join("moto-recording.jsonl");
-        let log_path = dir.join("moto.log");
-        let log =
-            std::fs::File::create(&log_path).map_err(|err| BenchError::io("moto log", err))?;
-        let log_err = log
-            .try_clone()
-            .map_err(|err| BenchError::io("moto log", err))?;
-        let child = Command::new(moto)
-            .args(["-H", "127.0.0.1", "-p"])
-            .arg(port.to_string())
-            .env("MOTO_ENABLE_RECORDING", "true")
-            .env("MOTO_RECORDER_FILEPATH", &recording)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log_err)
-            .spawn()
-            .map_err(|err| BenchError::io(format!("starting {}", moto.display()), err))?;
+        let log = dir.join("moto.log");
+        let process = ServerProcess::spawn(
+            Command::new(moto)
+                .args(["-H", "127.0.0.1", "-p"])
+                .arg(port.to_string())
+                .env("MOTO_ENABLE_RECORDING", "true")
+                .env("MOTO_RECORDER_FILEPATH", &recording),
+            moto,
+            &log,
+            "moto",
+        )?;
         let mut server = Self {
             endpoint: format!("http://127.0.0.1:{port}"),
             recording,
-            log: log_path,
-            child,
+            log,
+            process,
         };
         for _ in 0..300 {
             if tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -236,7 +220,7 @@ impl Moto {
             {
                 return Ok(server);
             }
-            if let Ok(Some(status)) = server.child.try_wait() {
+            if let Some(status) = server.process.exited() {
                 return Err(BenchError::Command {
                     command: moto.display().to_string(),
                     message: format!("exited with {status} before listening: {}", server.log()),

@@ -17,6 +17,7 @@ pub mod openbao;
 pub mod pipeline;
 pub mod plot;
 pub mod report;
+pub mod server_process;
 pub mod startup;
 pub mod stats;
 pub mod workload;

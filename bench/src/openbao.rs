@@ -2,15 +2,15 @@
 //! `secret/bench/`, a JWT auth method that trusts the emulator's published
 //! test key, and a role that may read them.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use akeyless_emulator::testing::TestKeys;
 use serde_json::{Value, json};
 
 use crate::BenchError;
+use crate::server_process::{ServerProcess, free_port};
 
 /// The dev server's root token (used only by `bao kv get` and set-up).
 pub const ROOT_TOKEN: &str = "bench-root-token";
@@ -28,15 +28,8 @@ pub struct OpenBao {
     pub ca_file: Option<PathBuf>,
     /// What the harness itself talks to the server with (it trusts the CA).
     client: reqwest::Client,
-    child: Child,
-}
-
-impl Drop for OpenBao {
-    fn drop(&mut self) {
-        // The server is this harness's own child: stop it and reap it.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    /// Held for its drop, which stops the server.
+    _process: ServerProcess,
 }
 
 impl OpenBao {
@@ -45,14 +38,7 @@ impl OpenBao {
     /// 127.0.0.1 generated into that directory; HTTP/2 through ALPN, as Go's
     /// server offers it).
     pub async fn start(bao: &Path, log: &Path, tls_dir: Option<&Path>) -> Result<Self, BenchError> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .map(|address| address.port())
-            .map_err(|err| BenchError::io("finding a free port", err))?;
-        let log = std::fs::File::create(log).map_err(|err| BenchError::io("bao log", err))?;
-        let log_err = log
-            .try_clone()
-            .map_err(|err| BenchError::io("bao log", err))?;
+        let port = free_port()?;
         let mut command = Command::new(bao);
         command
             .args(["server", "-dev", "-dev-no-store-token"])
@@ -64,18 +50,13 @@ impl OpenBao {
                 .arg("-dev-tls")
                 .arg(format!("-dev-tls-cert-dir={}", dir.display()));
         }
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log_err)
-            .spawn()
-            .map_err(|err| BenchError::io(format!("starting {}", bao.display()), err))?;
+        let process = ServerProcess::spawn(&mut command, bao, log, "bao")?;
         let scheme = if tls_dir.is_some() { "https" } else { "http" };
         let mut server = Self {
             address: format!("{scheme}://127.0.0.1:{port}"),
             ca_file: tls_dir.map(|dir| dir.join("vault-ca.pem")),
             client: reqwest::Client::new(),
-            child,
+            _process: process,
         };
         let health = format!("{}/v1/sys/health", server.address);
         for _ in 0..300 {
