@@ -81,11 +81,12 @@ pub(super) fn find(
         (false, true) => (b'\n', b'\r', b'\r'),
         (false, false) => return,
     };
-    // One pass over the whole output, whose hits come a few dozen bytes
-    // apart (see `each_of_three`). Hits inside what a handler already
+    // One searcher over the whole output: a log has a `%` or line break
+    // every few dozen bytes, and starting a fresh search for each costs
+    // more than the search itself. Hits inside what a handler already
     // looked at are skipped.
     let mut at = 0;
-    let visit = |found: usize| {
+    let mut visit = |found: usize| {
         if found < at {
             return;
         }
@@ -95,51 +96,15 @@ pub(super) fn find(
             _ => found + 1,
         };
     };
-    each_of_three(output, [first, second, third], visit);
-}
-
-/// Calls `visit` with the position of every byte of `output` that is one
-/// of `needles`, in order.
-///
-/// A log has a `%` or line break every few dozen bytes, and a search that
-/// stops at each hit (`memchr3`'s iterator) starts over for each, with
-/// branches that mispredict at that rate. Here each 64-byte block is
-/// compared whole, in a loop that compiles to vector compares, into one
-/// bit per byte, and the hits are taken from those bits. It runs more
-/// instructions than `memchr3` (6% more for the whole copy) but fewer
-/// cycles: piping the benchmark's build log (three hits a line) with 10
-/// secrets took 10% less user time (32-byte blocks gained nothing).
-fn each_of_three(output: &[u8], needles: [u8; 3], mut visit: impl FnMut(usize)) {
-    let [first, second, third] = needles;
-    let is_needle = |byte: u8| (byte == first) | (byte == second) | (byte == third);
-    let mut blocks = output.chunks_exact(64);
-    let mut base = 0;
-    for block in &mut blocks {
-        let mut flags = [0u8; 64];
-        for (flag, &byte) in flags.iter_mut().zip(block) {
-            *flag = if is_needle(byte) { 0x80 } else { 0 };
-        }
-        let mut hits = 0u64;
-        for (word_index, word) in flags.chunks_exact(8).enumerate() {
-            let mut bytes = [0u8; 8];
-            bytes.copy_from_slice(word);
-            // Gathers the top bit of each of the eight bytes into the top
-            // byte, the first byte's lowest: each lands on a bit of its
-            // own, so no sum carries.
-            let byte_hits = u64::from_le_bytes(bytes).wrapping_mul(0x0002_0408_1020_4081) >> 56;
-            hits |= byte_hits << (word_index * 8);
-        }
-        while hits != 0 {
-            visit(base + hits.trailing_zeros() as usize);
-            hits &= hits - 1;
-        }
-        base += 64;
+    // `memchr3_iter` picks its implementation (and sets up its vectors)
+    // again for every hit, which at a hit every few dozen bytes costs as
+    // much as the search: a searcher made once for the whole output does not.
+    #[cfg(target_arch = "x86_64")]
+    if let Some(searcher) = memchr::arch::x86_64::avx2::memchr::Three::new(first, second, third) {
+        searcher.iter(output).for_each(&mut visit);
+        return;
     }
-    for (offset, &byte) in blocks.remainder().iter().enumerate() {
-        if is_needle(byte) {
-            visit(base + offset);
-        }
-    }
+    memchr::memchr3_iter(first, second, third, output).for_each(visit);
 }
 
 /// Builds the regions of one view, a window around each escape or break,
@@ -339,29 +304,6 @@ mod tests {
             Some((&unwrapped, &mut breaks)),
         );
         (escapes, breaks)
-    }
-
-    #[test]
-    fn each_of_three_finds_every_needle_in_order() {
-        // Needles at every position of a block, in the remainder after the
-        // last whole block, and a block of nothing but needles.
-        let output: Vec<u8> = (0..300u32)
-            .map(|at| match at % 7 {
-                0 => b'%',
-                3 if at % 2 == 0 => b'\n',
-                5 => b'\r',
-                _ => b'a' + (at % 26) as u8,
-            })
-            .chain([b'\n'; 130])
-            .chain(*b"0123456789")
-            .collect();
-        for len in [0, 1, 63, 64, 65, 127, 128, 200, 300, 430, 440] {
-            let output = &output[..len];
-            let mut found = Vec::new();
-            each_of_three(output, [b'%', b'\n', b'\r'], |at| found.push(at));
-            let expected: Vec<usize> = memchr::memchr3_iter(b'%', b'\n', b'\r', output).collect();
-            assert_eq!(found, expected, "{len} bytes");
-        }
     }
 
     #[test]
