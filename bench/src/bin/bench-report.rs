@@ -117,6 +117,15 @@ fn main() -> ExitCode {
             }
         };
     }
+    if argv.get(1).is_some_and(|arg| arg == masking::RELAY_ARG) {
+        return match masking::run_relay(&argv[2..]) {
+            Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+            Err(err) => {
+                eprintln!("{err}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let args = Args::parse();
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
@@ -1059,6 +1068,13 @@ impl Harness {
         let runs = self.repetitions.clamp(1, 5);
         let output = self.dir().join("masking-output.txt");
         let inserted = masking::write_output(&output)?;
+        // The rows without a masker must pass every byte through unchanged
+        // in length (and so with no `[MASKED]`, which is longer than the value).
+        let output_bytes = std::fs::metadata(&output)
+            .map_err(|err| BenchError::io(format!("reading {}", output.display()), err))?
+            .len();
+        let output_bytes = usize::try_from(output_bytes).unwrap_or(usize::MAX);
+        let byte_count: fn(&str) -> Option<usize> = |out| Some(out.len());
         let url = self.emulator.url();
         let exec = |label: &str, job: &Path| {
             Invocation::new(label, &self.ci_secrets, self.dir())
@@ -1080,7 +1096,7 @@ impl Harness {
         let cat = Invocation::new("`cat`", "cat", self.dir()).args([output.as_os_str()]);
         let cat = Throughput {
             label: format!("`cat` of the {} MiB", masking::OUTPUT_MIB),
-            piping: measure(&cat, 0, count_masks)?,
+            piping: measure(&cat, output_bytes, byte_count)?,
             overhead: None,
         };
         // The same bytes through a pipe between two processes: the part of
@@ -1092,11 +1108,27 @@ impl Harness {
         ]);
         let pipe = Throughput {
             label: "`cat \\| cat` (a pipe between two processes, no masking)".into(),
-            piping: measure(&piped_cat, 0, count_masks)?,
+            piping: measure(&piped_cat, output_bytes, byte_count)?,
             overhead: None,
         };
         let pipe_mib_per_s = pipe.mib_per_s();
-        let mut throughput = vec![cat, pipe];
+        // `exec`'s pipe without its masker (see `masking::run_relay`).
+        let harness = std::env::current_exe()
+            .map_err(|err| BenchError::io("locating the harness binary", err))?;
+        let relayed_cat = Invocation::new("relay", harness, self.dir()).args([
+            masking::RELAY_ARG.into(),
+            "cat".into(),
+            output.clone().into_os_string(),
+        ]);
+        let relay = Throughput {
+            label: "`cat` through a relay (`exec`'s 1 MiB pipe and 256 KiB reads, one thread, \
+                    no masking)"
+                .into(),
+            piping: measure(&relayed_cat, output_bytes, byte_count)?,
+            overhead: None,
+        };
+        let relay_mib_per_s = relay.mib_per_s();
+        let mut throughput = vec![cat, pipe, relay];
         let mut per_secrets = Vec::new();
         for secrets in [10, 1000] {
             eprintln!("  exec with {secrets} secrets ...");
@@ -1141,6 +1173,7 @@ impl Harness {
         Ok(MaskingReport {
             throughput,
             pipe: Some(pipe_mib_per_s),
+            relay: Some(relay_mib_per_s),
             ten: per_secrets.first().copied(),
             thousand: per_secrets.get(1).copied(),
             large,
