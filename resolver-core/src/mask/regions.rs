@@ -337,6 +337,37 @@ mod tests {
     }
 
     #[test]
+    fn an_escape_or_break_gets_its_region_at_every_offset() {
+        // At the first byte, anywhere in a long output, and near its end,
+        // where an escape or a break has fewer bytes after it.
+        for offset in 0..140 {
+            for tail in [0, 1, 2, 3, 70] {
+                let pad = |len| vec![b' '; len];
+                let output = [pad(offset), b"ab%63de".to_vec(), pad(tail)].concat();
+                let (escapes, _) = regions(&output, true, b"abcde", 5);
+                assert_eq!(
+                    escapes,
+                    vec![offset..offset + 7],
+                    "escape at {offset}+{tail}"
+                );
+                for line_break in [&b"\n"[..], b"\r\n"] {
+                    let output = [
+                        pad(offset),
+                        b"abc".to_vec(),
+                        line_break.to_vec(),
+                        b"def".to_vec(),
+                        pad(tail),
+                    ]
+                    .concat();
+                    let (_, breaks) = regions(&output, true, b"abcdef", 6);
+                    let end = offset + 6 + line_break.len();
+                    assert_eq!(breaks, vec![offset..end], "break at {offset}+{tail}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn what_may_still_change_at_the_end_gets_a_region_until_the_end() {
         let (escapes, _) = regions(b"ab %6", false, b"ab", 4);
         assert_eq!(escapes, vec![3..5]);
