@@ -89,8 +89,7 @@ impl Invocation {
     /// Runs it once through the helper. The child's stdout goes to
     /// `stdout`; a non-zero exit is an error carrying its stderr.
     pub fn measure(&self, stdout: &Path) -> Result<Sample, BenchError> {
-        let harness = std::env::current_exe()
-            .map_err(|err| BenchError::io("locating the harness binary", err))?;
+        let harness = harness_binary()?;
         let stderr = stdout.with_extension("stderr");
         let mut command = Command::new(harness);
         command
@@ -127,6 +126,12 @@ impl Invocation {
         }
         Ok(sample)
     }
+}
+
+/// This harness's own binary, which also runs as the measuring helper and
+/// as the masking section's relay.
+pub fn harness_binary() -> Result<PathBuf, BenchError> {
+    std::env::current_exe().map_err(|err| BenchError::io("locating the harness binary", err))
 }
 
 /// The helper's main: `HELPER_ARG <stdout file> <stderr file> <program> [args...]`.

@@ -15,7 +15,7 @@ use ci_secrets_bench::aws::{self, AwsMeasured, AwsReport, AwsTool, Moto};
 use ci_secrets_bench::inprocess::{resolve_once, start_emulator};
 use ci_secrets_bench::machine::{Machine, command_line};
 use ci_secrets_bench::masking::{self, LargeSecret, MaskingReport, Throughput};
-use ci_secrets_bench::measure::{HELPER_ARG, Invocation, run_helper};
+use ci_secrets_bench::measure::{HELPER_ARG, Invocation, harness_binary, run_helper};
 use ci_secrets_bench::netmodel::DelayProxy;
 use ci_secrets_bench::network::{self, NetworkCase, NetworkReport, Transport};
 use ci_secrets_bench::openbao::{self, OpenBao};
@@ -1068,8 +1068,8 @@ impl Harness {
         let runs = self.repetitions.clamp(1, 5);
         let output = self.dir().join("masking-output.txt");
         let inserted = masking::write_output(&output)?;
-        // The rows without a masker must pass every byte through unchanged
-        // in length (and so with no `[MASKED]`, which is longer than the value).
+        // The rows without a masker must pass every byte through: a masked
+        // value (`[MASKED]` for 17 bytes) or a lost byte changes the length.
         let output_bytes = std::fs::metadata(&output)
             .map_err(|err| BenchError::io(format!("reading {}", output.display()), err))?
             .len();
@@ -1113,17 +1113,13 @@ impl Harness {
         };
         let pipe_mib_per_s = pipe.mib_per_s();
         // `exec`'s pipe without its masker (see `masking::run_relay`).
-        let harness = std::env::current_exe()
-            .map_err(|err| BenchError::io("locating the harness binary", err))?;
-        let relayed_cat = Invocation::new("relay", harness, self.dir()).args([
+        let relayed_cat = Invocation::new("relay", harness_binary()?, self.dir()).args([
             masking::RELAY_ARG.into(),
             "cat".into(),
             output.clone().into_os_string(),
         ]);
         let relay = Throughput {
-            label: "`cat` through a relay (`exec`'s 1 MiB pipe and 256 KiB reads, one thread, \
-                    no masking)"
-                .into(),
+            label: masking::relay_label(),
             piping: measure(&relayed_cat, output_bytes, byte_count)?,
             overhead: None,
         };
