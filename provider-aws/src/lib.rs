@@ -43,6 +43,7 @@
 
 mod access;
 mod attempts;
+mod connector;
 mod deadline;
 mod diagnostics;
 mod failure;

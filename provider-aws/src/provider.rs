@@ -125,6 +125,10 @@ async fn resolve_group(
     access: Access,
     references: Vec<SecretReference>,
 ) -> Result<Vec<SecretResult>, ProviderError> {
+    // The reads' connections open while the login is in flight.
+    transport
+        .preconnect_secrets_manager(&access.region, first_wave(&references))
+        .await;
     let credentials = within_deadline(ctx, "AWS login", login(ctx, transport, &access)).await?;
     let scrub = credential_texts(&access, &credentials);
     let client = transport.secrets_manager(&access.region, credentials.clone());
@@ -179,14 +183,8 @@ async fn read_batches(
     scrub: &[&str],
     references: &[SecretReference],
 ) -> Result<HashMap<String, Result<Payload, Failure>>, ProviderError> {
-    let mut seen = HashSet::new();
-    let ids: Vec<&str> = references
-        .iter()
-        .filter(|reference| reference.reads_current())
-        .map(|reference| reference.secret_id.as_str())
-        .filter(|id| seen.insert(*id))
-        .collect();
-    if ids.len() < 2 {
+    let ids = batched_ids(references);
+    if ids.is_empty() {
         return Ok(HashMap::new());
     }
     let calls = ids.chunks(BATCH).map(|chunk| async move {
@@ -215,6 +213,28 @@ async fn read_batches(
         }
     }
     Ok(values)
+}
+
+/// The ids whose current values are read in batches, in first-seen order:
+/// none unless there are at least two.
+fn batched_ids(references: &[SecretReference]) -> Vec<&str> {
+    let mut seen = HashSet::new();
+    let ids: Vec<&str> = references
+        .iter()
+        .filter(|reference| reference.reads_current())
+        .map(|reference| reference.secret_id.as_str())
+        .filter(|id| seen.insert(*id))
+        .collect();
+    if ids.len() < 2 { Vec::new() } else { ids }
+}
+
+/// How many requests go out at once after the login: the batches, or every
+/// read when there is nothing to batch.
+fn first_wave(references: &[SecretReference]) -> usize {
+    match batched_ids(references).len() {
+        0 => references.len(),
+        batched => batched.div_ceil(BATCH),
+    }
 }
 
 /// The value to deliver: the whole secret, or its `field`.

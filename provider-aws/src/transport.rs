@@ -1,30 +1,27 @@
-//! The AWS SDK clients of one run, configured like the shared HTTP layer.
-//!
-//! The SDK cannot send through `ci-secrets-provider-api`'s reqwest client, so
-//! this module applies the same settings to the SDK's own client: rustls on
-//! ring with the system roots plus the run's extra CA roots, the proxies of
-//! `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` (read as reqwest
-//! reads them: both use hyper-util's matcher), the connect and per-attempt
-//! timeouts, and standard-mode retries (jittered exponential backoff) with the
-//! run's attempt count. Every attempt is counted into the run's metrics. The
-//! overall deadline is applied by the caller.
+//! The AWS SDK clients of one run, sending through the run's shared HTTP
+//! layer (see `connector`): its trust roots plus the run's extra CA roots,
+//! the proxies of `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`,
+//! its DNS cache, connect timeout and connection pool. The SDK applies the
+//! per-attempt timeout and standard-mode retries (jittered exponential
+//! backoff) with the run's attempt count; every attempt is counted into the
+//! run's metrics. The overall deadline is applied by the caller.
 //!
 //! Endpoints can be overridden from the job's variables, as the AWS SDKs and
 //! CLI do from the environment: `AWS_ENDPOINT_URL_STS` and
 //! `AWS_ENDPOINT_URL_SECRETS_MANAGER`, else `AWS_ENDPOINT_URL` for both.
 
 use aws_config::{AppName, BehaviorVersion, Region};
-use aws_smithy_http_client::proxy::ProxyConfig;
-use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
-use aws_smithy_http_client::{Builder, Connector};
+use aws_sdk_secretsmanager::config::endpoint::{DefaultResolver, Params, ResolveEndpoint as _};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
+use ci_secrets_http::{HttpClient, HttpContext as _};
 use ci_secrets_provider_api::{
     ErrorKind, HttpSettings, JobVariables, ProviderError, ResolveContext,
 };
 
 use crate::attempts::CountAttempts;
+use crate::connector::SharedLayer;
 
 const ENDPOINT_VARIABLE: &str = "AWS_ENDPOINT_URL";
 const STS_ENDPOINT_VARIABLE: &str = "AWS_ENDPOINT_URL_STS";
@@ -61,10 +58,12 @@ impl Endpoints {
     }
 }
 
-/// Builds the STS and Secrets Manager clients of one run; they share one
-/// connection pool.
+/// Builds the STS and Secrets Manager clients of one run; they share the
+/// run's connection pool.
 #[derive(Debug, Clone)]
 pub(crate) struct Transport {
+    /// The shared layer's client, for connections opened ahead of a wave.
+    client: HttpClient,
     http: SharedHttpClient,
     retry: RetryConfig,
     timeouts: TimeoutConfig,
@@ -73,19 +72,14 @@ pub(crate) struct Transport {
 }
 
 impl Transport {
-    /// The clients of the run, through the proxies of the environment.
+    /// The clients of the run. A bad extra CA root is a config error now,
+    /// not a TLS failure at the first request.
     pub(crate) fn new(ctx: &ResolveContext) -> Result<Self, ProviderError> {
-        Self::with_proxies(ctx, ProxyConfig::from_env())
-    }
-
-    fn with_proxies(ctx: &ResolveContext, proxies: ProxyConfig) -> Result<Self, ProviderError> {
-        let settings = ctx.http_settings();
-        // The shared layer parses the run's extra roots now, so a bad PEM is a
-        // config error here rather than a TLS failure on the first request
-        // (the SDK's client parses them lazily).
-        ci_secrets_http::HttpContext::http(ctx).client(None)?;
+        let settings: &HttpSettings = ctx.http_settings();
+        let client = ctx.http().client(None)?;
         Ok(Self {
-            http: http_client(settings, proxies)?,
+            http: SharedHttpClient::new(SharedLayer::new(client.clone(), settings.max_body_bytes)),
+            client,
             retry: RetryConfig::standard()
                 .with_max_attempts(settings.max_attempts.max(1))
                 .with_initial_backoff(settings.initial_backoff)
@@ -97,6 +91,22 @@ impl Transport {
             endpoints: Endpoints::from_variables(ctx.variables())?,
             attempts: CountAttempts::new(ctx),
         })
+    }
+
+    /// Starts opening `connections` connections to the Secrets Manager
+    /// endpoint of `region` (the SDK's own endpoint rules, or the
+    /// override), for the reads that wait on the login. Best effort: an
+    /// endpoint the rules cannot give opens nothing.
+    pub(crate) async fn preconnect_secrets_manager(&self, region: &str, connections: usize) {
+        let mut params = Params::builder().region(region);
+        params = params.set_endpoint(self.endpoints.secrets_manager.clone());
+        let Ok(params) = params.use_fips(false).use_dual_stack(false).build() else {
+            return;
+        };
+        let Ok(endpoint) = DefaultResolver::new().resolve_endpoint(&params).await else {
+            return;
+        };
+        self.client.preconnect(endpoint.url(), connections).await;
     }
 
     /// An STS client for `region`. `AssumeRoleWithWebIdentity` is unsigned,
@@ -153,46 +163,6 @@ fn app_name() -> Option<AppName> {
     AppName::new("ci-secrets").ok()
 }
 
-/// The SDK's hyper client on rustls with ring: the system roots plus the
-/// run's extra CA roots, through `proxies`.
-fn http_client(
-    settings: &HttpSettings,
-    proxies: ProxyConfig,
-) -> Result<SharedHttpClient, ProviderError> {
-    let trust_store = settings
-        .extra_ca_pem
-        .iter()
-        .fold(TrustStore::default(), |store, pem| {
-            store.with_pem_certificate(pem.clone())
-        });
-    let tls_context = TlsContext::builder()
-        .with_trust_store(trust_store)
-        .build()
-        .map_err(|err| {
-            ProviderError::new(
-                ErrorKind::Config,
-                format!("cannot set up TLS for AWS: {err}"),
-            )
-        })?;
-    // `Builder::build_https` takes no proxy settings; the connector it would
-    // build does, so the connector is built here the way `build_https` builds
-    // it (the SDK's timeouts and sleep from the runtime), plus the proxies.
-    Ok(
-        Builder::new().build_with_connector_fn(move |settings, components| {
-            let mut connector = Connector::builder();
-            connector.set_connector_settings(settings.cloned());
-            connector.set_sleep_impl(components.and_then(|components| components.sleep_impl()));
-            connector
-                .proxy_config(proxies.clone())
-                .tls_provider(tls::Provider::Rustls(
-                    tls::rustls_provider::CryptoMode::Ring,
-                ))
-                .tls_context(tls_context.clone())
-                .build()
-        }),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,61 +204,5 @@ mod tests {
         let ctx = ResolveContext::builder("deploy").http(settings).build();
         let err = Transport::new(&ctx).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Config);
-    }
-
-    /// Requests take the proxy: with an STS endpoint no resolver knows,
-    /// the only way the request line can reach anyone is through it.
-    #[tokio::test]
-    async fn requests_go_through_the_proxy() {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let proxy = format!("http://{}", listener.local_addr().unwrap());
-        let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-        let seen = heads.clone();
-        tokio::spawn(async move {
-            while let Ok((mut socket, _)) = listener.accept().await {
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") && socket.read_exact(&mut byte).await.is_ok() {
-                    head.push(byte[0]);
-                }
-                seen.lock()
-                    .unwrap()
-                    .push(String::from_utf8_lossy(&head).into_owned());
-                let _ = socket
-                    .write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
-                    .await;
-            }
-        });
-        let mut settings = HttpSettings::default();
-        settings.max_attempts = 1;
-        let ctx = ResolveContext::builder("deploy")
-            .variables(JobVariables::from_iter([(
-                "AWS_ENDPOINT_URL_STS",
-                "http://sts.example.invalid:8443",
-            )]))
-            .http(settings)
-            .build();
-        let transport = Transport::with_proxies(&ctx, ProxyConfig::all(&proxy).unwrap()).unwrap();
-        let outcome = transport
-            .sts("eu-west-1")
-            .assume_role_with_web_identity()
-            .role_arn("arn:aws:iam::123456789012:role/ci")
-            .role_session_name("ci")
-            .web_identity_token("not-a-real-token")
-            .send()
-            .await;
-        assert!(outcome.is_err(), "the proxy answers 502");
-        let heads = heads.lock().unwrap().clone();
-        assert!(!heads.is_empty(), "nothing reached the proxy");
-        assert!(
-            heads[0]
-                .lines()
-                .next()
-                .unwrap()
-                .contains("sts.example.invalid:8443"),
-            "{heads:?}"
-        );
     }
 }

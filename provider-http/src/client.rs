@@ -117,6 +117,36 @@ impl HttpClient {
         self.transports.plain()
     }
 
+    /// Sends `request` once, through the client its scheme needs and the
+    /// connections kept for its origin (see [`preconnect`](Self::preconnect)),
+    /// and returns the response with its body unread.
+    ///
+    /// For adapters whose caller owns the retries, timeouts and counting (an
+    /// SDK's own HTTP client interface): nothing here retries, records
+    /// metrics, caps the body or waits for a permit. Everything else should
+    /// use [`send`](Self::send).
+    ///
+    /// The outer error is a client that cannot be built (a configuration
+    /// error, not worth retrying); the inner one is the request's own failure.
+    ///
+    /// ```
+    /// use ci_secrets_http::{HttpFactory, HttpSettings};
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let client = HttpFactory::new(HttpSettings::default()).client(None).unwrap();
+    /// // Port 9 (discard) refuses: the request's own failure.
+    /// let request = client.reqwest().get("http://127.0.0.1:9/").build().unwrap();
+    /// let sent = client.execute(request).await.unwrap();
+    /// assert!(sent.unwrap_err().is_connect());
+    /// # });
+    /// ```
+    pub async fn execute(
+        &self,
+        request: reqwest::Request,
+    ) -> Result<Result<reqwest::Response, reqwest::Error>, ProviderError> {
+        self.transports.execute(request).await
+    }
+
     /// Sends the request that `build` makes, retrying per `mode` within the
     /// context's deadline. `what` names the operation in errors (for example
     /// `POST /auth`).

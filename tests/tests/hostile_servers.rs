@@ -694,3 +694,156 @@ fn vault_reads_connect_while_a_slow_login_is_in_flight() {
     // request per connection, so the connections are not counted here.)
     assert_eq!(server.requests().len(), 1 + reads);
 }
+
+const AWS_ROLE: &str = "arn:aws:iam::123456789012:role/ci";
+
+/// An STS that answers `AssumeRoleWithWebIdentity` after holding it for
+/// `hold`, or at once.
+fn slow_sts(hold: Duration) -> RawServer {
+    RawServer::start(move |mut stream, _request, stop| {
+        let held = std::time::Instant::now();
+        while held.elapsed() < hold && !stop.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let body = "<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleWithWebIdentityResult><Credentials><AccessKeyId>ASIAHOSTILE000000001</AccessKeyId><SecretAccessKey>hostile-session-secret-Kp4</SecretAccessKey><SessionToken>hostile-session-token-Wq9</SessionToken><Expiration>2100-01-01T00:00:00Z</Expiration></Credentials></AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>";
+        let _ = stream.write_all(&response(
+            "200 OK",
+            &[("Content-Type", "text/xml")],
+            body.as_bytes(),
+        ));
+    })
+}
+
+/// A job reading `ids` from AWS with a role and an ID token.
+fn aws_role_job(ids: &[&str]) -> Project {
+    let project = Project::new();
+    let secrets: String = ids
+        .iter()
+        .enumerate()
+        .map(|(index, id)| {
+            format!("    S{index}: {{aws_secrets_manager: {{secret_id: {id}, role_arn: \"{AWS_ROLE}\"}}, file: false}}\n")
+        })
+        .collect();
+    project.write(
+        ".gitlab-ci.yml",
+        &format!(
+            "job:\n  script: [x]\n  id_tokens:\n    AWS_ID_TOKEN:\n      aud: https://aws.example\n  secrets:\n{secrets}"
+        ),
+    );
+    project
+}
+
+/// An AWS login held for seconds by STS: the connection of the batched
+/// read that follows it is opened meanwhile, on the Secrets Manager
+/// endpoint, and nothing is sent there before the credentials arrive.
+#[test]
+fn aws_reads_connect_while_a_slow_sts_login_is_in_flight() {
+    let sts = slow_sts(Duration::from_secs(3));
+    let secrets_manager = RawServer::start(|mut stream, request, _stop| {
+        let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap_or_default();
+        let values: Vec<serde_json::Value> = body["SecretIdList"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|id| id.as_str())
+            .map(|id| {
+                serde_json::json!({
+                    "ARN": format!("arn:aws:secretsmanager:eu-west-1:123456789012:secret:{id}-AbCdEf"),
+                    "Name": id,
+                    "SecretString": format!("{KV_VALUE}-{id}"),
+                    "VersionId": "v1",
+                    "VersionStages": ["AWSCURRENT"],
+                })
+            })
+            .collect();
+        let answer = serde_json::json!({"SecretValues": values, "Errors": []});
+        let _ = stream.write_all(&response(
+            "200 OK",
+            &[("Content-Type", "application/x-amz-json-1.1")],
+            answer.to_string().as_bytes(),
+        ));
+    });
+    let project = aws_role_job(&["app/a", "app/b", "app/c"]);
+    let child = project
+        .cli()
+        .args(["resolve", "--job", "job", "--format", "json"])
+        .arg("--var")
+        .arg(format!("AWS_ENDPOINT_URL_STS={}", sts.url()))
+        .arg("--var")
+        .arg(format!(
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER={}",
+            secrets_manager.url()
+        ))
+        .args(["--var", "AWS_REGION=eu-west-1"])
+        .args(["--var", "AWS_ID_TOKEN=eyJhbGciOiJSUzI1NiJ9.e30.c2ln"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The connection may be opened before STS has read the login.
+    wait_until(Duration::from_secs(10), || {
+        (secrets_manager.connections() >= 1 && !sts.requests().is_empty())
+            || !secrets_manager.requests().is_empty()
+    });
+    let during_login = (
+        secrets_manager.connections(),
+        secrets_manager.requests().len(),
+        sts.requests().len(),
+    );
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        during_login,
+        (1, 0, 1),
+        "Secrets Manager connections and requests, and STS requests, while the login was held"
+    );
+    let values: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(values["S0"], format!("{KV_VALUE}-app/a"));
+    assert_eq!(values["S2"], format!("{KV_VALUE}-app/c"));
+    // One batch for the three, on the connection opened during the login.
+    assert_eq!(secrets_manager.requests().len(), 1);
+    assert_eq!(secrets_manager.connections(), 1);
+}
+
+/// AWS requests take the proxy of the environment, like every other
+/// provider's: with an STS endpoint that no resolver knows, the only way
+/// its request line can reach anyone is through the proxy.
+#[test]
+fn aws_requests_go_through_the_proxy_of_the_environment() {
+    let proxy = RawServer::start(|mut stream, _request, _stop| {
+        let _ = stream.write_all(&response("502 Bad Gateway", &[], b""));
+    });
+    let project = aws_role_job(&["app/a"]);
+    let run = run(project
+        .cli()
+        .args([
+            "resolve",
+            "--job",
+            "job",
+            "--format",
+            "json",
+            "--deadline",
+            "10",
+        ])
+        .env("HTTP_PROXY", proxy.url())
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .args(["--var", "AWS_ENDPOINT_URL=http://sts.example.invalid:8443"])
+        .args(["--var", "AWS_REGION=eu-west-1"])
+        .args(["--var", "AWS_ID_TOKEN=eyJhbGciOiJSUzI1NiJ9.e30.c2ln"]));
+    let stderr = String::from_utf8_lossy(&run.output.stderr);
+    assert_ne!(run.output.status.code(), Some(0), "{stderr}");
+    let requests = proxy.requests();
+    assert!(!requests.is_empty(), "nothing reached the proxy: {stderr}");
+    let request_line = requests[0]
+        .head
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        request_line.contains("sts.example.invalid:8443"),
+        "{request_line}"
+    );
+}

@@ -1,0 +1,143 @@
+//! The SDK's requests sent through the run's shared HTTP layer
+//! (`ci-secrets-http`), so that AWS gets what every other provider has:
+//! the same trust roots (Mozilla's, the OS store only when a server needs
+//! it, the run's extra CA roots), proxies, DNS cache and connect timeout,
+//! HTTP/2 where the server offers it, the run's connection pool, and
+//! connections opened ahead of the request that needs them
+//! ([`HttpClient::preconnect`]), which the SDK's own client cannot do.
+//!
+//! The SDK keeps what is its own: signing, retries and their
+//! classification, the per-attempt timeout and the attempt count
+//! (`attempts`). Each call here is one attempt: one request, its body read
+//! whole within the run's body cap.
+
+use std::error::Error as StdError;
+
+use aws_smithy_runtime_api::client::http::{
+    HttpClient as SdkHttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+use ci_secrets_http::HttpClient;
+
+use crate::failure::is_tls_failure;
+
+/// The SDK's HTTP client: the shared layer's client of the run.
+#[derive(Debug, Clone)]
+pub(crate) struct SharedLayer {
+    client: HttpClient,
+    max_body_bytes: usize,
+}
+
+impl SharedLayer {
+    pub(crate) fn new(client: HttpClient, max_body_bytes: usize) -> Self {
+        Self {
+            client,
+            max_body_bytes,
+        }
+    }
+
+    async fn send(self, request: HttpRequest) -> Result<HttpResponse, ConnectorError> {
+        let request = self.to_reqwest(&request)?;
+        let mut response = match self.client.execute(request).await {
+            Ok(sent) => sent.map_err(classify)?,
+            Err(unbuildable) => return Err(ConnectorError::user(Box::new(unbuildable))),
+        };
+        let status = StatusCode::try_from(response.status().as_u16())
+            .map_err(|err| ConnectorError::other(Box::new(err), None))?;
+        let mut headers = Vec::with_capacity(response.headers().len());
+        for (name, value) in response.headers() {
+            // Every header the SDK reads is ASCII; one that is not cannot
+            // be one of them.
+            if let Ok(value) = value.to_str() {
+                headers.push((name.as_str().to_owned(), value.to_owned()));
+            }
+        }
+        if response
+            .content_length()
+            .is_some_and(|length| length > self.max_body_bytes as u64)
+        {
+            return Err(self.too_large());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(classify)? {
+            if body.len() + chunk.len() > self.max_body_bytes {
+                return Err(self.too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let mut answer = HttpResponse::new(status, SdkBody::from(body));
+        for (name, value) in headers {
+            answer.headers_mut().append(name, value);
+        }
+        Ok(answer)
+    }
+
+    fn to_reqwest(&self, request: &HttpRequest) -> Result<reqwest::Request, ConnectorError> {
+        let user = |err: Box<dyn StdError + Send + Sync>| ConnectorError::user(err);
+        let method = reqwest::Method::from_bytes(request.method().as_bytes())
+            .map_err(|err| user(Box::new(err)))?;
+        let url = reqwest::Url::parse(request.uri()).map_err(|err| user(Box::new(err)))?;
+        // STS and Secrets Manager requests are small and in memory.
+        let body = request
+            .body()
+            .bytes()
+            .ok_or_else(|| user("the AWS request has a streaming body".into()))?;
+        let mut builder = self.client.reqwest().request(method, url);
+        for (name, value) in request.headers() {
+            builder = builder.header(name, value);
+        }
+        builder
+            .body(body.to_vec())
+            .build()
+            .map_err(|err| user(Box::new(err)))
+    }
+
+    fn too_large(&self) -> ConnectorError {
+        ConnectorError::other(
+            format!(
+                "the response is larger than the {} byte limit (http.max_body_bytes)",
+                self.max_body_bytes
+            )
+            .into(),
+            None,
+        )
+    }
+}
+
+/// What the SDK's retry strategy should make of a failed attempt: timeouts
+/// and connection or transfer failures are transient; a TLS failure is not
+/// (the certificate will be the same at the next attempt), nor is a request
+/// that could not be made.
+fn classify(err: reqwest::Error) -> ConnectorError {
+    if is_tls_failure(&err) || err.is_builder() || err.is_redirect() {
+        ConnectorError::other(Box::new(err), None)
+    } else if err.is_timeout() {
+        ConnectorError::timeout(Box::new(err))
+    } else {
+        ConnectorError::io(Box::new(err))
+    }
+}
+
+impl SdkHttpClient for SharedLayer {
+    /// The same connector whatever the SDK's settings: the connect timeout
+    /// is the run's, set on the shared client, and the SDK applies its
+    /// per-attempt timeout around each call.
+    fn http_connector(
+        &self,
+        _settings: &HttpConnectorSettings,
+        _components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(self.clone())
+    }
+}
+
+impl HttpConnector for SharedLayer {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        HttpConnectorFuture::new(self.clone().send(request))
+    }
+}
