@@ -45,10 +45,12 @@ impl Failure {
                 kind: ErrorKind::Transient,
                 detail: "the request timed out".to_string(),
             },
+            SdkError::DispatchFailure(_) if is_tls_failure(err) => Failure::NoAnswer {
+                kind: ErrorKind::Tls,
+                detail: format!("TLS: {}", detail()),
+            },
             SdkError::DispatchFailure(dispatch) => Failure::NoAnswer {
-                kind: if is_tls_failure(err) {
-                    ErrorKind::Tls
-                } else if dispatch.is_user() {
+                kind: if dispatch.is_user() {
                     ErrorKind::Config
                 } else {
                     ErrorKind::Transient

@@ -806,6 +806,93 @@ fn aws_reads_connect_while_a_slow_sts_login_is_in_flight() {
     assert_eq!(secrets_manager.connections(), 1);
 }
 
+/// A job reading one AWS secret with the job's static keys (no STS), its
+/// run trusting `ca_pem` and allowing `max_attempts`.
+fn aws_over_tls(ca_pem: &str, max_attempts: u32) -> Project {
+    let project = Project::new();
+    project.write(
+        ".gitlab-ci.yml",
+        "job:\n  script: [x]\n  secrets:\n    APP: {aws_secrets_manager: {secret_id: app/a}, file: false}\n",
+    );
+    let ca = project.write("ca.pem", ca_pem);
+    project.write(
+        "ci-secrets.toml",
+        &format!(
+            "[http]\nca_file = {:?}\nmax_attempts = {max_attempts}\ninitial_backoff_ms = 10\nmax_backoff_ms = 50\n",
+            ca.display().to_string()
+        ),
+    );
+    project
+}
+
+/// AWS trusts the run's extra CA roots (`[http] ca_file`), as every
+/// provider does; with another CA the handshake fails, the error says TLS,
+/// and it is not retried (the certificate is the same at every attempt).
+#[test]
+fn aws_over_tls_trusts_the_runs_ca_and_does_not_retry_a_tls_failure() {
+    let pki = TestPki::new(&["127.0.0.1", "localhost"]);
+    let answer = serde_json::json!({
+        "ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:app/a-AbCdEf",
+        "Name": "app/a",
+        "SecretString": KV_VALUE,
+        "VersionId": "v1",
+        "VersionStages": ["AWSCURRENT"],
+    });
+    let reply = response(
+        "200 OK",
+        &[("Content-Type", "application/x-amz-json-1.1")],
+        answer.to_string().as_bytes(),
+    );
+    let resolve = |project: &Project, server: &RawServer| {
+        project
+            .cli()
+            .args([
+                "resolve",
+                "--job",
+                "job",
+                "--format",
+                "json",
+                "--deadline",
+                "20",
+            ])
+            .arg("--var")
+            .arg(format!("AWS_ENDPOINT_URL=https://{}", server.addr()))
+            .args(["--var", "AWS_REGION=eu-west-1"])
+            .args(["--var", "AWS_ACCESS_KEY_ID=AKIAHOSTILE000000001"])
+            .args(["--var", "AWS_SECRET_ACCESS_KEY=hostile-secret-key-Vb3"])
+            .output()
+            .unwrap()
+    };
+
+    let trusted = tls_server(&pki, reply.clone());
+    let project = aws_over_tls(&pki.ca_pem, 5);
+    let output = resolve(&project, &trusted);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let values: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(values["APP"], KV_VALUE);
+
+    let other = TestPki::new(&["127.0.0.1"]);
+    let untrusted = tls_server(&pki, reply);
+    let project = aws_over_tls(&other.ca_pem, 5);
+    let output = resolve(&project, &untrusted);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_ne!(output.status.code(), Some(0), "{stderr}");
+    assert!(output.stdout.is_empty(), "{stderr}");
+    assert!(
+        stderr.contains("TLS: ") && stderr.contains("UnknownIssuer"),
+        "{stderr}"
+    );
+    assert!(untrusted.requests().is_empty());
+    // The connection opened during the login and the one attempt: of the
+    // 5 attempts allowed, no retry.
+    assert!(
+        untrusted.connections() <= 2,
+        "{} connections: {stderr}",
+        untrusted.connections()
+    );
+}
+
 /// AWS requests take the proxy of the environment, like every other
 /// provider's: with an STS endpoint that no resolver knows, the only way
 /// its request line can reach anyone is through the proxy.
