@@ -349,6 +349,31 @@ pub struct AwsTool {
     pub same_calls_every_run: bool,
 }
 
+/// Ours over the network model: STS and Secrets Manager each behind a
+/// [`DelayProxy`](crate::netmodel::DelayProxy) of their own in front of
+/// moto (two origins, as on AWS), a round trip per new connection.
+#[derive(Debug, Clone)]
+pub struct AwsNetwork {
+    /// The modelled round trip.
+    pub rtt: Duration,
+    /// The runs, with the calls moto saw.
+    pub tool: AwsTool,
+    /// Connections each origin accepted per run (first run included).
+    pub sts_connections: f64,
+    pub secrets_manager_connections: f64,
+}
+
+impl AwsNetwork {
+    /// The login's connection and request, then the batched read on a
+    /// connection opened while the login was in flight.
+    pub const FLOOR_ROUND_TRIPS: u32 = 3;
+
+    /// The floor in milliseconds.
+    pub fn floor_ms(&self) -> f64 {
+        (self.rtt * Self::FLOOR_ROUND_TRIPS).as_secs_f64() * 1000.0
+    }
+}
+
 /// What the section shows.
 #[derive(Debug, Clone)]
 pub struct AwsReport {
@@ -363,6 +388,8 @@ pub struct AwsMeasured {
     pub moto_version: Option<String>,
     /// `ci-secrets resolve`.
     pub ours: AwsTool,
+    /// Ours over the network model, or why it did not run.
+    pub network: Result<AwsNetwork, String>,
     /// The boto3 peers that ran.
     pub peers: Vec<AwsTool>,
     /// Peers that did not run, and why.
@@ -451,6 +478,34 @@ impl AwsReport {
                 tool.calls,
                 tool.runs.samples.len()
             );
+        }
+        match &measured.network {
+            Ok(network) => {
+                let rtt_ms = network.rtt.as_millis();
+                let wall = network.tool.runs.median_ms();
+                let _ = writeln!(
+                    md,
+                    "\nOver the network model: STS and Secrets Manager each behind a proxy of \
+                     their own in front of moto (two origins, as on AWS), {rtt_ms} ms round trip, \
+                     a round trip per new TCP connection (plain HTTP/1.1: moto serves no TLS). \
+                     The floor is {} round trips ({:.0} ms): the login's connection and request, \
+                     then the batched read on a connection opened while the login is in flight; \
+                     opened after it, the read would wait one more round trip.\n\n\
+                     | tool | median wall (ms) | over the floor (ms) | connections per run (STS, \
+                     Secrets Manager) | API calls | runs |\n|---|---:|---:|---|---|---:|\n\
+                     | ours, {rtt_ms} ms RTT | {wall:.1} | {:.1} | {:.1}, {:.1} | {} | {} |",
+                    AwsNetwork::FLOOR_ROUND_TRIPS,
+                    network.floor_ms(),
+                    wall - network.floor_ms(),
+                    network.sts_connections,
+                    network.secrets_manager_connections,
+                    network.tool.calls,
+                    network.tool.runs.samples.len(),
+                );
+            }
+            Err(reason) => {
+                let _ = writeln!(md, "\nOver the network model: not measured: {reason}.");
+            }
         }
         let calls = &measured.ours.calls;
         let mut result = format!(
@@ -554,7 +609,8 @@ mod tests {
         };
         let mut measured = AwsMeasured {
             moto_version: None,
-            ours,
+            ours: ours.clone(),
+            network: Err("the proxies did not start".into()),
             peers: Vec::new(),
             not_measured: Vec::new(),
         };
@@ -565,6 +621,25 @@ mod tests {
         .markdown();
         assert!(md.contains("| 1 STS, 20 Secrets Manager ("), "{md}");
         assert!(md.contains("| **FAIL** |"), "{md}");
+        assert!(
+            md.contains("Over the network model: not measured: the proxies did not start."),
+            "{md}"
+        );
+        let mut network_runs = ours.clone();
+        network_runs.runs.samples = Vec::new();
+        measured.network = Ok(AwsNetwork {
+            rtt: Duration::from_millis(20),
+            tool: network_runs,
+            sts_connections: 1.0,
+            secrets_manager_connections: 1.0,
+        });
+        let md = AwsReport {
+            measured: Ok(measured.clone()),
+        }
+        .markdown();
+        assert!(md.contains("The floor is 3 round trips (60 ms)"), "{md}");
+        assert!(md.contains("| ours, 20 ms RTT |"), "{md}");
+        assert!(md.contains("| 1.0, 1.0 |"), "{md}");
         measured.ours.calls.operations.clear();
         measured
             .ours

@@ -11,7 +11,7 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 use akeyless_emulator::{Emulator, Operation, RunningEmulator};
-use ci_secrets_bench::aws::{self, AwsMeasured, AwsReport, AwsTool, Moto};
+use ci_secrets_bench::aws::{self, AwsMeasured, AwsNetwork, AwsReport, AwsTool, Moto};
 use ci_secrets_bench::inprocess::{resolve_once, start_emulator};
 use ci_secrets_bench::machine::{Machine, command_line};
 use ci_secrets_bench::masking::{self, LargeSecret, MaskingReport, Throughput};
@@ -1216,6 +1216,7 @@ impl Harness {
         let ours = self
             .aws_tool_runs(&moto, &ours, self.repetitions)
             .map_err(|err| err.to_string())?;
+        let network = self.aws_network(&moto, &job).map_err(|err| err.to_string());
         let mut peers = Vec::new();
         let mut not_measured = Vec::new();
         match self.python_package_version("boto3") {
@@ -1261,8 +1262,58 @@ impl Harness {
         Ok(AwsMeasured {
             moto_version: aws::moto_version(&moto_binary),
             ours,
+            network,
             peers,
             not_measured,
+        })
+    }
+
+    /// Ours with STS and Secrets Manager each behind a delay proxy of
+    /// their own in front of `moto` (see [`AwsNetwork`]).
+    fn aws_network(&self, moto: &Moto, job: &Path) -> Result<AwsNetwork, BenchError> {
+        let upstream: std::net::SocketAddr = moto
+            .endpoint
+            .trim_start_matches("http://")
+            .parse()
+            .map_err(|_| BenchError::Command {
+                command: "moto".into(),
+                message: format!("no socket address in {}", moto.endpoint),
+            })?;
+        let sts = self
+            .runtime
+            .block_on(DelayProxy::start(upstream, RTT, true))?;
+        let secrets_manager = self
+            .runtime
+            .block_on(DelayProxy::start(upstream, RTT, true))?;
+        let invocation = Invocation::new(
+            format!("ours, {} ms RTT", RTT.as_millis()),
+            &self.ci_secrets,
+            self.dir(),
+        )
+        .args(["--quiet", "resolve", "--secrets"])
+        .args([job.as_os_str()])
+        .args(["--format", "json"])
+        .args([
+            "--var",
+            &format!("AWS_ENDPOINT_URL_STS=http://{}", sts.address()),
+        ])
+        .args([
+            "--var",
+            &format!(
+                "AWS_ENDPOINT_URL_SECRETS_MANAGER=http://{}",
+                secrets_manager.address()
+            ),
+        ])
+        .args(["--var", &format!("AWS_ID_TOKEN={}", aws::ID_TOKEN)])
+        .env("XDG_CONFIG_HOME", &self.dir().to_string_lossy());
+        let tool = self.aws_tool_runs(moto, &invocation, self.repetitions)?;
+        // The first, unmeasured run is counted too.
+        let runs = (tool.runs.samples.len() + 1) as f64;
+        Ok(AwsNetwork {
+            rtt: RTT,
+            sts_connections: sts.connections() as f64 / runs,
+            secrets_manager_connections: secrets_manager.connections() as f64 / runs,
+            tool,
         })
     }
 
