@@ -22,13 +22,10 @@ use crate::reference::SecretReference;
 use crate::request::AwsRequest;
 use crate::transport::{Endpoints, Transport};
 
-/// The Secrets Manager endpoint of `region`, unless overridden.
+/// The Secrets Manager endpoint of `region` (see
+/// [`Endpoints::secrets_manager_url`]).
 fn secrets_manager_endpoint(endpoints: &Endpoints, region: &str) -> Option<Url> {
-    let url = endpoints
-        .secrets_manager
-        .clone()
-        .unwrap_or_else(|| format!("https://secretsmanager.{region}.amazonaws.com"));
-    Url::parse(&url).ok()
+    Url::parse(&endpoints.secrets_manager_url(region)?).ok()
 }
 
 /// What `plan` shows of a login; public parts only.

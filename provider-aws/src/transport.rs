@@ -19,6 +19,7 @@ use ci_secrets_http::{HttpClient, HttpContext as _};
 use ci_secrets_provider_api::{
     ErrorKind, HttpSettings, JobVariables, ProviderError, ResolveContext,
 };
+use futures::FutureExt as _;
 
 use crate::attempts::CountAttempts;
 use crate::connector::SharedLayer;
@@ -55,6 +56,27 @@ impl Endpoints {
             sts: read(STS_ENDPOINT_VARIABLE)?.or_else(|| shared.clone()),
             secrets_manager: read(SECRETS_MANAGER_ENDPOINT_VARIABLE)?.or(shared),
         })
+    }
+}
+
+impl Endpoints {
+    /// The Secrets Manager endpoint of `region`: the override, else the
+    /// one the SDK's endpoint rules give (each partition has its domain).
+    pub(crate) fn secrets_manager_url(&self, region: &str) -> Option<String> {
+        let params = Params::builder()
+            .region(region)
+            .set_endpoint(self.secrets_manager.clone())
+            .use_fips(false)
+            .use_dual_stack(false)
+            .build()
+            .ok()?;
+        // The default resolver computes its answer at once: its future is
+        // ready when made.
+        let endpoint = DefaultResolver::new()
+            .resolve_endpoint(&params)
+            .now_or_never()?
+            .ok()?;
+        Some(endpoint.url().to_string())
     }
 }
 
@@ -98,15 +120,9 @@ impl Transport {
     /// override), for the reads that wait on the login. Best effort: an
     /// endpoint the rules cannot give opens nothing.
     pub(crate) async fn preconnect_secrets_manager(&self, region: &str, connections: usize) {
-        let mut params = Params::builder().region(region);
-        params = params.set_endpoint(self.endpoints.secrets_manager.clone());
-        let Ok(params) = params.use_fips(false).use_dual_stack(false).build() else {
-            return;
-        };
-        let Ok(endpoint) = DefaultResolver::new().resolve_endpoint(&params).await else {
-            return;
-        };
-        self.client.preconnect(endpoint.url(), connections).await;
+        if let Some(url) = self.endpoints.secrets_manager_url(region) {
+            self.client.preconnect(&url, connections).await;
+        }
     }
 
     /// An STS client for `region`. `AssumeRoleWithWebIdentity` is unsigned,
@@ -182,6 +198,28 @@ mod tests {
         assert_eq!(
             Endpoints::from_variables(&JobVariables::default()).unwrap(),
             Endpoints::default()
+        );
+    }
+
+    #[test]
+    fn the_secrets_manager_url_follows_the_sdks_partitions_unless_overridden() {
+        let endpoints = Endpoints::default();
+        assert_eq!(
+            endpoints.secrets_manager_url("eu-west-1").as_deref(),
+            Some("https://secretsmanager.eu-west-1.amazonaws.com")
+        );
+        // China's partition has its own domain.
+        assert_eq!(
+            endpoints.secrets_manager_url("cn-north-1").as_deref(),
+            Some("https://secretsmanager.cn-north-1.amazonaws.com.cn")
+        );
+        let overridden = Endpoints {
+            sts: None,
+            secrets_manager: Some("http://127.0.0.1:5000".into()),
+        };
+        assert_eq!(
+            overridden.secrets_manager_url("cn-north-1").as_deref(),
+            Some("http://127.0.0.1:5000")
         );
     }
 
