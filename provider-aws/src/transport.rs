@@ -57,9 +57,7 @@ impl Endpoints {
             secrets_manager: read(SECRETS_MANAGER_ENDPOINT_VARIABLE)?.or(shared),
         })
     }
-}
 
-impl Endpoints {
     /// The Secrets Manager endpoint of `region`: the override, else the
     /// one the SDK's endpoint rules give (each partition has its domain).
     pub(crate) fn secrets_manager_url(&self, region: &str) -> Option<String> {
