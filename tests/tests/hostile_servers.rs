@@ -569,6 +569,25 @@ fn vault_error_text_cannot_forge_log_lines() {
     assert_server_text_is_one_escaped_line("vault", &run);
 }
 
+/// `resolve --job job --format json` of an AWS job read with static keys
+/// (no STS), every endpoint at `endpoint`.
+fn aws_static_keys_resolve(
+    project: &Project,
+    endpoint: &str,
+    deadline_seconds: u32,
+) -> std::process::Command {
+    let mut command = project.cli();
+    command
+        .args(["resolve", "--job", "job", "--format", "json", "--deadline"])
+        .arg(deadline_seconds.to_string())
+        .arg("--var")
+        .arg(format!("AWS_ENDPOINT_URL={endpoint}"))
+        .args(["--var", "AWS_REGION=eu-west-1"])
+        .args(["--var", "AWS_ACCESS_KEY_ID=AKIAHOSTILE000000001"])
+        .args(["--var", "AWS_SECRET_ACCESS_KEY=hostile-secret-key-Vb3"]);
+    command
+}
+
 #[test]
 fn aws_error_text_cannot_forge_log_lines() {
     let server = RawServer::start(|mut stream, _request, _stop| {
@@ -587,22 +606,7 @@ fn aws_error_text_cannot_forge_log_lines() {
         ".gitlab-ci.yml",
         "job:\n  script: [x]\n  secrets:\n    APP:\n      file: false\n      aws_secrets_manager: {secret_id: app/password}\n",
     );
-    let run = run(project
-        .cli()
-        .args([
-            "resolve",
-            "--job",
-            "job",
-            "--format",
-            "json",
-            "--deadline",
-            "10",
-        ])
-        .arg("--var")
-        .arg(format!("AWS_ENDPOINT_URL={}", server.url()))
-        .args(["--var", "AWS_REGION=eu-west-1"])
-        .args(["--var", "AWS_ACCESS_KEY_ID=AKIAHOSTILE000000001"])
-        .args(["--var", "AWS_SECRET_ACCESS_KEY=hostile-secret-key-Vb3"]));
+    let run = run(&mut aws_static_keys_resolve(&project, &server.url(), 10));
     assert_server_text_is_one_escaped_line("aws_secrets_manager", &run);
 }
 
@@ -844,22 +848,7 @@ fn aws_over_tls_trusts_the_runs_ca_and_does_not_retry_a_tls_failure() {
         answer.to_string().as_bytes(),
     );
     let resolve = |project: &Project, server: &RawServer| {
-        project
-            .cli()
-            .args([
-                "resolve",
-                "--job",
-                "job",
-                "--format",
-                "json",
-                "--deadline",
-                "20",
-            ])
-            .arg("--var")
-            .arg(format!("AWS_ENDPOINT_URL=https://{}", server.addr()))
-            .args(["--var", "AWS_REGION=eu-west-1"])
-            .args(["--var", "AWS_ACCESS_KEY_ID=AKIAHOSTILE000000001"])
-            .args(["--var", "AWS_SECRET_ACCESS_KEY=hostile-secret-key-Vb3"])
+        aws_static_keys_resolve(project, &format!("https://{}", server.addr()), 20)
             .output()
             .unwrap()
     };
