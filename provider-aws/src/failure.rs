@@ -100,10 +100,10 @@ impl Failure {
     }
 }
 
-/// Whether rustls refused the connection. hyper-rustls reports a rustls
-/// error inside one or more `io::Error`s, and `io::Error::source` skips the
+/// Whether rustls refused the connection. hyper reports a rustls error
+/// inside one or more `io::Error`s, and `io::Error::source` skips the
 /// error it wraps, so the walk steps into each wrapped error itself.
-pub(crate) fn is_tls_failure(err: &(dyn StdError + 'static)) -> bool {
+fn is_tls_failure(err: &(dyn StdError + 'static)) -> bool {
     causes(err).any(|cause| cause.is::<rustls::Error>())
 }
 

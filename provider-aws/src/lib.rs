@@ -43,7 +43,6 @@
 
 mod access;
 mod attempts;
-mod connector;
 mod deadline;
 mod diagnostics;
 mod failure;

@@ -1,7 +1,8 @@
 //! The AWS SDK clients of one run, sending through the run's shared HTTP
-//! layer (see `connector`): its trust roots plus the run's extra CA roots,
-//! the proxies of `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`,
-//! its DNS cache, connect timeout and connection pool. The SDK applies the
+//! layer (`ci_secrets_http::AwsSdkHttpClient`): its trust roots plus the
+//! run's extra CA roots, the proxies of `HTTPS_PROXY`, `HTTP_PROXY`,
+//! `ALL_PROXY` and `NO_PROXY`, its DNS cache, connect timeout and
+//! connection pool. The SDK applies the
 //! per-attempt timeout and standard-mode retries (jittered exponential
 //! backoff) with the run's attempt count; every attempt is counted into the
 //! run's metrics. The overall deadline is applied by the caller.
@@ -15,14 +16,13 @@ use aws_sdk_secretsmanager::config::endpoint::{DefaultResolver, Params, ResolveE
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
-use ci_secrets_http::{HttpClient, HttpContext as _};
+use ci_secrets_http::{AwsSdkHttpClient, HttpClient, HttpContext as _};
 use ci_secrets_provider_api::{
     ErrorKind, HttpSettings, JobVariables, ProviderError, ResolveContext,
 };
 use futures::FutureExt as _;
 
 use crate::attempts::CountAttempts;
-use crate::connector::SharedLayer;
 
 const ENDPOINT_VARIABLE: &str = "AWS_ENDPOINT_URL";
 const STS_ENDPOINT_VARIABLE: &str = "AWS_ENDPOINT_URL_STS";
@@ -98,7 +98,10 @@ impl Transport {
         let settings: &HttpSettings = ctx.http_settings();
         let client = ctx.http().client(None)?;
         Ok(Self {
-            http: SharedHttpClient::new(SharedLayer::new(client.clone(), settings.max_body_bytes)),
+            http: SharedHttpClient::new(AwsSdkHttpClient::new(
+                client.clone(),
+                settings.max_body_bytes,
+            )),
             client,
             retry: RetryConfig::standard()
                 .with_max_attempts(settings.max_attempts.max(1))

@@ -413,7 +413,7 @@ pub(crate) fn error_chain(err: &(dyn StdError + 'static)) -> String {
 }
 
 /// A readable cause when the failure was a TLS handshake failure.
-fn tls_cause(err: &reqwest::Error) -> Option<String> {
+pub(crate) fn tls_cause(err: &reqwest::Error) -> Option<String> {
     let chain = error_chain(err);
     let lower = chain.to_lowercase();
     if lower.contains("unknownissuer") || lower.contains("unknown issuer") {

@@ -27,6 +27,8 @@
 //! reqwest, rustls and hyper: a provider that reads a local file does not
 //! need them.
 
+#[cfg(feature = "aws-sdk")]
+mod aws_sdk;
 mod blocking;
 mod client;
 mod context;
@@ -40,6 +42,8 @@ mod test_certs;
 mod transport;
 mod trust;
 
+#[cfg(feature = "aws-sdk")]
+pub use aws_sdk::AwsSdkHttpClient;
 pub use blocking::block_on_own_runtime;
 pub use ci_secrets_provider_api::HttpSettings;
 pub use client::HttpClient;

@@ -221,6 +221,119 @@ fn aws_iam_signs_sts_with_the_environment_credentials() {
     assert_eq!(harness.stats().logins, 1);
 }
 
+/// `aws_iam` with a web identity (EKS's IRSA: `AWS_ROLE_ARN` and
+/// `AWS_WEB_IDENTITY_TOKEN_FILE`): the STS call that trades the token for
+/// credentials goes through the proxy of the environment, like every other
+/// request of the run (a runner behind a mandatory proxy reaches STS no
+/// other way). The proxy refuses the tunnel: the run fails, after asking it.
+#[test]
+fn aws_iam_web_identity_goes_through_the_proxy_of_the_environment() {
+    use crate::hardening_support::{RawServer, response};
+    use std::io::Write as _;
+
+    let harness = Harness::demo();
+    let proxy = RawServer::start(|mut stream, _request, _stop| {
+        let _ = stream.write_all(&response("502 Bad Gateway", &[], b""));
+    });
+    let project = Project::new();
+    let token = project.write("web-identity-token", "eyJhbGciOiJSUzI1NiJ9.e30.c2ln");
+    let run = Run::of(
+        project
+            .resolve(&job_file("aws-iam.yml"), "json")
+            .arg("--var")
+            .arg(harness.url_var())
+            .env("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/ci")
+            .env("AWS_WEB_IDENTITY_TOKEN_FILE", &token)
+            .env("AWS_REGION", "eu-west-1")
+            .env("HTTPS_PROXY", proxy.url()),
+    );
+    assert_ne!(run.code(), 0, "{}", run.stdout());
+    let request_lines: Vec<String> = proxy
+        .requests()
+        .iter()
+        .filter_map(|request| request.head.lines().next().map(str::to_string))
+        .collect();
+    assert!(
+        request_lines
+            .iter()
+            .any(|line| line.starts_with("CONNECT sts.") && line.contains(".amazonaws.com:443")),
+        "{request_lines:?}\n{}",
+        run.stderr()
+    );
+    assert_eq!(harness.stats().logins, 0);
+}
+
+/// `aws_iam` on EC2: the SDK's credential chain finds no keys, no profile
+/// and no web identity, and takes the instance role's credentials from
+/// IMDSv2 (a session token first, then the role, then its keys), sent
+/// through the run's HTTP client.
+#[test]
+fn aws_iam_takes_the_instance_role_from_imdsv2() {
+    use crate::hardening_support::{RawServer, response};
+    use std::io::Write as _;
+
+    let harness = Harness::demo();
+    let demo = demo_aws_env();
+    let keys = serde_json::json!({
+        "Code": "Success",
+        "LastUpdated": "2026-12-06T00:00:00Z",
+        "Type": "AWS-HMAC",
+        "AccessKeyId": demo[0].1,
+        "SecretAccessKey": demo[1].1,
+        "Token": "imds-session-token-Hx2",
+        "Expiration": "2100-01-01T00:00:00Z",
+    })
+    .to_string();
+    let imds = RawServer::start(move |mut stream, request, _stop| {
+        let first_line = request.head.lines().next().unwrap_or_default().to_string();
+        let token_given = request
+            .head
+            .to_ascii_lowercase()
+            .contains("x-aws-ec2-metadata-token: imds-token-q7");
+        let (status, body) = match first_line.split_whitespace().take(2).collect::<Vec<_>>()[..] {
+            ["PUT", "/latest/api/token"] => ("200 OK", "imds-token-q7".to_string()),
+            [_, _] if !token_given => ("401 Unauthorized", String::new()),
+            ["GET", "/latest/meta-data/iam/security-credentials/"] => ("200 OK", "ci-role".into()),
+            ["GET", "/latest/meta-data/iam/security-credentials/ci-role"] => {
+                ("200 OK", keys.clone())
+            }
+            _ => ("404 Not Found", String::new()),
+        };
+        let _ = stream.write_all(&response(
+            status,
+            &[("x-aws-ec2-metadata-token-ttl-seconds", "21600")],
+            body.as_bytes(),
+        ));
+    });
+    let project = Project::new();
+    let run = Run::of(
+        project
+            .resolve(&job_file("aws-iam.yml"), "json")
+            .arg("--var")
+            .arg(harness.url_var())
+            .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url())
+            .env("AWS_REGION", "us-east-1"),
+    );
+    assert_eq!(
+        run.json(),
+        serde_json::json!({"DATABASE_PASSWORD": PASSWORD})
+    );
+    let paths: Vec<String> = imds
+        .requests()
+        .iter()
+        .map(|request| request.path().to_string())
+        .collect();
+    assert!(
+        paths.contains(&"/latest/api/token".to_string()),
+        "{paths:?}"
+    );
+    assert!(
+        paths.contains(&"/latest/meta-data/iam/security-credentials/ci-role".to_string()),
+        "{paths:?}"
+    );
+    assert_eq!(harness.stats().logins, 1);
+}
+
 #[test]
 fn azure_ad_takes_a_managed_identity_token_from_imds() {
     let harness = Harness::demo();

@@ -22,10 +22,10 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
-use aws_smithy_http_client::tls;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use ci_secrets_provider_api::ErrorKind;
+use ci_secrets_http::{AwsSdkHttpClient, HttpContext as _};
+use ci_secrets_provider_api::{ErrorKind, ResolveContext};
 use zeroize::Zeroizing;
 
 use crate::env::Env;
@@ -46,9 +46,12 @@ fn failure(kind: ErrorKind, reason: impl Into<String>) -> Failure {
 /// The cloud id for the credentials the environment provides, and those
 /// credentials (secret key and session token): the session token travels
 /// inside the cloud id, so a server that decodes it could echo it.
-pub(super) async fn cloud_id(env: &Env<'_>) -> Result<(String, Vec<Zeroizing<String>>), Failure> {
+pub(super) async fn cloud_id(
+    ctx: &ResolveContext,
+    env: &Env<'_>,
+) -> Result<(String, Vec<Zeroizing<String>>), Failure> {
     let region = region(env).await;
-    let credentials = credentials(env, &region).await?;
+    let credentials = credentials(ctx, env, &region).await?;
     let cloud_id = signed_cloud_id(&credentials, &region, SystemTime::now())?;
     let sources = [
         Some(credentials.access_key_id()),
@@ -77,7 +80,11 @@ async fn region(env: &Env<'_>) -> String {
     }
 }
 
-async fn credentials(env: &Env<'_>, region: &str) -> Result<Credentials, Failure> {
+async fn credentials(
+    ctx: &ResolveContext,
+    env: &Env<'_>,
+    region: &str,
+) -> Result<Credentials, Failure> {
     if let (Some(key_id), Some(secret)) = (
         env.get("AWS_ACCESS_KEY_ID"),
         env.get("AWS_SECRET_ACCESS_KEY"),
@@ -90,12 +97,15 @@ async fn credentials(env: &Env<'_>, region: &str) -> Result<Credentials, Failure
             "environment",
         ));
     }
-    // The SDK's own HTTP client on ring-based rustls, for STS, ECS and IMDS.
-    let http_client = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https();
+    // STS, ECS and IMDS through the run's HTTP client: its proxies (with
+    // `NO_PROXY`, as the AWS SDKs read them), roots and timeouts.
+    let client = ctx.http().client(None).map_err(|err| {
+        failure(
+            err.kind(),
+            format!("cannot build the HTTP client: {}", err.message()),
+        )
+    })?;
+    let http_client = AwsSdkHttpClient::new(client, ctx.http_settings().max_body_bytes);
     let config = ProviderConfig::without_region()
         .with_region(Some(aws_config::Region::new(region.to_string())))
         .with_http_client(http_client);

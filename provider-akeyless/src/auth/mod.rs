@@ -140,7 +140,7 @@ pub(crate) async fn login(
             .await?
         }
         Credential::AwsIam => {
-            let (cloud_id, sources) = aws_iam::cloud_id(&env).await?;
+            let (cloud_id, sources) = aws_iam::cloud_id(ctx, &env).await?;
             request.cloud_id = Some(cloud_id);
             cloud_sources = sources;
         }

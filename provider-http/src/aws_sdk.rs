@@ -1,15 +1,14 @@
-//! The SDK's requests sent through the run's shared HTTP layer
-//! (`ci-secrets-http`), so that AWS gets what every other provider has:
-//! the same trust roots (Mozilla's, the OS store only when a server needs
-//! it, the run's extra CA roots), proxies, DNS cache and connect timeout,
-//! HTTP/2 where the server offers it, the run's connection pool, and
-//! connections opened ahead of the request that needs them
+//! The AWS SDK's HTTP client on this crate's [`HttpClient`] (feature
+//! `aws-sdk`), so that the SDK's requests get what every other request of
+//! the run has: the same trust roots (Mozilla's, the OS store only when a
+//! server needs it, the run's extra CA roots), proxies, DNS cache and
+//! connect timeout, HTTP/2 where the server offers it, the run's connection
+//! pool, and connections opened ahead of the request that needs them
 //! ([`HttpClient::preconnect`]), which the SDK's own client cannot do.
 //!
 //! The SDK keeps what is its own: signing, retries and their
-//! classification, the per-attempt timeout and the attempt count
-//! (`attempts`). Each call here is one attempt: one request, its body read
-//! whole within the run's body cap.
+//! classification, the per-attempt timeout and its interceptors. Each call
+//! here is one attempt: one request, its body read whole within the cap.
 
 use std::error::Error as StdError;
 
@@ -22,19 +21,32 @@ use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
-use ci_secrets_http::HttpClient;
 
-use crate::failure::is_tls_failure;
+use crate::HttpClient;
+use crate::client::tls_cause;
 
-/// The SDK's HTTP client: the shared layer's client of the run.
+/// An AWS SDK HTTP client (`aws_smithy_runtime_api`'s `HttpClient`) that
+/// sends through an [`HttpClient`]: give it to an SDK client's config
+/// (`http_client(...)`) or to `aws_config`'s `ProviderConfig`.
+///
+/// ```
+/// use ci_secrets_http::{AwsSdkHttpClient, HttpFactory, HttpSettings};
+///
+/// let settings = HttpSettings::default();
+/// let client = HttpFactory::new(settings.clone()).client(None).unwrap();
+/// let sdk_client = AwsSdkHttpClient::new(client, settings.max_body_bytes);
+/// # let _ = sdk_client;
+/// ```
 #[derive(Debug, Clone)]
-pub(crate) struct SharedLayer {
+pub struct AwsSdkHttpClient {
     client: HttpClient,
     max_body_bytes: usize,
 }
 
-impl SharedLayer {
-    pub(crate) fn new(client: HttpClient, max_body_bytes: usize) -> Self {
+impl AwsSdkHttpClient {
+    /// Sends through `client`; a response body over `max_body_bytes` is a
+    /// failed attempt.
+    pub fn new(client: HttpClient, max_body_bytes: usize) -> Self {
         Self {
             client,
             max_body_bytes,
@@ -114,7 +126,7 @@ impl SharedLayer {
 /// (the certificate will be the same at the next attempt), nor is a request
 /// that could not be made.
 fn classify(err: reqwest::Error) -> ConnectorError {
-    if is_tls_failure(&err) || err.is_builder() || err.is_redirect() {
+    if tls_cause(&err).is_some() || err.is_builder() || err.is_redirect() {
         ConnectorError::other(Box::new(err), None)
     } else if err.is_timeout() {
         ConnectorError::timeout(Box::new(err))
@@ -123,7 +135,7 @@ fn classify(err: reqwest::Error) -> ConnectorError {
     }
 }
 
-impl SdkHttpClient for SharedLayer {
+impl SdkHttpClient for AwsSdkHttpClient {
     /// The same connector whatever the SDK's settings: the connect timeout
     /// is the run's, set on the shared client, and the SDK applies its
     /// per-attempt timeout around each call.
@@ -136,7 +148,7 @@ impl SdkHttpClient for SharedLayer {
     }
 }
 
-impl HttpConnector for SharedLayer {
+impl HttpConnector for AwsSdkHttpClient {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         HttpConnectorFuture::new(self.clone().send(request))
     }
