@@ -107,8 +107,9 @@ impl Transport {
                 .with_max_attempts(settings.max_attempts.max(1))
                 .with_initial_backoff(settings.initial_backoff)
                 .with_max_backoff(settings.max_backoff),
+            // The connect timeout is the shared client's (`[http]`); the
+            // adapter takes no connector settings from the SDK.
             timeouts: TimeoutConfig::builder()
-                .connect_timeout(settings.connect_timeout)
                 .operation_attempt_timeout(settings.request_timeout)
                 .build(),
             endpoints: Endpoints::from_variables(ctx.variables())?,
