@@ -125,9 +125,10 @@ async fn resolve_group(
     access: Access,
     references: Vec<SecretReference>,
 ) -> Result<Vec<SecretResult>, ProviderError> {
+    let batched_ids = batched_ids(&references);
     // The reads' connections open while the login is in flight.
     transport
-        .preconnect_secrets_manager(&access.region, first_wave(&references))
+        .preconnect_secrets_manager(&access.region, first_wave(&batched_ids, &references))
         .await;
     let credentials = within_deadline(ctx, "AWS login", login(ctx, transport, &access)).await?;
     let scrub = credential_texts(&access, &credentials);
@@ -135,7 +136,7 @@ async fn resolve_group(
     let batched = within_deadline(
         ctx,
         "reading secrets in batches",
-        read_batches(&client, in_flight, &access.region, &scrub, &references),
+        read_batches(&client, in_flight, &access.region, &scrub, &batched_ids),
     )
     .await;
     let batched = match batched {
@@ -169,9 +170,9 @@ async fn resolve_group(
     Ok(join_all(reads).await)
 }
 
-/// The current values of the group's secrets read without a version, with
-/// `BatchGetSecretValue` ([`BATCH`] ids a call, concurrently), when there
-/// are at least two distinct ids: 20 secrets take one call instead of 20.
+/// The current values of `ids` (see [`batched_ids`]), with
+/// `BatchGetSecretValue` ([`BATCH`] ids a call, concurrently): 20 secrets
+/// take one call instead of 20.
 /// An id a batch did not answer, and every id of a batch the identity may
 /// not make (`AccessDenied`), is absent, so it is read alone with
 /// `GetSecretValue`, whose errors are the runner's. Another failure of a
@@ -181,12 +182,8 @@ async fn read_batches(
     in_flight: &Semaphore,
     region: &str,
     scrub: &[&str],
-    references: &[SecretReference],
+    ids: &[&str],
 ) -> Result<HashMap<String, Result<Payload, Failure>>, ProviderError> {
-    let ids = batched_ids(references);
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
     let calls = ids.chunks(BATCH).map(|chunk| async move {
         // The semaphore is never closed, so `acquire` cannot fail.
         let _permit = in_flight.acquire().await.map_err(|_| {
@@ -215,8 +212,9 @@ async fn read_batches(
     Ok(values)
 }
 
-/// The ids whose current values are read in batches, in first-seen order:
-/// none unless there are at least two.
+/// The ids whose current values are read in batches: the group's secrets
+/// read without a version, distinct, in first-seen order; none unless
+/// there are at least two.
 fn batched_ids(references: &[SecretReference]) -> Vec<&str> {
     let mut seen = HashSet::new();
     let ids: Vec<&str> = references
@@ -228,10 +226,10 @@ fn batched_ids(references: &[SecretReference]) -> Vec<&str> {
     if ids.len() < 2 { Vec::new() } else { ids }
 }
 
-/// How many requests go out at once after the login: the batches, or every
-/// read when there is nothing to batch.
-fn first_wave(references: &[SecretReference]) -> usize {
-    match batched_ids(references).len() {
+/// How many requests go out at once after the login: the batches of
+/// `batched_ids`, or every read when there is nothing to batch.
+fn first_wave(batched_ids: &[&str], references: &[SecretReference]) -> usize {
+    match batched_ids.len() {
         0 => references.len(),
         batched => batched.div_ceil(BATCH),
     }

@@ -98,10 +98,7 @@ impl Transport {
         let settings: &HttpSettings = ctx.http_settings();
         let client = ctx.http().client(None)?;
         Ok(Self {
-            http: SharedHttpClient::new(AwsSdkHttpClient::new(
-                client.clone(),
-                settings.max_body_bytes,
-            )),
+            http: SharedHttpClient::new(AwsSdkHttpClient::new(client.clone())),
             client,
             retry: RetryConfig::standard()
                 .with_max_attempts(settings.max_attempts.max(1))

@@ -23,34 +23,29 @@ use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 
 use crate::HttpClient;
-use crate::client::tls_cause;
+use crate::client::{BodyError, read_capped_body, tls_cause};
 
 /// An AWS SDK HTTP client (`aws_smithy_runtime_api`'s `HttpClient`) that
 /// sends through an [`HttpClient`]: give it to an SDK client's config
-/// (`http_client(...)`) or to `aws_config`'s `ProviderConfig`.
+/// (`http_client(...)`) or to `aws_config`'s `ProviderConfig`. A response
+/// body over the client's `max_body_bytes` is a failed attempt.
 ///
 /// ```
 /// use ci_secrets_http::{AwsSdkHttpClient, HttpFactory, HttpSettings};
 ///
-/// let settings = HttpSettings::default();
-/// let client = HttpFactory::new(settings.clone()).client(None).unwrap();
-/// let sdk_client = AwsSdkHttpClient::new(client, settings.max_body_bytes);
+/// let client = HttpFactory::new(HttpSettings::default()).client(None).unwrap();
+/// let sdk_client = AwsSdkHttpClient::new(client);
 /// # let _ = sdk_client;
 /// ```
 #[derive(Debug, Clone)]
 pub struct AwsSdkHttpClient {
     client: HttpClient,
-    max_body_bytes: usize,
 }
 
 impl AwsSdkHttpClient {
-    /// Sends through `client`; a response body over `max_body_bytes` is a
-    /// failed attempt.
-    pub fn new(client: HttpClient, max_body_bytes: usize) -> Self {
-        Self {
-            client,
-            max_body_bytes,
-        }
+    /// Sends through `client`.
+    pub fn new(client: HttpClient) -> Self {
+        Self { client }
     }
 
     async fn send(self, request: HttpRequest) -> Result<HttpResponse, ConnectorError> {
@@ -61,31 +56,27 @@ impl AwsSdkHttpClient {
         };
         let status = StatusCode::try_from(response.status().as_u16())
             .map_err(|err| ConnectorError::other(Box::new(err), None))?;
-        let mut headers = Vec::with_capacity(response.headers().len());
+        let mut answer = HttpResponse::new(status, SdkBody::empty());
         for (name, value) in response.headers() {
             // Every header the SDK reads is ASCII; one that is not cannot
             // be one of them.
             if let Ok(value) = value.to_str() {
-                headers.push((name.as_str().to_owned(), value.to_owned()));
+                answer
+                    .headers_mut()
+                    .append(name.as_str().to_owned(), value.to_owned());
             }
         }
-        if response
-            .content_length()
-            .is_some_and(|length| length > self.max_body_bytes as u64)
-        {
-            return Err(self.too_large());
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(classify)? {
-            if body.len() + chunk.len() > self.max_body_bytes {
-                return Err(self.too_large());
-            }
-            body.extend_from_slice(&chunk);
-        }
-        let mut answer = HttpResponse::new(status, SdkBody::from(body));
-        for (name, value) in headers {
-            answer.headers_mut().append(name, value);
-        }
+        let max = self.client.settings().max_body_bytes;
+        let body = read_capped_body(&mut response, max)
+            .await
+            .map_err(|err| match err {
+                BodyError::TooLarge => ConnectorError::other(
+                    format!("the response body is larger than the {max}-byte limit").into(),
+                    None,
+                ),
+                BodyError::Read(err) => classify(err),
+            })?;
+        *answer.body_mut() = SdkBody::from(body.to_vec());
         Ok(answer)
     }
 
@@ -107,17 +98,6 @@ impl AwsSdkHttpClient {
             .body(body.to_vec())
             .build()
             .map_err(|err| user(Box::new(err)))
-    }
-
-    fn too_large(&self) -> ConnectorError {
-        ConnectorError::other(
-            format!(
-                "the response is larger than the {} byte limit (http.max_body_bytes)",
-                self.max_body_bytes
-            )
-            .into(),
-            None,
-        )
     }
 }
 

@@ -304,26 +304,52 @@ impl HttpClient {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| parse_retry_after(value, std::time::SystemTime::now()));
-        if let Some(length) = response.content_length()
-            && length > self.settings.max_body_bytes as u64
-        {
-            return Err(AttemptFailure::TooLarge(self.settings.max_body_bytes));
-        }
-        let mut body = zeroize::Zeroizing::new(Vec::new());
-        let read = async {
-            while let Some(chunk) = response.chunk().await.map_err(AttemptFailure::Body)? {
-                if body.len() + chunk.len() > self.settings.max_body_bytes {
-                    return Err(AttemptFailure::TooLarge(self.settings.max_body_bytes));
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(())
-        };
-        tokio::time::timeout(timeout, read)
+        let max = self.settings.max_body_bytes;
+        let body = tokio::time::timeout(timeout, read_capped_body(&mut response, max))
             .await
-            .map_err(|_| AttemptFailure::BodyTimeout)??;
+            .map_err(|_| AttemptFailure::BodyTimeout)?
+            .map_err(|err| match err {
+                BodyError::TooLarge => AttemptFailure::TooLarge(max),
+                BodyError::Read(err) => AttemptFailure::Body(err),
+            })?;
         Ok(HttpResponse::read(status, body, retry_after))
     }
+
+    /// The settings this client was built with.
+    #[cfg(feature = "aws-sdk")]
+    pub(crate) fn settings(&self) -> &HttpSettings {
+        &self.settings
+    }
+}
+
+/// Why a response body was not read whole.
+#[derive(Debug)]
+pub(crate) enum BodyError {
+    /// It is longer than the cap (declared or as read).
+    TooLarge,
+    Read(reqwest::Error),
+}
+
+/// The body of `response`, refused as soon as it is known to exceed `max`
+/// bytes: by its declared length before any byte is read, else while read.
+pub(crate) async fn read_capped_body(
+    response: &mut reqwest::Response,
+    max: usize,
+) -> Result<zeroize::Zeroizing<Vec<u8>>, BodyError> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > max as u64)
+    {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = zeroize::Zeroizing::new(Vec::new());
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Read)? {
+        if body.len() + chunk.len() > max {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 #[derive(Debug)]

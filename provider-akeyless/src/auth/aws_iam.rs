@@ -105,7 +105,7 @@ async fn credentials(
             format!("cannot build the HTTP client: {}", err.message()),
         )
     })?;
-    let http_client = AwsSdkHttpClient::new(client, ctx.http_settings().max_body_bytes);
+    let http_client = AwsSdkHttpClient::new(client);
     let config = ProviderConfig::without_region()
         .with_region(Some(aws_config::Region::new(region.to_string())))
         .with_http_client(http_client);
