@@ -882,6 +882,37 @@ fn aws_over_tls_trusts_the_runs_ca_and_does_not_retry_a_tls_failure() {
     );
 }
 
+/// An AWS answer that never ends is cut at the run's body cap, as every
+/// provider's is, and not asked again: the run fails at once saying so.
+#[test]
+fn an_aws_body_that_never_ends_is_cut_at_the_size_cap() {
+    let server = RawServer::start(|mut stream, _request, stop| {
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+        let chunk = format!("{:x}\r\n{}\r\n", 64 * 1024, " ".repeat(64 * 1024));
+        while !stop.load(Ordering::SeqCst) {
+            if stream.write_all(chunk.as_bytes()).is_err() {
+                return;
+            }
+        }
+    });
+    let project = Project::new();
+    project.write(
+        ".gitlab-ci.yml",
+        "job:\n  script: [x]\n  secrets:\n    APP: {aws_secrets_manager: {secret_id: app/a}, file: false}\n",
+    );
+    let run = run(&mut aws_static_keys_resolve(&project, &server.url(), 20));
+    let stderr = String::from_utf8_lossy(&run.output.stderr);
+    assert_ne!(run.output.status.code(), Some(0), "{stderr}");
+    assert!(run.output.stdout.is_empty(), "{stderr}");
+    assert!(
+        stderr.contains("larger than the 10485760-byte limit"),
+        "{stderr}"
+    );
+    // One attempt: a body over the cap is not asked for again.
+    assert_eq!(server.requests().len(), 1, "{stderr}");
+    assert!(run.elapsed < Duration::from_secs(10), "{:?}", run.elapsed);
+}
+
 /// AWS requests take the proxy of the environment, like every other
 /// provider's: with an STS endpoint that no resolver knows, the only way
 /// its request line can reach anyone is through the proxy.
