@@ -250,17 +250,26 @@ fn a_server_that_never_answers_hits_the_request_timeout() {
     assert_eq!(server.connections(), 2);
 }
 
-#[test]
-fn a_body_that_never_ends_is_cut_at_the_size_cap() {
-    let server = RawServer::start(|mut stream, _request, stop| {
-        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n");
+/// A server whose 200 answer of `content_type` never ends (64 KiB chunks
+/// until the test is over).
+fn endless_body_server(content_type: &'static str) -> RawServer {
+    RawServer::start(move |mut stream, _request, stop| {
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nTransfer-Encoding: chunked\r\n\r\n"
+        );
+        let _ = stream.write_all(head.as_bytes());
         let chunk = format!("{:x}\r\n{}\r\n", 64 * 1024, " ".repeat(64 * 1024));
         while !stop.load(Ordering::SeqCst) {
             if stream.write_all(chunk.as_bytes()).is_err() {
                 return;
             }
         }
-    });
+    })
+}
+
+#[test]
+fn a_body_that_never_ends_is_cut_at_the_size_cap() {
+    let server = endless_body_server("application/json");
     let case = Case::new(FAST_RETRIES, None);
     let run = case.resolve(&server.url(), 20.0);
     let stderr = case.assert_clean_failure(&run, 20.0);
@@ -886,15 +895,7 @@ fn aws_over_tls_trusts_the_runs_ca_and_does_not_retry_a_tls_failure() {
 /// provider's is, and not asked again: the run fails at once saying so.
 #[test]
 fn an_aws_body_that_never_ends_is_cut_at_the_size_cap() {
-    let server = RawServer::start(|mut stream, _request, stop| {
-        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
-        let chunk = format!("{:x}\r\n{}\r\n", 64 * 1024, " ".repeat(64 * 1024));
-        while !stop.load(Ordering::SeqCst) {
-            if stream.write_all(chunk.as_bytes()).is_err() {
-                return;
-            }
-        }
-    });
+    let server = endless_body_server("application/x-amz-json-1.1");
     let project = Project::new();
     project.write(
         ".gitlab-ci.yml",
